@@ -1,0 +1,149 @@
+"""One exception hierarchy for the whole package.
+
+Every error names what the user must look at: the file (and DICOM tag), the case file
+and entry, or the notebook and cell. ``str(err)`` is a single line suitable for a CLI;
+command-line entry points catch :class:`CaseReportError`, print ``error: <message>`` and
+exit with status 2 (status 1 for a render whose notebook failed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CaseReportError(Exception):
+    """Base class of every error the package raises on purpose."""
+
+    exit_code: int = 2
+
+
+class DicomInputError(CaseReportError):
+    """A DICOM file or folder cannot be used.
+
+    Attributes:
+        path: the offending file or folder.
+        tag: the DICOM keyword or tag concerned (e.g. ``"PixelSpacing"``), or ``None``.
+        reason: what is wrong and, where possible, how to fix it.
+    """
+
+    def __init__(self, path: str | Path, reason: str, tag: str | None = None) -> None:
+        self.path = Path(path)
+        self.tag = tag
+        self.reason = reason
+        where = f"{self.path}" + (f" [{tag}]" if tag else "")
+        super().__init__(f"{where}: {reason}")
+
+
+class NotDicomError(DicomInputError):
+    """The file is not DICOM (no preamble/meta, empty, or unreadable)."""
+
+
+class UnsupportedDicomError(DicomInputError):
+    """Valid DICOM that the package does not handle (modality, SOP class, syntax)."""
+
+
+class PixelDataError(DicomInputError):
+    """Pixel data missing, truncated, inconsistent with the header or undecodable."""
+
+
+class GeometryError(DicomInputError):
+    """Spacing, position or orientation missing, absurd or inconsistent."""
+
+
+class SeriesSelectionError(DicomInputError):
+    """A folder holds no usable series, or several and the choice is ambiguous."""
+
+
+class CaseFileError(CaseReportError):
+    """A per-case data file (YAML) is invalid.
+
+    Attributes:
+        path: the case file.
+        entry: the entry concerned (e.g. ``"annotations[2]"`` or ``"panels.A1.window"``).
+    """
+
+    def __init__(self, path: str | Path, entry: str, reason: str) -> None:
+        self.path = Path(path)
+        self.entry = entry
+        self.reason = reason
+        super().__init__(f"{self.path}: {entry}: {reason}")
+
+
+class FigureError(CaseReportError):
+    """A panel cannot be drawn as asked (missing view, bad window, ...)."""
+
+
+class SynthError(CaseReportError):
+    """The simulator was asked for something it cannot do (unknown case, bad output dir)."""
+
+
+class ParameterError(CaseReportError):
+    """A notebook parameter is unknown or of the wrong type.
+
+    Attributes:
+        notebook: path of the notebook.
+        parameter: the parameter name.
+    """
+
+    def __init__(self, notebook: str | Path, parameter: str, reason: str) -> None:
+        self.notebook = Path(notebook)
+        self.parameter = parameter
+        self.reason = reason
+        super().__init__(f"{self.notebook}: parameter {parameter!r}: {reason}")
+
+
+class RenderError(CaseReportError):
+    """Executing or exporting a notebook failed.
+
+    Attributes:
+        case: case id (or ``"article"``).
+        notebook: the notebook path.
+        cell: 1-based index of the failing code cell, or ``None``.
+        source: the first lines of the failing cell.
+        exception: the exception name and message raised in the cell.
+    """
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        notebook: str | Path,
+        reason: str,
+        *,
+        case: str | None = None,
+        cell: int | None = None,
+        source: str = "",
+        exception: str = "",
+    ) -> None:
+        self.case = case
+        self.notebook = Path(notebook)
+        self.cell = cell
+        self.source = source
+        self.exception = exception
+        self.reason = reason
+        where = f"{self.notebook}" + (f" (case {case})" if case else "")
+        if cell is not None:
+            where += f", cell {cell}"
+        super().__init__(f"{where}: {reason}")
+
+    def report(self) -> str:
+        """A multi-line block: case, notebook, cell, first lines of the cell, exception."""
+        lines = [f"render failed: {self.notebook}"]
+        if self.case:
+            lines.append(f"  case:      {self.case}")
+        if self.cell is not None:
+            lines.append(f"  cell:      {self.cell}")
+        if self.source:
+            first = self.source.strip().splitlines()[:3]
+            lines.append("  source:    " + "\n             ".join(first))
+        lines.append(f"  exception: {self.exception or self.reason}")
+        return "\n".join(lines)
+
+
+class PhiError(CaseReportError):
+    """Input DICOM carries identifiable data; lists the file and the offending tags."""
+
+    def __init__(self, path: str | Path, tags: list[str]) -> None:
+        self.path = Path(path)
+        self.tags = list(tags)
+        super().__init__(f"{self.path}: identifiable data in {', '.join(self.tags)}")

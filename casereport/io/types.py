@@ -1,0 +1,226 @@
+"""Typed, frozen study objects with patient geometry.
+
+Everything downstream (display, annotate, figure, analysis) works in millimetres through
+the methods here, never in raw array indices. Arrays are read-only float32.
+
+Conventions (see docs/ARCHITECTURE.md):
+
+* Volumes hold ``array[k, j, i]`` (slice, row, column); ``affine`` maps ``(i, j, k, 1)``
+  to DICOM patient coordinates LPS in mm.
+* Planar images use *view mm*: ``x_mm`` along columns from the left edge of the image,
+  ``y_mm`` along rows from the top edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from casereport.errors import DicomInputError
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float32)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where a study came from: files and identifying UIDs (no patient identifiers).
+
+    ``simulated`` is read from the DICOM (PatientName or SeriesDescription containing
+    ``SIMULATED``), never assumed.
+    """
+
+    paths: tuple[Path, ...]
+    modality: str
+    sop_class_uid: str
+    series_instance_uid: str
+    study_instance_uid: str
+    frame_of_reference_uid: str | None
+    series_description: str
+    transfer_syntax_uid: str
+    manufacturer: str = ""
+    simulated: bool = False
+
+
+@dataclass(frozen=True)
+class PlanarImage:
+    """One planar NM view in counts.
+
+    Attributes:
+        counts: float32 array (rows, cols), counts per pixel.
+        view: view name, e.g. ``"ANT"``, ``"POST"``, ``"LAO"``.
+        view_source: which attribute gave the view name (``"ViewCodeSequence"``,
+            ``"DetectorVector"``, ``"ImageType"``, ``"SeriesDescription"`` ...).
+        pixel_spacing_mm: (row spacing, column spacing) in mm.
+        duration_s: acquisition duration in seconds, if recorded.
+        frame_index: 0-based frame of the source file this view came from.
+        source: the file(s) and UIDs.
+    """
+
+    counts: np.ndarray
+    view: str
+    view_source: str
+    pixel_spacing_mm: tuple[float, float]
+    duration_s: float | None
+    frame_index: int
+    source: SourceInfo
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counts", _readonly(self.counts))
+        if self.counts.ndim != 2:
+            raise DicomInputError(self.source.paths[0], "planar view is not 2-D", "PixelData")
+        dy, dx = self.pixel_spacing_mm
+        if not (np.isfinite(dy) and np.isfinite(dx) and dy > 0 and dx > 0):
+            raise DicomInputError(
+                self.source.paths[0], f"pixel spacing {self.pixel_spacing_mm} mm", "PixelSpacing"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.counts.shape  # type: ignore[return-value]
+
+    @property
+    def size_mm(self) -> tuple[float, float]:
+        """(width, height) of the image in mm."""
+        dy, dx = self.pixel_spacing_mm
+        return (self.shape[1] * dx, self.shape[0] * dy)
+
+    @property
+    def extent_mm(self) -> tuple[float, float, float, float]:
+        """``imshow`` extent (left, right, bottom, top) in view mm, y growing downwards."""
+        w, h = self.size_mm
+        return (0.0, w, h, 0.0)
+
+    @property
+    def total_counts(self) -> float:
+        return float(self.counts.sum(dtype=np.float64))
+
+    def pixel_to_mm(self, rc: np.ndarray) -> np.ndarray:
+        """(..., 2) array of (row, col) pixel indices -> (..., 2) (x_mm, y_mm) centres."""
+        rc = np.asarray(rc, dtype=float)
+        dy, dx = self.pixel_spacing_mm
+        return np.stack([(rc[..., 1] + 0.5) * dx, (rc[..., 0] + 0.5) * dy], axis=-1)
+
+    def mm_to_pixel(self, xy: np.ndarray) -> np.ndarray:
+        """(..., 2) array of (x_mm, y_mm) -> (..., 2) fractional (row, col)."""
+        xy = np.asarray(xy, dtype=float)
+        dy, dx = self.pixel_spacing_mm
+        return np.stack([xy[..., 1] / dy - 0.5, xy[..., 0] / dx - 0.5], axis=-1)
+
+    def contains_mm(self, xy: np.ndarray) -> bool:
+        """True if every (x_mm, y_mm) point lies inside the image."""
+        xy = np.atleast_2d(np.asarray(xy, dtype=float))
+        w, h = self.size_mm
+        return bool(np.all((xy[:, 0] >= 0) & (xy[:, 0] <= w) & (xy[:, 1] >= 0) & (xy[:, 1] <= h)))
+
+
+def _find_view(views: tuple[PlanarImage, ...], name: str, path: Path) -> PlanarImage:
+    want = name.upper()
+    for v in views:
+        if v.view.upper() == want:
+            return v
+    present = ", ".join(v.view for v in views) or "none"
+    raise DicomInputError(path, f"no {want} view (views present: {present})", "ViewCodeSequence")
+
+
+@dataclass(frozen=True)
+class PlanarStudy:
+    """Static planar views (one or more) from one series."""
+
+    views: tuple[PlanarImage, ...]
+    source: SourceInfo
+
+    def view(self, name: str) -> PlanarImage:
+        """The view called ``name`` (case-insensitive); error listing the views present."""
+        return _find_view(self.views, name, self.source.paths[0])
+
+
+@dataclass(frozen=True)
+class WholeBody:
+    """Whole-body sweep: anterior and posterior views (one file with two frames, or two)."""
+
+    anterior: PlanarImage
+    posterior: PlanarImage
+    source: SourceInfo
+
+    @property
+    def views(self) -> tuple[PlanarImage, PlanarImage]:
+        return (self.anterior, self.posterior)
+
+    def view(self, name: str) -> PlanarImage:
+        return _find_view(self.views, name, self.source.paths[0])
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A 3-D image on a regular grid with an index -> LPS mm affine.
+
+    Attributes:
+        array: float32 (slices, rows, cols).
+        affine: 4x4; ``affine @ (i, j, k, 1)`` = LPS mm of voxel centre (col i, row j, slice k).
+        source: files and UIDs.
+        warnings: geometry problems that were tolerated (gaps, uneven spacing), as text.
+    """
+
+    array: np.ndarray
+    affine: np.ndarray
+    source: SourceInfo
+    warnings: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "array", _readonly(self.array))
+        aff = np.array(self.affine, dtype=float)
+        aff.setflags(write=False)
+        object.__setattr__(self, "affine", aff)
+        if self.array.ndim != 3 or aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
+            raise DicomInputError(self.source.paths[0], "volume geometry is invalid", "ImagePositionPatient")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.array.shape  # type: ignore[return-value]
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        """(column, row, slice) spacing in mm, all positive."""
+        n = np.linalg.norm(self.affine[:3, :3], axis=0)
+        return (float(n[0]), float(n[1]), float(n[2]))
+
+    def index_to_patient(self, ijk: np.ndarray) -> np.ndarray:
+        """(..., 3) (i, j, k) voxel indices -> (..., 3) LPS mm."""
+        ijk = np.asarray(ijk, dtype=float)
+        return ijk @ self.affine[:3, :3].T + self.affine[:3, 3]
+
+    def patient_to_index(self, xyz: np.ndarray) -> np.ndarray:
+        """(..., 3) LPS mm -> (..., 3) fractional (i, j, k)."""
+        xyz = np.asarray(xyz, dtype=float)
+        inv = np.linalg.inv(self.affine)
+        return xyz @ inv[:3, :3].T + inv[:3, 3]
+
+    def bounds_mm(self) -> tuple[np.ndarray, np.ndarray]:
+        """(min, max) LPS mm over the voxel centres."""
+        k, j, i = self.shape
+        corners = np.array(
+            [[a, b, c] for a in (0, i - 1) for b in (0, j - 1) for c in (0, k - 1)], dtype=float
+        )
+        p = self.index_to_patient(corners)
+        return p.min(axis=0), p.max(axis=0)
+
+
+@dataclass(frozen=True)
+class CTVolume(Volume):
+    """CT series in Hounsfield units (rescale applied)."""
+
+
+@dataclass(frozen=True)
+class SpectVolume(Volume):
+    """Reconstructed NM tomography (RECON TOMO) volume; ``units`` as stored (e.g. CNTS)."""
+
+    units: str = "CNTS"
+
+
+Study = PlanarStudy | WholeBody | CTVolume | SpectVolume
