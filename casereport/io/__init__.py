@@ -1,5 +1,13 @@
-"""Read DICOM into typed, frozen objects with patient geometry."""
+"""Read DICOM into typed, frozen objects with patient geometry.
 
+``load(path)`` turns a file, folder or DICOMDIR into a :data:`Study`
+(``PlanarStudy``, ``WholeBody``, ``SpectVolume`` or ``CTVolume``); ``scan(path)`` lists the
+series it holds from headers only. Errors are :class:`casereport.errors.DicomInputError`
+subclasses that name the file and the DICOM attribute.
+"""
+
+from casereport.io.loader import classify, load
+from casereport.io.scan import SeriesSummary, scan
 from casereport.io.types import (
     CTVolume,
     PlanarImage,
@@ -15,9 +23,13 @@ __all__ = [
     "CTVolume",
     "PlanarImage",
     "PlanarStudy",
+    "SeriesSummary",
     "SourceInfo",
     "SpectVolume",
     "Study",
     "Volume",
     "WholeBody",
+    "classify",
+    "load",
+    "scan",
 ]

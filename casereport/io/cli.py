@@ -1,0 +1,210 @@
+"""Summarise DICOM input (modality, syntax, geometry, counts or HU) without showing identifiers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from casereport.io.common import is_simulated, text
+from casereport.io.loader import build_series
+from casereport.io.read import is_directory_file, read_dataset
+from casereport.io.scan import collect
+from casereport.io.types import CTVolume, PlanarStudy, SpectVolume, Study, Volume, WholeBody
+
+_WITHHELD = "present (not shown)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``python -m casereport inspect``."""
+    parser.add_argument("path", type=Path, help="DICOM file, folder or DICOMDIR")
+    parser.add_argument("--json", action="store_true", help="print JSON (sorted keys)")
+    parser.add_argument("--modality", help="only series of this modality (NM, CT)")
+    parser.add_argument("--series-uid", help="only the series with this SeriesInstanceUID")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the summary of ``args.path``; returns 0."""
+    report = inspect_path(args.path, modality=args.modality, series_uid=args.series_uid)
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        print(format_text(report))
+    return 0
+
+
+def _name_state(value: str) -> str:
+    if not value.strip(" ^"):
+        return "empty"
+    if "SIMULATED" in value.upper():
+        return "SIMULATED"
+    return _WITHHELD
+
+
+def _plain_state(value: str) -> str:
+    return "empty" if not value.strip() else _WITHHELD
+
+
+def patient_summary(ds: Dataset) -> dict[str, Any]:
+    """Whether identifiers look removed, never the identifiers themselves."""
+    name = _name_state(text(ds, "PatientName"))
+    pid = _plain_state(text(ds, "PatientID"))
+    birth = _plain_state(text(ds, "PatientBirthDate"))
+    flag = text(ds, "PatientIdentityRemoved").upper() or "absent"
+    looks = name in ("empty", "SIMULATED") and birth == "empty" and (flag == "YES" or pid == "empty")
+    return {
+        "name": name,
+        "id": pid,
+        "birth_date": birth,
+        "identity_removed_flag": flag,
+        "looks_deidentified": looks,
+        "sex": text(ds, "PatientSex"),
+        "age": text(ds, "PatientAge"),
+    }
+
+
+def _uid_name(uid: str) -> str:
+    return UID(uid).name if uid else ""
+
+
+def _header_summary(ds: Dataset, n_files: int) -> dict[str, Any]:
+    meta = getattr(ds, "file_meta", None)
+    ts = str(getattr(meta, "TransferSyntaxUID", "") or "1.2.840.10008.1.2")
+    sop = text(ds, "SOPClassUID")
+    return {
+        "modality": text(ds, "Modality").upper(),
+        "sop_class": _uid_name(sop),
+        "sop_class_uid": sop,
+        "transfer_syntax": _uid_name(ts),
+        "transfer_syntax_uid": ts,
+        "series_instance_uid": text(ds, "SeriesInstanceUID"),
+        "series_description": text(ds, "SeriesDescription"),
+        "manufacturer": text(ds, "Manufacturer"),
+        "n_files": n_files,
+        "simulated": is_simulated(ds),
+        "patient": patient_summary(ds),
+        "study": {
+            "description": text(ds, "StudyDescription"),
+            "date": _plain_state(text(ds, "StudyDate")),
+        },
+    }
+
+
+def study_summary(study: Study) -> dict[str, Any]:
+    """Kind, views/frames, matrix, spacing (mm) and counts (NM) or HU range (CT)."""
+    out: dict[str, Any] = {"kind": type(study).__name__}
+    if isinstance(study, PlanarStudy | WholeBody):
+        views = [
+            {
+                "view": v.view,
+                "view_source": v.view_source,
+                "frame_index": v.frame_index,
+                "matrix": list(v.shape),
+                "pixel_spacing_mm": [round(x, 4) for x in v.pixel_spacing_mm],
+                "total_counts": v.total_counts,
+                "duration_s": v.duration_s,
+            }
+            for v in study.views
+        ]
+        out["views"] = views
+        out["n_frames"] = len(views)
+        out["total_counts"] = {v["view"]: v["total_counts"] for v in views}
+    elif isinstance(study, Volume):
+        lo, hi = float(np.min(study.array)), float(np.max(study.array))
+        out["matrix"] = list(study.shape)
+        out["spacing_mm"] = [round(x, 4) for x in study.spacing_mm]
+        out["origin_mm"] = [round(float(x), 3) for x in study.affine[:3, 3]]
+        out["warnings"] = list(study.warnings)
+        if isinstance(study, CTVolume):
+            out["hu_range"] = [lo, hi]
+        if isinstance(study, SpectVolume):
+            out["units"] = study.units
+            out["value_range"] = [lo, hi]
+            out["total_counts"] = float(np.sum(study.array, dtype=np.float64))
+    return out
+
+
+def inspect_path(
+    path: str | Path, *, modality: str | None = None, series_uid: str | None = None
+) -> dict[str, Any]:
+    """Summary of every (selected) series under ``path``: a JSON-ready dict."""
+    p = Path(path)
+    groups: list[tuple[list[tuple[Path, Dataset]], bool]] = []
+    if p.is_file():
+        ds = read_dataset(p)
+        if not is_directory_file(ds):
+            groups.append(([(p, ds)], True))
+    if not groups:
+        for s in collect(p):
+            groups.append((list(zip(s.summary.paths, s.headers, strict=True)), False))
+    series = []
+    for items, full in groups:
+        first = items[0][1]
+        if modality and text(first, "Modality").upper() != modality.upper():
+            continue
+        if series_uid and text(first, "SeriesInstanceUID") != series_uid:
+            continue
+        entry = _header_summary(first, len(items))
+        entry.update(study_summary(build_series(items, full=full)))
+        series.append(entry)
+    return {"path": str(p), "series": series}
+
+
+def _fmt_num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
+
+
+def format_text(report: dict[str, Any]) -> str:
+    """Human-readable lines for :func:`inspect_path` output."""
+    lines = [f"path: {report['path']}"]
+    if not report["series"]:
+        lines.append("no series matches the selection")
+    n = len(report["series"])
+    for k, s in enumerate(report["series"], 1):
+        pat = s["patient"]
+        lines.append(
+            f"series {k}/{n}: {s['modality']} {s['kind']}  {s['series_description']!r}  "
+            f"({s['n_files']} file{'s' if s['n_files'] != 1 else ''})"
+        )
+        lines.append(f"  series UID:      {s['series_instance_uid']}")
+        lines.append(f"  SOP class:       {s['sop_class']}")
+        lines.append(f"  transfer syntax: {s['transfer_syntax']}")
+        lines.append(
+            f"  patient:         name {pat['name']}, ID {pat['id']}, birth date {pat['birth_date']}, "
+            f"PatientIdentityRemoved {pat['identity_removed_flag']}; sex {pat['sex'] or '?'}, "
+            f"age {pat['age'] or '?'}"
+        )
+        lines.append(
+            f"  de-identified:   {'looks de-identified' if pat['looks_deidentified'] else 'NO - identifiers may be present'}"
+            + ("; simulated data" if s["simulated"] else "")
+        )
+        lines.append(f"  study:           {s['study']['description']!r}, date {s['study']['date']}")
+        if "views" in s:
+            for v in s["views"]:
+                dy, dx = v["pixel_spacing_mm"]
+                dur = f", {v['duration_s']:.0f} s" if v["duration_s"] else ""
+                lines.append(
+                    f"  view {v['view']:<5} frame {v['frame_index']}: {v['matrix'][0]} x {v['matrix'][1]} px, "
+                    f"{dy:.3f} x {dx:.3f} mm, total_counts {_fmt_num(v['total_counts'])}{dur}"
+                    f"  [view from {v['view_source']}]"
+                )
+        else:
+            k_, j_, i_ = s["matrix"]
+            dx, dy, dz = s["spacing_mm"]
+            lines.append(
+                f"  matrix:          {k_} slices x {j_} rows x {i_} cols; spacing {dx:.3f} x {dy:.3f} x {dz:.3f} mm"
+            )
+            if "hu_range" in s:
+                lines.append(f"  HU range:        {s['hu_range'][0]:.0f} .. {s['hu_range'][1]:.0f}")
+            if "value_range" in s:
+                lines.append(
+                    f"  values ({s['units']}): {_fmt_num(s['value_range'][0])} .. {_fmt_num(s['value_range'][1])}"
+                )
+            for w in s["warnings"]:
+                lines.append(f"  warning:         {w}")
+    return "\n".join(lines)

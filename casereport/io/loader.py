@@ -1,0 +1,141 @@
+"""``load``: a file, folder or DICOMDIR -> one typed study object."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from casereport.errors import DicomInputError, SeriesSelectionError, UnsupportedDicomError
+from casereport.io.common import image_type, text
+from casereport.io.planar import build_planar, is_whole_body
+from casereport.io.read import is_directory_file, read_dataset
+from casereport.io.scan import collect, select
+from casereport.io.types import Study
+from casereport.io.volume import build_ct, build_spect
+
+Kind = Literal["ct", "spect", "wholebody", "planar"]
+
+CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
+NM_IMAGE = "1.2.840.10008.5.1.4.1.1.20"
+NM_IMAGE_RETIRED = "1.2.840.10008.5.1.4.1.1.5"
+SECONDARY_CAPTURE = {
+    "1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture Image
+    "1.2.840.10008.5.1.4.1.1.7.2",  # Multi-frame Grayscale Byte SC
+    "1.2.840.10008.5.1.4.1.1.7.3",  # Multi-frame Grayscale Word SC
+}
+SUPPORTED_MODALITIES = ("CT", "NM")
+
+
+def _sop_label(sop: str) -> str:
+    name = UID(sop).name
+    return f"{name} ({sop})" if name != sop else sop
+
+
+def classify(ds: Dataset, path: Path) -> Kind:
+    """What ``ds`` is: ``ct``, ``spect`` (NM RECON TOMO), ``wholebody`` or ``planar``.
+
+    Raises:
+        UnsupportedDicomError: other modality, SOP class or NM image type.
+    """
+    modality = text(ds, "Modality").upper()
+    sop = text(ds, "SOPClassUID")
+    if modality not in SUPPORTED_MODALITIES:
+        raise UnsupportedDicomError(
+            path, f"modality {modality or '(empty)'} is not supported (NM or CT only)", "Modality"
+        )
+    if modality == "CT":
+        if sop != CT_IMAGE:
+            raise UnsupportedDicomError(
+                path,
+                f"SOP class {_sop_label(sop)} is not supported for CT; "
+                "export the series as CT Image Storage (one file per slice)",
+                "SOPClassUID",
+            )
+        return "ct"
+    if sop not in {NM_IMAGE, NM_IMAGE_RETIRED} | SECONDARY_CAPTURE:
+        raise UnsupportedDicomError(
+            path,
+            f"SOP class {_sop_label(sop)} is not supported for NM "
+            "(NM Image Storage or Secondary Capture)",
+            "SOPClassUID",
+        )
+    types = image_type(ds)
+    joined = " ".join(types)
+    shown = "\\".join(types)
+    if "TOMO" in joined:
+        if "RECON" in joined:
+            return "spect"
+        raise UnsupportedDicomError(
+            path,
+            f"tomographic projections (ImageType {shown}) are not supported; "
+            "load the reconstructed (RECON TOMO) series",
+            "ImageType",
+        )
+    for unsupported in ("DYNAMIC", "GATED"):
+        if unsupported in types:
+            raise UnsupportedDicomError(
+                path, f"{unsupported.lower()} NM acquisitions are not supported", "ImageType"
+            )
+    return "wholebody" if is_whole_body(ds) else "planar"
+
+
+def build_series(items: Sequence[tuple[Path, Dataset]], *, full: bool) -> Study:
+    """Build the study object from the (path, dataset) pairs of one series.
+
+    ``full`` says the datasets hold pixel data; otherwise they are headers and the files
+    are read again for their pixels.
+    """
+    kinds = {classify(ds, p) for p, ds in items}
+    if len(kinds) > 1:
+        raise DicomInputError(
+            items[0][0], f"series mixes image kinds ({', '.join(sorted(kinds))})", "ImageType"
+        )
+    kind = kinds.pop()
+    if kind == "ct":
+        return build_ct(items, full=full)
+    if not full:
+        items = [(p, read_dataset(p)) for p, _ in items]
+    if kind == "spect":
+        return build_spect(items)
+    return build_planar(list(items), whole_body=kind == "wholebody")
+
+
+def _check_selectors(ds: Dataset, path: Path, modality: str | None, series_uid: str | None) -> None:
+    have_mod = text(ds, "Modality").upper()
+    have_uid = text(ds, "SeriesInstanceUID")
+    if modality is not None and have_mod != modality.upper():
+        raise SeriesSelectionError(path, f"file is {have_mod}, not {modality.upper()}", "Modality")
+    if series_uid is not None and have_uid != series_uid:
+        raise SeriesSelectionError(
+            path, f"file belongs to series {have_uid}, not {series_uid}", "SeriesInstanceUID"
+        )
+
+
+def load(path: str | Path, *, modality: str | None = None, series_uid: str | None = None) -> Study:
+    """Load a DICOM file, a folder (searched recursively) or a DICOMDIR.
+
+    Args:
+        path: file, folder or DICOMDIR.
+        modality: pick the series of this modality (``"NM"``, ``"CT"``) in a folder.
+        series_uid: pick the series with this SeriesInstanceUID in a folder.
+
+    Returns:
+        ``PlanarStudy`` (static NM), ``WholeBody`` (NM WHOLE BODY), ``SpectVolume``
+        (NM RECON TOMO) or ``CTVolume`` (CT, HU).
+
+    Raises:
+        DicomInputError: or one of its subclasses, naming the file and the DICOM attribute.
+    """
+    p = Path(path)
+    if p.is_file():
+        ds = read_dataset(p)
+        if not is_directory_file(ds):
+            _check_selectors(ds, p, modality, series_uid)
+            return build_series([(p, ds)], full=True)
+    series = collect(p)
+    chosen = select(series, p, modality=modality, series_uid=series_uid)
+    return build_series(list(zip(chosen.summary.paths, chosen.headers, strict=True)), full=False)

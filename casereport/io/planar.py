@@ -1,0 +1,221 @@
+"""Planar NM (static views and whole-body sweeps) -> PlanarStudy / WholeBody.
+
+View names are resolved per frame, in this order, and the attribute used is recorded in
+``PlanarImage.view_source``:
+
+1. ``ViewCodeSequence`` of the frame's Detector Information Sequence item;
+2. ``ViewCodeSequence`` at the root;
+3. ``ImageType`` values (single-frame objects only), e.g. ``ANTERIOR``;
+4. ``SeriesDescription`` then ``ImageComments`` words (single-frame objects only);
+5. ``DetectorVector`` for two-detector objects: detector 1 = ANT, detector 2 = POST
+   (the usual dual-head convention; the source string says it was assumed).
+
+A frame whose view cannot be found is named ``FRAME<n>`` with source ``"none"``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from casereport.errors import DicomInputError, GeometryError
+from casereport.io.common import check_spacing, floats, image_type, source_info, text
+from casereport.io.pixels import n_frames, rescaled_frames
+from casereport.io.types import PlanarImage, PlanarStudy, WholeBody
+
+#: SNOMED CT codes of CID 26 "Nuclear Medicine Projection"; other codes fall back on CodeMeaning.
+_VIEW_CODES = {
+    "399321004": "ANT",
+    "399001007": "POST",
+    "399074003": "LAO",
+    "399108003": "RAO",
+    "399136008": "LPO",
+    "399075002": "RPO",
+    "399118008": "LLAT",
+    "399198007": "RLAT",
+}
+
+_PHRASES = (
+    ("LEFT ANTERIOR OBLIQUE", "LAO"),
+    ("RIGHT ANTERIOR OBLIQUE", "RAO"),
+    ("LEFT POSTERIOR OBLIQUE", "LPO"),
+    ("RIGHT POSTERIOR OBLIQUE", "RPO"),
+    ("LEFT LATERAL", "LLAT"),
+    ("RIGHT LATERAL", "RLAT"),
+)
+_TOKENS = {
+    "ANT": "ANT",
+    "ANTERIOR": "ANT",
+    "POST": "POST",
+    "POSTERIOR": "POST",
+    "LAO": "LAO",
+    "RAO": "RAO",
+    "LPO": "LPO",
+    "RPO": "RPO",
+    "LLAT": "LLAT",
+    "RLAT": "RLAT",
+}
+
+
+def view_from_text(s: str) -> str | None:
+    """A view name found in free text, or None if absent or ambiguous (e.g. 'ANT/POST')."""
+    up = " ".join(re.split(r"[^A-Z0-9]+", s.upper())).strip()
+    found = {v for phrase, v in _PHRASES if phrase in up}
+    if not found:
+        found = {_TOKENS[t] for t in up.split() if t in _TOKENS}
+    return found.pop() if len(found) == 1 else None
+
+
+def _view_from_code_seq(item: Dataset | None) -> str | None:
+    if item is None:
+        return None
+    seq = item.get("ViewCodeSequence")
+    if not seq:
+        return None
+    code = seq[0]
+    value = text(code, "CodeValue") or text(code, "LongCodeValue")
+    if value in _VIEW_CODES:
+        return _VIEW_CODES[value]
+    return view_from_text(text(code, "CodeMeaning"))
+
+
+def _detectors(ds: Dataset, nframes: int, path: Path) -> list[int | None]:
+    dv = ds.get("DetectorVector")
+    if dv is None or dv == "":
+        return [None] * nframes
+    try:
+        values = [int(x) for x in (dv if hasattr(dv, "__len__") else [dv])]
+    except (TypeError, ValueError):
+        raise DicomInputError(path, f"DetectorVector is {dv!r}", "DetectorVector") from None
+    if len(values) != nframes:
+        raise DicomInputError(
+            path, f"DetectorVector has {len(values)} values for {nframes} frames", "DetectorVector"
+        )
+    return values
+
+
+def _detector_item(ds: Dataset, det: int | None, frame: int, nframes: int) -> Dataset | None:
+    seq = ds.get("DetectorInformationSequence")
+    if not seq:
+        return None
+    if det is not None and 1 <= det <= len(seq):
+        return seq[det - 1]
+    if len(seq) == nframes:
+        return seq[frame]
+    if len(seq) == 1:
+        return seq[0]
+    return None
+
+
+def _resolve_view(
+    ds: Dataset, item: Dataset | None, frame: int, nframes: int, det: int | None, n_det: int
+) -> tuple[str, str]:
+    v = _view_from_code_seq(item)
+    if v:
+        return v, "DetectorInformationSequence.ViewCodeSequence"
+    if nframes == 1 or item is None:
+        v = _view_from_code_seq(ds)
+        if v:
+            return v, "ViewCodeSequence"
+    if nframes == 1:
+        v = view_from_text(" ".join(image_type(ds)[2:]))
+        if v:
+            return v, "ImageType"
+        for kw in ("SeriesDescription", "ImageComments"):
+            v = view_from_text(text(ds, kw))
+            if v:
+                return v, kw
+    if det in (1, 2) and n_det == 2:
+        return ("ANT" if det == 1 else "POST"), "DetectorVector (assumed 1=ANT, 2=POST)"
+    return f"FRAME{frame + 1}", "none"
+
+
+def _pixel_spacing(ds: Dataset, item: Dataset | None, path: Path) -> tuple[float, float]:
+    for src, kw in ((ds, "PixelSpacing"), (item, "PixelSpacing"), (ds, "NominalScannedPixelSpacing")):
+        if src is None:
+            continue
+        v = floats(src, kw, 2, path, required=False)
+        if v is not None:
+            dy, dx = check_spacing(v, kw, path)
+            return dy, dx
+    raise GeometryError(
+        path,
+        "no pixel spacing (PixelSpacing at the root or in the Detector Information Sequence)",
+        "PixelSpacing",
+    )
+
+
+def _duration_s(ds: Dataset) -> float | None:
+    raw = ds.get("ActualFrameDuration")
+    try:
+        if raw not in (None, "") and float(raw) > 0:
+            return float(raw) / 1000.0
+        length, velocity = ds.get("ScanLength"), ds.get("ScanVelocity")
+        if length not in (None, "") and velocity not in (None, "") and float(velocity) > 0:
+            return float(length) / float(velocity)
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def planar_views(ds: Dataset, path: Path, paths: tuple[Path, ...] | None = None) -> list[PlanarImage]:
+    """Every frame of a planar NM dataset as a PlanarImage (counts after rescale)."""
+    nframes = n_frames(ds, path)
+    counts = rescaled_frames(ds, path)
+    dets = _detectors(ds, nframes, path)
+    n_det = len({d for d in dets if d is not None})
+    src = source_info(paths or (path,), ds)
+    duration = _duration_s(ds)
+    out = []
+    for f in range(nframes):
+        item = _detector_item(ds, dets[f], f, nframes)
+        view, view_source = _resolve_view(ds, item, f, nframes, dets[f], n_det)
+        out.append(
+            PlanarImage(
+                counts=counts[f],
+                view=view,
+                view_source=view_source,
+                pixel_spacing_mm=_pixel_spacing(ds, item, path),
+                duration_s=duration,
+                frame_index=f,
+                source=src,
+            )
+        )
+    return out
+
+
+def build_planar(items: list[tuple[Path, Dataset]], *, whole_body: bool) -> PlanarStudy | WholeBody:
+    """A PlanarStudy (static) or WholeBody from the files of one series (full datasets)."""
+    paths = tuple(p for p, _ in items)
+    views: list[PlanarImage] = []
+    for p, ds in items:
+        views.extend(planar_views(ds, p, paths))
+    src = views[0].source
+    if not whole_body:
+        return PlanarStudy(views=tuple(views), source=src)
+    names = [v.view for v in views]
+    ant = [v for v in views if v.view == "ANT"]
+    post = [v for v in views if v.view == "POST"]
+    if len(ant) != 1 or len(post) != 1 or len(views) != 2:
+        raise DicomInputError(
+            paths[0],
+            "a whole-body study needs exactly one ANT and one POST view; found "
+            + (", ".join(f"{v.view} (from {v.view_source})" for v in views[:6]) or "none")
+            + (f" and {len(views) - 6} more" if len(views) > 6 else "")
+            + ("" if set(names) <= {"ANT", "POST"} else "; add a View Code Sequence"),
+            "ViewCodeSequence",
+        )
+    return WholeBody(anterior=ant[0], posterior=post[0], source=src)
+
+
+def is_whole_body(ds: Dataset) -> bool:
+    """ImageType marks a whole-body sweep."""
+    return any(t.replace(" ", "") == "WHOLEBODY" for t in image_type(ds))
+
+
+def total_counts(views: list[PlanarImage]) -> dict[str, float]:
+    """{view name: total counts} (float64 sums)."""
+    return {v.view: float(np.sum(v.counts, dtype=np.float64)) for v in views}

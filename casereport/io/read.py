@@ -1,0 +1,103 @@
+"""Reading one DICOM file into a pydicom Dataset with clear, typed errors."""
+
+from __future__ import annotations
+
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from casereport.errors import DicomInputError, NotDicomError
+
+#: Attributes without which a file cannot be classified; their absence in a file that
+#: parses at all usually means the header was cut short.
+REQUIRED = ("SOPClassUID", "Modality")
+
+_DIRECTORY_SOP = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (DICOMDIR)
+
+
+def read_dataset(path: str | Path, *, headers_only: bool = False) -> Dataset:
+    """Read ``path`` with pydicom.
+
+    Args:
+        path: a DICOM file (Part 10, or a bare dataset without preamble).
+        headers_only: stop before the pixel data (for scanning and sorting).
+
+    Raises:
+        NotDicomError: missing, empty, not DICOM, or a header cut short.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DicomInputError(p, "no such file or folder")
+    if p.is_dir():
+        raise DicomInputError(p, "is a folder; expected a DICOM file")
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise NotDicomError(p, f"cannot read: {exc.strerror}") from None
+    if size == 0:
+        raise NotDicomError(p, "empty file (0 bytes)")
+    ds = _parse(p, headers_only)
+    if is_directory_file(ds):
+        return ds
+    missing = [kw for kw in REQUIRED if kw not in ds]
+    if missing:
+        if len(ds) == 0:
+            raise NotDicomError(p, "no DICOM data elements: header truncated or not DICOM")
+        raise NotDicomError(
+            p, f"header incomplete (truncated file?): no {', '.join(missing)}", missing[0]
+        )
+    return ds
+
+
+def _parse(p: Path, headers_only: bool) -> Dataset:
+    errors = (
+        InvalidDicomError,
+        EOFError,
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        NotImplementedError,
+        OverflowError,
+        MemoryError,
+        struct.error,
+        zlib.error,
+        UnicodeError,
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dcmread(p, stop_before_pixels=headers_only)
+    except InvalidDicomError:
+        pass
+    except errors as exc:
+        raise NotDicomError(p, f"unreadable DICOM: {type(exc).__name__}: {_short(exc)}") from None
+    # No preamble/"DICM": accept a bare dataset only if it looks like one.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = dcmread(p, stop_before_pixels=headers_only, force=True)
+        ok = "SOPClassUID" in ds and "Modality" in ds
+    except errors:
+        ok = False
+    if not ok:
+        raise NotDicomError(p, "not a DICOM file (no 'DICM' marker and no readable dataset)")
+    return ds
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:160]
+
+
+def is_directory_file(ds: Dataset) -> bool:
+    """True for a DICOMDIR (Media Storage Directory) dataset."""
+    meta = getattr(ds, "file_meta", None)
+    sop = str(getattr(meta, "MediaStorageSOPClassUID", "") or ds.get("SOPClassUID", ""))
+    return sop == _DIRECTORY_SOP or "DirectoryRecordSequence" in ds
