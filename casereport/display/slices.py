@@ -1,0 +1,181 @@
+"""CT planes and SPECT/CT fusion, drawn in patient mm (radiological convention)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colorbar import Colorbar
+from matplotlib.colors import Normalize
+from matplotlib.image import AxesImage
+from matplotlib.text import Text
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator
+
+from casereport.errors import FigureError
+from casereport.io.types import CTVolume, SpectVolume
+
+from .overlays import INK_ON_BLACK, add_orientation_markers, add_scale_bar, clean_axes
+from .volume import PlaneGrid, PlaneImage, sample_plane
+from .windows import CTWindow, NMWindow
+
+#: Colour map of the NM layer in fused images.
+FUSION_CMAP = "hot"
+#: HU given to points of a plane outside the CT (air).
+CT_FILL_HU = -1000.0
+
+
+@dataclass
+class SliceDisplay:
+    """What :func:`show_ct_plane` / :func:`show_fusion` drew.
+
+    Attributes:
+        images: the CT image, then the NM overlay (fusion only).
+        texts: orientation letters.
+        grid: the plane grid, in patient mm; axes data coordinates are (u, v) mm of it.
+        ct: CT values on the grid (HU); nm: NM values on the same grid (counts) or None.
+        ct_window: the CT window; nm_limits: (vmin, vmax) counts of the NM layer or None.
+        colorbar: the colour bar of the NM layer, if any.
+    """
+
+    images: list[AxesImage]
+    texts: list[Text]
+    grid: PlaneGrid
+    ct: PlaneImage
+    ct_window: CTWindow
+    nm: PlaneImage | None = None
+    nm_limits: tuple[float, float] | None = None
+    colorbar: Colorbar | None = None
+    extras: list = field(default_factory=list)
+
+
+def _set_plane_limits(ax: Axes, grid: PlaneGrid) -> None:
+    ax.set_xlim(*grid.u_range_mm)
+    v0, v1 = grid.v_range_mm
+    ax.set_ylim((v1, v0) if grid.plane.v_down else (v0, v1))
+
+
+def show_ct_plane(
+    ct: CTVolume,
+    grid: PlaneGrid,
+    window: CTWindow,
+    *,
+    ax: Axes,
+    markers: bool = True,
+    scale_bar_mm: float | None = 50.0,
+    fontsize: float = 7.0,
+) -> SliceDisplay:
+    """Draw the CT on ``grid`` in grey scale with ``window``.
+
+    Axes data coordinates are patient mm in the plane (axial: x, y LPS; coronal: x, z),
+    with the patient's right on the image left and, for axial planes, anterior at the top.
+    """
+    plane = sample_plane(ct, grid, order=1, fill=CT_FILL_HU)
+    vmin, vmax = window.limits_hu
+    clean_axes(ax, "black")
+    im = ax.imshow(
+        plane.array, cmap="gray", vmin=vmin, vmax=vmax, origin="lower",
+        extent=grid.extent, interpolation="bilinear", resample=False,
+    )
+    _set_plane_limits(ax, grid)
+    texts: list[Text] = []
+    if markers:
+        left, right, top, bottom = grid.plane.markers
+        texts = add_orientation_markers(ax, left, right, top, bottom, color=INK_ON_BLACK,
+                                        fontsize=fontsize)
+    extras: list = []
+    if scale_bar_mm:
+        extras.extend(add_scale_bar(ax, scale_bar_mm, color=INK_ON_BLACK, fontsize=fontsize - 1))
+    return SliceDisplay([im], texts, grid, plane, window, extras=extras)
+
+
+def show_fusion(
+    ct: CTVolume,
+    spect: SpectVolume,
+    grid: PlaneGrid,
+    ct_window: CTWindow,
+    nm_window: NMWindow,
+    *,
+    ax: Axes,
+    alpha: float = 0.6,
+    cmap: str = FUSION_CMAP,
+    colorbar: bool = True,
+    markers: bool = True,
+    scale_bar_mm: float | None = 50.0,
+    fontsize: float = 7.0,
+) -> SliceDisplay:
+    """CT in grey with the SPECT in a hot colour map on top, registered by patient mm.
+
+    Both volumes are resampled on the same ``grid`` through their own affines, so they
+    line up wherever their voxels sit. SPECT values below the window's lower limit are
+    transparent. ``nm_window`` percentiles are taken over the whole SPECT volume
+    (voxels > 0) so that the colour scale does not depend on the plane shown.
+    """
+    if not 0.0 < alpha <= 1.0:
+        raise FigureError(f"fusion alpha must lie in (0, 1], got {alpha}")
+    out = show_ct_plane(ct, grid, ct_window, ax=ax, markers=markers, scale_bar_mm=scale_bar_mm,
+                        fontsize=fontsize)
+    nm = sample_plane(spect, grid, order=1, fill=0.0)
+    vmin, vmax = nm_window.limits(spect.array)
+    layer = np.ma.masked_less(nm.array, vmin)
+    cm = colormaps[cmap]
+    im = ax.imshow(
+        layer, cmap=cm, vmin=vmin, vmax=vmax, origin="lower", extent=grid.extent,
+        alpha=alpha, interpolation="bilinear", resample=False,
+    )
+    _set_plane_limits(ax, grid)
+    # markers and scale bar above the overlay
+    for artist in out.texts + out.extras:
+        artist.set_zorder(5)
+    out.images.append(im)
+    out.nm = nm
+    out.nm_limits = (vmin, vmax)
+    if colorbar:
+        cax = ax.inset_axes((1.03, 0.0, 0.05, 1.0))
+        mappable = ScalarMappable(norm=Normalize(vmin=vmin, vmax=vmax), cmap=cm)
+        cb = ax.figure.colorbar(mappable, cax=cax)
+        cb.locator = MaxNLocator(nbins=4)
+        cb.formatter = FormatStrFormatter("%g")
+        cb.update_ticks()
+        cb.set_label(f"SPECT ({spect.units.lower()})", fontsize=fontsize - 1, labelpad=2)
+        cb.ax.tick_params(labelsize=fontsize - 1.5, length=2, pad=1)
+        cb.outline.set_linewidth(0.5)
+        out.colorbar = cb
+    return out
+
+
+def show_nm_plane(
+    spect: SpectVolume,
+    grid: PlaneGrid,
+    window: NMWindow,
+    *,
+    ax: Axes,
+    markers: bool = True,
+    scale_bar_mm: float | None = 50.0,
+    fontsize: float = 7.0,
+) -> SliceDisplay:
+    """A SPECT plane alone, in inverted grey scale (NM convention), in patient mm.
+
+    ``window`` percentiles are taken over the whole volume (voxels > 0).
+    """
+    plane = sample_plane(spect, grid, order=1, fill=0.0)
+    vmin, vmax = window.limits(spect.array)
+    clean_axes(ax, "white")
+    im = ax.imshow(
+        plane.array, cmap="gray_r", vmin=vmin, vmax=vmax, origin="lower", extent=grid.extent,
+        interpolation="bilinear", resample=False,
+    )
+    _set_plane_limits(ax, grid)
+    texts: list[Text] = []
+    if markers:
+        left, right, top, bottom = grid.plane.markers
+        texts = add_orientation_markers(ax, left, right, top, bottom, color="black",
+                                        fontsize=fontsize)
+    extras: list = []
+    if scale_bar_mm:
+        extras.extend(add_scale_bar(ax, scale_bar_mm, color="black", fontsize=fontsize - 1))
+    # the CT slot holds the NM plane here; there is no CT window
+    return SliceDisplay([im], texts, grid, plane, CTWindow(1.0, 0.0, "none"), nm=plane,
+                        nm_limits=(vmin, vmax), extras=extras)

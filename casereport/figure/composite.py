@@ -1,0 +1,322 @@
+"""The composite Figure 1 (rows A1 A2 / B1 B2 / C1 C2 C3) and the files written from it."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+from casereport.annotate import CaseSpec, PanelKind, case_files, load_case
+from casereport.annotate.case import Loader
+from casereport.errors import FigureError
+
+from .panels import PanelArtists, data_aspect, draw_panel
+from .style import DPI, figure_style, render
+
+#: Rows of Figure 1, as in the original publication.
+FIGURE1_LAYOUT: tuple[tuple[str, ...], ...] = (("A1", "A2"), ("B1", "B2"), ("C1", "C2", "C3"))
+FIGURE1_FORMATS = ("png", "tif", "svg", "pdf")
+SIMULATED_MARK = "SIMULATED DATA \u2014 synthetic DICOM studies, not patient images"
+
+_MM = 1.0 / 25.4
+#: Layout in inches.
+_MARGIN = 0.05
+_GAP = 0.07
+_LABEL_BAND = 0.17
+_COLORBAR_EXTRA = 0.5
+_MARK_BAND = 0.22
+
+
+@dataclass
+class Figure1:
+    """The composite figure and what each panel drew."""
+
+    fig: Figure
+    panels: dict[str, PanelArtists]
+    labels: dict[str, Text]
+    simulated: bool
+    mark: Text | None
+
+
+def _extra_width(art: PanelArtists) -> float:
+    return _COLORBAR_EXTRA if art.colorbar is not None else 0.0
+
+
+def _find_panel(specs: Sequence[CaseSpec], panel_id: str) -> CaseSpec:
+    owners = [s for s in specs if panel_id in s.panel_ids]
+    if not owners:
+        known = ", ".join(sorted(p for s in specs for p in s.panel_ids)) or "none"
+        raise FigureError(f"Figure 1 needs panel {panel_id}, which no case file declares "
+                          f"(declared: {known})")
+    if len(owners) > 1:
+        raise FigureError(f"panel {panel_id} is declared by several case files: "
+                          + ", ".join(str(s.path) for s in owners))
+    return owners[0]
+
+
+def layout_rows(fig: Figure, rows: Sequence[Sequence[PanelArtists]], *, width_in: float,
+                max_row_height_in: float = 3.0, mark_band: bool = False
+                ) -> dict[str, tuple[float, float, float, float]]:
+    """Place the panels row by row, each row filling the width at one height.
+
+    The figure height follows from the panels' data aspect ratios; returns the axes
+    rectangles in inches (left, bottom, width, height) by panel id.
+    """
+    heights = []
+    for row in rows:
+        aspects = sum(data_aspect(a.ax) for a in row)
+        free = width_in - 2 * _MARGIN - (len(row) - 1) * _GAP - sum(_extra_width(a) for a in row)
+        heights.append(min(max_row_height_in, free / aspects))
+    total = 2 * _MARGIN + sum(h + _LABEL_BAND for h in heights) + (len(rows) - 1) * _GAP
+    total += _MARK_BAND if mark_band else 0.0
+    fig.set_size_inches(width_in, total)
+    rects: dict[str, tuple[float, float, float, float]] = {}
+    top = total - _MARGIN
+    for row, h in zip(rows, heights, strict=True):
+        widths = [data_aspect(a.ax) * h for a in row]
+        used = sum(widths) + sum(_extra_width(a) for a in row) + (len(row) - 1) * _GAP
+        left = (width_in - used) / 2.0
+        bottom = top - _LABEL_BAND - h
+        for art, w in zip(row, widths, strict=True):
+            rects[art.panel_id] = (left, bottom, w, h)
+            art.ax.set_position((left / width_in, bottom / total, w / width_in, h / total))
+            left += w + _extra_width(art) + _GAP
+        top = bottom - _GAP
+    return rects
+
+
+def _label(fig: Figure, panel_id: str, rect: tuple[float, float, float, float]) -> Text:
+    w_in, h_in = fig.get_size_inches()
+    left, bottom, _, h = rect
+    return fig.text(left / w_in, (bottom + h + 0.03) / h_in, panel_id, ha="left", va="bottom",
+                    fontsize=9, fontweight="bold", color="black")
+
+
+def figure1(case_specs: Sequence[CaseSpec], *, fig: Figure | None = None, width_mm: float = 180.0,
+            loader: Loader | None = None) -> Figure1:
+    """Draw Figure 1 from the case files declaring panels A1, A2, B1, B2, C1, C2, C3.
+
+    Args:
+        case_specs: validated case files (control and others may be included; only the
+            panels of :data:`FIGURE1_LAYOUT` are drawn).
+        fig: figure to draw into (a new ``matplotlib.figure.Figure`` by default; no pyplot).
+        width_mm: figure width (180 mm: two journal columns). The height follows.
+        loader: study loader (defaults to the cached ``casereport.io.load``).
+    """
+    owners = {pid: _find_panel(case_specs, pid) for row in FIGURE1_LAYOUT for pid in row}
+    with figure_style():
+        fig = fig or Figure()
+        panels: dict[str, PanelArtists] = {}
+        for row in FIGURE1_LAYOUT:
+            for pid in row:
+                ax = fig.add_axes((0.0, 0.0, 1.0, 1.0), label=pid)
+                panels[pid] = draw_panel(owners[pid], pid, ax=ax, loader=loader)
+        simulated = any(p.simulated for p in panels.values())
+        rows = [[panels[pid] for pid in row] for row in FIGURE1_LAYOUT]
+        rects = layout_rows(fig, rows, width_in=width_mm * _MM, mark_band=simulated)
+        labels = {pid: _label(fig, pid, rects[pid]) for pid in panels}
+        mark = None
+        if simulated:
+            h_in = fig.get_size_inches()[1]
+            mark = fig.text(0.5, (_MARGIN + 0.06) / h_in, SIMULATED_MARK, ha="center",
+                            va="bottom", fontsize=8, fontweight="bold", color="#b2182b")
+    return Figure1(fig, panels, labels, simulated, mark)
+
+
+def case_panel_figure(spec: CaseSpec, *, panel_ids: Iterable[str] | None = None,
+                      fig: Figure | None = None, width_mm: float = 180.0,
+                      loader: Loader | None = None) -> tuple[Figure, dict[str, PanelArtists]]:
+    """One case's panels in a row (for notebooks): returns the figure and the panel artists."""
+    ids = list(panel_ids) if panel_ids is not None else list(spec.panel_ids)
+    if not ids:
+        raise FigureError(f"{spec.path}: case {spec.case_id} declares no panels")
+    with figure_style():
+        fig = fig or Figure()
+        arts = {pid: draw_panel(spec, pid, ax=fig.add_axes((0, 0, 1, 1), label=pid),
+                                loader=loader) for pid in ids}
+        rects = layout_rows(fig, [list(arts.values())], width_in=width_mm * _MM,
+                            max_row_height_in=4.0)
+        for pid, rect in rects.items():
+            _label(fig, pid, rect)
+    return fig, arts
+
+
+def single_panel_figure(spec: CaseSpec, panel_id: str, *, width_in: float = 3.0,
+                        loader: Loader | None = None) -> tuple[Figure, PanelArtists]:
+    """One panel alone on its own figure (what ``figures/panels/<panel>.png`` shows)."""
+    with figure_style():
+        fig = Figure()
+        ax = fig.add_axes((0, 0, 1, 1), label=panel_id)
+        art = draw_panel(spec, panel_id, ax=ax, loader=loader)
+        aspect = data_aspect(ax)
+        extra = _COLORBAR_EXTRA if art.colorbar is not None else 0.0
+        m = 0.03
+        w = width_in
+        h = w / aspect
+        if h > 4.5:  # tall whole-body panels: limit the height instead
+            h = 4.5
+            w = h * aspect
+        fig.set_size_inches(w + extra + 2 * m, h + 2 * m)
+        fw, fh = fig.get_size_inches()
+        ax.set_position((m / fw, m / fh, w / fw, h / fh))
+    return fig, art
+
+
+# --------------------------------------------------------------------------- files
+
+
+def repo_root(start: Path) -> Path:
+    """Nearest ancestor of ``start`` holding pyproject.toml (else ``start``)."""
+    start = start.resolve()
+    for p in (start, *start.parents):
+        if (p / "pyproject.toml").is_file():
+            return p
+    return start
+
+
+def _rel(path: str | Path, root: Path) -> str:
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(root).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def sidecar(spec: CaseSpec, art: PanelArtists, *, root: Path) -> dict[str, Any]:
+    """Alt text and provenance of one panel, as a JSON-ready dict."""
+    panel = spec.panel(art.panel_id)
+    used = dict(art.used)
+    if "slice_files" in used:
+        used["slice_files"] = [_rel(p, root) for p in used["slice_files"]]
+    return {
+        "panel": art.panel_id,
+        "case": spec.case_id,
+        "kind": art.kind.value,
+        "alt": panel.alt,
+        "caption": panel.caption,
+        "annotation_file": _rel(spec.path, root),
+        "annotations": [a.entry for a in spec.annotations_for(art.panel_id)],
+        "window": art.window,
+        "used": used,
+        "simulated": art.simulated,
+        "sources": [
+            {
+                "modality": s.modality,
+                "series_instance_uid": s.series_instance_uid,
+                "study_instance_uid": s.study_instance_uid,
+                "frame_of_reference_uid": s.frame_of_reference_uid,
+                "series_description": s.series_description,
+                "simulated": s.simulated,
+                "files": sorted(_rel(p, root) for p in s.paths),
+            }
+            for s in art.sources
+        ],
+    }
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def panel_outputs(specs: Sequence[CaseSpec], *, root: Path, panel_ids: Iterable[str] | None = None,
+                  loader: Loader | None = None) -> dict[str, bytes]:
+    """``{"<panel>.png": bytes, "<panel>.json": bytes}`` for the requested panels."""
+    wanted = list(panel_ids) if panel_ids is not None else [p for r in FIGURE1_LAYOUT for p in r]
+    out: dict[str, bytes] = {}
+    for pid in wanted:
+        spec = _find_panel(specs, pid)
+        fig, art = single_panel_figure(spec, pid, loader=loader)
+        out[f"{pid}.png"] = render(fig, "png")
+        out[f"{pid}.json"] = _json_bytes({**sidecar(spec, art, root=root), "image": f"{pid}.png",
+                                          "dpi": DPI})
+    return out
+
+
+def figure1_outputs(specs: Sequence[CaseSpec], *, loader: Loader | None = None
+                    ) -> dict[str, bytes]:
+    """``{"figure1.png": ..., "figure1.tif": ..., "figure1.svg": ..., "figure1.pdf": ...}``."""
+    result = figure1(specs, loader=loader)
+    return {f"figure1.{fmt}": render(result.fig, fmt) for fmt in FIGURE1_FORMATS}
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_files(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Write ``{relative name: bytes}`` under ``out_dir``; returns the paths written."""
+    written = []
+    for name in sorted(files):
+        path = out_dir / name
+        _write_atomic(path, files[name])
+        written.append(path)
+    return written
+
+
+def load_cases(data_dir: str | Path, *, loader: Loader | None = None) -> list[CaseSpec]:
+    """Every ``<subject>/case.yaml`` under ``data_dir``, validated against its images."""
+    files = case_files(data_dir)
+    if not files:
+        raise FigureError(f"{data_dir}: no <subject>/case.yaml found")
+    return [load_case(p, loader=loader) for p in files.values()]
+
+
+def write_panels(specs: Sequence[CaseSpec], out_dir: str | Path, *, root: Path | None = None,
+                 panel_ids: Iterable[str] | None = None,
+                 loader: Loader | None = None) -> list[Path]:
+    """Write ``<out_dir>/<panel>.png`` (300 dpi) and ``<panel>.json`` sidecars."""
+    out_dir = Path(out_dir)
+    root = root or repo_root(out_dir.parent)
+    files = panel_outputs(specs, root=root, panel_ids=panel_ids, loader=loader)
+    return write_files(out_dir, files)
+
+
+def write_figure1(data_dir: str | Path, out_dir: str | Path, *, root: Path | None = None,
+                  loader: Loader | None = None) -> list[Path]:
+    """Validate every case file, draw Figure 1 and its panels, then write them all.
+
+    Writes ``figure1.{png,tif,svg,pdf}`` to ``out_dir`` and ``panels/<panel>.{png,json}``.
+    Everything is rendered in memory first: on any error nothing is written.
+    """
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    root = root or repo_root(data_dir)
+    specs = load_cases(data_dir, loader=loader)
+    files = dict(figure1_outputs(specs, loader=loader))
+    for name, data in panel_outputs(specs, root=root, loader=loader).items():
+        files[f"panels/{name}"] = data
+    return write_files(out_dir, files)
+
+
+__all__ = [
+    "FIGURE1_FORMATS",
+    "FIGURE1_LAYOUT",
+    "SIMULATED_MARK",
+    "Figure1",
+    "case_panel_figure",
+    "figure1",
+    "figure1_outputs",
+    "layout_rows",
+    "load_cases",
+    "panel_outputs",
+    "sidecar",
+    "single_panel_figure",
+    "write_figure1",
+    "write_panels",
+]
+
+

@@ -1,0 +1,71 @@
+"""Fixed rendering settings so that every output file is byte-for-byte reproducible."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+from PIL import Image
+
+#: Resolution of raster outputs (PNG, TIFF) in dots per inch.
+DPI = 300
+
+RC: dict[str, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "font.size": 7.0,
+    "mathtext.fontset": "dejavusans",
+    "axes.unicode_minus": True,
+    "text.usetex": False,
+    "svg.hashsalt": "casereport-figure",
+    "svg.fonttype": "path",
+    "svg.image_inline": True,
+    "pdf.fonttype": 42,
+    "pdf.compression": 6,
+    "path.simplify": True,
+    "image.resample": False,
+    "savefig.facecolor": "white",
+    "savefig.edgecolor": "white",
+    "savefig.transparent": False,
+    "savefig.bbox": None,
+    "savefig.pad_inches": 0.0,
+    "figure.dpi": 100,
+    "figure.facecolor": "white",
+}
+
+#: Metadata stripped of timestamps and version strings, per format.
+METADATA: dict[str, dict[str, Any]] = {
+    "png": {"Software": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": "casereport"},
+    "svg": {"Date": None, "Creator": "casereport"},
+}
+
+
+@contextlib.contextmanager
+def figure_style() -> Iterator[None]:
+    """rcParams for drawing and saving figures (fonts, SVG hash salt, PDF fonts)."""
+    with rc_context(RC):
+        yield
+
+
+def render(fig: Figure, fmt: str, *, dpi: int = DPI) -> bytes:
+    """The figure as ``png``, ``svg``, ``pdf`` or ``tif`` bytes (no timestamps).
+
+    TIFF is the PNG rendering saved by Pillow as RGB with LZW compression and the
+    resolution tag set to ``dpi``.
+    """
+    with figure_style():
+        if fmt in ("tif", "tiff"):
+            png = render(fig, "png", dpi=dpi)
+            with Image.open(io.BytesIO(png)) as im:
+                rgb = im.convert("RGB")
+            buf = io.BytesIO()
+            rgb.save(buf, format="TIFF", compression="tiff_lzw", dpi=(dpi, dpi))
+            return buf.getvalue()
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=METADATA.get(fmt))
+        return buf.getvalue()
