@@ -113,6 +113,7 @@ def _base(
     ds.StudyDate = "20190101"
     ds.StudyTime = "100000"
     ds.StudyDescription = "SIMULATED test study"
+    ds.StudyID = "1"
     ds.SeriesDescription = description
     ds.SeriesNumber = 1
     ds.InstanceNumber = 1
@@ -309,7 +310,7 @@ def ct_hu(n: int, rows: int, cols: int, seed: int = 0) -> np.ndarray:
     sl = np.where(body, 40.0, -1000.0)
     sl = np.where(lung, -850.0, sl)
     vol = np.repeat(sl[np.newaxis], n, axis=0) + rng.normal(0, 10, size=(n, rows, cols))
-    vol = np.round(vol)
+    vol = np.clip(np.round(vol), -1024, None)
     vol[:, 0, 0] = np.arange(n)
     return vol
 
@@ -340,6 +341,8 @@ def ct_series(
     InstanceNumber runs backwards so that sorting by it would be wrong.
     ``positions`` overrides the z positions (gaps, duplicates, uneven spacing).
     """
+    if hu is not None and positions is None:
+        n = len(hu)
     zs = list(positions) if positions is not None else [z0 + k * dz for k in range(n)]
     n = len(zs)
     if hu is None:

@@ -11,6 +11,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from casereport.errors import SeriesSelectionError
 from casereport.io.common import is_simulated, text
 from casereport.io.loader import build_series
 from casereport.io.read import is_directory_file, read_dataset
@@ -152,6 +153,9 @@ def inspect_path(
         entry = _header_summary(first, len(items))
         entry.update(study_summary(build_series(items, full=full)))
         series.append(entry)
+    if not series and (modality or series_uid):
+        want = ", ".join(f"{k}={v}" for k, v in (("modality", modality), ("series_uid", series_uid)) if v)
+        raise SeriesSelectionError(p, f"no series matches {want}")
     return {"path": str(p), "series": series}
 
 

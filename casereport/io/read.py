@@ -8,16 +8,18 @@ import zlib
 from pathlib import Path
 
 from pydicom import dcmread
+from pydicom.datadict import dictionary_has_tag, dictionary_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from casereport.errors import DicomInputError, NotDicomError
+from casereport.errors import DicomInputError, NotDicomError, PixelDataError
 
 #: Attributes without which a file cannot be classified; their absence in a file that
 #: parses at all usually means the header was cut short.
 REQUIRED = ("SOPClassUID", "Modality")
 
 _DIRECTORY_SOP = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (DICOMDIR)
+_DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
 def read_dataset(path: str | Path, *, headers_only: bool = False) -> Dataset:
@@ -44,6 +46,8 @@ def read_dataset(path: str | Path, *, headers_only: bool = False) -> Dataset:
     ds = _parse(p, headers_only)
     if is_directory_file(ds):
         return ds
+    if not headers_only:
+        _check_complete(ds, p, size)
     missing = [kw for kw in REQUIRED if kw not in ds]
     if missing:
         if len(ds) == 0:
@@ -90,6 +94,33 @@ def _parse(p: Path, headers_only: bool) -> Dataset:
     if not ok:
         raise NotDicomError(p, "not a DICOM file (no 'DICM' marker and no readable dataset)")
     return ds
+
+
+def _check_complete(ds: Dataset, p: Path, size: int) -> None:
+    """Raise if the last top-level element runs past the end of the file or is cut short.
+
+    pydicom stops quietly at a premature end of file; comparing where the last element
+    ends with the file size reveals the truncation.
+    """
+    meta = getattr(ds, "file_meta", None)
+    if str(getattr(meta, "TransferSyntaxUID", "")) == _DEFLATED or len(ds) == 0:
+        return  # positions refer to the inflated stream
+    last = ds.get_item(max(ds.keys()))
+    tell = getattr(last, "value_tell", None)
+    length = getattr(last, "length", None)
+    if tell is None or length is None or length == 0xFFFFFFFF:
+        return
+    end = tell + length
+    if end > size:
+        tag = getattr(last, "tag", None)
+        keyword = dictionary_keyword(tag) if tag is not None and dictionary_has_tag(tag) else str(tag)
+        raise (PixelDataError if keyword == "PixelData" else NotDicomError)(
+            p,
+            f"file truncated: {keyword} needs {length} bytes, only {max(size - tell, 0)} present",
+            keyword,
+        )
+    if 0 < size - end < 8:
+        raise NotDicomError(p, f"file truncated: {size - end} stray bytes after the last element")
 
 
 def _short(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +58,16 @@ def _files_in(root: Path) -> list[Path]:
 
 def _files_of_dicomdir(path: Path, ds: Dataset) -> list[Path]:
     try:
-        fs = FileSet(ds)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fs = FileSet(ds)
     except Exception as exc:  # pydicom raises several types for malformed directories
         raise DicomInputError(path, f"malformed DICOMDIR: {type(exc).__name__}: {exc}") from None
+    for w in caught:
+        msg = str(w.message)
+        if "does not exist" in msg:
+            missing = msg.rsplit(": ", 1)[-1]
+            raise DicomInputError(path, f"DICOMDIR refers to a missing file {missing}", "ReferencedFileID")
     files = []
     for inst in fs:
         p = Path(inst.path)
