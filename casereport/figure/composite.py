@@ -18,7 +18,7 @@ from casereport.annotate.case import Loader
 from casereport.errors import FigureError
 
 from .panels import PanelArtists, data_aspect, draw_panel
-from .style import DPI, figure_style, render
+from .style import DPI, figure_style, png_to_tiff, render
 
 #: Rows of Figure 1, as in the original publication.
 FIGURE1_LAYOUT: tuple[tuple[str, ...], ...] = (("A1", "A2"), ("B1", "B2"), ("C1", "C2", "C3"))
@@ -239,11 +239,20 @@ def panel_outputs(specs: Sequence[CaseSpec], *, root: Path, panel_ids: Iterable[
     return out
 
 
-def figure1_outputs(specs: Sequence[CaseSpec], *, loader: Loader | None = None
+def figure1_outputs(specs: Sequence[CaseSpec], *, loader: Loader | None = None, dpi: int = DPI
                     ) -> dict[str, bytes]:
-    """``{"figure1.png": ..., "figure1.tif": ..., "figure1.svg": ..., "figure1.pdf": ...}``."""
+    """``{"figure1.png": ..., "figure1.tif": ..., "figure1.svg": ..., "figure1.pdf": ...}``.
+
+    The TIFF is the PNG rendering re-encoded (RGB, LZW); ``dpi`` applies to all formats.
+    """
     result = figure1(specs, loader=loader)
-    return {f"figure1.{fmt}": render(result.fig, fmt) for fmt in FIGURE1_FORMATS}
+    png = render(result.fig, "png", dpi=dpi)
+    return {
+        "figure1.png": png,
+        "figure1.tif": png_to_tiff(png, dpi=dpi),
+        "figure1.svg": render(result.fig, "svg", dpi=dpi),
+        "figure1.pdf": render(result.fig, "pdf", dpi=dpi),
+    }
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

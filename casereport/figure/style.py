@@ -13,6 +13,8 @@ from PIL import Image
 
 #: Resolution of raster outputs (PNG, TIFF) in dots per inch.
 DPI = 300
+#: zlib level of PNG outputs (fast; files a little larger than level 6).
+PNG_COMPRESS_LEVEL = 3
 
 RC: dict[str, Any] = {
     "font.family": "sans-serif",
@@ -60,12 +62,17 @@ def render(fig: Figure, fmt: str, *, dpi: int = DPI) -> bytes:
     """
     with figure_style():
         if fmt in ("tif", "tiff"):
-            png = render(fig, "png", dpi=dpi)
-            with Image.open(io.BytesIO(png)) as im:
-                rgb = im.convert("RGB")
-            buf = io.BytesIO()
-            rgb.save(buf, format="TIFF", compression="tiff_lzw", dpi=(dpi, dpi))
-            return buf.getvalue()
+            return png_to_tiff(render(fig, "png", dpi=dpi), dpi=dpi)
         buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=dpi, metadata=METADATA.get(fmt))
+        kwargs = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=METADATA.get(fmt), **kwargs)
         return buf.getvalue()
+
+
+def png_to_tiff(png: bytes, *, dpi: int = DPI) -> bytes:
+    """PNG bytes -> RGB TIFF bytes, LZW-compressed, resolution ``dpi``."""
+    with Image.open(io.BytesIO(png)) as im:
+        rgb = im.convert("RGB")
+    buf = io.BytesIO()
+    rgb.save(buf, format="TIFF", compression="tiff_lzw", dpi=(dpi, dpi))
+    return buf.getvalue()
