@@ -1,0 +1,182 @@
+"""The render pipeline end to end on a small project made in the test.
+
+Every step is the real one: pydicom writes the DICOM, papermill executes the notebooks on
+the project's kernel, nbconvert exports the HTML and WeasyPrint the PDF.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
+from pypdf import PdfReader
+
+from tests.nbfactory import make_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+TITLE = "Tiny report for the render test"
+
+
+def _tiny_dicom(path: Path) -> None:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.20"
+    ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.Modality = "NM"
+    ds.Rows, ds.Columns = 16, 16
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+    ds.PixelRepresentation, ds.SamplesPerPixel = 0, 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PixelData = np.arange(256, dtype=np.uint16).reshape(16, 16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+
+
+CASE_CELLS = [
+    ("md", "# Case", None),
+    ("code", 'case_id = "T"\ndata_dir = "data"\noutput_dir = "out"\nlabel = "default"', ["parameters"]),
+    ("code", "import json\nfrom pathlib import Path\nimport pydicom\nimport matplotlib.pyplot as plt", None),
+    ("code", "ds = pydicom.dcmread(Path(data_dir) / case_id / 'img.dcm')\nimage = ds.pixel_array", None),
+    ("code", "out = Path(output_dir)\nout.mkdir(parents=True, exist_ok=True)\n"
+             "(out / 'results.json').write_text(json.dumps({'sum': int(image.sum()), 'label': label}))\n"
+             "print('label is', label)", None),
+]
+
+ARTICLE_CELLS = [
+    ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
+    ("md", f"# {TITLE}\n\nSome text.", None),
+    ("code", "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
+             "r = json.loads((Path(results_dir) / 'T' / 'results.json').read_text())\n"
+             "fig, ax = plt.subplots(figsize=(2, 2))\nax.bar([0], [r['sum']])\nplt.show()\n"
+             "print('sum of pixels', r['sum'], 'label', r['label'])", None),
+]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A minimal project: one case with one DICOM file, a case and an article notebook."""
+    _tiny_dicom(tmp_path / "data" / "T" / "img.dcm")
+    (tmp_path / "data" / "T" / "case.yaml").write_text("case: T\n")
+    make_notebook(tmp_path / "notebooks" / "case.ipynb", CASE_CELLS)
+    make_notebook(tmp_path / "notebooks" / "article.ipynb", ARTICLE_CELLS, title=TITLE)
+    return tmp_path
+
+
+def run_render(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, str(ROOT / "render.py"), "--root", str(project), *args]
+    return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=300)
+
+
+def test_render_writes_self_contained_html_and_pdf(project: Path) -> None:
+    res = run_render(project)
+    assert res.returncode == 0, res.stderr
+    html = (project / "build" / "article.html").read_text()
+    assert f"<title>{TITLE}</title>" in html
+    assert "sum of pixels 32640" in html  # 0 + 1 + ... + 255, computed from the DICOM
+    images = re.findall(r'<img[^>]*\ssrc="data:image/png;base64,([^"]+)"', html)
+    assert images, "no embedded image"
+    assert base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
+    assert "case_id =" not in html  # code hidden by default
+    pdf = project / "build" / "article.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    reader = PdfReader(pdf)
+    assert len(reader.pages) >= 1
+    assert reader.pages[0].mediabox.width == pytest.approx(595.3, abs=1)  # A4
+    text = " ".join(p.extract_text() for p in reader.pages)
+    assert TITLE in " ".join(text.split())
+    executed = nbformat.read(project / "build" / "notebooks" / "case_T.ipynb", as_version=4)
+    assert "papermill" not in executed.metadata  # timings scrubbed
+
+
+def test_with_code_keeps_code_cells(project: Path) -> None:
+    res = run_render(project, "--with-code", "--html-only")
+    assert res.returncode == 0, res.stderr
+    html = (project / "build" / "article.html").read_text()
+    assert 'class="input_area"' in html and ">results_dir<" in html
+    assert not (project / "build" / "article.pdf").exists()
+
+
+def test_parameter_reaches_executed_notebook(project: Path) -> None:
+    res = run_render(project, "-p", "T:label=hello-param", "--html-only")
+    assert res.returncode == 0, res.stderr
+    nb = nbformat.read(project / "build" / "notebooks" / "case_T.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and 'label = "hello-param"' in injected[0].source
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "label is hello-param" in outputs
+    assert "label hello-param" in (project / "build" / "article.html").read_text()
+
+
+def test_failing_cell_names_notebook_and_cell_and_keeps_previous_article(project: Path) -> None:
+    assert run_render(project, "--html-only").returncode == 0
+    before = (project / "build" / "article.html").read_bytes()
+    cells = CASE_CELLS + [("code", "x = 1\nraise ValueError('broken on purpose')", None)]
+    make_notebook(project / "notebooks" / "case.ipynb", cells)
+    res = run_render(project, "--html-only")
+    assert res.returncode != 0
+    assert "case.ipynb" in res.stderr
+    assert "cell:      6" in res.stderr
+    assert "ValueError: broken on purpose" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert (project / "build" / "article.html").read_bytes() == before
+    assert not list((project / "build").glob(".staging-*"))
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("T:nosuch=1", "parameter 'nosuch': unknown parameter"),
+        ("T:label=3", "parameter 'label': expected str, got int 3"),
+        ("T:output_dir=elsewhere", "set by render.py"),
+    ],
+)
+def test_bad_parameter_is_refused_before_execution(project: Path, param: str, message: str) -> None:
+    res = run_render(project, "-p", param, "--html-only")
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (project / "build" / "notebooks").exists()
+
+
+def test_two_renders_are_byte_identical(project: Path, tmp_path: Path) -> None:
+    assert run_render(project).returncode == 0
+    first = {n: (project / "build" / n).read_bytes() for n in ("article.html", "article.pdf")}
+    assert run_render(project, "--build", str(project / "build2")).returncode == 0
+    for name, data in first.items():
+        assert (project / "build2" / name).read_bytes() == data, name
+
+
+def test_environment_yml_matches_pyproject() -> None:
+    import tomllib
+
+    import yaml
+
+    def norm(req: str) -> str:
+        return re.split(r"[<>=!~\[ ;]", req, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {norm(r) for r in project["dependencies"]}
+    for extra in ("test", "bench"):
+        wanted |= {norm(r) for r in project["optional-dependencies"][extra]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    listed: set[str] = set()
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            listed |= {norm(r) for r in dep.get("pip", []) if not r.startswith("-e")}
+        elif not dep.startswith(("python", "pip")):
+            listed.add(norm(dep))
+    assert listed == wanted, {"missing": wanted - listed, "extra": listed - wanted}
