@@ -1,0 +1,36 @@
+"""ROI statistics behind each finding, placed from anatomy and geometry (never pixel boxes).
+
+* planar whole-body: lung/soft-tissue, lung/rib, lung heterogeneity, stomach/liver and
+  lesion/normal-bone ratios, each measured at the same anatomical place in the control;
+* CT: lung attenuation in HU (normal lungs are the finding);
+* SPECT: lung uptake relative to the vertebrae, with masks carried from CT by patient mm.
+"""
+
+from casereport.analysis.body import LESION_SITES, REGIONS, BodyFrame, body_frame, body_mask
+from casereport.analysis.case import CaseAnalysis, analyse_case
+from casereport.analysis.overlay import draw_rois
+from casereport.analysis.planar import Lesion, Measurement, find_lesions, lung_heterogeneity
+from casereport.analysis.roi import PlanarROI, ROIStats
+from casereport.analysis.volume import LungCT, SpectLung, lung_ct, lung_mask, spect_lung_to_vertebra
+
+__all__ = [
+    "LESION_SITES",
+    "REGIONS",
+    "BodyFrame",
+    "CaseAnalysis",
+    "Lesion",
+    "LungCT",
+    "Measurement",
+    "PlanarROI",
+    "ROIStats",
+    "SpectLung",
+    "analyse_case",
+    "body_frame",
+    "body_mask",
+    "draw_rois",
+    "find_lesions",
+    "lung_ct",
+    "lung_heterogeneity",
+    "lung_mask",
+    "spect_lung_to_vertebra",
+]
