@@ -1,0 +1,276 @@
+"""Regular voxel grids in patient coordinates and analytic shapes rasterised on them.
+
+Coordinates are DICOM LPS in mm (x to the patient's left, y posterior, z superior).
+A :class:`Grid` holds arrays indexed ``[k, j, i]`` = (z, y, x); voxel ``(i, j, k)`` has its
+centre at ``origin + (i * dx, j * dy, k * dz)``.
+
+Shapes evaluate a boolean mask on broadcast coordinate arrays restricted to their bounding
+box, so painting a small bone into a large grid costs only its own box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A regular grid: ``shape`` = (nz, ny, nx), ``spacing_mm`` and ``origin_mm`` as (x, y, z)."""
+
+    origin_mm: tuple[float, float, float]
+    spacing_mm: tuple[float, float, float]
+    shape: tuple[int, int, int]
+
+    @property
+    def voxel_ml(self) -> float:
+        """Voxel volume in millilitres."""
+        dx, dy, dz = self.spacing_mm
+        return dx * dy * dz / 1000.0
+
+    def axis(self, n: int) -> np.ndarray:
+        """Voxel-centre coordinates (mm) along axis ``n`` (0 = x, 1 = y, 2 = z)."""
+        size = self.shape[2 - n]
+        return self.origin_mm[n] + self.spacing_mm[n] * np.arange(size, dtype=np.float64)
+
+    def index_range(self, lo: float, hi: float, n: int) -> tuple[int, int]:
+        """Half-open index range of voxel centres with ``lo <= c <= hi`` along axis ``n``."""
+        size = self.shape[2 - n]
+        o, d = self.origin_mm[n], self.spacing_mm[n]
+        a = int(np.ceil((lo - o) / d - 1e-9))
+        b = int(np.floor((hi - o) / d + 1e-9)) + 1
+        return max(a, 0), min(b, size)
+
+    def box(
+        self, lo: np.ndarray, hi: np.ndarray
+    ) -> tuple[tuple[slice, slice, slice], tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+        """Slices and broadcast (X, Y, Z) coordinates for the axis-aligned box ``lo..hi`` (mm)."""
+        rng = [self.index_range(float(lo[n]), float(hi[n]), n) for n in range(3)]
+        if any(a >= b for a, b in rng):
+            return None
+        (i0, i1), (j0, j1), (k0, k1) = rng
+        x = self.axis(0)[i0:i1][None, None, :]
+        y = self.axis(1)[j0:j1][None, :, None]
+        z = self.axis(2)[k0:k1][:, None, None]
+        return (slice(k0, k1), slice(j0, j1), slice(i0, i1)), (x, y, z)
+
+
+class Shape(Protocol):
+    """Anything with a bounding box and a mask on broadcast coordinates (mm)."""
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray: ...
+
+
+def rotation(axis: str, degrees: float) -> np.ndarray:
+    """3x3 rotation matrix about the x, y or z axis."""
+    t = np.deg2rad(degrees)
+    c, s = np.cos(t), np.sin(t)
+    if axis == "x":
+        return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+    if axis == "y":
+        return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+@dataclass(frozen=True)
+class Ellipsoid:
+    """Solid ellipsoid: centre (mm), semi-axes (mm) and an optional rotation (local -> patient)."""
+
+    centre: tuple[float, float, float]
+    radii: tuple[float, float, float]
+    rot: tuple[tuple[float, ...], ...] | None = None
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        c = np.asarray(self.centre, dtype=float)
+        r = np.asarray(self.radii, dtype=float)
+        if self.rot is not None:
+            ext = np.abs(np.asarray(self.rot)) @ r
+        else:
+            ext = r
+        return c - ext, c + ext
+
+    def rho2(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Squared normalised radius (1 on the surface)."""
+        cx, cy, cz = self.centre
+        dx, dy, dz = x - cx, y - cy, z - cz
+        if self.rot is not None:
+            m = np.asarray(self.rot)
+            # local = R^T @ d
+            lx = m[0, 0] * dx + m[1, 0] * dy + m[2, 0] * dz
+            ly = m[0, 1] * dx + m[1, 1] * dy + m[2, 1] * dz
+            lz = m[0, 2] * dx + m[1, 2] * dy + m[2, 2] * dz
+            dx, dy, dz = lx, ly, lz
+        a, b, c = self.radii
+        return (dx / a) ** 2 + (dy / b) ** 2 + (dz / c) ** 2
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        return self.rho2(x, y, z) <= 1.0
+
+
+def rotated(
+    centre: tuple[float, float, float],
+    radii: tuple[float, float, float],
+    *turns: tuple[str, float],
+) -> Ellipsoid:
+    """Ellipsoid rotated by successive (axis, degrees) turns."""
+    m = np.eye(3)
+    for axis, deg in turns:
+        m = rotation(axis, deg) @ m
+    return Ellipsoid(centre, radii, tuple(tuple(float(v) for v in row) for row in m))
+
+
+@dataclass(frozen=True)
+class Capsule:
+    """Tube from ``p0`` to ``p1`` (mm) whose radius goes linearly from ``r0`` to ``r1``."""
+
+    p0: tuple[float, float, float]
+    p1: tuple[float, float, float]
+    r0: float
+    r1: float
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        p0, p1 = np.asarray(self.p0, float), np.asarray(self.p1, float)
+        r = max(self.r0, self.r1)
+        return np.minimum(p0, p1) - r, np.maximum(p0, p1) + r
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        p0 = np.asarray(self.p0, float)
+        v = np.asarray(self.p1, float) - p0
+        L2 = float(v @ v) or 1e-9
+        dx, dy, dz = x - p0[0], y - p0[1], z - p0[2]
+        t = np.clip((dx * v[0] + dy * v[1] + dz * v[2]) / L2, 0.0, 1.0)
+        ex, ey, ez = dx - t * v[0], dy - t * v[1], dz - t * v[2]
+        r = self.r0 + (self.r1 - self.r0) * t
+        return ex * ex + ey * ey + ez * ez <= r * r
+
+
+@dataclass(frozen=True)
+class Shell:
+    """Ellipsoidal shell: inside ``outer`` and outside the ellipsoid shrunk by ``thickness`` mm."""
+
+    outer: Ellipsoid
+    thickness: float
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.outer.bounds()
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        inner = Ellipsoid(
+            self.outer.centre,
+            tuple(max(r - self.thickness, 0.5) for r in self.outer.radii),  # type: ignore[arg-type]
+            self.outer.rot,
+        )
+        return self.outer.mask(x, y, z) & ~inner.mask(x, y, z)
+
+
+@dataclass(frozen=True)
+class Clipped:
+    """A shape cut by a half-space: keeps points with ``(p - point) . normal >= 0``."""
+
+    shape: Ellipsoid | Capsule | Shell
+    point: tuple[float, float, float]
+    normal: tuple[float, float, float]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.shape.bounds()
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        px, py, pz = self.point
+        nx, ny, nz = self.normal
+        keep = (x - px) * nx + (y - py) * ny + (z - pz) * nz >= 0
+        return self.shape.mask(x, y, z) & keep
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Elliptic cross-sections interpolated along z: a torso, neck or limb outline.
+
+    ``table`` rows are (z, x_centre, y_centre, half_width, half_depth) in mm, z increasing.
+    """
+
+    table: tuple[tuple[float, float, float, float, float], ...]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        t = np.asarray(self.table, float)
+        lo = np.array([(t[:, 1] - t[:, 3]).min(), (t[:, 2] - t[:, 4]).min(), t[0, 0]])
+        hi = np.array([(t[:, 1] + t[:, 3]).max(), (t[:, 2] + t[:, 4]).max(), t[-1, 0]])
+        return lo, hi
+
+    def at(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(x_centre, y_centre, half_width, half_depth) at heights ``z``."""
+        t = np.asarray(self.table, float)
+        return tuple(np.interp(z, t[:, 0], t[:, n]) for n in range(1, 5))
+
+    def rho2(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        cx, cy, a, b = self.at(z)
+        return ((x - cx) / a) ** 2 + ((y - cy) / b) ** 2
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        return self.rho2(x, y, z) <= 1.0
+
+
+def paint(
+    grid: Grid,
+    target: np.ndarray,
+    shape: Shape,
+    value: float | int,
+    *,
+    where: np.ndarray | None = None,
+    mode: str = "set",
+) -> None:
+    """Write ``value`` into ``target`` inside ``shape``.
+
+    ``where`` (same shape as ``target``) restricts painting to voxels where it is True.
+    ``mode`` is ``"set"``, ``"max"`` or ``"add"``.
+    """
+    lo, hi = shape.bounds()
+    b = grid.box(lo, hi)
+    if b is None:
+        return
+    sl, (x, y, z) = b
+    m = shape.mask(x, y, z)
+    m = np.broadcast_to(m, target[sl].shape)
+    if where is not None:
+        m = m & where[sl]
+    sub = target[sl]
+    if mode == "set":
+        sub[m] = value
+    elif mode == "max":
+        sub[m] = np.maximum(sub[m], value)
+    elif mode == "add":
+        sub[m] += value
+    else:  # pragma: no cover - programming error
+        raise ValueError(mode)
+
+
+def shape_mask(grid: Grid, shape: Shape) -> np.ndarray:
+    """Full-grid boolean mask of ``shape``."""
+    out = np.zeros(grid.shape, dtype=bool)
+    paint(grid, out, shape, True)
+    return out
+
+
+@dataclass(frozen=True)
+class Cylinder:
+    """Elliptic cylinder along z: centre (x, y) mm, semi-axes (rx, ry) mm, from z0 to z1 mm."""
+
+    cx: float
+    cy: float
+    rx: float
+    ry: float
+    z0: float
+    z1: float
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.array([self.cx - self.rx, self.cy - self.ry, self.z0]),
+            np.array([self.cx + self.rx, self.cy + self.ry, self.z1]),
+        )
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        inside = ((x - self.cx) / self.rx) ** 2 + ((y - self.cy) / self.ry) ** 2 <= 1.0
+        return inside & (z >= self.z0) & (z <= self.z1)
