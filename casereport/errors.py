@@ -147,3 +147,53 @@ class PhiError(CaseReportError):
         self.path = Path(path)
         self.tags = list(tags)
         super().__init__(f"{self.path}: identifiable data in {', '.join(self.tags)}")
+
+
+class PhiFindingsError(PhiError):
+    """Several input files carry identifiable data.
+
+    Attributes:
+        findings: offending DICOM keywords per file (``path``/``tags`` give the first file).
+    """
+
+    def __init__(self, findings: dict[Path, list[str]]) -> None:
+        self.findings = {Path(p): list(t) for p, t in sorted(findings.items())}
+        first, tags = next(iter(self.findings.items()))
+        super().__init__(first, tags)
+        parts = [f"{p}: {', '.join(t)}" for p, t in self.findings.items()]
+        self.args = (f"identifiable data in {len(parts)} file(s): " + "; ".join(parts),)
+
+
+class ReviewError(CaseReportError):
+    """A reviewer tool (verify, bundle, deidentify) cannot use its input or target.
+
+    Attributes:
+        path: the offending file or folder.
+        reason: what is wrong and how to fix it.
+    """
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class RenderFailures(RenderError):
+    """Several notebook runs failed; ``errors`` holds one :class:`RenderError` each."""
+
+    def __init__(self, errors: list[RenderError]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(
+            first.notebook,
+            f"{len(self.errors)} run(s) failed: "
+            + ", ".join(str(e.case or e.notebook.name) for e in self.errors),
+            case=first.case,
+            cell=first.cell,
+            source=first.source,
+            exception=first.exception,
+        )
+
+    def report(self) -> str:
+        """One report block per failed run."""
+        return "\n".join(e.report() for e in self.errors)
