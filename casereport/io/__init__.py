@@ -7,6 +7,7 @@ subclasses that name the file and the DICOM attribute.
 """
 
 from casereport.io.loader import classify, load
+from casereport.io.record import files_read, forget_files_read, record_read
 from casereport.io.scan import SeriesSummary, scan
 from casereport.io.types import (
     CTVolume,
@@ -30,6 +31,9 @@ __all__ = [
     "Volume",
     "WholeBody",
     "classify",
+    "files_read",
+    "forget_files_read",
     "load",
+    "record_read",
     "scan",
 ]

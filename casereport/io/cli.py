@@ -135,23 +135,23 @@ def inspect_path(
 ) -> dict[str, Any]:
     """Summary of every (selected) series under ``path``: a JSON-ready dict."""
     p = Path(path)
-    groups: list[tuple[list[tuple[Path, Dataset]], bool]] = []
+    groups: list[list[tuple[Path, Dataset]]] = []
     if p.is_file():
-        ds = read_dataset(p)
+        ds = read_dataset(p, headers_only=True)
         if not is_directory_file(ds):
-            groups.append(([(p, ds)], True))
+            groups.append([(p, ds)])
     if not groups:
         for s in collect(p):
-            groups.append((list(zip(s.summary.paths, s.headers, strict=True)), False))
+            groups.append(list(zip(s.summary.paths, s.headers, strict=True)))
     series = []
-    for items, full in groups:
+    for items in groups:
         first = items[0][1]
         if modality and text(first, "Modality").upper() != modality.upper():
             continue
         if series_uid and text(first, "SeriesInstanceUID") != series_uid:
             continue
         entry = _header_summary(first, len(items))
-        entry.update(study_summary(build_series(items, full=full)))
+        entry.update(study_summary(build_series(items)))
         series.append(entry)
     if not series and (modality or series_uid):
         want = ", ".join(f"{k}={v}" for k, v in (("modality", modality), ("series_uid", series_uid)) if v)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
 
 from casereport.errors import GeometryError
 from casereport.io.types import SourceInfo
@@ -16,8 +20,54 @@ from casereport.io.types import SourceInfo
 SPACING_RANGE_MM = (0.01, 100.0)
 
 
+#: VRs whose raw bytes are plain text in the default character repertoire.
+_ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"})
+_CHARSET_VRS = frozenset({"LO", "SH", "PN", "LT", "ST", "UT", "UC"})
+
+
+@lru_cache(maxsize=512)
+def tag_of(keyword: str) -> BaseTag | None:
+    """The tag of a DICOM keyword (cached), None if unknown."""
+    t = tag_for_keyword(keyword)
+    return None if t is None else BaseTag(t)
+
+
+def element(ds: Dataset, keyword: str) -> DataElement | RawDataElement | None:
+    """The element (raw if never accessed) for ``keyword``, or None if absent."""
+    tag = tag_of(keyword)
+    return None if tag is None else ds.get_item(tag)
+
+
+def _raw_text(ds: Dataset, keyword: str) -> str | None:
+    """The value of a not-yet-converted text element straight from its bytes, or None.
+
+    Skips pydicom's per-element conversion and validation (the bulk of header-reading
+    time for small files). Only used for explicit-VR text elements in the default
+    character repertoire; everything else returns None and goes the usual way.
+    """
+    elem = element(ds, keyword)
+    if elem is None or not isinstance(elem, RawDataElement) or not isinstance(elem.value, bytes):
+        return None
+    vr = elem.VR
+    if vr in _CHARSET_VRS:
+        if element(ds, "SpecificCharacterSet") is not None and str(
+            ds.SpecificCharacterSet or ""
+        ) not in ("", "ISO_IR 6"):
+            return None
+    elif vr not in _ASCII_VRS:
+        return None
+    try:
+        raw = elem.value.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return raw.rstrip(" \x00").strip() if vr != "PN" else raw.rstrip(" \x00")
+
+
 def text(ds: Dataset, keyword: str) -> str:
-    """A string attribute, '' when absent or empty."""
+    """A string attribute, '' when absent or empty (multiple values joined by '\\')."""
+    fast = _raw_text(ds, keyword)
+    if fast is not None:
+        return fast
     v = ds.get(keyword)
     if v is None:
         return ""
@@ -26,20 +76,69 @@ def text(ds: Dataset, keyword: str) -> str:
     return str(v)
 
 
+def integers(ds: Dataset, keyword: str) -> list[int] | None:
+    """A multi-valued US/SS/IS attribute as a list of ints; None when absent or empty."""
+    elem = element(ds, keyword)
+    if elem is None:
+        return None
+    if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes) and elem.VR in ("US", "SS"):
+        dt = np.dtype(("<" if elem.is_little_endian else ">") + ("u2" if elem.VR == "US" else "i2"))
+        return [int(x) for x in np.frombuffer(elem.value, dtype=dt)] or None
+    v = ds.get(keyword)
+    if v is None or v == "":
+        return None
+    values = v if isinstance(v, Sequence) and not isinstance(v, str) else [v]
+    return [int(x) for x in values] or None
+
+
 def image_type(ds: Dataset) -> tuple[str, ...]:
     """ImageType values, upper case, stripped."""
-    v = ds.get("ImageType")
-    if v is None:
-        return ()
-    if isinstance(v, str):
-        v = v.split("\\")
-    return tuple(str(x).strip().upper() for x in v)
+    v = text(ds, "ImageType")
+    return tuple(x.strip().upper() for x in v.split("\\")) if v else ()
+
+
+def integer(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
+    """An integer attribute (US, SS, UL or IS); ``default`` when absent or empty.
+
+    Raises:
+        ValueError: the value is not an integer.
+    """
+    elem = element(ds, keyword)
+    if elem is None:
+        return default
+    if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes) and elem.VR in ("US", "SS"):
+        if len(elem.value) == 0:
+            return default
+        if len(elem.value) == 2:
+            order = "little" if elem.is_little_endian else "big"
+            return int.from_bytes(elem.value, order, signed=elem.VR == "SS")
+    s = text(ds, keyword) if isinstance(elem, RawDataElement) and elem.VR == "IS" else None
+    if s is not None:
+        return int(float(s)) if s else default
+    v = ds.get(keyword)
+    if v is None or v == "":
+        return default
+    if isinstance(v, Sequence) and not isinstance(v, str):
+        v = v[0] if len(v) else default
+    return None if v is None else int(v)
 
 
 def floats(
     item: Dataset, keyword: str, n: int, path: Path, *, required: bool = True
 ) -> tuple[float, ...] | None:
     """``n`` finite numbers from a multi-valued attribute; GeometryError if malformed."""
+    fast = _raw_text(item, keyword)
+    if fast is not None and fast != "":
+        try:
+            out_fast = tuple(float(x) for x in fast.split("\\"))
+        except ValueError:
+            out_fast = None
+        if out_fast is not None:
+            if len(out_fast) != n:
+                raise GeometryError(path, f"{keyword} has {len(out_fast)} values, expected {n}", keyword)
+            if not all(math.isfinite(x) for x in out_fast):
+                raise GeometryError(path, f"{keyword} is {list(out_fast)}: not finite", keyword)
+            return out_fast
     raw = item.get(keyword)
     if raw is None or raw == "" or (isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) == 0):
         if required:

@@ -83,11 +83,11 @@ def classify(ds: Dataset, path: Path) -> Kind:
     return "wholebody" if is_whole_body(ds) else "planar"
 
 
-def build_series(items: Sequence[tuple[Path, Dataset]], *, full: bool) -> Study:
+def build_series(items: Sequence[tuple[Path, Dataset]]) -> Study:
     """Build the study object from the (path, dataset) pairs of one series.
 
-    ``full`` says the datasets hold pixel data; otherwise they are headers and the files
-    are read again for their pixels.
+    The datasets may be headers read without pixel data; pixels are then read from the
+    files.
     """
     kinds = {classify(ds, p) for p, ds in items}
     if len(kinds) > 1:
@@ -96,9 +96,7 @@ def build_series(items: Sequence[tuple[Path, Dataset]], *, full: bool) -> Study:
         )
     kind = kinds.pop()
     if kind == "ct":
-        return build_ct(items, full=full)
-    if not full:
-        items = [(p, read_dataset(p)) for p, _ in items]
+        return build_ct(items)
     if kind == "spect":
         return build_spect(items)
     return build_planar(list(items), whole_body=kind == "wholebody")
@@ -132,10 +130,10 @@ def load(path: str | Path, *, modality: str | None = None, series_uid: str | Non
     """
     p = Path(path)
     if p.is_file():
-        ds = read_dataset(p)
+        ds = read_dataset(p, headers_only=True)
         if not is_directory_file(ds):
             _check_selectors(ds, p, modality, series_uid)
-            return build_series([(p, ds)], full=True)
+            return build_series([(p, ds)])
     series = collect(p)
     chosen = select(series, p, modality=modality, series_uid=series_uid)
-    return build_series(list(zip(chosen.summary.paths, chosen.headers, strict=True)), full=False)
+    return build_series(list(zip(chosen.summary.paths, chosen.headers, strict=True)))

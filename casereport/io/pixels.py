@@ -12,11 +12,13 @@ import math
 from pathlib import Path
 
 import numpy as np
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
 from casereport.errors import PixelDataError, UnsupportedDicomError
+from casereport.io.common import element, integer, text
 
 #: Transfer syntaxes whose pixel data are stored uncompressed (byte length is checkable).
 _NATIVE = {
@@ -30,7 +32,7 @@ _NATIVE = {
 def transfer_syntax(ds: Dataset, path: Path) -> UID:
     """The transfer syntax of ``ds``; error if it is unknown or has no usable decoder."""
     meta = getattr(ds, "file_meta", None)
-    tsuid = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+    tsuid = (text(meta, "TransferSyntaxUID") or None) if meta is not None else None
     if tsuid is None:
         # A file without meta information was read as implicit VR little endian.
         return UID("1.2.840.10008.1.2")
@@ -46,6 +48,8 @@ def transfer_syntax(ds: Dataset, path: Path) -> UID:
 
 
 def _check_decoder(ts: UID, path: Path) -> None:
+    if ts in _NATIVE:
+        return
     label = f"{ts.name} ({ts})"
     try:
         decoder = get_decoder(ts)
@@ -67,11 +71,12 @@ def _check_decoder(ts: UID, path: Path) -> None:
 
 def n_frames(ds: Dataset, path: Path) -> int:
     """NumberOfFrames (1 when absent); error if zero, negative or not a number."""
-    raw = ds.get("NumberOfFrames", 1)
     try:
-        n = int(raw if raw not in (None, "") else 1)
+        n = integer(ds, "NumberOfFrames", 1)
     except (TypeError, ValueError):
+        raw = ds.get("NumberOfFrames")
         raise PixelDataError(path, f"NumberOfFrames is {raw!r}, not a number", "NumberOfFrames") from None
+    assert n is not None
     if n < 1:
         raise PixelDataError(path, f"NumberOfFrames is {n}: no image frames", "NumberOfFrames")
     return n
@@ -79,11 +84,14 @@ def n_frames(ds: Dataset, path: Path) -> int:
 
 def _matrix(ds: Dataset, path: Path) -> tuple[int, int, int, int]:
     """(rows, cols, samples per pixel, bits allocated), validated."""
+    values = []
     for kw in ("Rows", "Columns", "BitsAllocated"):
-        if ds.get(kw) in (None, ""):
+        v = integer(ds, kw)
+        if v is None:
             raise PixelDataError(path, f"{kw} is missing; the image matrix is unknown", kw)
-    rows, cols, bits = int(ds.Rows), int(ds.Columns), int(ds.BitsAllocated)
-    spp = int(ds.get("SamplesPerPixel", 1) or 1)
+        values.append(v)
+    rows, cols, bits = values
+    spp = integer(ds, "SamplesPerPixel", 1) or 1
     if rows < 1 or cols < 1:
         raise PixelDataError(path, f"image matrix is {rows} x {cols}", "Rows")
     if bits not in (8, 16, 32, 64):
@@ -98,11 +106,19 @@ def _matrix(ds: Dataset, path: Path) -> tuple[int, int, int, int]:
     return rows, cols, spp, bits
 
 
+def _pixel_bytes(ds: Dataset) -> bytes:
+    """Pixel Data bytes without pydicom's element conversion when still raw."""
+    elem = element(ds, "PixelData")
+    if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes):
+        return elem.value
+    return ds.PixelData
+
+
 def _check_native_length(ds: Dataset, path: Path, nframes: int) -> None:
     rows, cols, spp, bits = _matrix(ds, path)
     frame_bytes = rows * cols * spp * bits // 8
     expected = frame_bytes * nframes
-    actual = len(ds.PixelData)
+    actual = len(_pixel_bytes(ds))
     if actual < expected:
         raise PixelDataError(
             path,
@@ -120,8 +136,41 @@ def _check_native_length(ds: Dataset, path: Path, nframes: int) -> None:
         )
 
 
+def _native_dtype(ds: Dataset, bits: int, big_endian: bool) -> np.dtype:
+    signed = integer(ds, "PixelRepresentation", 0) == 1
+    return np.dtype(f"{'>' if big_endian else '<'}{'i' if signed else 'u'}{bits // 8}")
+
+
+def _native_array(buf: bytes, ds: Dataset, path: Path, nframes: int, big_endian: bool) -> np.ndarray:
+    """Stored values of uncompressed pixel data, (frames, rows, cols), native byte order.
+
+    Bits above BitsStored are masked off (unsigned) or used for sign extension (signed).
+    """
+    rows, cols, _, bits = _matrix(ds, path)
+    dt = _native_dtype(ds, bits, big_endian)
+    arr = np.frombuffer(buf, dtype=dt, count=rows * cols * nframes).reshape(nframes, rows, cols)
+    if big_endian and bits > 8:
+        arr = arr.astype(dt.newbyteorder("="))
+    stored = integer(ds, "BitsStored", bits) or bits
+    if 0 < stored < bits:
+        shift = bits - stored
+        if dt.kind == "i":
+            arr = (arr << shift) >> shift
+        else:
+            arr = arr & np.array((1 << stored) - 1, dtype=arr.dtype)
+    return arr
+
+
+def _is_native_pixels(ds: Dataset, ts: UID) -> bool:
+    return ts in _NATIVE and "PixelData" in ds and integer(ds, "BitsAllocated", 0) in (8, 16, 32)
+
+
 def stored_frames(ds: Dataset, path: Path) -> np.ndarray:
-    """Decode the stored values as an array (frames, rows, cols), no rescale applied."""
+    """Decode the stored values as an array (frames, rows, cols), no rescale applied.
+
+    Uncompressed pixel data are read straight from the bytes with numpy; compressed
+    syntaxes go through pydicom's decoders.
+    """
     ts = transfer_syntax(ds, path)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise PixelDataError(path, "no pixel data in the file", "PixelData")
@@ -130,6 +179,8 @@ def stored_frames(ds: Dataset, path: Path) -> np.ndarray:
     _check_decoder(ts, path)
     if "PixelData" in ds and ts in _NATIVE:
         _check_native_length(ds, path, nframes)
+        if _is_native_pixels(ds, ts):
+            return _native_array(_pixel_bytes(ds), ds, path, nframes, ts == "1.2.840.10008.1.2.2")
     try:
         arr = ds.pixel_array
     except (ValueError, RuntimeError, TypeError, KeyError, AttributeError, NotImplementedError, OSError) as exc:
@@ -154,9 +205,9 @@ def rescale_params(ds: Dataset, path: Path) -> tuple[float, float]:
     """(slope, intercept) from RescaleSlope/RescaleIntercept, defaults (1, 0); validated."""
     values = []
     for kw, default in (("RescaleSlope", 1.0), ("RescaleIntercept", 0.0)):
-        raw = ds.get(kw)
+        raw = text(ds, kw)
         try:
-            v = default if raw in (None, "") else float(raw)
+            v = default if raw == "" else float(raw)
         except (TypeError, ValueError):
             raise PixelDataError(path, f"{kw} is {raw!r}, not a number", kw) from None
         if not math.isfinite(v):
@@ -168,13 +219,141 @@ def rescale_params(ds: Dataset, path: Path) -> tuple[float, float]:
     return slope, intercept
 
 
-def rescaled_frames(ds: Dataset, path: Path) -> np.ndarray:
-    """Decoded frames as float32 after Rescale Slope/Intercept: (frames, rows, cols)."""
-    stored = stored_frames(ds, path)
+def rescale_into(stored: np.ndarray, ds: Dataset, path: Path, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 ``stored * RescaleSlope + RescaleIntercept``, written into ``out`` if given."""
     slope, intercept = rescale_params(ds, path)
-    out = stored.astype(np.float32, copy=True)
+    if out is None:
+        out = np.empty(stored.shape, dtype=np.float32)
+    np.copyto(out, stored, casting="unsafe")
     if slope != 1.0:
         out *= np.float32(slope)
     if intercept != 0.0:
         out += np.float32(intercept)
     return out
+
+
+def rescaled_frames(ds: Dataset, path: Path) -> np.ndarray:
+    """Decoded frames as float32 after Rescale Slope/Intercept: (frames, rows, cols)."""
+    return rescale_into(stored_frames(ds, path), ds, path)
+
+
+_CHUNK_BYTES = 1 << 16
+
+
+def _tail_layout(path: Path, header: Dataset) -> tuple[int, int, int, int, np.dtype, int] | None:
+    """(offset of the pixel bytes, frames, rows, cols, stored dtype, BitsStored) or None.
+
+    The Pixel Data element starts where the header read stopped (``_pixel_offset``, set
+    by :func:`casereport.io.read.read_dataset`); failing that it is assumed to be the last
+    element, its position following from the file size and the expected byte length.
+    The element header found there must be the Pixel Data tag with exactly the expected
+    length; otherwise None (compressed, truncated or inconsistent file: the caller then
+    reads the file normally).
+    """
+    ts = transfer_syntax(header, path)
+    if ts not in _NATIVE or ts == "1.2.840.10008.1.2.1.99" or "PixelData" in header:
+        return None
+    try:
+        nframes = n_frames(header, path)
+        rows, cols, spp, bits = _matrix(header, path)
+    except (PixelDataError, UnsupportedDicomError):
+        return None
+    if bits not in (8, 16, 32):
+        return None
+    expected = rows * cols * spp * nframes * bits // 8
+    padded = expected + (expected % 2)
+    big = ts == "1.2.840.10008.1.2.2"
+    implicit = ts == "1.2.840.10008.1.2"
+    head_len = 8 if implicit else 12
+    try:
+        start = getattr(header, "_pixel_offset", None)
+        if start is None:
+            start = path.stat().st_size - padded - head_len
+        if start < 0:
+            return None
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            head = fh.read(head_len)
+    except OSError:
+        return None
+    tag = b"\x7f\xe0\x00\x10" if big else b"\xe0\x7f\x10\x00"
+    order = "big" if big else "little"
+    if head[:4] != tag:
+        return None
+    if implicit:
+        length = int.from_bytes(head[4:8], order)
+    else:
+        if head[4:6] not in (b"OW", b"OB") or head[6:8] != b"\x00\x00":
+            return None
+        length = int.from_bytes(head[8:12], order)
+    if length != padded:
+        return None
+    stored = integer(header, "BitsStored", bits) or bits
+    return start + head_len, nframes, rows, cols, _native_dtype(header, bits, big), stored
+
+
+def rescaled_from_tail(path: Path, header: Dataset, out: np.ndarray | None = None) -> np.ndarray | None:
+    """float32 rescaled frames (frames, rows, cols) read from the file end, or None.
+
+    Given a header read without pixel data, uncompressed pixels are converted to float32
+    in small chunks straight from the file (see :func:`_tail_layout`), so only the
+    result is allocated. Returns None when the layout does not check out.
+    """
+    layout = _tail_layout(path, header)
+    if layout is None:
+        return None
+    offset, nframes, rows, cols, dt, stored = layout
+    bits = dt.itemsize * 8
+    slope, intercept = rescale_params(header, path)
+    if out is None:
+        out = np.empty((nframes, rows, cols), dtype=np.float32)
+    elif out.size != nframes * rows * cols:
+        return None
+    flat = out.reshape(-1)
+    total = flat.size
+    step = max(1, _CHUNK_BYTES // dt.itemsize)
+    buf = np.empty(min(step, total), dtype=dt)
+    mask = np.array((1 << stored) - 1, dtype=dt.newbyteorder("=")) if 0 < stored < bits else None
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            pos = 0
+            while pos < total:
+                n = min(step, total - pos)
+                view = buf[:n]
+                if fh.readinto(memoryview(view).cast("B")) != n * dt.itemsize:
+                    return None
+                src = view if dt.isnative else view.astype(dt.newbyteorder("="))
+                if mask is not None:
+                    shift = bits - stored
+                    src = (src << shift) >> shift if dt.kind == "i" else src & mask
+                seg = flat[pos : pos + n]
+                np.copyto(seg, src, casting="unsafe")
+                if slope != 1.0:
+                    seg *= np.float32(slope)
+                if intercept != 0.0:
+                    seg += np.float32(intercept)
+                pos += n
+    except OSError:
+        return None
+    return out
+
+
+def load_frames(path: Path, ds: Dataset, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 rescaled frames (frames, rows, cols) for ``ds`` read from ``path``.
+
+    ``ds`` may be a full dataset or a header read without pixel data; for the latter,
+    uncompressed pixels are streamed from the file end and anything else is read again
+    in full and decoded.
+    """
+    from casereport.io.read import read_dataset  # local: read imports common, not pixels
+
+    if "PixelData" not in ds:
+        fast = rescaled_from_tail(path, ds, out)
+        if fast is not None:
+            return fast
+        ds = read_dataset(path)
+    stored = stored_frames(ds, path)
+    if out is not None:
+        return rescale_into(stored.reshape(out.shape), ds, path, out)
+    return rescale_into(stored, ds, path)

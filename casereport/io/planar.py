@@ -22,8 +22,8 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from casereport.errors import DicomInputError, GeometryError
-from casereport.io.common import check_spacing, floats, image_type, source_info, text
-from casereport.io.pixels import n_frames, rescaled_frames
+from casereport.io.common import check_spacing, floats, image_type, integers, source_info, text
+from casereport.io.pixels import load_frames, n_frames
 from casereport.io.types import PlanarImage, PlanarStudy, WholeBody
 
 #: SNOMED CT codes of CID 26 "Nuclear Medicine Projection"; other codes fall back on CodeMeaning.
@@ -83,18 +83,17 @@ def _view_from_code_seq(item: Dataset | None) -> str | None:
 
 
 def _detectors(ds: Dataset, nframes: int, path: Path) -> list[int | None]:
-    dv = ds.get("DetectorVector")
-    if dv is None or dv == "":
-        return [None] * nframes
     try:
-        values = [int(x) for x in (dv if hasattr(dv, "__len__") else [dv])]
+        values = integers(ds, "DetectorVector")
     except (TypeError, ValueError):
-        raise DicomInputError(path, f"DetectorVector is {dv!r}", "DetectorVector") from None
+        raise DicomInputError(path, "DetectorVector is not a list of integers", "DetectorVector") from None
+    if values is None:
+        return [None] * nframes
     if len(values) != nframes:
         raise DicomInputError(
             path, f"DetectorVector has {len(values)} values for {nframes} frames", "DetectorVector"
         )
-    return values
+    return list(values)
 
 
 def _detector_item(ds: Dataset, det: int | None, frame: int, nframes: int) -> Dataset | None:
@@ -149,12 +148,12 @@ def _pixel_spacing(ds: Dataset, item: Dataset | None, path: Path) -> tuple[float
 
 
 def _duration_s(ds: Dataset) -> float | None:
-    raw = ds.get("ActualFrameDuration")
+    raw = text(ds, "ActualFrameDuration")
     try:
-        if raw not in (None, "") and float(raw) > 0:
+        if raw and float(raw) > 0:
             return float(raw) / 1000.0
-        length, velocity = ds.get("ScanLength"), ds.get("ScanVelocity")
-        if length not in (None, "") and velocity not in (None, "") and float(velocity) > 0:
+        length, velocity = text(ds, "ScanLength"), text(ds, "ScanVelocity")
+        if length and velocity and float(velocity) > 0:
             return float(length) / float(velocity)
     except (TypeError, ValueError):
         return None
@@ -162,23 +161,29 @@ def _duration_s(ds: Dataset) -> float | None:
 
 
 def planar_views(ds: Dataset, path: Path, paths: tuple[Path, ...] | None = None) -> list[PlanarImage]:
-    """Every frame of a planar NM dataset as a PlanarImage (counts after rescale)."""
+    """Every frame of a planar NM dataset (full or header only) as a PlanarImage.
+
+    Counts are float32 after Rescale Slope/Intercept.
+    """
     nframes = n_frames(ds, path)
-    counts = rescaled_frames(ds, path)
+    counts = load_frames(path, ds)
     dets = _detectors(ds, nframes, path)
     n_det = len({d for d in dets if d is not None})
     src = source_info(paths or (path,), ds)
     duration = _duration_s(ds)
     out = []
+    spacing: dict[int, tuple[float, float]] = {}
     for f in range(nframes):
         item = _detector_item(ds, dets[f], f, nframes)
         view, view_source = _resolve_view(ds, item, f, nframes, dets[f], n_det)
+        if id(item) not in spacing:
+            spacing[id(item)] = _pixel_spacing(ds, item, path)
         out.append(
             PlanarImage(
                 counts=counts[f],
                 view=view,
                 view_source=view_source,
-                pixel_spacing_mm=_pixel_spacing(ds, item, path),
+                pixel_spacing_mm=spacing[id(item)],
                 duration_s=duration,
                 frame_index=f,
                 source=src,
@@ -188,7 +193,7 @@ def planar_views(ds: Dataset, path: Path, paths: tuple[Path, ...] | None = None)
 
 
 def build_planar(items: list[tuple[Path, Dataset]], *, whole_body: bool) -> PlanarStudy | WholeBody:
-    """A PlanarStudy (static) or WholeBody from the files of one series (full datasets)."""
+    """A PlanarStudy (static) or WholeBody from the files of one series (headers or full)."""
     paths = tuple(p for p, _ in items)
     views: list[PlanarImage] = []
     for p, ds in items:

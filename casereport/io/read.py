@@ -13,6 +13,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from casereport.errors import DicomInputError, NotDicomError, PixelDataError
+from casereport.io.record import record_read
+from casereport.io.common import text
 
 #: Attributes without which a file cannot be classified; their absence in a file that
 #: parses at all usually means the header was cut short.
@@ -43,11 +45,11 @@ def read_dataset(path: str | Path, *, headers_only: bool = False) -> Dataset:
         raise NotDicomError(p, f"cannot read: {exc.strerror}") from None
     if size == 0:
         raise NotDicomError(p, "empty file (0 bytes)")
+    record_read(p)
     ds = _parse(p, headers_only)
     if is_directory_file(ds):
         return ds
-    if not headers_only:
-        _check_complete(ds, p, size)
+    _check_complete(ds, p, size, headers_only)
     missing = [kw for kw in REQUIRED if kw not in ds]
     if missing:
         if len(ds) == 0:
@@ -78,7 +80,13 @@ def _parse(p: Path, headers_only: bool) -> Dataset:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return dcmread(p, stop_before_pixels=headers_only)
+            if not headers_only:
+                return dcmread(p)
+            with open(p, "rb") as fh:
+                ds = dcmread(fh, stop_before_pixels=True)
+                # pydicom rewinds to the start of the Pixel Data element it stopped at.
+                ds._pixel_offset = fh.tell()  # type: ignore[attr-defined]
+            return ds
     except InvalidDicomError:
         pass
     except errors as exc:
@@ -96,7 +104,7 @@ def _parse(p: Path, headers_only: bool) -> Dataset:
     return ds
 
 
-def _check_complete(ds: Dataset, p: Path, size: int) -> None:
+def _check_complete(ds: Dataset, p: Path, size: int, headers_only: bool) -> None:
     """Raise if the last top-level element runs past the end of the file or is cut short.
 
     pydicom stops quietly at a premature end of file; comparing where the last element
@@ -119,7 +127,7 @@ def _check_complete(ds: Dataset, p: Path, size: int) -> None:
             f"file truncated: {keyword} needs {length} bytes, only {max(size - tell, 0)} present",
             keyword,
         )
-    if 0 < size - end < 8:
+    if not headers_only and 0 < size - end < 8:
         raise NotDicomError(p, f"file truncated: {size - end} stray bytes after the last element")
 
 
@@ -129,6 +137,8 @@ def _short(exc: BaseException) -> str:
 
 def is_directory_file(ds: Dataset) -> bool:
     """True for a DICOMDIR (Media Storage Directory) dataset."""
+    if "DirectoryRecordSequence" in ds:
+        return True
     meta = getattr(ds, "file_meta", None)
-    sop = str(getattr(meta, "MediaStorageSOPClassUID", "") or ds.get("SOPClassUID", ""))
-    return sop == _DIRECTORY_SOP or "DirectoryRecordSequence" in ds
+    sop = text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
+    return (sop or text(ds, "SOPClassUID")) == _DIRECTORY_SOP

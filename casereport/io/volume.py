@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from casereport.errors import GeometryError
 from casereport.io.common import check_spacing, floats, orientation, source_info, text
-from casereport.io.pixels import n_frames, rescaled_frames
-from casereport.io.read import read_dataset
+from casereport.io.pixels import load_frames, n_frames
 from casereport.io.types import CTVolume, SpectVolume
 
 _DUPLICATE_MM = 0.01
@@ -192,13 +192,20 @@ def _resample(slices: np.ndarray, positions: np.ndarray, targets: np.ndarray) ->
     return out
 
 
-def _read_slice(path: Path) -> np.ndarray:
-    ds = read_dataset(path)
-    return rescaled_frames(ds, path)[0]
+def _read_slice_into(path: Path, header: Dataset, out: np.ndarray) -> None:
+    """Decode one slice into ``out`` (float32, rescaled)."""
+    load_frames(path, header, out[np.newaxis])
 
 
 def _workers() -> int:
-    return max(1, min(8, (os.cpu_count() or 1) * 2))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _compressed(ds: Dataset) -> bool:
+    """True if the pixel data are encapsulated (decoders release the GIL: use threads)."""
+    meta = getattr(ds, "file_meta", None)
+    ts = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+    return ts is not None and UID(str(ts)).is_compressed
 
 
 def _fallback_step(ds: Dataset, path: Path) -> float | None:
@@ -210,35 +217,36 @@ def _fallback_step(ds: Dataset, path: Path) -> float | None:
 
 
 def stack_slices(
-    items: Sequence[tuple[Path, Dataset]], *, full: bool = False
+    items: Sequence[tuple[Path, Dataset]],
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Single-frame slices of one series -> (array[k, j, i] float32 after rescale, affine, warnings).
 
     Args:
-        items: (path, dataset) pairs; headers are enough, pixels are read by path unless
-            ``full`` says the datasets already hold pixel data.
-        full: the datasets carry pixel data (do not re-read the files).
+        items: (path, dataset) pairs; a dataset may be a header read without pixel data,
+            in which case the pixels are read from the file.
     """
     geoms = [_slice_geom(p, ds) for p, ds in items]
     _check_consistent(geoms)
     plan = _plan(geoms, _fallback_step(items[0][1], items[0][0]))
-    sorted_paths = [items[i][0] for i in plan.order]
-    if full:
-        data = [rescaled_frames(items[i][1], items[i][0])[0] for i in plan.order]
-    elif len(sorted_paths) <= 2:
-        data = [_read_slice(p) for p in sorted_paths]
+    rows, cols = geoms[0].shape
+    arr = np.empty((len(items), rows, cols), dtype=np.float32)
+    jobs = [(items[i][0], items[i][1], arr[k]) for k, i in enumerate(plan.order)]
+    if len(jobs) <= 2 or not _compressed(items[0][1]):
+        # Uncompressed slices: reading is memory-bound; threads only add contention.
+        for job in jobs:
+            _read_slice_into(*job)
     else:
         with ThreadPoolExecutor(max_workers=_workers()) as pool:
-            data = list(pool.map(_read_slice, sorted_paths))
-    arr = np.stack(data)
+            for fut in [pool.submit(_read_slice_into, *job) for job in jobs]:
+                fut.result()
     if not plan.regular:
         arr = _resample(arr, plan.positions, plan.targets)
     return arr, _affine(geoms[0], plan.origin, plan.step), plan.warnings
 
 
-def build_ct(items: Sequence[tuple[Path, Dataset]], *, full: bool = False) -> CTVolume:
-    """A CTVolume in HU from the files of one CT series."""
-    arr, affine, warns = stack_slices(items, full=full)
+def build_ct(items: Sequence[tuple[Path, Dataset]]) -> CTVolume:
+    """A CTVolume in HU from the files of one CT series (headers or full datasets)."""
+    arr, affine, warns = stack_slices(items)
     src = source_info([items[i][0] for i in range(len(items))], items[0][1])
     return CTVolume(array=arr, affine=affine, source=src, warnings=warns)
 
@@ -292,7 +300,7 @@ def build_spect_multiframe(path: Path, ds: Dataset, paths: tuple[Path, ...] | No
     step = sbs[0]
     if step == 0 or not (_MIN_SLICE_STEP_MM <= abs(step) <= _MAX_SLICE_STEP_MM):
         raise GeometryError(path, f"slice spacing {step} mm is implausible", "SpacingBetweenSlices")
-    arr = rescaled_frames(ds, path)
+    arr = load_frames(path, ds)
     normal = np.cross(r, c)
     affine = np.eye(4)
     affine[:3, 0] = r * dx
@@ -305,13 +313,13 @@ def build_spect_multiframe(path: Path, ds: Dataset, paths: tuple[Path, ...] | No
 
 
 def build_spect(items: Sequence[tuple[Path, Dataset]]) -> SpectVolume:
-    """SpectVolume from one multi-frame file or from single-frame slice files (full datasets)."""
+    """SpectVolume from one multi-frame file or from single-frame slice files."""
     if len(items) == 1 and n_frames(items[0][1], items[0][0]) > 1:
         return build_spect_multiframe(items[0][0], items[0][1])
     if any(n_frames(ds, p) > 1 for p, ds in items):
         raise GeometryError(items[0][0], "several multi-frame files in one reconstructed series",
                             "NumberOfFrames")
-    arr, affine, warns = stack_slices(items, full=True)
+    arr, affine, warns = stack_slices(items)
     src = source_info([p for p, _ in items], items[0][1])
     return SpectVolume(array=arr, affine=affine, source=src, warnings=warns,
                        units=text(items[0][1], "Units") or "CNTS")
