@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from casereport.errors import CaseFileError, CaseReportError
+from casereport.io.record import record_read
 from casereport.io.types import CTVolume, PlanarStudy, SpectVolume, Study, Volume, WholeBody
 
 
@@ -460,6 +461,7 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CaseFileError(path, "<file>", f"cannot read: {exc.strerror or exc}") from None
+    record_read(path)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

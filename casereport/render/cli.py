@@ -1,70 +1,60 @@
-"""Command line of ``render.py``: a thin layer over :func:`casereport.render.pipeline.render`."""
+"""Command line of ``render.py``: a thin layer over :mod:`casereport.render`.
+
+``python render.py [options]`` renders everything; ``python render.py COMMAND ...`` runs a
+subcommand. A subcommand is one entry in :data:`COMMANDS`: its name and a module with
+``add_arguments(parser)`` and ``run(args) -> int`` (as in ``casereport/__main__.py``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 from casereport.errors import CaseReportError, RenderError
-from casereport.render.params import parse_assignment
-from casereport.render.pipeline import RenderOptions, render
+
+#: subcommand name -> module providing ``add_arguments(parser)`` and ``run(args) -> int``
+COMMANDS: dict[str, str] = {
+    "render": "casereport.render.cmd_render",
+    "clean": "casereport.render.cmd_clean",
+}
+DEFAULT_COMMAND = "render"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="render.py",
-        description="Execute the case and article notebooks and render build/article.html and .pdf.",
-    )
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(COMMANDS[name])
+
+
+def build_parser(command: str = DEFAULT_COMMAND) -> argparse.ArgumentParser:
+    """Parser of one subcommand (``render.py`` alone means ``render``)."""
+    mod = _module(command)
+    doc = (mod.__doc__ or command).strip().splitlines()[0]
+    others = ", ".join(sorted(c for c in COMMANDS if c != DEFAULT_COMMAND))
+    prog = "render.py" if command == DEFAULT_COMMAND else f"render.py {command}"
+    epilog = f"other commands: {others} (render.py COMMAND --help)" if command == DEFAULT_COMMAND else None
+    p = argparse.ArgumentParser(prog=prog, description=doc, epilog=epilog)
     p.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
-    p.add_argument("--data", type=Path, help="data folder (default: ROOT/data)")
-    p.add_argument("--notebooks", type=Path, help="notebook folder (default: ROOT/notebooks)")
-    p.add_argument("--build", type=Path, help="build folder (default: ROOT/build)")
-    p.add_argument("--figures", type=Path, help="figures folder (default: ROOT/figures)")
-    p.add_argument("--case", action="append", dest="cases", metavar="ID",
-                   help="render only this case (repeatable)")
-    p.add_argument("-p", "--param", action="append", default=[], metavar="[CASE:]NAME=VALUE",
-                   help="set a notebook parameter (value read as YAML); CASE: limits it to one case")
-    p.add_argument("--with-code", action="store_true", help="keep code cells in the HTML")
-    p.add_argument("--html-only", action="store_true", help="skip the PDF")
+    mod.add_arguments(p)
     return p
 
 
-def _overrides(assignments: list[str]) -> dict[str | None, dict[str, Any]]:
-    out: dict[str | None, dict[str, Any]] = defaultdict(dict)
-    for text in assignments:
-        case, name, value = parse_assignment(text)
-        out[case][name] = value
-    return dict(out)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``render.py``; returns the exit status (0 ok, 1 a notebook failed, 2 bad input)."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    command = DEFAULT_COMMAND
+    if args_in and args_in[0] in COMMANDS:
+        command = args_in.pop(0)
+    args = build_parser(command).parse_args(args_in)
     try:
-        opts = RenderOptions.for_root(
-            args.root,
-            data_dir=args.data,
-            notebooks_dir=args.notebooks,
-            build_dir=args.build,
-            figures_dir=args.figures,
-            cases=tuple(args.cases) if args.cases else None,
-            overrides=_overrides(args.param),
-            with_code=args.with_code,
-            html_only=args.html_only,
-        )
-        result = render(opts)
+        return int(_module(command).run(args))
     except RenderError as err:
         print(err.report(), file=sys.stderr)
         return err.exit_code
     except CaseReportError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("error: interrupted; previous outputs kept", file=sys.stderr)
         return 130
-    print(f"wrote {result.html}")
-    if result.pdf:
-        print(f"wrote {result.pdf}")
-    return 0

@@ -1,22 +1,37 @@
-"""Execute one notebook with papermill and turn its failure into a readable RenderError."""
+"""Execute one notebook with papermill and turn its failure into a readable RenderError.
+
+Kernels are started by :class:`Kernel` with the IPC transport (Unix sockets in a private
+folder) so that several kernels can start at the same moment without racing for TCP
+ports, and each kernel gets the project root as working directory and the inline
+matplotlib backend through its own environment (nothing process-wide is changed, so runs
+may share a process in threads).
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-import papermill
-from papermill.exceptions import PapermillExecutionError
-
 from casereport.errors import RenderError
 from casereport.render.kernel import ensure_kernel
-from casereport.render.params import validate_parameters
 
-_VOLATILE_NB_KEYS = ("papermill",)
+_VOLATILE_NB_KEYS = ("papermill", "widgets")
 _VOLATILE_CELL_KEYS = ("papermill", "execution")
+
+
+def lighten_imports() -> None:
+    """Skip an optional IRI grammar that ``jsonschema`` compiles at import (about 3 s).
+
+    nbformat imports jsonschema, which builds the ``rfc3987_syntax`` grammar when that
+    package is installed; notebook schemas never use the ``iri`` format it serves. Blocking
+    it in this process (only when not imported yet) makes jsonschema skip that checker.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -38,12 +53,51 @@ class NotebookRun:
     cwd: Path = Path(".")
 
 
+class Kernel:
+    """A started kernel for one run (IPC transport, own cwd and environment).
+
+    ``pid_sink`` is called with the kernel's process id once it runs, so a later render can
+    stop kernels orphaned by a killed one.
+    """
+
+    def __init__(self, cwd: Path, *, pid_sink: Callable[[int], None] | None = None) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self._run_sync = run_sync
+        self._sockets = tempfile.mkdtemp(prefix="casereport-kernel-")
+        self.km = AsyncKernelManager(
+            kernel_name=ensure_kernel(), transport="ipc", ip=os.path.join(self._sockets, "k")
+        )
+        env = dict(os.environ)
+        env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        run_sync(self.km.start_kernel)(
+            cwd=str(cwd), env=env, extra_arguments=["--HistoryManager.hist_file=:memory:"]
+        )
+        pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
+        if pid_sink is not None and pid:
+            pid_sink(int(pid))
+
+    def shutdown(self) -> None:
+        """Stop the kernel at once (its outputs were all received) and remove its sockets."""
+        try:
+            self._run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001 - a kernel that already died is fine here
+            pass
+        finally:
+            import shutil
+
+            shutil.rmtree(self._sockets, ignore_errors=True)
+
+
 def _source_cell_number(source: Path, failed_source: str, cell_index: int) -> int:
     """1-based position of the failing cell in the *source* notebook.
 
     papermill's index counts the injected-parameters cell (and its output notebook gains an
     error banner), so the cell is found by its text in the source notebook.
     """
+    import nbformat
+
     try:
         nb_src = nbformat.read(source, as_version=4)
     except (OSError, ValueError):
@@ -56,10 +110,11 @@ def _source_cell_number(source: Path, failed_source: str, cell_index: int) -> in
 
 def scrub_notebook(path: Path) -> None:
     """Remove timings and kernel details so that the same inputs give the same bytes."""
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     for key in _VOLATILE_NB_KEYS:
         nb.metadata.pop(key, None)
-    nb.metadata.pop("widgets", None)
     lang = nb.metadata.get("language_info")
     if isinstance(lang, dict):
         lang.pop("version", None)
@@ -69,27 +124,38 @@ def scrub_notebook(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def execute(run: NotebookRun, *, kernel_name: str | None = None) -> Path:
-    """Validate parameters, execute ``run.source`` into ``run.output`` and scrub it.
+def execute(
+    run: NotebookRun,
+    *,
+    kernel: Kernel | None = None,
+    progress: dict[str, Any] | bool = False,
+) -> Path:
+    """Execute ``run.source`` into ``run.output`` (parameters already validated) and scrub it.
+
+    Args:
+        run: what to execute.
+        kernel: a started kernel to use (and shut down); a new one when ``None``.
+        progress: ``False``, or tqdm keyword arguments for a per-cell progress bar.
 
     Raises:
-        ParameterError: unknown parameter or wrong type (before any cell runs).
         RenderError: a cell raised; carries case, notebook, cell number, source, exception.
     """
-    validate_parameters(run.source, run.parameters)
-    kernel = kernel_name or ensure_kernel()
+    lighten_imports()
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     run.output.parent.mkdir(parents=True, exist_ok=True)
-    env_backup = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
+        if kernel is None:
+            kernel = Kernel(run.cwd)
         papermill.execute_notebook(
             str(run.source),
             str(run.output),
             parameters=dict(run.parameters),
-            kernel_name=kernel,
-            progress_bar=False,
-            cwd=str(run.cwd),
+            kernel_name=ensure_kernel(),
+            progress_bar=progress,
             log_output=False,
+            km=kernel.km,
         )
     except PapermillExecutionError as exc:
         number = _source_cell_number(run.source, exc.source, exc.cell_index)
@@ -104,9 +170,7 @@ def execute(run: NotebookRun, *, kernel_name: str | None = None) -> Path:
     except Exception as exc:  # kernel died, notebook unreadable, ...
         raise RenderError(run.source, f"{type(exc).__name__}: {exc}", case=run.label) from None
     finally:
-        if env_backup is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = env_backup
+        if kernel is not None:
+            kernel.shutdown()
     scrub_notebook(run.output)
     return run.output

@@ -10,7 +10,6 @@ import ast
 from pathlib import Path
 from typing import Any
 
-import papermill
 import yaml
 
 from casereport.errors import ParameterError
@@ -27,6 +26,11 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 def declared_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
     """Parameters declared in the cell tagged ``parameters``: name -> {type, default, help}."""
+    from casereport.render.execute import lighten_imports
+
+    lighten_imports()
+    import papermill
+
     try:
         found = papermill.inspect_notebook(str(notebook))
     except Exception as exc:  # papermill raises bare exceptions for unreadable notebooks
@@ -66,9 +70,16 @@ def _type_ok(value: Any, type_name: str) -> bool:
     return isinstance(value, allowed)
 
 
-def validate_parameters(notebook: Path, values: dict[str, Any]) -> dict[str, Any]:
-    """Check ``values`` against the notebook's declared parameters; return them unchanged."""
-    declared = declared_parameters(notebook)
+def validate_parameters(
+    notebook: Path, values: dict[str, Any], declared: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Check ``values`` against the notebook's declared parameters; return them unchanged.
+
+    ``declared`` (from :func:`declared_parameters`, e.g. remembered by the render cache)
+    saves reading the notebook again.
+    """
+    if declared is None:
+        declared = declared_parameters(notebook)
     for name, value in values.items():
         if name not in declared:
             known = ", ".join(sorted(declared))

@@ -1,24 +1,49 @@
-"""Render the article: case notebooks -> article notebook -> HTML -> PDF, atomically.
+"""Render the article: case notebooks -> article notebook -> HTML -> PDF, cached and atomic.
 
-Everything is written into a staging directory inside the build directory and moved into
-place only when every step succeeded, so a failed or killed render never damages the
-previous ``build/article.*`` or ``figures/``.
+1. Plan every run and validate every parameter (nothing executes before all are valid).
+2. Case runs: reuse a cached run when its key and recorded inputs are unchanged, else
+   execute; misses run in parallel (one kernel each, ``jobs`` at a time). A failing case
+   stops only itself; the others finish and are cached.
+3. The article run (its kernel starts while the cases run), then the HTML and PDF export,
+   each cached by the content they depend on.
+4. ``manifest.json``, then publication (see :mod:`casereport.render.publish`).
+
+Everything is written into ``build/.staging-render/`` first, so a failed or killed render
+never damages the previous ``build/article.*`` or ``figures/``. Details: docs/RENDER.md.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import tempfile
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from casereport.errors import CaseReportError, ParameterError, RenderError
-from casereport.render.execute import NotebookRun, execute
-from casereport.render.export import html_to_pdf, notebook_to_html
+import casereport
+from casereport.errors import ParameterError, RenderError, RenderFailures
+from casereport.render.cache import CacheEntry, RunCache, folder_listing
+from casereport.render.execute import Kernel, NotebookRun, execute, lighten_imports
+from casereport.render.hashing import (
+    FileHasher,
+    dependency_versions,
+    digest_json,
+    files_under,
+    package_digest,
+    sha256_file,
+)
+from casereport.render.params import validate_parameters
+from casereport.render.publish import BuildLock, fresh_stage, publish, record_kernel_pid
+
+#: files in ``figures/`` that are not produced by the render and survive a publish
+KEEP_IN_FIGURES = ("README.md", ".gitkeep", ".gitignore")
 
 
 @dataclass(frozen=True)
@@ -36,6 +61,9 @@ class RenderOptions:
         with_code: keep code cells in the HTML.
         html_only: skip the PDF.
         banner: visible warning printed at the top of the article (e.g. for --allow-phi).
+        jobs: case notebooks executed at once (``None``: number of CPUs).
+        use_cache: reuse cached runs (``False``: execute everything; results still stored).
+        progress: show a progress bar per case on stderr.
     """
 
     root: Path
@@ -48,6 +76,9 @@ class RenderOptions:
     with_code: bool = False
     html_only: bool = False
     banner: str = ""
+    jobs: int | None = None
+    use_cache: bool = True
+    progress: bool = False
 
     @classmethod
     def for_root(cls, root: Path, **kwargs: Any) -> RenderOptions:
@@ -64,35 +95,58 @@ class RenderOptions:
 
 
 @dataclass(frozen=True)
+class StepRecord:
+    """One step of a render: what, whether it was reused from the cache, how long (s)."""
+
+    step: str
+    cached: bool
+    seconds: float
+    key: str = ""
+
+
+@dataclass(frozen=True)
 class RenderResult:
-    """Paths of the published outputs."""
+    """Paths of the published outputs and the steps taken."""
 
     html: Path
     pdf: Path | None
     notebooks: tuple[Path, ...]
+    manifest: Path | None = None
+    steps: tuple[StepRecord, ...] = ()
 
 
-def discover_cases(data_dir: Path) -> tuple[str, ...]:
-    """Case ids: subject folders with a ``case.yaml`` whose role is not ``control``."""
-    found = []
+def _case_specs(data_dir: Path) -> dict[str, dict[str, Any]]:
+    specs: dict[str, dict[str, Any]] = {}
     for case_file in sorted(data_dir.glob("*/case.yaml")):
         try:
             spec = yaml.safe_load(case_file.read_text()) or {}
         except yaml.YAMLError as exc:
             raise RenderError(case_file, f"case file is not valid YAML: {exc}".splitlines()[0]) from None
-        if isinstance(spec, dict) and spec.get("role", "case") != "control":
-            found.append(case_file.parent.name)
+        specs[case_file.parent.name] = spec if isinstance(spec, dict) else {}
+    return specs
+
+
+def discover_cases(data_dir: Path) -> tuple[str, ...]:
+    """Case ids: subject folders with a ``case.yaml`` whose role is not ``control``."""
+    found = [c for c, s in _case_specs(data_dir).items() if s.get("role", "case") != "control"]
     if not found:
         raise RenderError(data_dir, "no case folders with a case.yaml")
     return tuple(found)
 
 
+def control_folders(data_dir: Path) -> tuple[Path, ...]:
+    """Subject folders whose ``case.yaml`` has ``role: control``."""
+    return tuple(
+        data_dir / c for c, s in _case_specs(data_dir).items() if s.get("role", "case") == "control"
+    )
+
+
 def _rel(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` when inside it (keeps outputs machine-independent)."""
     try:
-        return str(path.resolve().relative_to(root))
+        return Path(os.path.abspath(path)).relative_to(root).as_posix()
     except ValueError:
-        return str(path.resolve())
+        return os.path.abspath(path)
 
 
 #: parameters the render sets itself; use --data/--build/--figures/--case instead
@@ -120,6 +174,9 @@ def plan_runs(opts: RenderOptions, stage: Path) -> tuple[list[NotebookRun], Note
     unknown = [c for c in cases if not (opts.data_dir / c / "case.yaml").is_file()]
     if unknown:
         raise RenderError(opts.data_dir, f"no case.yaml for case(s) {', '.join(unknown)}")
+    scopes = [s for s in opts.overrides if s is not None and s not in cases]
+    if scopes:
+        raise ParameterError(opts.notebooks_dir, f"{scopes[0]}:", "no such case in this render")
     case_nb = opts.notebooks_dir / "case.ipynb"
     runs = [
         NotebookRun(
@@ -157,47 +214,276 @@ def plan_runs(opts: RenderOptions, stage: Path) -> tuple[list[NotebookRun], Note
     return runs, article
 
 
-def _publish(stage: Path, opts: RenderOptions) -> None:
-    """Move staged outputs into place, file by file with ``os.replace`` (atomic per file)."""
-    staged_figures = stage / "figures"
-    if staged_figures.is_dir():
-        for src in sorted(p for p in staged_figures.rglob("*") if p.is_file()):
-            dst = opts.figures_dir / src.relative_to(staged_figures)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
-    for sub in ("notebooks", "cases"):
-        src_dir = stage / sub
-        if src_dir.is_dir():
-            dst_dir = opts.build_dir / sub
-            old = opts.build_dir / f".old-{sub}-{os.getpid()}"
-            if dst_dir.exists():
-                os.replace(dst_dir, old)
-            os.replace(src_dir, dst_dir)
-            shutil.rmtree(old, ignore_errors=True)
-    for name in ("article.pdf", "article.html"):
-        if (stage / name).exists():
-            os.replace(stage / name, opts.build_dir / name)
+class _Render:
+    """State of one render (inside the build lock, with an empty staging folder)."""
+
+    def __init__(self, opts: RenderOptions, stage: Path) -> None:
+        self.opts = opts
+        self.stage = stage
+        self.root = opts.root
+        self.hasher = FileHasher(opts.build_dir / "cache" / "stat.json")
+        self.cache = RunCache(opts.build_dir / "cache", opts.root, self.hasher)
+        self.steps: list[StepRecord] = []
+        self.case_inputs: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+        self._bars = 0
+
+    # ---------------------------------------------------------------- helpers
+    def note(self, step: StepRecord) -> None:
+        with self._lock:
+            self.steps.append(step)
+        if self.opts.progress and step.cached:
+            from tqdm import tqdm
+
+            tqdm.write(f"{step.step}: cached", file=sys.stderr)
+
+    def progress_for(self, label: str) -> dict[str, Any] | bool:
+        if not self.opts.progress:
+            return False
+        with self._lock:
+            position = self._bars
+            self._bars += 1
+        return {"desc": label, "position": position, "leave": True, "file": sys.stderr,
+                "dynamic_ncols": True}
+
+    def kernel(self, cwd: Path) -> Kernel:
+        return Kernel(cwd, pid_sink=lambda pid: record_kernel_pid(self.opts.build_dir, pid))
+
+    def base_key(self, kind: str, run: NotebookRun) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "notebook": self.hasher.sha256(run.source),
+            "parameters": run.parameters,
+            "package": self.package,
+            "versions": self.versions,
+        }
+
+    # ---------------------------------------------------------------- cases
+    def case_key(self, run: NotebookRun) -> str:
+        return digest_json(self.base_key("case", run))
+
+    def recorded_inputs(self, run: NotebookRun, out_dir: Path) -> dict[str, str]:
+        """Files the case read (``inputs.json``), else every file of its data folder."""
+        listed = out_dir / "inputs.json"
+        if listed.is_file():
+            try:
+                paths = [Path(p) for p in json.loads(listed.read_text())]
+            except (OSError, ValueError, TypeError) as exc:
+                raise RenderError(listed, f"inputs.json is not a list of paths: {exc}",
+                                  case=run.label) from None
+            files = [p if p.is_absolute() else self.root / p for p in paths]
+        else:
+            files = files_under(self.opts.data_dir / run.label)
+        out: dict[str, str] = {}
+        for f in files:
+            sha = self.hasher.maybe(f)
+            if sha is None:
+                raise RenderError(f, "recorded as read but missing after the run", case=run.label)
+            out[_rel(f, self.root)] = sha
+        return out
+
+    def listings(self, case: str) -> dict[str, list[str]]:
+        folders = [self.opts.data_dir / case, *self.controls]
+        return {_rel(f, self.root): folder_listing(f, self.root) for f in folders}
+
+    def run_case(self, run: NotebookRun, key: str) -> None:
+        t0 = time.perf_counter()
+        out_dir = self.stage / "cases" / run.label
+        execute(run, kernel=self.kernel(run.cwd), progress=self.progress_for(f"case {run.label}"))
+        inputs = self.recorded_inputs(run, out_dir)
+        self.cache.store(key, run.output, out_dir, inputs, self.listings(run.label))
+        self.case_inputs[run.label] = inputs
+        self.note(StepRecord(f"case {run.label}", False, time.perf_counter() - t0, key))
+
+    def restore_case(self, run: NotebookRun, key: str, entry: CacheEntry) -> None:
+        t0 = time.perf_counter()
+        RunCache.restore(entry, run.output, self.stage / "cases" / run.label)
+        self.case_inputs[run.label] = dict(entry.meta.get("inputs", {}))
+        self.note(StepRecord(f"case {run.label}", True, time.perf_counter() - t0, key))
+
+    # ---------------------------------------------------------------- article
+    def article_key(self, run: NotebookRun) -> str:
+        results = self.stage / "cases"
+        key = self.base_key("article", run)
+        key["results"] = [
+            [p.relative_to(results).as_posix(), sha256_file(p)] for p in files_under(results)
+        ]
+        return digest_json(key)
+
+    def article_inputs(self) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """The article may read anything in the data folder: every file is an input."""
+        data = self.opts.data_dir
+        files = files_under(data)
+        return ({_rel(f, self.root): self.hasher.sha256(f) for f in files},
+                {_rel(data, self.root): [_rel(f, self.root) for f in files]})
+
+    def run_article(self, run: NotebookRun, cases_done: threading.Event,
+                    failed: list[RenderError], warm: bool) -> None:
+        kernel = self.kernel(run.cwd) if warm else None
+        try:
+            cases_done.wait()
+            if failed:
+                return
+            t0 = time.perf_counter()
+            key = self.article_key(run)
+            entry = self.cache.lookup(key) if self.opts.use_cache else None
+            if entry is not None:
+                RunCache.restore(entry, run.output, self.stage / "figures")
+                self.note(StepRecord("article", True, time.perf_counter() - t0, key))
+                return
+            k, kernel = kernel or self.kernel(run.cwd), None
+            execute(run, kernel=k, progress=self.progress_for("article"))
+            inputs, listings = self.article_inputs()
+            self.cache.store(key, run.output, self.stage / "figures", inputs, listings)
+            self.note(StepRecord("article", False, time.perf_counter() - t0, key))
+        except RenderError as err:
+            failed.append(err)
+        except Exception as exc:  # noqa: BLE001 - reported like a failed notebook
+            failed.append(RenderError(run.source, f"{type(exc).__name__}: {exc}", case="article"))
+        finally:
+            if kernel is not None:
+                kernel.shutdown()
+
+    # ---------------------------------------------------------------- export
+    def export(self, article: NotebookRun) -> None:
+        names = ("article.html",) if self.opts.html_only else ("article.html", "article.pdf")
+        key = digest_json({
+            "kind": "export",
+            "notebook": sha256_file(article.output),
+            "with_code": self.opts.with_code,
+            "banner": self.opts.banner,
+            "names": names,
+            "package": self.package,
+            "versions": self.versions,
+            "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
+        })
+        t0 = time.perf_counter()
+        hit = self.cache.lookup_export(key, names) if self.opts.use_cache else None
+        if hit is not None:
+            for n in names:
+                shutil.copyfile(hit / n, self.stage / n)
+            self.note(StepRecord("export", True, time.perf_counter() - t0, key))
+            return
+        from casereport.render.export import html_to_pdf, notebook_to_html
+
+        notebook_to_html(article.output, self.stage / "article.html",
+                         with_code=self.opts.with_code, banner=self.opts.banner)
+        self.note(StepRecord("html", False, time.perf_counter() - t0, key))
+        if not self.opts.html_only:
+            t1 = time.perf_counter()
+            html_to_pdf(self.stage / "article.html", self.stage / "article.pdf")
+            self.note(StepRecord("pdf", False, time.perf_counter() - t1, key))
+        self.cache.store_export(key, [self.stage / n for n in names])
+
+    # ---------------------------------------------------------------- manifest
+    def manifest(self, case_runs: list[NotebookRun], article: NotebookRun, t_start: float) -> Path:
+        opts, stage = self.opts, self.stage
+        inputs: dict[str, str] = {}
+        for run in [*case_runs, article]:
+            inputs[_rel(run.source, self.root)] = self.hasher.sha256(run.source)
+        for found in self.case_inputs.values():
+            inputs.update(found)
+        for case_file in sorted(opts.data_dir.glob("*/case.yaml")):
+            inputs[_rel(case_file, self.root)] = self.hasher.sha256(case_file)
+        outputs: dict[str, str] = {}
+        placed = {"notebooks": opts.build_dir / "notebooks", "cases": opts.build_dir / "cases",
+                  "figures": opts.figures_dir}
+        for sub, final in placed.items():
+            for f in files_under(stage / sub):
+                outputs[_rel(final / f.relative_to(stage / sub), self.root)] = sha256_file(f)
+        for name in ("article.html", "article.pdf"):
+            if (stage / name).is_file():
+                outputs[_rel(opts.build_dir / name, self.root)] = sha256_file(stage / name)
+        doc = {
+            "casereport": casereport.__version__,
+            "package_sha256": self.package,
+            "versions": self.versions,
+            "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
+            "parameters": {r.label: r.parameters for r in [*case_runs, article]},
+            "cases": {label: sorted(found) for label, found in sorted(self.case_inputs.items())},
+            "inputs": [{"path": p, "sha256": s} for p, s in sorted(inputs.items())],
+            "outputs": [{"path": p, "sha256": s} for p, s in sorted(outputs.items())],
+            "steps": [
+                {"step": s.step, "cached": s.cached, "seconds": round(s.seconds, 3), "key": s.key}
+                for s in self.steps
+            ],
+            "total_seconds": round(time.perf_counter() - t_start, 3),
+        }
+        path = stage / "manifest.json"
+        path.write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n")
+        return path
+
+    # ---------------------------------------------------------------- all
+    def run(self) -> RenderResult:
+        t_start = time.perf_counter()
+        opts = self.opts
+        case_runs, article = plan_runs(opts, self.stage)
+        for run in [*case_runs, article]:
+            validate_parameters(run.source, run.parameters, self.cache.declared(run.source))
+        self.package = package_digest(self.root, self.hasher)
+        self.versions = dependency_versions()
+        self.controls = control_folders(opts.data_dir)
+        self.note(StepRecord("plan", False, time.perf_counter() - t_start))
+
+        pending: list[tuple[NotebookRun, str]] = []
+        for run in case_runs:
+            key = self.case_key(run)
+            entry = self.cache.lookup(key) if opts.use_cache else None
+            if entry is None:
+                pending.append((run, key))
+            else:
+                self.restore_case(run, key, entry)
+
+        failed: list[RenderError] = []
+        cases_done = threading.Event()
+        article_thread = threading.Thread(
+            target=self.run_article, args=(article, cases_done, failed, bool(pending)),
+            name="article", daemon=True,
+        )
+        article_thread.start()
+        if pending:
+            jobs = max(1, opts.jobs or os.cpu_count() or 1)
+            with ThreadPoolExecutor(max_workers=min(jobs, len(pending)),
+                                    thread_name_prefix="case") as pool:
+                futures = [pool.submit(self.run_case, run, key) for run, key in pending]
+                for fut in futures:
+                    exc = fut.exception()
+                    if isinstance(exc, RenderError):
+                        failed.append(exc)
+                    elif exc is not None:
+                        raise exc
+        cases_done.set()
+        article_thread.join()
+        self.hasher.save()
+        if failed:
+            failed.sort(key=lambda e: str(e.case))
+            raise failed[0] if len(failed) == 1 else RenderFailures(failed)
+
+        self.export(article)
+        manifest = self.manifest(case_runs, article, t_start)
+        publish(self.stage, opts.build_dir, opts.figures_dir, keep_in_figures=KEEP_IN_FIGURES)
+        pdf = None if opts.html_only else opts.build_dir / "article.pdf"
+        notebooks = tuple(sorted((opts.build_dir / "notebooks").glob("*.ipynb")))
+        return RenderResult(
+            html=opts.build_dir / "article.html", pdf=pdf, notebooks=notebooks,
+            manifest=opts.build_dir / manifest.name, steps=tuple(self.steps),
+        )
 
 
 def render(opts: RenderOptions) -> RenderResult:
-    """Execute every notebook, export HTML and PDF, then publish the outputs atomically."""
+    """Execute (or reuse) every notebook, export HTML and PDF, publish atomically.
+
+    Raises:
+        ParameterError: a parameter is unknown or of the wrong type (nothing executed).
+        RenderError: a notebook failed (``RenderFailures`` when several did); the
+            previous outputs are untouched.
+    """
+    lighten_imports()
     opts.build_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=opts.build_dir))
-    try:
-        case_runs, article_run = plan_runs(opts, stage)
-        for run in case_runs:
-            execute(run)
-        execute(article_run)
-        notebook_to_html(
-            article_run.output, stage / "article.html", with_code=opts.with_code, banner=opts.banner
-        )
-        if not opts.html_only:
-            html_to_pdf(stage / "article.html", stage / "article.pdf")
-        _publish(stage, opts)
-    except CaseReportError:
-        raise
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    pdf = None if opts.html_only else opts.build_dir / "article.pdf"
-    notebooks = tuple(sorted((opts.build_dir / "notebooks").glob("*.ipynb")))
-    return RenderResult(html=opts.build_dir / "article.html", pdf=pdf, notebooks=notebooks)
+    with BuildLock(opts.build_dir):
+        stage = fresh_stage(opts.build_dir)
+        try:
+            return _Render(opts, stage).run()
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+            (opts.build_dir / ".kernel-pids").unlink(missing_ok=True)

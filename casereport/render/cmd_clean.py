@@ -1,0 +1,22 @@
+"""Remove the build outputs and the render cache."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``render.py clean``."""
+    p.add_argument("--build", type=Path, help="build folder (default: ROOT/build)")
+    p.add_argument("--keep-cache", action="store_true", help="keep build/cache (executed runs)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Delete ``build/`` (or all of it but the cache); published ``figures/`` are kept."""
+    from casereport.render.publish import clean
+
+    build = (args.build or args.root / "build").resolve()
+    removed = clean(build, keep_cache=args.keep_cache)
+    print(f"removed {len(removed)} item(s) from {build}")
+    return 0

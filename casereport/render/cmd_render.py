@@ -1,0 +1,68 @@
+"""Execute the case and article notebooks and render build/article.html and .pdf."""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from casereport.render.params import parse_assignment
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``render.py`` (also ``render.py render``)."""
+    p.add_argument("--data", type=Path, help="data folder (default: ROOT/data)")
+    p.add_argument("--notebooks", type=Path, help="notebook folder (default: ROOT/notebooks)")
+    p.add_argument("--build", type=Path, help="build folder (default: ROOT/build)")
+    p.add_argument("--figures", type=Path, help="figures folder (default: ROOT/figures)")
+    p.add_argument("--case", action="append", dest="cases", metavar="ID",
+                   help="render only this case (repeatable); the article then shows only these")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="[CASE:]NAME=VALUE",
+                   help="set a notebook parameter (value read as YAML); CASE: limits it to one case")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="case notebooks executed at once (default: number of CPUs)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="execute every notebook even if a cached run matches (the cache is refreshed)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display (errors still print)")
+    p.add_argument("--with-code", action="store_true", help="keep code cells in the HTML")
+    p.add_argument("--html-only", action="store_true", help="skip the PDF")
+
+
+def _overrides(assignments: list[str]) -> dict[str | None, dict[str, Any]]:
+    out: dict[str | None, dict[str, Any]] = defaultdict(dict)
+    for text in assignments:
+        case, name, value = parse_assignment(text)
+        out[case][name] = value
+    return dict(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render; print the published paths (and, unless quiet, what was reused)."""
+    from casereport.errors import ParameterError
+    from casereport.render.pipeline import RenderOptions, render
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ParameterError("<command line>", "--jobs", f"must be at least 1, got {args.jobs}")
+    opts = RenderOptions.for_root(
+        args.root,
+        data_dir=args.data,
+        notebooks_dir=args.notebooks,
+        build_dir=args.build,
+        figures_dir=args.figures,
+        cases=tuple(args.cases) if args.cases else None,
+        overrides=_overrides(args.param),
+        with_code=args.with_code,
+        html_only=args.html_only,
+        jobs=args.jobs,
+        use_cache=not args.no_cache,
+        progress=not args.quiet,
+    )
+    result = render(opts)
+    if not args.quiet:
+        reused = sum(s.cached for s in result.steps)
+        print(f"wrote {result.html}")
+        if result.pdf:
+            print(f"wrote {result.pdf}")
+        print(f"wrote {result.manifest} ({reused} step(s) reused from the cache)")
+    return 0

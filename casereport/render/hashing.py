@@ -1,0 +1,134 @@
+"""Content hashes for the render cache: files (with a stat cache), the package, versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import casereport
+
+#: distributions whose version can change what a notebook computes or how it is rendered
+KEY_DEPENDENCIES = (
+    "numpy", "scipy", "matplotlib", "pydicom", "pylibjpeg", "pylibjpeg-openjpeg",
+    "pylibjpeg-libjpeg", "pillow", "pyyaml", "papermill", "nbclient", "nbconvert",
+    "nbformat", "ipykernel", "weasyprint",
+)
+_CHUNK = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of the file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def digest_json(value: Any) -> str:
+    """Hex SHA-256 of ``value`` as canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return sha256_bytes(text.encode())
+
+
+class FileHasher:
+    """SHA-256 of files, remembered per (size, mtime in ns, inode) as ``git`` does.
+
+    The table lives in one JSON file (``build/cache/stat.json``); a file whose size,
+    modification time or inode changed is hashed again. A file modified within the same
+    nanosecond tick at the same size would be missed; no file system used here is that coarse
+    for files written by people or by the simulator.
+    """
+
+    def __init__(self, table: Path | None = None) -> None:
+        self.table = table
+        self._known: dict[str, list[Any]] = {}
+        self._dirty = False
+        if table is not None and table.is_file():
+            try:
+                self._known = json.loads(table.read_text())
+            except (OSError, ValueError):
+                self._known = {}
+
+    def sha256(self, path: Path) -> str:
+        """Hex SHA-256 of ``path`` (raises OSError when it cannot be read)."""
+        key = os.path.abspath(path)
+        st = os.stat(key)
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        known = self._known.get(key)
+        if known is not None and known[:3] == stamp:
+            return str(known[3])
+        digest = sha256_file(Path(key))
+        self._known[key] = [*stamp, digest]
+        self._dirty = True
+        return digest
+
+    def maybe(self, path: Path) -> str | None:
+        """Like :meth:`sha256` but ``None`` for a missing or unreadable file."""
+        try:
+            return self.sha256(path)
+        except OSError:
+            return None
+
+    def save(self) -> None:
+        """Write the table back (atomically) when something new was hashed."""
+        if self.table is None or not self._dirty:
+            return
+        self.table.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.table.with_name(f".{self.table.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(self._known, sort_keys=True))
+        os.replace(tmp, self.table)
+        self._dirty = False
+
+
+def files_under(folder: Path) -> list[Path]:
+    """Regular files below ``folder`` (recursively, sorted), hidden files and folders skipped."""
+    out: list[Path] = []
+    if not folder.is_dir():
+        return out
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
+        out.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
+    return sorted(out)
+
+
+def tree_digest(files: Iterable[Path], base: Path, hasher: FileHasher) -> str:
+    """One digest over (path relative to ``base``, content hash) of every file."""
+    return digest_json([[p.relative_to(base).as_posix(), hasher.sha256(p)] for p in files])
+
+
+def package_digest(root: Path, hasher: FileHasher) -> str:
+    """Digest of the casereport package source (code, templates, CSS) and ``matplotlibrc``.
+
+    The project's ``matplotlibrc`` is read by every kernel (they run in the project root),
+    so it changes figures just as the code does.
+    """
+    pkg = Path(casereport.__file__).resolve().parent
+    files = [p for p in files_under(pkg) if p.suffix not in (".pyc",)]
+    parts = [[p.relative_to(pkg).as_posix(), hasher.sha256(p)] for p in files]
+    rc = root / "matplotlibrc"
+    if rc.is_file():
+        parts.append(["<root>/matplotlibrc", hasher.sha256(rc)])
+    return digest_json(parts)
+
+
+def dependency_versions() -> dict[str, str]:
+    """Installed versions of the key dependencies, and the Python version."""
+    out = {"python": platform.python_version()}
+    for name in KEY_DEPENDENCIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
