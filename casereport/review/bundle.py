@@ -1,0 +1,214 @@
+"""``render.py bundle``: a deterministic zip for journal submission.
+
+Contents (sorted, every entry dated ``SOURCE_DATE_EPOCH`` or 1980-01-01, mode 0644)::
+
+    README.txt                what is inside and how to check it
+    SHA256SUMS                SHA-256 of every other entry
+    article.html, article.pdf from build/
+    figures/...               the published figure files, panels and provenance.json
+    notebooks/*.ipynb         the executed notebooks from build/notebooks/
+    data/MANIFEST.json        SHA-256 of every input DICOM file
+    environment/requirements.txt   installed distributions, ``pip freeze`` format
+
+The data themselves are not included. The bundle is refused when the input DICOM fail the
+de-identification gate (there is no ``--allow-phi`` here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import importlib.metadata
+import os
+import platform
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from casereport.deid.gate import require_deidentified
+from casereport.errors import CaseReportError, ReviewError
+
+_EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
+_MODE = 0o100644
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """The zip written and its entry names."""
+
+    path: Path
+    entries: tuple[str, ...]
+
+
+def zip_date_time(environ: dict[str, str] | None = None) -> tuple[int, int, int, int, int, int]:
+    """Entry timestamp: ``SOURCE_DATE_EPOCH`` (UTC, not before 1980) or 1980-01-01 00:00."""
+    env = os.environ if environ is None else environ
+    raw = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return _EPOCH_1980
+    try:
+        t = dt.datetime.fromtimestamp(int(raw), tz=dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise ReviewError("SOURCE_DATE_EPOCH", f"{raw!r} is not a Unix time in seconds") from None
+    if t.year < 1980:
+        return _EPOCH_1980
+    return (t.year, t.month, t.day, t.hour, t.minute, t.second - t.second % 2)
+
+
+def freeze() -> str:
+    """Installed distributions as ``name==version`` lines, sorted (``pip freeze`` format)."""
+    seen: dict[str, str] = {}
+    for d in importlib.metadata.distributions():
+        name = d.metadata.get("Name")
+        if name:
+            seen.setdefault(name.lower(), f"{name}=={d.version}")
+    return "".join(line + "\n" for _, line in sorted(seen.items()))
+
+
+def _readme(root: Path, entries: list[str]) -> str:
+    py = f"{platform.python_implementation()} {platform.python_version()}"
+    listing = "\n".join(f"  {e}" for e in entries)
+    return f"""Submission bundle: reproducible case report ({root.name})
+=============================================================
+
+Contents
+--------
+{listing}
+
+article.html / article.pdf   the rendered article (HTML is self-contained)
+figures/                     Figure 1 in PNG, TIFF, SVG and PDF; each panel as PNG with a
+                             JSON sidecar; provenance.json lists for each panel the DICOM
+                             files, SeriesInstanceUID, frames or slices, display window,
+                             annotation file, notebook and parameters
+notebooks/                   the executed notebooks that produced the article
+data/MANIFEST.json           SHA-256 of every input DICOM file (the data are simulated
+                             and are distributed with the source repository)
+environment/requirements.txt the Python distributions installed when the bundle was made
+                             ({py}); install with pip install -r
+SHA256SUMS                   checksums of every file in this bundle (sha256sum -c SHA256SUMS)
+
+How to check the figures
+------------------------
+In a checkout of the source repository with the data/ folder:
+
+  make test                     # creates .venv and runs the test suite
+  . .venv/bin/activate
+  python render.py verify       # re-renders from data/, compares every panel with figures/
+                                # (pixel tolerance printed) and data/ with its manifest
+
+All input DICOM passed the DICOM PS3.15 Basic Application Level Confidentiality Profile
+gate before this bundle was written (see docs/DEIDENTIFICATION.md in the repository).
+"""
+
+
+def collect(root: Path, *, build_dir: Path, figures_dir: Path, data_dir: Path) -> dict[str, Path]:
+    """``{entry name: source file}`` of the bundle (README and checksums excluded).
+
+    Raises:
+        ReviewError: a required input is missing (lists all of them).
+    """
+    files: dict[str, Path] = {}
+    missing = []
+    for name in ("article.html", "article.pdf"):
+        p = build_dir / name
+        (files.__setitem__(name, p) if p.is_file() else missing.append(str(p)))
+    figs = sorted(p for p in figures_dir.rglob("*") if p.is_file()
+                  and not any(s.startswith(".") for s in p.relative_to(figures_dir).parts)) \
+        if figures_dir.is_dir() else []
+    if not figs:
+        missing.append(f"{figures_dir}/ (figure files)")
+    for p in figs:
+        files["figures/" + p.relative_to(figures_dir).as_posix()] = p
+    notebooks = sorted((build_dir / "notebooks").glob("*.ipynb"))
+    if not notebooks:
+        missing.append(f"{build_dir / 'notebooks'}/*.ipynb (executed notebooks)")
+    for p in notebooks:
+        files["notebooks/" + p.name] = p
+    manifest = data_dir / "MANIFEST.json"
+    (files.__setitem__("data/MANIFEST.json", manifest) if manifest.is_file()
+     else missing.append(str(manifest)))
+    if missing:
+        raise ReviewError(root, "cannot bundle, missing: " + ", ".join(missing)
+                          + " (run python render.py first)")
+    return files
+
+
+def _entry(name: str, date_time: tuple[int, int, int, int, int, int]) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=date_time)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3
+    info.external_attr = _MODE << 16
+    return info
+
+
+def build_bundle(root: str | Path, target: str | Path | None = None, *,
+                 build_dir: str | Path | None = None, figures_dir: str | Path | None = None,
+                 data_dir: str | Path | None = None) -> BundleResult:
+    """Write the submission zip (see the module docstring); same inputs, same bytes.
+
+    Args:
+        root: project root.
+        target: the zip to create (default ``root/build/submission.zip``); must not exist.
+
+    Raises:
+        ReviewError: the target exists, or an input is missing.
+        PhiError: an input DICOM file fails the de-identification gate.
+    """
+    root = Path(root).resolve()
+    build = Path(build_dir) if build_dir else root / "build"
+    figures = Path(figures_dir) if figures_dir else root / "figures"
+    data = Path(data_dir) if data_dir else root / "data"
+    target = Path(target) if target else build / "submission.zip"
+    if target.exists():
+        raise ReviewError(target, "bundle target exists; remove it or choose another name")
+    files = collect(root, build_dir=build, figures_dir=figures, data_dir=data)
+    require_deidentified([data])
+    contents = {name: path.read_bytes() for name, path in files.items()}
+    contents["environment/requirements.txt"] = freeze().encode()
+    sums = "".join(f"{hashlib.sha256(b).hexdigest()}  {n}\n" for n, b in sorted(contents.items()))
+    contents["SHA256SUMS"] = sums.encode()
+    names = sorted(contents) + ["README.txt"]
+    contents["README.txt"] = _readme(root, sorted(names)).encode()
+    when = zip_date_time()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
+            for name in sorted(contents):
+                zf.writestr(_entry(name, when), contents[name], compresslevel=9)
+        os.chmod(tmp, 0o644)
+        if target.exists():
+            raise ReviewError(target, "bundle target appeared while writing; not replaced")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return BundleResult(target, tuple(sorted(contents)))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options after ``render.py COMMAND`` (``--root`` is added by render.py itself)."""
+    parser.add_argument("-o", "--output", type=Path, metavar="ZIP",
+                        help="zip to create (default: ROOT/build/submission.zip); must not exist")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = build_bundle(args.root, args.output)
+    print(f"wrote {result.path} ({len(result.entries)} entries)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``render.py bundle`` entry point: exit 0 written, 2 refused (nothing written)."""
+    parser = argparse.ArgumentParser(prog="render.py bundle", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except CaseReportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code

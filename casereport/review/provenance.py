@@ -1,0 +1,193 @@
+"""Per-panel provenance: ``figures/provenance.json`` from the panel sidecars.
+
+Format (JSON, sorted keys, paths relative to the project root)::
+
+    {
+      "schema": "casereport-provenance/1",
+      "notebook": "notebooks/article.ipynb",       # the notebook that wrote the figure
+      "parameters": {...},                          # its parameters
+      "figure": {"figure1.png": "<sha256>", ...},   # composite figure files
+      "panels": {
+        "A1": {
+          "panel": "A1", "case": "A", "kind": "wholebody", "caption": "...",
+          "image": "panels/A1.png", "image_sha256": "<sha256>",
+          "sources": [{"files": ["data/A/wb/wb.dcm"], "sha256": {"data/A/wb/wb.dcm": "..."},
+                       "series_instance_uid": "...", "study_instance_uid": "...",
+                       "modality": "NM", "series_description": "...", ...}],
+          "selection": {...},        # frames (planar) or plane, position and slices shown
+          "window": {...},           # display window(s)
+          "annotation_file": "data/A/case.yaml", "annotations": [...],
+          "notebook": "notebooks/article.ipynb", "parameters": {...},
+          "simulated": true
+        }, ...
+      }
+    }
+
+``panels.<id>`` repeats notebook and parameters so that each entry stands alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from casereport.errors import ReviewError
+
+SCHEMA = "casereport-provenance/1"
+PROVENANCE_FILE = "provenance.json"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _project_root(start: Path) -> Path:
+    start = start.resolve()
+    for p in (start, *start.parents):
+        if (p / "pyproject.toml").is_file():
+            return p
+    return start
+
+
+def _load_sidecar(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReviewError(path, f"panel sidecar is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or "panel" not in data:
+        raise ReviewError(path, "panel sidecar has no 'panel' entry")
+    return data
+
+
+def _source_hashes(files: list[str], root: Path) -> dict[str, str]:
+    out = {}
+    for f in files:
+        p = Path(f) if Path(f).is_absolute() else root / f
+        if p.is_file():
+            out[f] = sha256_file(p)
+    return out
+
+
+def panel_entry(sidecar: Mapping[str, Any], *, figures_dir: Path, root: Path, notebook: str,
+                parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The provenance of one panel from its sidecar ``figures/panels/<id>.json``."""
+    pid = str(sidecar["panel"])
+    image = figures_dir / "panels" / str(sidecar.get("image", f"{pid}.png"))
+    sources = []
+    for s in sidecar.get("sources", []):
+        s = dict(s)
+        s["sha256"] = _source_hashes(list(s.get("files", [])), root)
+        sources.append(s)
+    return {
+        "panel": pid,
+        "case": sidecar.get("case"),
+        "kind": sidecar.get("kind"),
+        "caption": sidecar.get("caption", ""),
+        "alt": sidecar.get("alt", ""),
+        "image": f"panels/{image.name}",
+        "image_sha256": sha256_file(image) if image.is_file() else None,
+        "sources": sources,
+        "selection": sidecar.get("used", {}),
+        "window": sidecar.get("window", {}),
+        "annotation_file": sidecar.get("annotation_file"),
+        "annotations": sidecar.get("annotations", []),
+        "notebook": notebook,
+        "parameters": dict(parameters),
+        "simulated": bool(sidecar.get("simulated", False)),
+    }
+
+
+def build_provenance(figures_dir: str | Path, *, notebook: str = "notebooks/article.ipynb",
+                     parameters: Mapping[str, Any] | None = None,
+                     root: str | Path | None = None) -> dict[str, Any]:
+    """Provenance of every panel in ``figures_dir`` (see the module docstring).
+
+    Args:
+        figures_dir: folder holding ``figure1.*`` and ``panels/<id>.{png,json}``.
+        notebook: the notebook that wrote the figure, relative to the project root.
+        parameters: that notebook's parameters (JSON-serialisable).
+        root: project root for relative paths (default: nearest folder with pyproject.toml).
+
+    Raises:
+        ReviewError: no panel sidecars, or a sidecar that does not parse.
+    """
+    figures_dir = Path(figures_dir)
+    root_path = Path(root) if root is not None else _project_root(figures_dir)
+    sidecars = sorted((figures_dir / "panels").glob("*.json"))
+    if not sidecars:
+        raise ReviewError(figures_dir / "panels", "no panel sidecars (<id>.json) to build provenance from")
+    params = dict(parameters or {})
+    panels = {}
+    for path in sidecars:
+        entry = panel_entry(_load_sidecar(path), figures_dir=figures_dir, root=root_path,
+                            notebook=notebook, parameters=params)
+        panels[entry["panel"]] = entry
+    figure = {p.name: sha256_file(p) for p in sorted(figures_dir.glob("figure1.*")) if p.is_file()}
+    return {"schema": SCHEMA, "notebook": notebook, "parameters": params, "figure": figure,
+            "panels": panels}
+
+
+def provenance_bytes(prov: Mapping[str, Any]) -> bytes:
+    """Canonical JSON bytes (sorted keys, 2-space indent, UTF-8, final newline)."""
+    return (json.dumps(prov, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode()
+
+
+def write_provenance(figures_dir: str | Path, **kwargs: Any) -> Path:
+    """Build the provenance and write ``<figures_dir>/provenance.json`` atomically."""
+    figures_dir = Path(figures_dir)
+    data = provenance_bytes(build_provenance(figures_dir, **kwargs))
+    target = figures_dir / PROVENANCE_FILE
+    fd, tmp = tempfile.mkstemp(prefix=".provenance.", dir=figures_dir)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def provenance_rows(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) pairs describing where one panel comes from, for captions and tables."""
+    rows: list[tuple[str, str]] = []
+    for s in entry.get("sources", []):
+        files = list(s.get("files", []))
+        shown = ", ".join(files[:3]) + (f" … (+{len(files) - 3} files)" if len(files) > 3 else "")
+        rows.append((f"{s.get('modality', '')} files", shown))
+        rows.append(("SeriesInstanceUID", str(s.get("series_instance_uid", ""))))
+    rows.append(("frames / slices", _fmt(entry.get("selection", {}))))
+    rows.append(("window", _fmt(entry.get("window", {}))))
+    rows.append(("annotation file", str(entry.get("annotation_file", ""))))
+    rows.append(("notebook", str(entry.get("notebook", ""))))
+    rows.append(("parameters", _fmt(entry.get("parameters", {}))))
+    return rows
+
+
+def provenance_html(entry: Mapping[str, Any]) -> str:
+    """A ``<details>`` element listing one panel's sources (all text HTML-escaped)."""
+    pid = html.escape(str(entry.get("panel", "")))
+    items = "".join(
+        f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(v)}</code></td></tr>"
+        for k, v in provenance_rows(entry)
+    )
+    return (f'<details class="provenance"><summary>Sources of panel {pid}</summary>'
+            f"<table>{items}</table></details>")

@@ -1,0 +1,339 @@
+"""Reviewer tools: provenance.json, ``render.py verify`` and ``render.py bundle``.
+
+Projects are made in the tests: figure PNGs drawn with matplotlib, DICOM written with
+pydicom, a manifest of their SHA-256. ``verify`` is exercised on an already rendered
+figures folder (``--rendered``); the re-render itself is the render pipeline's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from casereport.errors import PhiError, ReviewError
+from casereport.review import build_bundle, build_provenance, compare_figures, verify, write_provenance
+from casereport.review.bundle import zip_date_time
+from casereport.review.provenance import provenance_html
+from casereport.review.verify import check_data, diff_image, report_text
+from tests import dicom_factory as fac
+
+ROOT = Path(__file__).resolve().parents[1]
+PANELS = ("A1", "A2", "B1")
+
+
+def _panel_png(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    fig = Figure(figsize=(1.5, 1.5), dpi=60)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(rng.poisson(20, size=(32, 32)), cmap="gray_r")
+    ax.set_axis_off()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", metadata={"Software": None})
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _project(root: Path, *, identifiable: bool = False) -> Path:
+    """figures/ (figure1 + 3 panels), data/ (2 DICOM + manifest), build/ outputs."""
+    for i, pid in enumerate(PANELS):
+        _panel_png(root / "figures" / "panels" / f"{pid}.png", i)
+    _panel_png(root / "figures" / "figure1.png", 99)
+    data = root / "data"
+    wb = fac.nm_wholebody()
+    wb.DeidentificationMethod = "fictitious test data"
+    if identifiable:
+        wb.PatientName = "Doe^Jane"
+        wb.InstitutionName = "General Hospital"
+    (data / "A" / "wb").mkdir(parents=True)
+    wb.save_as(data / "A" / "wb" / "wb.dcm", enforce_file_format=True)
+    sp = fac.nm_planar()
+    sp.DeidentificationMethod = "fictitious test data"
+    (data / "A" / "spot").mkdir(parents=True)
+    sp.save_as(data / "A" / "spot" / "spot.dcm", enforce_file_format=True)
+    (data / "A" / "case.yaml").write_text("case: A\n")
+    files = {p.relative_to(data).as_posix(): _sha(p) for p in sorted(data.rglob("*.dcm"))}
+    (data / "MANIFEST.json").write_text(json.dumps({"files": files, "seed": 1}, indent=2))
+    build = root / "build"
+    (build / "notebooks").mkdir(parents=True)
+    (build / "article.html").write_text("<html><body>article</body></html>")
+    (build / "article.pdf").write_bytes(b"%PDF-1.7\n% test\n")
+    (build / "notebooks" / "article.ipynb").write_text('{"cells": []}')
+    (build / "notebooks" / "case_A.ipynb").write_text('{"cells": []}')
+    return root
+
+
+def _copy_figures(src: Path, dst: Path) -> Path:
+    for p in src.rglob("*"):
+        if p.is_file():
+            (dst / p.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+            (dst / p.relative_to(src)).write_bytes(p.read_bytes())
+    return dst
+
+
+def _tamper_png(path: Path) -> None:
+    arr = np.asarray(Image.open(path).convert("RGBA")).copy()
+    arr[10:30, 10:30, :3] = [255, 0, 0]
+    Image.fromarray(arr).save(path)
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "render.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+# --------------------------------------------------------------------------- panels
+
+
+def test_identical_figures_pass_and_tampered_panel_fails(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    rendered = _copy_figures(root / "figures", tmp_path / "r")
+    checks = compare_figures(root / "figures", rendered)
+    assert [c.name for c in checks] == ["figure1.png", "panels/A1.png", "panels/A2.png", "panels/B1.png"]
+    assert all(c.passed and c.rms == 0.0 and c.max_abs == 0.0 for c in checks)
+
+    _tamper_png(rendered / "panels" / "A2.png")
+    diffs = tmp_path / "diffs"
+    diffs.mkdir()
+    by_name = {c.name: c for c in compare_figures(root / "figures", rendered, diff_dir=diffs)}
+    bad = by_name["panels/A2.png"]
+    assert not bad.passed and bad.max_abs > 100 and bad.rms > 1.0
+    assert bad.diff_image == "diff_panels_A2.png" and (diffs / bad.diff_image).is_file()
+    assert by_name["panels/A1.png"].passed and by_name["panels/A1.png"].diff_image is None
+    # the diff image: three views side by side, the difference in red where pixels changed
+    img = np.asarray(Image.open(diffs / bad.diff_image))
+    w = Image.open(rendered / "panels" / "A2.png").width
+    assert img.shape[1] == 3 * w + 16
+    heat = img[:, 2 * w + 16:]
+    assert heat[20, 20, 0] == 255 and heat[20, 20, 1] < 128 and (heat[60, 60] == 255).all()
+
+
+def test_small_differences_within_tolerance(tmp_path: Path) -> None:
+    a = np.full((20, 20, 4), 200.0)
+    b = a.copy()
+    b[0, 0, 0] += 40  # one channel of one pixel
+    img = diff_image(a, b)
+    assert img.size == (3 * 20 + 16, 20)
+    root = tmp_path / "c"
+    (root / "panels").mkdir(parents=True)
+    Image.fromarray(a.astype(np.uint8)).save(root / "panels" / "X.png")
+    (tmp_path / "r" / "panels").mkdir(parents=True)
+    Image.fromarray(b.astype(np.uint8)).save(tmp_path / "r" / "panels" / "X.png")
+    (check,) = compare_figures(root, tmp_path / "r", 1.0)
+    assert check.passed and check.max_abs == 40.0 and check.rms == pytest.approx(40 / np.sqrt(1600))
+    (check,) = compare_figures(root, tmp_path / "r", 0.5)
+    assert not check.passed and "RMS 1.000 > 0.5" in check.note
+
+
+def test_missing_and_resized_panels_fail(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    rendered = _copy_figures(root / "figures", tmp_path / "r")
+    (rendered / "panels" / "B1.png").unlink()
+    Image.new("RGBA", (7, 9), "white").save(rendered / "panels" / "A1.png")
+    _panel_png(rendered / "panels" / "Z9.png", 5)
+    by_name = {c.name: c for c in compare_figures(root / "figures", rendered)}
+    assert "size differs" in by_name["panels/A1.png"].note
+    assert by_name["panels/B1.png"].note == "not produced by the re-render"
+    assert by_name["panels/Z9.png"].note == "re-rendered but no committed baseline"
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_manifest_check_detects_tampered_and_unlisted_dicom(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    assert check_data(root / "data") == (2, [])
+    wb = root / "data" / "A" / "wb" / "wb.dcm"
+    raw = bytearray(wb.read_bytes())
+    raw[-1] ^= 0xFF  # one pixel value
+    wb.write_bytes(bytes(raw))
+    extra = fac.nm_planar(key="extra")
+    extra.save_as(root / "data" / "A" / "extra.dcm", enforce_file_format=True)
+    n, failures = check_data(root / "data")
+    assert n == 2
+    assert [(f.path, f.note) for f in failures] == [
+        ("A/wb/wb.dcm", "SHA-256 differs from the manifest"),
+        ("A/extra.dcm", "DICOM file not listed in the manifest"),
+    ]
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def test_verify_passes_and_writes_report(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    rendered = _copy_figures(root / "figures", tmp_path / "r")
+    report = verify(root, rendered=rendered)
+    assert report.passed
+    text = report_text(report)
+    assert "RMS difference <= 1 grey levels" in text and "panels/A1.png" in text
+    assert text.count("PASS") >= 6 and "verify: PASS" in text
+    page = (root / "build" / "verify" / "report.html").read_text()
+    assert "<h1>Verification: PASS</h1>" in page
+
+
+def test_verify_cli_fails_on_tampered_panel_and_dicom(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    rendered = _copy_figures(root / "figures", tmp_path / "r")
+    _tamper_png(rendered / "panels" / "B1.png")
+    dcm = root / "data" / "A" / "spot" / "spot.dcm"
+    dcm.write_bytes(dcm.read_bytes()[:-2] + b"\x00\x01")
+    done = _run("verify", "--rendered", str(rendered), cwd=root)
+    assert done.returncode == 1, done.stderr
+    out = done.stdout
+    assert "tolerance: a figure passes when the RMS difference <= 1 grey levels" in out
+    assert [ln.split()[:2] for ln in out.splitlines() if ln.startswith("panels/B1.png")] == [
+        ["panels/B1.png", "FAIL"]]
+    assert [ln.split()[:2] for ln in out.splitlines() if ln.startswith("panels/A1.png")] == [
+        ["panels/A1.png", "PASS"]]
+    assert "FAIL data/A/spot/spot.dcm: SHA-256 differs from the manifest" in out
+    assert out.rstrip().splitlines()[-2] == "verify: FAIL"
+    report = root / "build" / "verify"
+    assert (report / "diff_panels_B1.png").is_file()
+    page = (report / "report.html").read_text()
+    assert 'src="diff_panels_B1.png"' in page and "Verification: FAIL" in page
+
+
+def test_verify_reports_identifiable_data(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", identifiable=True)
+    report = verify(root, rendered=_copy_figures(root / "figures", tmp_path / "r"))
+    assert not report.passed
+    assert "wb.dcm" in report.phi and "PatientName" in report.phi and "InstitutionName" in report.phi
+    html_page = (root / "build" / "verify" / "report.html").read_text()
+    assert "Doe^Jane" not in html_page
+
+
+def test_verify_bad_input_exit_2_and_nothing_written(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    rendered = _copy_figures(root / "figures", tmp_path / "r")
+    (root / "data" / "MANIFEST.json").write_text("{not json")
+    done = _run("verify", "--rendered", str(rendered), cwd=root)
+    assert done.returncode == 2
+    assert "MANIFEST.json: data manifest does not parse" in done.stderr and "Traceback" not in done.stderr
+    assert not (root / "build" / "verify").exists()
+    assert sorted(p.name for p in (root / "build").iterdir()) == ["article.html", "article.pdf", "notebooks"]
+
+    root2 = _project(tmp_path / "q")
+    for p in sorted((root2 / "figures").rglob("*"), reverse=True):
+        p.rmdir() if p.is_dir() else p.unlink()
+    (root2 / "figures").rmdir()
+    done = _run("verify", "--rendered", str(rendered), cwd=root2)
+    assert done.returncode == 2 and "no committed figures folder" in done.stderr
+    assert not (root2 / "build" / "verify").exists()
+    with pytest.raises(ReviewError, match="no committed figures folder"):
+        verify(root2, rendered=rendered)
+
+
+# --------------------------------------------------------------------------- bundle
+
+
+def test_bundle_is_deterministic_and_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")  # 2019-04-01
+    root = _project(tmp_path / "p")
+    a = build_bundle(root, tmp_path / "a.zip")
+    b = build_bundle(root, tmp_path / "b.zip")
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    with zipfile.ZipFile(a.path) as zf:
+        names = zf.namelist()
+        infos = zf.infolist()
+        readme = zf.read("README.txt").decode()
+        sums = zf.read("SHA256SUMS").decode()
+        env = zf.read("environment/requirements.txt").decode()
+        assert zf.read("data/MANIFEST.json") == (root / "data" / "MANIFEST.json").read_bytes()
+        assert zf.read("figures/panels/A1.png") == (root / "figures/panels/A1.png").read_bytes()
+    assert names == sorted(names) == list(a.entries) == list(b.entries)
+    assert {"article.html", "article.pdf", "data/MANIFEST.json", "notebooks/article.ipynb",
+            "notebooks/case_A.ipynb", "figures/figure1.png", "figures/panels/B1.png",
+            "environment/requirements.txt", "README.txt", "SHA256SUMS"} <= set(names)
+    assert not any(n.endswith(".dcm") for n in names)
+    assert {i.date_time for i in infos} == {(2019, 4, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} == {0o100644}
+    assert "python render.py verify" in readme
+    assert f"{_sha(root / 'build' / 'article.pdf')}  article.pdf" in sums
+    assert any(line.startswith("numpy==") for line in env.splitlines())
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert zip_date_time() == (1980, 1, 1, 0, 0, 0)
+
+
+def test_bundle_refuses_existing_target_and_phi(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    target = root / "build" / "submission.zip"
+    target.write_bytes(b"previous")
+    done = _run("bundle", cwd=root)
+    assert done.returncode == 2 and "bundle target exists" in done.stderr
+    assert target.read_bytes() == b"previous"
+    target.unlink()
+    assert _run("bundle", cwd=root).returncode == 0 and zipfile.is_zipfile(target)
+
+    bad = _project(tmp_path / "q", identifiable=True)
+    with pytest.raises(PhiError, match=r"wb\.dcm: .*PatientName"):
+        build_bundle(bad)
+    done = _run("bundle", "--allow-phi", cwd=bad)
+    assert done.returncode == 2 and "--allow-phi" in done.stderr  # no such option for bundle
+    done = _run("bundle", cwd=bad)
+    assert done.returncode == 2 and "identifiable data" in done.stderr
+    assert sorted(p.name for p in (bad / "build").iterdir()) == ["article.html", "article.pdf", "notebooks"]
+
+
+def test_bundle_missing_inputs_exit_2(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    (root / "build" / "article.pdf").unlink()
+    with pytest.raises(ReviewError, match=r"missing: .*article\.pdf.*run python render\.py first"):
+        build_bundle(root)
+    assert not (root / "build" / "submission.zip").exists()
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def test_provenance_from_panel_sidecars(tmp_path: Path) -> None:
+    from casereport.figure import load_cases, write_panels
+    from tests.figure_synth import SyntheticLoader, make_case_dir
+
+    (tmp_path / "pyproject.toml").write_text("")
+    case = tmp_path / "data" / "T"
+    case.mkdir(parents=True)
+    make_case_dir(case)
+    loader = SyntheticLoader(case)
+    specs = load_cases(tmp_path / "data", loader=loader)
+    figures = tmp_path / "figures"
+    write_panels(specs, figures / "panels", root=tmp_path, panel_ids=["A1", "C2"], loader=loader)
+    params = {"data_dir": "data", "figures_dir": "figures"}
+    prov = build_provenance(figures, parameters=params)
+    assert sorted(prov["panels"]) == ["A1", "C2"]
+    c2 = prov["panels"]["C2"]
+    assert c2["notebook"] == "notebooks/article.ipynb" and c2["parameters"] == params
+    assert c2["annotation_file"] == "data/T/case.yaml"
+    assert [s["series_instance_uid"] for s in c2["sources"]] == ["1.2.3.30", "1.2.3.40"]
+    assert c2["sources"][0]["files"][0] == "data/T/ct/CT_0001.dcm"
+    assert c2["selection"]["slice_files"] == ["data/T/ct/CT_0021.dcm"]
+    assert c2["window"]["ct"]["name"] == "lung"
+    assert c2["image_sha256"] == _sha(figures / "panels" / "C2.png")
+    path = write_provenance(figures, parameters=params)
+    text = path.read_text()
+    assert json.loads(text) == prov and text == json.dumps(prov, indent=2, sort_keys=True,
+                                                           ensure_ascii=False) + "\n"
+    snippet = provenance_html({**c2, "caption": "<b>"})
+    assert snippet.startswith('<details class="provenance"><summary>Sources of panel C2</summary>')
+    assert "1.2.3.30" in snippet and "data/T/case.yaml" in snippet and "notebooks/article.ipynb" in snippet
+    evil = provenance_html({"panel": "<script>", "annotation_file": "<img src=x>"})
+    assert "<script>" not in evil and "&lt;img src=x&gt;" in evil
+
+
+def test_provenance_needs_sidecars(tmp_path: Path) -> None:
+    (tmp_path / "figures" / "panels").mkdir(parents=True)
+    with pytest.raises(ReviewError, match="no panel sidecars"):
+        build_provenance(tmp_path / "figures")
+    (tmp_path / "figures" / "panels" / "A1.json").write_text("{broken")
+    with pytest.raises(ReviewError, match="A1.json: panel sidecar is not valid JSON"):
+        build_provenance(tmp_path / "figures")
