@@ -8,7 +8,7 @@
 
 from casereport.analysis.body import LESION_SITES, REGIONS, BodyFrame, body_frame, body_mask
 from casereport.analysis.case import CaseAnalysis, analyse_case
-from casereport.analysis.overlay import draw_rois
+from casereport.analysis.overlay import draw_rois, roi_overlay_figure
 from casereport.analysis.planar import Lesion, Measurement, find_lesions, lung_heterogeneity
 from casereport.analysis.roi import PlanarROI, ROIStats
 from casereport.analysis.volume import LungCT, SpectLung, lung_ct, lung_mask, spect_lung_to_vertebra
@@ -28,6 +28,7 @@ __all__ = [
     "body_frame",
     "body_mask",
     "draw_rois",
+    "roi_overlay_figure",
     "find_lesions",
     "lung_ct",
     "lung_heterogeneity",

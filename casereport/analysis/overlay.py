@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch, Rectangle
 
 from casereport.analysis.roi import PlanarROI
+from casereport.io import WholeBody
+
+if TYPE_CHECKING:
+    from casereport.analysis.case import CaseAnalysis
 
 
 def draw_rois(rois: Iterable[PlanarROI], *, ax: Axes, color: str = "tab:blue",
@@ -27,3 +34,23 @@ def draw_rois(rois: Iterable[PlanarROI], *, ax: Axes, color: str = "tab:blue",
             ax.annotate(roi.name, (x, y), xytext=(3, 3), textcoords="offset points",
                         fontsize=fontsize, color=color)
     return patches
+
+
+def roi_overlay_figure(wb: WholeBody, result: "CaseAnalysis", *, height_in: float = 6.0) -> Figure:
+    """Anterior and posterior whole-body views (inverted grey) with every measured ROI:
+    anatomical regions in blue, lesions and their references in red."""
+    views = [wb.view("ANT"), wb.view("POST")]
+    w, h = views[0].size_mm
+    fig = Figure(figsize=(2 * height_in * w / h + 0.2, height_in))
+    for i, image in enumerate(views):
+        ax = fig.add_axes((i / 2 + 0.005, 0.0, 0.49, 0.95))
+        vmax = float(np.percentile(image.counts, 99.5)) or 1.0
+        ax.imshow(image.counts, cmap="gray_r", vmin=0, vmax=vmax, extent=image.extent_mm,
+                  interpolation="nearest")
+        ax.set_title(f"{image.view} (simulated)" if image.source.simulated else image.view, fontsize=8)
+        ax.set_axis_off()
+        regions = [r for m in result.planar for r in m.rois if r.view == image.view]
+        draw_rois(dict.fromkeys(regions), ax=ax, color="tab:blue", fontsize=4.5)
+        lesions = [r for les in result.lesions for r in les.rois if r.view == image.view]
+        draw_rois(lesions, ax=ax, color="tab:red", label=False)
+    return fig

@@ -1,0 +1,225 @@
+"""HTML building blocks for the notebooks: escaped tables, figures with provenance.
+
+Every piece of text that comes from data (case files, DICOM descriptions, annotation
+labels) passes through :func:`html.escape`, so it is shown, never interpreted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import importlib.metadata
+import json
+import math
+import platform
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+#: Packages whose versions the Reproducibility section reports.
+KEY_PACKAGES = (
+    "casereport", "numpy", "scipy", "matplotlib", "pydicom", "pylibjpeg", "papermill",
+    "nbclient", "nbconvert", "ipykernel", "weasyprint", "pyyaml",
+)
+
+
+def esc(value: Any) -> str:
+    """Escape any value for HTML text or attribute context."""
+    return html.escape(str(value), quote=True)
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """Format a number for a table: fixed decimals, ``n/a`` for missing/NaN."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, caption: str = "",
+          numeric: Sequence[int] = ()) -> str:
+    """An HTML table; cells are escaped, columns in ``numeric`` right-aligned."""
+    num = set(numeric)
+
+    def cells(values: Sequence[Any], tag: str) -> str:
+        return "".join(
+            f"<{tag}{' class=num' if i in num else ''}>{esc(v)}</{tag}>" for i, v in enumerate(values)
+        )
+
+    parts = ["<table>"]
+    if caption:
+        parts.append(f"<caption>{esc(caption)}</caption>")
+    parts.append(f"<thead><tr>{cells(headers, 'th')}</tr></thead><tbody>")
+    parts.extend(f"<tr>{cells(r, 'td')}</tr>" for r in rows)
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def png_data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def provenance_html(records: Sequence[Mapping[str, Any]], *, notebook: str = "",
+                    parameters: Mapping[str, Any] | None = None) -> str:
+    """A ``<details>`` block listing, per panel, its source files, series UIDs, slice or
+    frame, window and annotation file (from the panel sidecars)."""
+    items = []
+    for rec in records:
+        srcs = "; ".join(
+            f"{s.get('modality', '')} series {s.get('series_instance_uid', '')}"
+            f" ({', '.join(s.get('files', [])[:3])}{' …' if len(s.get('files', [])) > 3 else ''})"
+            for s in rec.get("sources", [])
+        )
+        used = rec.get("used", {})
+        used_txt = ", ".join(f"{k}={v}" for k, v in sorted(used.items()) if k != "slice_files")
+        window = ", ".join(f"{k}={v}" for k, v in sorted(rec.get("window", {}).items()))
+        items.append(
+            f"<li><b>{esc(rec.get('panel', ''))}</b>: {esc(srcs)}; {esc(used_txt)}; "
+            f"window {esc(window)}; annotations from {esc(rec.get('annotation_file', ''))}</li>"
+        )
+    made = ""
+    if notebook:
+        params = json.dumps(dict(parameters or {}), sort_keys=True)
+        made = f"<p>Drawn by {esc(notebook)} with parameters {esc(params)}.</p>"
+    return f"<details><summary>Sources of each panel</summary><ul>{''.join(items)}</ul>{made}</details>"
+
+
+def figure_html(image: Path, *, caption: str, alt: str, label: str = "",
+                provenance: str = "") -> str:
+    """``<figure>`` with the PNG embedded, an escaped caption and optional provenance."""
+    lab = f"<b>{esc(label)}</b> " if label else ""
+    return (
+        f'<figure><img src="{png_data_uri(image)}" alt="{esc(alt)}" style="width:100%">'
+        f"<figcaption>{lab}{esc(caption)}</figcaption>{provenance}</figure>"
+    )
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_manifest(data_dir: Path) -> tuple[int, list[str]]:
+    """Verify ``data_dir/MANIFEST.json``: (number of files checked, paths that differ)."""
+    manifest = json.loads((Path(data_dir) / "MANIFEST.json").read_text())
+    files: Mapping[str, str] = manifest.get("files", {})
+    bad = [rel for rel, digest in sorted(files.items())
+           if not (Path(data_dir) / rel).is_file() or sha256(Path(data_dir) / rel) != digest]
+    return len(files), bad
+
+
+def versions(packages: Sequence[str] = KEY_PACKAGES) -> list[tuple[str, str]]:
+    """(package, installed version) for the packages that produced the article."""
+    out = [("python", platform.python_version())]
+    for name in packages:
+        try:
+            out.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            out.append((name, "not installed"))
+    return out
+
+
+# ------------------------------------------------------------------ article building blocks
+
+
+def load_results(results_dir: Path) -> dict[str, dict[str, Any]]:
+    """``{case id: results.json}`` for every case folder under ``results_dir``."""
+    out = {}
+    for path in sorted(Path(results_dir).glob("*/results.json")):
+        data = json.loads(path.read_text())
+        out[str(data.get("case_id", path.parent.name))] = data
+    return out
+
+
+def _planar(result: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    for m in result.get("planar", []):
+        if m.get("name") == name:
+            return m
+    return {}
+
+
+def measured(result: Mapping[str, Any], name: str, key: str = "case") -> float | None:
+    """One planar ratio from a results dict (``key``: case, control or case_over_control)."""
+    value = _planar(result, name).get(key)
+    return None if value is None else float(value)
+
+
+def findings_rows(results: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
+    """Rows of the quantitative-findings table, one per case (values as computed)."""
+    rows = []
+    for case_id, r in sorted(results.items()):
+        def pair(name: str) -> str:
+            return f"{fmt(measured(r, name))} ({fmt(measured(r, name, 'control'))})"
+
+        lesions = r.get("lesions", [])
+        les = (f"{len(lesions)}: {fmt(min(x['lesion_to_normal'] for x in lesions), 1)}–"
+               f"{fmt(max(x['lesion_to_normal'] for x in lesions), 1)}") if lesions else "none"
+        ct, ctc = r.get("ct") or {}, r.get("ct_control") or {}
+        ct_txt = f"{fmt(ct.get('mean_hu'), 0)} ({fmt(ctc.get('mean_hu'), 0)})" if ct else "n/a"
+        spect = r.get("spect") or {}
+        rows.append([
+            case_id, pair("lung / soft tissue"), pair("lung / rib"), pair("lung heterogeneity (CV)"),
+            pair("stomach / liver"), les, ct_txt, fmt(spect.get("lung_to_vertebra"), 3) if spect else "n/a",
+        ])
+    return rows
+
+
+FINDINGS_HEADERS = (
+    "case", "lung / soft tissue", "lung / rib", "lung heterogeneity (CV)", "stomach / liver",
+    "bone lesions: n, lesion / normal bone", "CT mean lung HU", "SPECT lung / vertebra",
+)
+
+
+def sidecars(figures_dir: Path) -> dict[str, dict[str, Any]]:
+    """``{panel id: sidecar}`` from ``figures_dir/panels/*.json``."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted((Path(figures_dir) / "panels").glob("*.json"))}
+
+
+def figure_caption(panels: Mapping[str, Mapping[str, Any]], layout: Sequence[Sequence[str]]) -> str:
+    """Caption text of the composite: each panel's own caption, row by row."""
+    parts = []
+    for row in layout:
+        parts.append(" ".join(f"({pid}) {panels[pid].get('caption', '')}" for pid in row if pid in panels))
+    return " ".join(parts)
+
+
+_SEX = {"F": "woman", "M": "man"}
+
+
+def case_paragraph(spec: Any, result: Mapping[str, Any]) -> str:
+    """One case: patient facts and findings from the case file, then the measured values."""
+    p = spec.patient
+    who = f"A {p.age_years}-year-old {_SEX.get(p.sex, 'patient')} with {p.history}."
+    findings = " ".join(f.rstrip(".") + "." for f in spec.findings)
+    nums = []
+    lung = measured(result, "lung / soft tissue")
+    if lung is not None:
+        nums.append(f"lung-to-soft-tissue ratio {fmt(lung)} (control {fmt(measured(result, 'lung / soft tissue', 'control'))})")
+    stomach = measured(result, "stomach / liver")
+    if stomach is not None:
+        nums.append(f"stomach-to-liver ratio {fmt(stomach)} (control {fmt(measured(result, 'stomach / liver', 'control'))})")
+    lesions = result.get("lesions", [])
+    if lesions:
+        sites = ", ".join(f"{x['site']} {fmt(x['lesion_to_normal'], 1)}" for x in lesions)
+        nums.append(f"{len(lesions)} focal bone lesions, lesion-to-normal-bone ratio {sites}")
+    ct, ctc = result.get("ct"), result.get("ct_control")
+    if ct:
+        ref = f" (control {fmt(ctc['mean_hu'], 0)} HU)" if ctc else ""
+        nums.append(f"mean lung attenuation on CT {fmt(ct['mean_hu'], 0)} HU{ref}")
+    spect = result.get("spect")
+    if spect:
+        nums.append(f"SPECT lung-to-vertebra uptake ratio {fmt(spect['lung_to_vertebra'], 3)}")
+    measured_txt = ("Measured: " + "; ".join(nums) + ".") if nums else ""
+    return (f"<h3>Case {esc(spec.case_id)}</h3><p>{esc(who)} {esc(findings)}</p>"
+            f'<p class="small">{esc(measured_txt)}</p>')
+
+
+def case_paragraphs(specs: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]]) -> str:
+    return "".join(case_paragraph(specs[c], results[c]) for c in sorted(results) if c in specs)
