@@ -40,7 +40,9 @@ def _time(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def interleaved(a: Callable[[], object], b: Callable[[], object], repeats: int) -> dict[str, dict[str, float]]:
+def interleaved(
+    a: Callable[[], object], b: Callable[[], object], repeats: int
+) -> dict[str, dict[str, float]]:
     """Time ``a`` and ``b`` alternately; one untimed warm-up each."""
     a()
     b()
@@ -83,9 +85,14 @@ def bench_ct(folder: Path, repeats: int) -> dict[str, object]:
     a, b = ours(), reference()
     assert a.shape == b.shape, (a.shape, b.shape)
     res = interleaved(ours, reference, repeats)
-    return {"reference_name": "SimpleITK.ImageSeriesReader", "n_files": len(list(folder.iterdir())),
-            "shape": list(a.shape), **res, "ratio_median": res["ours"]["median_s"] / res["reference"]["median_s"],
-            "target_ratio": 1.0}
+    return {
+        "reference_name": "SimpleITK.ImageSeriesReader",
+        "n_files": len(list(folder.iterdir())),
+        "shape": list(a.shape),
+        **res,
+        "ratio_median": res["ours"]["median_s"] / res["reference"]["median_s"],
+        "target_ratio": 1.0,
+    }
 
 
 def bench_wb(path: Path, repeats: int) -> dict[str, object]:
@@ -96,8 +103,12 @@ def bench_wb(path: Path, repeats: int) -> dict[str, object]:
         return pydicom.dcmread(path).pixel_array
 
     res = interleaved(ours, reference, repeats)
-    return {"reference_name": "pydicom.dcmread(...).pixel_array", **res,
-            "ratio_median": res["ours"]["median_s"] / res["reference"]["median_s"], "target_ratio": 1.2}
+    return {
+        "reference_name": "pydicom.dcmread(...).pixel_array",
+        **res,
+        "ratio_median": res["ours"]["median_s"] / res["reference"]["median_s"],
+        "target_ratio": 1.2,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

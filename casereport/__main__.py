@@ -57,7 +57,9 @@ def _available() -> dict[str, ModuleType | _Broken]:
     return out
 
 
-def build_parser(commands: dict[str, ModuleType | _Broken] | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    commands: dict[str, ModuleType | _Broken] | None = None,
+) -> argparse.ArgumentParser:
     """The argument parser with one subparser per available command."""
     commands = _available() if commands is None else commands
     parser = argparse.ArgumentParser(prog="casereport", description=__doc__.splitlines()[0])
@@ -89,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - bad input must never end in a traceback
         where = getattr(args, "path", None)
         prefix = f"{where}: " if where is not None else ""
-        print(f"error: {prefix}unexpected {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
+        print(
+            f"error: {prefix}unexpected {type(exc).__name__}: {_one_line(str(exc))}",
+            file=sys.stderr,
+        )
         return 2
 
 

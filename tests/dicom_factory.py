@@ -28,12 +28,12 @@ from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import Tag
 from pydicom.uid import (
+    JPEG2000,
     UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    JPEG2000,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGLosslessSV1,
@@ -147,7 +147,9 @@ def _code(value: str, meaning: str, scheme: str = "SCT") -> Dataset:
     return c
 
 
-def planar_counts(n_frames: int, rows: int, cols: int, seed: int = 0, mean: float = 20.0) -> np.ndarray:
+def planar_counts(
+    n_frames: int, rows: int, cols: int, seed: int = 0, mean: float = 20.0
+) -> np.ndarray:
     """Poisson counts (frames, rows, cols) uint16 with a bright 'body' stripe, deterministic."""
     rng = np.random.default_rng(seed)
     lam = np.full((n_frames, rows, cols), mean / 4)
@@ -195,9 +197,17 @@ def nm_planar(
     if counts.ndim == 2:
         counts = counts[np.newaxis]
     if description is None:
-        description = "SIMULATED " + ("whole body" if whole_body else "static") + " " + "/".join(views)
-    ds = _base("NM", sop_class, key, series_uid=series_uid, description=description,
-               patient_name=patient_name)
+        description = (
+            "SIMULATED " + ("whole body" if whole_body else "static") + " " + "/".join(views)
+        )
+    ds = _base(
+        "NM",
+        sop_class,
+        key,
+        series_uid=series_uid,
+        description=description,
+        patient_name=patient_name,
+    )
     if image_type is None:
         image_type = ["ORIGINAL", "PRIMARY", "WHOLE BODY" if whole_body else "STATIC", "EMISSION"]
     ds.ImageType = list(image_type)
@@ -402,6 +412,20 @@ def _jpeg_baseline(ds: Dataset) -> None:
     _encapsulate(ds, frames, JPEGBaseline8Bit)
 
 
+def encoder_available(syntax: str) -> bool:
+    """True if :func:`save` can write ``syntax`` here (JPEG-LS needs pyjpegls, JPEG 2000
+    pylibjpeg-openjpeg)."""
+    ts = SYNTAXES[syntax]
+    if syntax in ("explicit", "implicit", "bigendian", "deflate", "jpeg-lossless", "jpeg-baseline"):
+        return True
+    from pydicom.pixels import get_encoder
+
+    try:
+        return bool(get_encoder(ts).is_available)
+    except NotImplementedError:
+        return False
+
+
 def save(ds: Dataset, path: str | Path, syntax: str = "explicit") -> Path:
     """Write ``ds`` to ``path`` in the transfer syntax named ``syntax`` (see SYNTAXES)."""
     path = Path(path)
@@ -413,8 +437,12 @@ def save(ds: Dataset, path: str | Path, syntax: str = "explicit") -> Path:
             arr = _frames(ds)
             ds.PixelData = arr.astype(arr.dtype.newbyteorder(">")).tobytes()
         ds.file_meta.TransferSyntaxUID = ts
-        ds.save_as(path, implicit_vr=syntax == "implicit", little_endian=syntax != "bigendian",
-                   enforce_file_format=True)
+        ds.save_as(
+            path,
+            implicit_vr=syntax == "implicit",
+            little_endian=syntax != "bigendian",
+            enforce_file_format=True,
+        )
         return path
     if syntax == "jpeg-baseline":
         _jpeg_baseline(ds)
@@ -432,8 +460,12 @@ def save(ds: Dataset, path: str | Path, syntax: str = "explicit") -> Path:
     return path
 
 
-def save_series(datasets: Sequence[Dataset], folder: str | Path, syntax: str = "explicit",
-                names: Sequence[str] | None = None) -> list[Path]:
+def save_series(
+    datasets: Sequence[Dataset],
+    folder: str | Path,
+    syntax: str = "explicit",
+    names: Sequence[str] | None = None,
+) -> list[Path]:
     """Write each dataset as ``folder/<name>``; default names CT_0001.dcm, ... in list order."""
     folder = Path(folder)
     names = names or [f"IM_{k + 1:04d}.dcm" for k in range(len(datasets))]

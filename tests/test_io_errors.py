@@ -66,8 +66,9 @@ def _ct_edit(edit: Callable[[list], None], **kw: object) -> Callable[[Path], Pat
     return build
 
 
-def _nm_edit(edit: Callable, factory: Callable = f.nm_wholebody, syntax: str = "explicit",
-             **kw: object) -> Callable[[Path], Path]:
+def _nm_edit(
+    edit: Callable, factory: Callable = f.nm_wholebody, syntax: str = "explicit", **kw: object
+) -> Callable[[Path], Path]:
     def build(tmp: Path) -> Path:
         ds = factory(**kw)
         edit(ds)
@@ -130,7 +131,9 @@ def _unknown_syntax(tmp: Path) -> Path:
 
 def _no_decoder(tmp: Path) -> Path:
     ds = f.nm_wholebody()
-    ds.PixelData = encapsulate([b"\x00\x00\x01\xb3" + b"\x00" * 60, b"\x00\x00\x01\xb3" + b"\x00" * 60])
+    ds.PixelData = encapsulate(
+        [b"\x00\x00\x01\xb3" + b"\x00" * 60, b"\x00\x00\x01\xb3" + b"\x00" * 60]
+    )
     ds["PixelData"].VR = "OB"
     ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2 Main Profile
     p = tmp / "mpeg.dcm"
@@ -170,7 +173,9 @@ def _dicomdir_missing_file(tmp: Path) -> Path:
     for ds in f.ct_series(n=3):
         fs.add(ds)
     fs.write(tmp / "media")
-    victim = next(p for p in sorted((tmp / "media").rglob("*")) if p.is_file() and p.name != "DICOMDIR")
+    victim = next(
+        p for p in sorted((tmp / "media").rglob("*")) if p.is_file() and p.name != "DICOMDIR"
+    )
     victim.unlink()
     return tmp / "media" / "DICOMDIR"
 
@@ -222,98 +227,232 @@ CASES: dict[str, Case] = {
     "empty_file": Case(_empty, NotDicomError, "empty file"),
     "random_bytes": Case(_random_bytes, NotDicomError, "not a DICOM file|unreadable"),
     "missing_path": Case(lambda t: t / "nothing_here.dcm", DicomInputError, "no such file"),
-    "truncated_in_meta": Case(lambda t: _cut(t, n=150), NotDicomError, "truncated|not DICOM|unreadable"),
-    "truncated_header": Case(lambda t: _cut(t, n=700), NotDicomError, "header incomplete|truncated"),
-    "truncated_pixel_data": Case(lambda t: _cut(t, drop=500), PixelDataError, "truncated", "PixelData"),
+    "truncated_in_meta": Case(
+        lambda t: _cut(t, n=150), NotDicomError, "truncated|not DICOM|unreadable"
+    ),
+    "truncated_header": Case(
+        lambda t: _cut(t, n=700), NotDicomError, "header incomplete|truncated"
+    ),
+    "truncated_pixel_data": Case(
+        lambda t: _cut(t, drop=500), PixelDataError, "truncated", "PixelData"
+    ),
     # pixel data inconsistent with the header
-    "frames_more_than_data": Case(_nm_edit(_frames_short), PixelDataError, r"Rows x Columns x Frames", "PixelData"),
-    "frames_fewer_than_data": Case(_nm_edit(_frames_long), PixelDataError, "NumberOfFrames is 1", "NumberOfFrames"),
+    "frames_more_than_data": Case(
+        _nm_edit(_frames_short), PixelDataError, r"Rows x Columns x Frames", "PixelData"
+    ),
+    "frames_fewer_than_data": Case(
+        _nm_edit(_frames_long), PixelDataError, "NumberOfFrames is 1", "NumberOfFrames"
+    ),
     "rows_too_many": Case(_nm_edit(_set(Rows=200)), PixelDataError, "needs", "PixelData"),
-    "zero_frames": Case(_nm_edit(_set(NumberOfFrames=0)), PixelDataError, "no image frames", "NumberOfFrames"),
-    "no_pixel_data": Case(_nm_edit(_set(PixelData=None)), PixelDataError, "no pixel data", "PixelData"),
-    "bits_allocated_12": Case(_nm_edit(_set(BitsAllocated=12, BitsStored=12, HighBit=11)), PixelDataError,
-                              "BitsAllocated 12", "BitsAllocated"),
+    "zero_frames": Case(
+        _nm_edit(_set(NumberOfFrames=0)), PixelDataError, "no image frames", "NumberOfFrames"
+    ),
+    "no_pixel_data": Case(
+        _nm_edit(_set(PixelData=None)), PixelDataError, "no pixel data", "PixelData"
+    ),
+    "bits_allocated_12": Case(
+        _nm_edit(_set(BitsAllocated=12, BitsStored=12, HighBit=11)),
+        PixelDataError,
+        "BitsAllocated 12",
+        "BitsAllocated",
+    ),
     "colour_image": Case(_nm_edit(_rgb), UnsupportedDicomError, "colour image", "SamplesPerPixel"),
-    "rescale_slope_zero": Case(_nm_edit(_set(RescaleSlope=0)), PixelDataError, "RescaleSlope is 0", "RescaleSlope"),
-    "corrupt_jpeg2000": Case(_corrupt_j2k, PixelDataError, r"cannot decode.*JPEG 2000.*Lossless", "PixelData"),
+    "rescale_slope_zero": Case(
+        _nm_edit(_set(RescaleSlope=0)), PixelDataError, "RescaleSlope is 0", "RescaleSlope"
+    ),
+    "corrupt_jpeg2000": Case(
+        _corrupt_j2k, PixelDataError, r"cannot decode.*JPEG 2000.*Lossless", "PixelData"
+    ),
     # transfer syntax
-    "unknown_transfer_syntax": Case(_unknown_syntax, UnsupportedDicomError, "unknown transfer syntax 1.2.999",
-                                    "TransferSyntaxUID"),
-    "syntax_without_decoder": Case(_no_decoder, UnsupportedDicomError, "no pixel decoder.*MPEG2",
-                                   "TransferSyntaxUID"),
+    "unknown_transfer_syntax": Case(
+        _unknown_syntax,
+        UnsupportedDicomError,
+        "unknown transfer syntax 1.2.999",
+        "TransferSyntaxUID",
+    ),
+    "syntax_without_decoder": Case(
+        _no_decoder, UnsupportedDicomError, "no pixel decoder.*MPEG2", "TransferSyntaxUID"
+    ),
     # modality / SOP class / image type
-    "unsupported_modality": Case(_nm_edit(_set(Modality="MR")), UnsupportedDicomError, "modality MR", "Modality"),
-    "unsupported_sop_class": Case(_nm_edit(_set(SOPClassUID="1.2.840.10008.5.1.4.1.1.481.1")),
-                                  UnsupportedDicomError, "RT Image Storage", "SOPClassUID"),
-    "enhanced_ct": Case(_ct_edit(lambda s: [setattr(d, "SOPClassUID", "1.2.840.10008.5.1.4.1.1.2.1") for d in s]),
-                        UnsupportedDicomError, "Enhanced CT Image Storage", "SOPClassUID"),
-    "nm_tomo_projections": Case(_nm_edit(_set(ImageType=["ORIGINAL", "PRIMARY", "TOMO", "EMISSION"])),
-                                UnsupportedDicomError, "tomographic projections", "ImageType"),
-    "nm_dynamic": Case(_nm_edit(_set(ImageType=["ORIGINAL", "PRIMARY", "DYNAMIC", "EMISSION"])),
-                       UnsupportedDicomError, "dynamic", "ImageType"),
+    "unsupported_modality": Case(
+        _nm_edit(_set(Modality="MR")), UnsupportedDicomError, "modality MR", "Modality"
+    ),
+    "unsupported_sop_class": Case(
+        _nm_edit(_set(SOPClassUID="1.2.840.10008.5.1.4.1.1.481.1")),
+        UnsupportedDicomError,
+        "RT Image Storage",
+        "SOPClassUID",
+    ),
+    "enhanced_ct": Case(
+        _ct_edit(lambda s: [setattr(d, "SOPClassUID", "1.2.840.10008.5.1.4.1.1.2.1") for d in s]),
+        UnsupportedDicomError,
+        "Enhanced CT Image Storage",
+        "SOPClassUID",
+    ),
+    "nm_tomo_projections": Case(
+        _nm_edit(_set(ImageType=["ORIGINAL", "PRIMARY", "TOMO", "EMISSION"])),
+        UnsupportedDicomError,
+        "tomographic projections",
+        "ImageType",
+    ),
+    "nm_dynamic": Case(
+        _nm_edit(_set(ImageType=["ORIGINAL", "PRIMARY", "DYNAMIC", "EMISSION"])),
+        UnsupportedDicomError,
+        "dynamic",
+        "ImageType",
+    ),
     # planar geometry and views
-    "planar_no_spacing": Case(_nm_edit(_set(PixelSpacing=None)), GeometryError, "no pixel spacing", "PixelSpacing"),
-    "planar_nan_spacing": Case(_nm_edit(_set(PixelSpacing=["NaN", "NaN"])), GeometryError, "not finite",
-                               "PixelSpacing"),
-    "planar_zero_spacing": Case(_nm_edit(_set(PixelSpacing=[0, 0])), GeometryError, "expected values",
-                                "PixelSpacing"),
-    "planar_absurd_spacing": Case(_nm_edit(_set(PixelSpacing=[2.4, 1e6])), GeometryError, "expected values",
-                                  "PixelSpacing"),
-    "planar_spacing_one_value": Case(_nm_edit(_set(PixelSpacing=2.4)), GeometryError, "1 values, expected 2",
-                                     "PixelSpacing"),
-    "detector_vector_length": Case(_nm_edit(_set(DetectorVector=[1, 2, 1])), DicomInputError,
-                                   "DetectorVector has 3 values for 2 frames", "DetectorVector"),
-    "wholebody_one_view": Case(_nm_edit(lambda d: None, views=("ANT",)), DicomInputError,
-                               "needs exactly one ANT and one POST", "ViewCodeSequence"),
-    "wholebody_two_anterior": Case(_nm_edit(lambda d: None, views=("ANT", "ANT")), DicomInputError,
-                                   "found ANT .*, ANT", "ViewCodeSequence"),
+    "planar_no_spacing": Case(
+        _nm_edit(_set(PixelSpacing=None)), GeometryError, "no pixel spacing", "PixelSpacing"
+    ),
+    "planar_nan_spacing": Case(
+        _nm_edit(_set(PixelSpacing=["NaN", "NaN"])), GeometryError, "not finite", "PixelSpacing"
+    ),
+    "planar_zero_spacing": Case(
+        _nm_edit(_set(PixelSpacing=[0, 0])), GeometryError, "expected values", "PixelSpacing"
+    ),
+    "planar_absurd_spacing": Case(
+        _nm_edit(_set(PixelSpacing=[2.4, 1e6])), GeometryError, "expected values", "PixelSpacing"
+    ),
+    "planar_spacing_one_value": Case(
+        _nm_edit(_set(PixelSpacing=2.4)), GeometryError, "1 values, expected 2", "PixelSpacing"
+    ),
+    "detector_vector_length": Case(
+        _nm_edit(_set(DetectorVector=[1, 2, 1])),
+        DicomInputError,
+        "DetectorVector has 3 values for 2 frames",
+        "DetectorVector",
+    ),
+    "wholebody_one_view": Case(
+        _nm_edit(lambda d: None, views=("ANT",)),
+        DicomInputError,
+        "needs exactly one ANT and one POST",
+        "ViewCodeSequence",
+    ),
+    "wholebody_two_anterior": Case(
+        _nm_edit(lambda d: None, views=("ANT", "ANT")),
+        DicomInputError,
+        "found ANT .*, ANT",
+        "ViewCodeSequence",
+    ),
     # SPECT geometry
-    "spect_no_position": Case(_nm_edit(lambda d: None, factory=f.nm_spect, geometry_in="none"), GeometryError,
-                              "ImagePositionPatient is missing", "ImagePositionPatient"),
-    "spect_no_slice_spacing": Case(_nm_edit(lambda d: None, factory=f.nm_spect, slice_spacing=None,
-                                            slice_thickness=None), GeometryError,
-                                   "neither SpacingBetweenSlices", "SpacingBetweenSlices"),
-    "spect_zero_slice_spacing": Case(_nm_edit(lambda d: None, factory=f.nm_spect, slice_spacing=0.0),
-                                     GeometryError, "implausible", "SpacingBetweenSlices"),
-    "spect_bad_orientation": Case(_nm_edit(lambda d: None, factory=f.nm_spect, iop=(1, 0, 0, 1, 0, 0)),
-                                  GeometryError, "not orthogonal", "ImageOrientationPatient"),
+    "spect_no_position": Case(
+        _nm_edit(lambda d: None, factory=f.nm_spect, geometry_in="none"),
+        GeometryError,
+        "ImagePositionPatient is missing",
+        "ImagePositionPatient",
+    ),
+    "spect_no_slice_spacing": Case(
+        _nm_edit(lambda d: None, factory=f.nm_spect, slice_spacing=None, slice_thickness=None),
+        GeometryError,
+        "neither SpacingBetweenSlices",
+        "SpacingBetweenSlices",
+    ),
+    "spect_zero_slice_spacing": Case(
+        _nm_edit(lambda d: None, factory=f.nm_spect, slice_spacing=0.0),
+        GeometryError,
+        "implausible",
+        "SpacingBetweenSlices",
+    ),
+    "spect_bad_orientation": Case(
+        _nm_edit(lambda d: None, factory=f.nm_spect, iop=(1, 0, 0, 1, 0, 0)),
+        GeometryError,
+        "not orthogonal",
+        "ImageOrientationPatient",
+    ),
     # CT series geometry
-    "ct_no_position": Case(_ct_edit(_del_ct(2, "ImagePositionPatient")), GeometryError,
-                           "ImagePositionPatient is missing", "ImagePositionPatient"),
-    "ct_no_orientation": Case(_ct_edit(_del_ct(0, "ImageOrientationPatient")), GeometryError,
-                              "ImageOrientationPatient is missing", "ImageOrientationPatient"),
-    "ct_no_pixel_spacing": Case(_ct_edit(_del_ct(1, "PixelSpacing")), GeometryError, "PixelSpacing is missing",
-                                "PixelSpacing"),
-    "ct_orientation_not_unit": Case(_ct_edit(_set_ct(1, ImageOrientationPatient=[2, 0, 0, 0, 1, 0])),
-                                    GeometryError, "not made of unit vectors", "ImageOrientationPatient"),
-    "ct_orientation_differs": Case(_ct_edit(_set_ct(3, ImageOrientationPatient=[0, 1, 0, 1, 0, 0])),
-                                   GeometryError, "orientation differs", "ImageOrientationPatient"),
-    "ct_spacing_differs": Case(_ct_edit(_set_ct(3, PixelSpacing=[0.9, 0.9])), GeometryError,
-                               "PixelSpacing .* differs", "PixelSpacing"),
+    "ct_no_position": Case(
+        _ct_edit(_del_ct(2, "ImagePositionPatient")),
+        GeometryError,
+        "ImagePositionPatient is missing",
+        "ImagePositionPatient",
+    ),
+    "ct_no_orientation": Case(
+        _ct_edit(_del_ct(0, "ImageOrientationPatient")),
+        GeometryError,
+        "ImageOrientationPatient is missing",
+        "ImageOrientationPatient",
+    ),
+    "ct_no_pixel_spacing": Case(
+        _ct_edit(_del_ct(1, "PixelSpacing")),
+        GeometryError,
+        "PixelSpacing is missing",
+        "PixelSpacing",
+    ),
+    "ct_orientation_not_unit": Case(
+        _ct_edit(_set_ct(1, ImageOrientationPatient=[2, 0, 0, 0, 1, 0])),
+        GeometryError,
+        "not made of unit vectors",
+        "ImageOrientationPatient",
+    ),
+    "ct_orientation_differs": Case(
+        _ct_edit(_set_ct(3, ImageOrientationPatient=[0, 1, 0, 1, 0, 0])),
+        GeometryError,
+        "orientation differs",
+        "ImageOrientationPatient",
+    ),
+    "ct_spacing_differs": Case(
+        _ct_edit(_set_ct(3, PixelSpacing=[0.9, 0.9])),
+        GeometryError,
+        "PixelSpacing .* differs",
+        "PixelSpacing",
+    ),
     "ct_matrix_differs": Case(_ct_edit(_ct_bigger_matrix), GeometryError, "matrix", "Rows"),
-    "ct_duplicate_positions": Case(_ct_edit(_shift(4, z=-40.0)), GeometryError, "duplicate slice position",
-                                   "ImagePositionPatient"),
-    "ct_large_gap": Case(lambda t: _ct(t, positions=[0, 5, 10, 15, 45, 50]), GeometryError,
-                         "inconsistent slice spacing.*missing slices", "ImagePositionPatient"),
-    "ct_irregular_spacing": Case(lambda t: _ct(t, positions=[0, 5, 10, 17.5, 22.5, 27.5]), GeometryError,
-                                 "inconsistent slice spacing", "ImagePositionPatient"),
-    "ct_slice_off_line": Case(_ct_edit(_shift(3, dx=25.0)), GeometryError, "off the line",
-                              "ImagePositionPatient"),
-    "ct_nan_position": Case(_ct_edit(_set_ct(2, ImagePositionPatient=[0, 0, "NaN"])), GeometryError,
-                            "not finite", "ImagePositionPatient"),
+    "ct_duplicate_positions": Case(
+        _ct_edit(_shift(4, z=-40.0)),
+        GeometryError,
+        "duplicate slice position",
+        "ImagePositionPatient",
+    ),
+    "ct_large_gap": Case(
+        lambda t: _ct(t, positions=[0, 5, 10, 15, 45, 50]),
+        GeometryError,
+        "inconsistent slice spacing.*missing slices",
+        "ImagePositionPatient",
+    ),
+    "ct_irregular_spacing": Case(
+        lambda t: _ct(t, positions=[0, 5, 10, 17.5, 22.5, 27.5]),
+        GeometryError,
+        "inconsistent slice spacing",
+        "ImagePositionPatient",
+    ),
+    "ct_slice_off_line": Case(
+        _ct_edit(_shift(3, dx=25.0)), GeometryError, "off the line", "ImagePositionPatient"
+    ),
+    "ct_nan_position": Case(
+        _ct_edit(_set_ct(2, ImagePositionPatient=[0, 0, "NaN"])),
+        GeometryError,
+        "not finite",
+        "ImagePositionPatient",
+    ),
     # folders and selection
     "empty_folder": Case(_empty_dir, SeriesSelectionError, "no DICOM files"),
     "folder_without_dicom": Case(_only_text, SeriesSelectionError, "no DICOM files"),
-    "several_series": Case(_several_series, SeriesSelectionError, r"2 series found.*CT .*NM ",
-                           load_kwargs={}),
-    "selector_matches_nothing": Case(_several_series, SeriesSelectionError, "no series matches modality=MR",
-                                     load_kwargs={"modality": "MR"}),
-    "series_uid_not_found": Case(_several_series, SeriesSelectionError, "no series matches series_uid=1.2.3",
-                                 load_kwargs={"series_uid": "1.2.3"}),
-    "file_of_other_modality": Case(lambda t: _wb(t), SeriesSelectionError, "file is NM, not CT", "Modality",
-                                   load_kwargs={"modality": "CT"}),
-    "dicomdir_missing_file": Case(_dicomdir_missing_file, DicomInputError, "refers to a missing file",
-                                  "ReferencedFileID"),
+    "several_series": Case(
+        _several_series, SeriesSelectionError, r"2 series found.*CT .*NM ", load_kwargs={}
+    ),
+    "selector_matches_nothing": Case(
+        _several_series,
+        SeriesSelectionError,
+        "no series matches modality=MR",
+        load_kwargs={"modality": "MR"},
+    ),
+    "series_uid_not_found": Case(
+        _several_series,
+        SeriesSelectionError,
+        "no series matches series_uid=1.2.3",
+        load_kwargs={"series_uid": "1.2.3"},
+    ),
+    "file_of_other_modality": Case(
+        lambda t: _wb(t),
+        SeriesSelectionError,
+        "file is NM, not CT",
+        "Modality",
+        load_kwargs={"modality": "CT"},
+    ),
+    "dicomdir_missing_file": Case(
+        _dicomdir_missing_file, DicomInputError, "refers to a missing file", "ReferencedFileID"
+    ),
 }
 
 
@@ -358,7 +497,10 @@ def test_cli_subprocess_no_traceback(tmp_path: Path) -> None:
     path = _cut(tmp_path, drop=500)
     proc = subprocess.run(
         [sys.executable, "-m", "casereport", "inspect", str(path)],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=60,
     )
     assert proc.returncode == 2
     assert proc.stdout == ""

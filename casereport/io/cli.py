@@ -57,7 +57,9 @@ def patient_summary(ds: Dataset) -> dict[str, Any]:
     pid = _plain_state(text(ds, "PatientID"))
     birth = _plain_state(text(ds, "PatientBirthDate"))
     flag = text(ds, "PatientIdentityRemoved").upper() or "absent"
-    looks = name in ("empty", "SIMULATED") and birth == "empty" and (flag == "YES" or pid == "empty")
+    looks = (
+        name in ("empty", "SIMULATED") and birth == "empty" and (flag == "YES" or pid == "empty")
+    )
     return {
         "name": name,
         "id": pid,
@@ -154,7 +156,9 @@ def inspect_path(
         entry.update(study_summary(build_series(items)))
         series.append(entry)
     if not series and (modality or series_uid):
-        want = ", ".join(f"{k}={v}" for k, v in (("modality", modality), ("series_uid", series_uid)) if v)
+        want = ", ".join(
+            f"{k}={v}" for k, v in (("modality", modality), ("series_uid", series_uid)) if v
+        )
         raise SeriesSelectionError(p, f"no series matches {want}")
     return {"path": str(p), "series": series}
 
@@ -179,21 +183,26 @@ def format_text(report: dict[str, Any]) -> str:
         lines.append(f"  SOP class:       {s['sop_class']}")
         lines.append(f"  transfer syntax: {s['transfer_syntax']}")
         lines.append(
-            f"  patient:         name {pat['name']}, ID {pat['id']}, birth date {pat['birth_date']}, "
+            f"  patient:         name {pat['name']}, ID {pat['id']}, "
+            f"birth date {pat['birth_date']}, "
             f"PatientIdentityRemoved {pat['identity_removed_flag']}; sex {pat['sex'] or '?'}, "
             f"age {pat['age'] or '?'}"
         )
-        lines.append(
-            f"  de-identified:   {'looks de-identified' if pat['looks_deidentified'] else 'NO - identifiers may be present'}"
-            + ("; simulated data" if s["simulated"] else "")
+        deid = (
+            "looks de-identified"
+            if pat["looks_deidentified"]
+            else "NO - identifiers may be present"
         )
+        sim = "; simulated data" if s["simulated"] else ""
+        lines.append(f"  de-identified:   {deid}{sim}")
         lines.append(f"  study:           {s['study']['description']!r}, date {s['study']['date']}")
         if "views" in s:
             for v in s["views"]:
                 dy, dx = v["pixel_spacing_mm"]
                 dur = f", {v['duration_s']:.0f} s" if v["duration_s"] else ""
                 lines.append(
-                    f"  view {v['view']:<5} frame {v['frame_index']}: {v['matrix'][0]} x {v['matrix'][1]} px, "
+                    f"  view {v['view']:<5} frame {v['frame_index']}: "
+                    f"{v['matrix'][0]} x {v['matrix'][1]} px, "
                     f"{dy:.3f} x {dx:.3f} mm, total_counts {_fmt_num(v['total_counts'])}{dur}"
                     f"  [view from {v['view_source']}]"
                 )
@@ -201,14 +210,14 @@ def format_text(report: dict[str, Any]) -> str:
             k_, j_, i_ = s["matrix"]
             dx, dy, dz = s["spacing_mm"]
             lines.append(
-                f"  matrix:          {k_} slices x {j_} rows x {i_} cols; spacing {dx:.3f} x {dy:.3f} x {dz:.3f} mm"
+                f"  matrix:          {k_} slices x {j_} rows x {i_} cols; "
+                f"spacing {dx:.3f} x {dy:.3f} x {dz:.3f} mm"
             )
             if "hu_range" in s:
                 lines.append(f"  HU range:        {s['hu_range'][0]:.0f} .. {s['hu_range'][1]:.0f}")
             if "value_range" in s:
-                lines.append(
-                    f"  values ({s['units']}): {_fmt_num(s['value_range'][0])} .. {_fmt_num(s['value_range'][1])}"
-                )
+                lo, hi = (_fmt_num(x) for x in s["value_range"])
+                lines.append(f"  values ({s['units']}): {lo} .. {hi}")
             for w in s["warnings"]:
                 lines.append(f"  warning:         {w}")
     return "\n".join(lines)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +81,11 @@ def integers(ds: Dataset, keyword: str) -> list[int] | None:
     elem = element(ds, keyword)
     if elem is None:
         return None
-    if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes) and elem.VR in ("US", "SS"):
+    if (
+        isinstance(elem, RawDataElement)
+        and isinstance(elem.value, bytes)
+        and elem.VR in ("US", "SS")
+    ):
         dt = np.dtype(("<" if elem.is_little_endian else ">") + ("u2" if elem.VR == "US" else "i2"))
         return [int(x) for x in np.frombuffer(elem.value, dtype=dt)] or None
     v = ds.get(keyword)
@@ -106,7 +110,11 @@ def integer(ds: Dataset, keyword: str, default: int | None = None) -> int | None
     elem = element(ds, keyword)
     if elem is None:
         return default
-    if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes) and elem.VR in ("US", "SS"):
+    if (
+        isinstance(elem, RawDataElement)
+        and isinstance(elem.value, bytes)
+        and elem.VR in ("US", "SS")
+    ):
         if len(elem.value) == 0:
             return default
         if len(elem.value) == 2:
@@ -135,12 +143,18 @@ def floats(
             out_fast = None
         if out_fast is not None:
             if len(out_fast) != n:
-                raise GeometryError(path, f"{keyword} has {len(out_fast)} values, expected {n}", keyword)
+                raise GeometryError(
+                    path, f"{keyword} has {len(out_fast)} values, expected {n}", keyword
+                )
             if not all(math.isfinite(x) for x in out_fast):
                 raise GeometryError(path, f"{keyword} is {list(out_fast)}: not finite", keyword)
             return out_fast
     raw = item.get(keyword)
-    if raw is None or raw == "" or (isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) == 0):
+    if (
+        raw is None
+        or raw == ""
+        or (isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) == 0)
+    ):
         if required:
             raise GeometryError(path, f"{keyword} is missing", keyword)
         return None
@@ -179,13 +193,15 @@ def orientation(item: Dataset, path: Path) -> tuple[np.ndarray, np.ndarray]:
     nr, nc = np.linalg.norm(r), np.linalg.norm(c)
     if abs(nr - 1) > 0.02 or abs(nc - 1) > 0.02:
         raise GeometryError(
-            path, f"ImageOrientationPatient {list(iop)} is not made of unit vectors",
+            path,
+            f"ImageOrientationPatient {list(iop)} is not made of unit vectors",
             "ImageOrientationPatient",
         )
     r, c = r / nr, c / nc
     if abs(float(r @ c)) > 0.02:
         raise GeometryError(
-            path, f"ImageOrientationPatient {list(iop)}: row and column are not orthogonal",
+            path,
+            f"ImageOrientationPatient {list(iop)}: row and column are not orthogonal",
             "ImageOrientationPatient",
         )
     return r, c
@@ -200,7 +216,11 @@ def is_simulated(ds: Dataset) -> bool:
 def source_info(paths: Sequence[Path], ds: Dataset) -> SourceInfo:
     """SourceInfo from the first dataset of a series (UIDs only, no patient identifiers)."""
     meta = getattr(ds, "file_meta", None)
-    ts = str(getattr(meta, "TransferSyntaxUID", "") or "1.2.840.10008.1.2") if meta is not None else ""
+    ts = (
+        str(getattr(meta, "TransferSyntaxUID", "") or "1.2.840.10008.1.2")
+        if meta is not None
+        else ""
+    )
     return SourceInfo(
         paths=tuple(Path(p) for p in paths),
         modality=text(ds, "Modality").upper(),

@@ -75,7 +75,9 @@ def n_frames(ds: Dataset, path: Path) -> int:
         n = integer(ds, "NumberOfFrames", 1)
     except (TypeError, ValueError):
         raw = ds.get("NumberOfFrames")
-        raise PixelDataError(path, f"NumberOfFrames is {raw!r}, not a number", "NumberOfFrames") from None
+        raise PixelDataError(
+            path, f"NumberOfFrames is {raw!r}, not a number", "NumberOfFrames"
+        ) from None
     assert n is not None
     if n < 1:
         raise PixelDataError(path, f"NumberOfFrames is {n}: no image frames", "NumberOfFrames")
@@ -95,7 +97,9 @@ def _matrix(ds: Dataset, path: Path) -> tuple[int, int, int, int]:
     if rows < 1 or cols < 1:
         raise PixelDataError(path, f"image matrix is {rows} x {cols}", "Rows")
     if bits not in (8, 16, 32, 64):
-        raise PixelDataError(path, f"BitsAllocated {bits} is not supported (8, 16, 32 or 64)", "BitsAllocated")
+        raise PixelDataError(
+            path, f"BitsAllocated {bits} is not supported (8, 16, 32 or 64)", "BitsAllocated"
+        )
     if spp != 1:
         photometric = ds.get("PhotometricInterpretation", "?")
         raise UnsupportedDicomError(
@@ -141,7 +145,9 @@ def _native_dtype(ds: Dataset, bits: int, big_endian: bool) -> np.dtype:
     return np.dtype(f"{'>' if big_endian else '<'}{'i' if signed else 'u'}{bits // 8}")
 
 
-def _native_array(buf: bytes, ds: Dataset, path: Path, nframes: int, big_endian: bool) -> np.ndarray:
+def _native_array(
+    buf: bytes, ds: Dataset, path: Path, nframes: int, big_endian: bool
+) -> np.ndarray:
     """Stored values of uncompressed pixel data, (frames, rows, cols), native byte order.
 
     Bits above BitsStored are masked off (unsigned) or used for sign extension (signed).
@@ -183,10 +189,20 @@ def stored_frames(ds: Dataset, path: Path) -> np.ndarray:
             return _native_array(_pixel_bytes(ds), ds, path, nframes, ts == "1.2.840.10008.1.2.2")
     try:
         arr = ds.pixel_array
-    except (ValueError, RuntimeError, TypeError, KeyError, AttributeError, NotImplementedError, OSError) as exc:
+    except (
+        ValueError,
+        RuntimeError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        NotImplementedError,
+        OSError,
+    ) as exc:
         msg = " ".join(str(exc).split())[:200]
         raise PixelDataError(
-            path, f"cannot decode pixel data ({ts.name}, {ts}): {type(exc).__name__}: {msg}", "PixelData"
+            path,
+            f"cannot decode pixel data ({ts.name}, {ts}): {type(exc).__name__}: {msg}",
+            "PixelData",
         ) from None
     arr = np.asarray(arr)
     if arr.ndim == 2:
@@ -219,7 +235,9 @@ def rescale_params(ds: Dataset, path: Path) -> tuple[float, float]:
     return slope, intercept
 
 
-def rescale_into(stored: np.ndarray, ds: Dataset, path: Path, out: np.ndarray | None = None) -> np.ndarray:
+def rescale_into(
+    stored: np.ndarray, ds: Dataset, path: Path, out: np.ndarray | None = None
+) -> np.ndarray:
     """float32 ``stored * RescaleSlope + RescaleIntercept``, written into ``out`` if given."""
     slope, intercept = rescale_params(ds, path)
     if out is None:
@@ -292,7 +310,9 @@ def _tail_layout(path: Path, header: Dataset) -> tuple[int, int, int, int, np.dt
     return start + head_len, nframes, rows, cols, _native_dtype(header, bits, big), stored
 
 
-def rescaled_from_tail(path: Path, header: Dataset, out: np.ndarray | None = None) -> np.ndarray | None:
+def rescaled_from_tail(
+    path: Path, header: Dataset, out: np.ndarray | None = None
+) -> np.ndarray | None:
     """float32 rescaled frames (frames, rows, cols) read from the file end, or None.
 
     Given a header read without pixel data, uncompressed pixels are converted to float32

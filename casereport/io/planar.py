@@ -86,7 +86,9 @@ def _detectors(ds: Dataset, nframes: int, path: Path) -> list[int | None]:
     try:
         values = integers(ds, "DetectorVector")
     except (TypeError, ValueError):
-        raise DicomInputError(path, "DetectorVector is not a list of integers", "DetectorVector") from None
+        raise DicomInputError(
+            path, "DetectorVector is not a list of integers", "DetectorVector"
+        ) from None
     if values is None:
         return [None] * nframes
     if len(values) != nframes:
@@ -133,7 +135,11 @@ def _resolve_view(
 
 
 def _pixel_spacing(ds: Dataset, item: Dataset | None, path: Path) -> tuple[float, float]:
-    for src, kw in ((ds, "PixelSpacing"), (item, "PixelSpacing"), (ds, "NominalScannedPixelSpacing")):
+    for src, kw in (
+        (ds, "PixelSpacing"),
+        (item, "PixelSpacing"),
+        (ds, "NominalScannedPixelSpacing"),
+    ):
         if src is None:
             continue
         v = floats(src, kw, 2, path, required=False)
@@ -160,7 +166,9 @@ def _duration_s(ds: Dataset) -> float | None:
     return None
 
 
-def planar_views(ds: Dataset, path: Path, paths: tuple[Path, ...] | None = None) -> list[PlanarImage]:
+def planar_views(
+    ds: Dataset, path: Path, paths: tuple[Path, ...] | None = None
+) -> list[PlanarImage]:
     """Every frame of a planar NM dataset (full or header only) as a PlanarImage.
 
     Counts are float32 after Rescale Slope/Intercept.

@@ -13,8 +13,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from casereport.errors import DicomInputError, NotDicomError, PixelDataError
-from casereport.io.record import record_read
 from casereport.io.common import text
+from casereport.io.record import record_read
 
 #: Attributes without which a file cannot be classified; their absence in a file that
 #: parses at all usually means the header was cut short.
@@ -121,7 +121,9 @@ def _check_complete(ds: Dataset, p: Path, size: int, headers_only: bool) -> None
     end = tell + length
     if end > size:
         tag = getattr(last, "tag", None)
-        keyword = dictionary_keyword(tag) if tag is not None and dictionary_has_tag(tag) else str(tag)
+        keyword = (
+            dictionary_keyword(tag) if tag is not None and dictionary_has_tag(tag) else str(tag)
+        )
         raise (PixelDataError if keyword == "PixelData" else NotDicomError)(
             p,
             f"file truncated: {keyword} needs {length} bytes, only {max(size - tell, 0)} present",

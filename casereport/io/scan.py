@@ -67,12 +67,16 @@ def _files_of_dicomdir(path: Path, ds: Dataset) -> list[Path]:
         msg = str(w.message)
         if "does not exist" in msg:
             missing = msg.rsplit(": ", 1)[-1]
-            raise DicomInputError(path, f"DICOMDIR refers to a missing file {missing}", "ReferencedFileID")
+            raise DicomInputError(
+                path, f"DICOMDIR refers to a missing file {missing}", "ReferencedFileID"
+            )
     files = []
     for inst in fs:
         p = Path(inst.path)
         if not p.is_file():
-            raise DicomInputError(path, f"DICOMDIR refers to a missing file {p}", "ReferencedFileID")
+            raise DicomInputError(
+                path, f"DICOMDIR refers to a missing file {p}", "ReferencedFileID"
+            )
         files.append(p)
     if not files:
         raise SeriesSelectionError(path, "DICOMDIR lists no image files")
@@ -127,7 +131,13 @@ def collect(path: str | Path) -> list[_Series]:
             paths=tuple(p for p, _ in members),
         )
         out.append(_Series(summary, tuple(d for _, d in members)))
-    out.sort(key=lambda s: (s.summary.modality, s.summary.series_description, s.summary.series_instance_uid))
+    out.sort(
+        key=lambda s: (
+            s.summary.modality,
+            s.summary.series_description,
+            s.summary.series_instance_uid,
+        )
+    )
     if not out:
         raise SeriesSelectionError(root, "no DICOM files found")
     return out

@@ -68,13 +68,17 @@ def _check_consistent(geoms: Sequence[_SliceGeom]) -> None:
             raise GeometryError(
                 g.path, f"matrix {g.shape} differs from {g0.shape} in {g0.path.name}", "Rows"
             )
-        if not (np.allclose(g.row_dir, g0.row_dir, atol=1e-4) and np.allclose(g.col_dir, g0.col_dir, atol=1e-4)):
+        if not (
+            np.allclose(g.row_dir, g0.row_dir, atol=1e-4)
+            and np.allclose(g.col_dir, g0.col_dir, atol=1e-4)
+        ):
             raise GeometryError(
                 g.path, f"orientation differs from {g0.path.name}", "ImageOrientationPatient"
             )
         if not np.allclose(g.spacing, g0.spacing, rtol=1e-4, atol=1e-4):
             raise GeometryError(
-                g.path, f"PixelSpacing {g.spacing} differs from {g0.spacing} in {g0.path.name}",
+                g.path,
+                f"PixelSpacing {g.spacing} differs from {g0.spacing} in {g0.path.name}",
                 "PixelSpacing",
             )
 
@@ -106,7 +110,9 @@ def _plan(geoms: Sequence[_SliceGeom], fallback_step_mm: float | None) -> _Plan:
     if len(geoms) == 1:
         if fallback_step_mm is None:
             raise GeometryError(
-                g0.path, "single slice without SpacingBetweenSlices or SliceThickness", "SliceThickness"
+                g0.path,
+                "single slice without SpacingBetweenSlices or SliceThickness",
+                "SliceThickness",
             )
         return _Plan(order, ds_, ds_, pos[0], normal * fallback_step_mm, ("single slice",))
     diffs = np.diff(ds_)
@@ -119,7 +125,9 @@ def _plan(geoms: Sequence[_SliceGeom], fallback_step_mm: float | None) -> _Plan:
         )
     step = float(np.median(diffs))
     if step > _MAX_SLICE_STEP_MM:
-        raise GeometryError(g0.path, f"slice spacing {step:.1f} mm is implausible", "ImagePositionPatient")
+        raise GeometryError(
+            g0.path, f"slice spacing {step:.1f} mm is implausible", "ImagePositionPatient"
+        )
     warnings: list[str] = []
     ratios = diffs / step
     gaps = []
@@ -149,7 +157,8 @@ def _plan(geoms: Sequence[_SliceGeom], fallback_step_mm: float | None) -> _Plan:
         )
     if uneven:
         warnings.append(
-            f"uneven slice spacing ({min(uneven):.2f}-{max(uneven):.2f} mm, typical {step:.2f} mm), "
+            f"uneven slice spacing ({min(uneven):.2f}-{max(uneven):.2f} mm, "
+            f"typical {step:.2f} mm), "
             "resampled to a regular grid by linear interpolation"
         )
     n_out = int(round((ds_[-1] - ds_[0]) / step)) + 1
@@ -219,7 +228,7 @@ def _fallback_step(ds: Dataset, path: Path) -> float | None:
 def stack_slices(
     items: Sequence[tuple[Path, Dataset]],
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Single-frame slices of one series -> (array[k, j, i] float32 after rescale, affine, warnings).
+    """Single-frame slices of one series -> (array[k, j, i] float32 rescaled, affine, warnings).
 
     Args:
         items: (path, dataset) pairs; a dataset may be a header read without pixel data,
@@ -267,7 +276,9 @@ def _first(ds: Dataset, item: Dataset, kw: str, n: int, path: Path) -> tuple[flo
     return None
 
 
-def build_spect_multiframe(path: Path, ds: Dataset, paths: tuple[Path, ...] | None = None) -> SpectVolume:
+def build_spect_multiframe(
+    path: Path, ds: Dataset, paths: tuple[Path, ...] | None = None
+) -> SpectVolume:
     """NM RECON TOMO, one multi-frame file (one frame per slice) -> SpectVolume.
 
     Geometry: ImagePositionPatient/ImageOrientationPatient from the Detector Information
@@ -279,11 +290,17 @@ def build_spect_multiframe(path: Path, ds: Dataset, paths: tuple[Path, ...] | No
     warns: list[str] = []
     ipp = _first(ds, item, "ImagePositionPatient", 3, path)
     if ipp is None:
-        raise GeometryError(path, "ImagePositionPatient is missing (root and Detector Information Sequence)",
-                            "ImagePositionPatient")
+        raise GeometryError(
+            path,
+            "ImagePositionPatient is missing (root and Detector Information Sequence)",
+            "ImagePositionPatient",
+        )
     if "ImageOrientationPatient" not in item and "ImageOrientationPatient" not in ds:
-        raise GeometryError(path, "ImageOrientationPatient is missing (root and Detector Information Sequence)",
-                            "ImageOrientationPatient")
+        raise GeometryError(
+            path,
+            "ImageOrientationPatient is missing (root and Detector Information Sequence)",
+            "ImageOrientationPatient",
+        )
     r, c = orientation(item if "ImageOrientationPatient" in item else ds, path)
     ps = _first(ds, item, "PixelSpacing", 2, path)
     if ps is None:
@@ -293,8 +310,11 @@ def build_spect_multiframe(path: Path, ds: Dataset, paths: tuple[Path, ...] | No
     if sbs is None:
         st = _first(ds, item, "SliceThickness", 1, path)
         if st is None:
-            raise GeometryError(path, "neither SpacingBetweenSlices nor SliceThickness is present",
-                                "SpacingBetweenSlices")
+            raise GeometryError(
+                path,
+                "neither SpacingBetweenSlices nor SliceThickness is present",
+                "SpacingBetweenSlices",
+            )
         sbs = st
         warns.append("SpacingBetweenSlices absent; SliceThickness used as the slice step")
     step = sbs[0]
@@ -308,8 +328,13 @@ def build_spect_multiframe(path: Path, ds: Dataset, paths: tuple[Path, ...] | No
     affine[:3, 2] = normal * step
     affine[:3, 3] = ipp
     src = source_info(paths or (path,), ds)
-    return SpectVolume(array=arr, affine=affine, source=src, warnings=tuple(warns),
-                       units=text(ds, "Units") or "CNTS")
+    return SpectVolume(
+        array=arr,
+        affine=affine,
+        source=src,
+        warnings=tuple(warns),
+        units=text(ds, "Units") or "CNTS",
+    )
 
 
 def build_spect(items: Sequence[tuple[Path, Dataset]]) -> SpectVolume:
@@ -317,12 +342,18 @@ def build_spect(items: Sequence[tuple[Path, Dataset]]) -> SpectVolume:
     if len(items) == 1 and n_frames(items[0][1], items[0][0]) > 1:
         return build_spect_multiframe(items[0][0], items[0][1])
     if any(n_frames(ds, p) > 1 for p, ds in items):
-        raise GeometryError(items[0][0], "several multi-frame files in one reconstructed series",
-                            "NumberOfFrames")
+        raise GeometryError(
+            items[0][0], "several multi-frame files in one reconstructed series", "NumberOfFrames"
+        )
     arr, affine, warns = stack_slices(items)
     src = source_info([p for p, _ in items], items[0][1])
-    return SpectVolume(array=arr, affine=affine, source=src, warnings=warns,
-                       units=text(items[0][1], "Units") or "CNTS")
+    return SpectVolume(
+        array=arr,
+        affine=affine,
+        source=src,
+        warnings=warns,
+        units=text(items[0][1], "Units") or "CNTS",
+    )
 
 
 def hu_range(vol: CTVolume) -> tuple[float, float]:
