@@ -223,3 +223,19 @@ def case_paragraph(spec: Any, result: Mapping[str, Any]) -> str:
 
 def case_paragraphs(specs: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]]) -> str:
     return "".join(case_paragraph(specs[c], results[c]) for c in sorted(results) if c in specs)
+
+
+def figure_png(fig: Any, *, dpi: int = 110) -> bytes:
+    """PNG bytes of a matplotlib figure, without timestamps or software metadata."""
+    import io as _io
+
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def show_figure(fig: Any, *, alt: str, dpi: int = 110) -> Any:
+    """An IPython image of ``fig`` with alt text (works with or without pyplot)."""
+    from IPython.display import Image
+
+    return Image(data=figure_png(fig, dpi=dpi), format="png", metadata={"alt": alt})
