@@ -74,7 +74,7 @@ def simulate_ct(body: Body, grid: Grid, proto: CTProtocol, rng: np.random.Genera
     lung = frac(Tissue.LUNG)
     tex = _smooth_noise(rng, hu.shape, (0.4, 2.5 / px, 2.5 / px))
     ves = _smooth_noise(rng, hu.shape, (0.6, 1.6 / px, 1.6 / px))
-    vessels = np.where(ves > 2.2, 600.0 * np.minimum(ves - 2.2, 1.0), 0.0)
+    vessels = np.where(ves > 1.9, 550.0 * np.minimum(ves - 1.9, 1.0), 0.0)
     hu += lung * (18.0 * tex + vessels)
     del tex, ves, vessels
     btex = _smooth_noise(rng, hu.shape, (0.3, 1.0, 1.0))

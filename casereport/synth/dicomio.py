@@ -312,7 +312,7 @@ def save(ds: Dataset, path: Path, syntax: UID) -> None:
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
     if syntax == RLELossless:
-        ds.compress(RLELossless, encoding_plugin="pydicom")
+        ds.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
         ds.file_meta.ImplementationClassUID = UID(IMPLEMENTATION_UID)
         ds.file_meta.ImplementationVersionName = IMPLEMENTATION_VERSION
     elif syntax == DeflatedExplicitVRLittleEndian:

@@ -1,0 +1,338 @@
+"""Tests of the simulator: determinism, committed data, DICOM validity, realism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from casereport.errors import SynthError
+from casereport.synth import GENERATOR_VERSION, SUBJECTS, generate
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"
+DCIODVFY = REPO / ".venv" / "bin" / "dciodvfy"
+
+#: dciodvfy warnings we accept, with the reason.
+DCIODVFY_ALLOWED = {
+    # Readers of this project look for the pixel size per detector as well as at the root;
+    # the two values are identical.
+    "/PixelSpacing(0028,0030)> - Attribute is not present in standard DICOM IOD",
+    # Only about building a DICOMDIR (media directory), not about the object itself.
+    "Missing attribute or value that would be needed to build DICOMDIR",
+}
+
+
+# -- helpers -----------------------------------------------------------------------------
+def wb_frames(out: Path, key: str) -> dict[str, np.ndarray]:
+    ds = pydicom.dcmread(out / key / "wb" / "wb.dcm")
+    arr = ds.pixel_array.astype(float)
+    views = [item.ViewCodeSequence[0].CodeMeaning.split()[0].upper()[:4] for item in
+             ds.DetectorInformationSequence]
+    names = {"ANTE": "ANT", "POST": "POST"}
+    return {names[v]: arr[int(d) - 1] for v, d in zip(views, ds.DetectorVector, strict=True)}
+
+
+def disc_mean(img: np.ndarray, xy_mm: tuple[float, float], r_mm: float, px: float) -> float:
+    rows, cols = np.indices(img.shape)
+    x, y = (cols + 0.5) * px, (rows + 0.5) * px
+    m = (x - xy_mm[0]) ** 2 + (y - xy_mm[1]) ** 2 <= r_mm**2
+    assert m.sum() > 5
+    return float(img[m].mean())
+
+
+def point(result: dict, key: str, view: str, name: str) -> tuple[float, float]:
+    return tuple(result["truth"][key]["wb_view_mm"][view][name])  # type: ignore[return-value]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "casereport.synth", *args],
+                          capture_output=True, text=True, cwd=REPO)
+
+
+# -- layout, manifest, determinism -------------------------------------------------------
+def test_layout_and_manifest(synth_out):
+    out, result = synth_out
+    man = json.loads((out / "MANIFEST.json").read_text())
+    assert man["generator"] == "casereport.synth"
+    assert man["version"] == GENERATOR_VERSION
+    assert list(man["files"]) == sorted(man["files"])
+    for key in SUBJECTS:
+        assert f"{key}/wb/wb.dcm" in man["files"]
+        assert f"{key}/ct/CT_0001.dcm" in man["files"]
+    assert "A/spot/spot.dcm" in man["files"] and "B/spot/spot.dcm" in man["files"]
+    assert "C/spect/spect.dcm" in man["files"]
+    assert not any(k.startswith(("C/spot", "control/spot", "A/spect")) for k in man["files"])
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*.dcm")}
+    assert on_disk == set(man["files"])
+    for rel, digest in man["files"].items():
+        assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == digest
+    assert not list(out.parent.glob(".data.*")), "temporary folders left behind"
+
+
+def test_same_subject_twice_is_byte_identical_and_force_keeps_case_files(synth_out, tmp_path):
+    out, _ = synth_out
+    again = tmp_path / "again"
+    (again / "A").mkdir(parents=True)
+    (again / "A" / "case.yaml").write_text("hand-written: true\n")
+    (again / "A" / "wb").mkdir()
+    (again / "A" / "wb" / "stale.dcm").write_bytes(b"old")
+    with pytest.raises(SynthError, match="not empty"):
+        generate(again, cases="A")
+    generate(again, cases="A", force=True, workers=1)
+    assert (again / "A" / "case.yaml").read_text() == "hand-written: true\n"
+    assert not (again / "A" / "wb" / "stale.dcm").exists()
+    files = sorted(p.relative_to(again) for p in (again / "A").rglob("*.dcm"))
+    assert len(files) > 10
+    for rel in files:
+        assert (again / rel).read_bytes() == (out / rel).read_bytes(), rel
+
+
+def _headers(ds: pydicom.Dataset) -> dict:
+    return {elem.tag: (elem.VR, str(elem.value)) for elem in ds if elem.tag != 0x7FE00010}
+
+
+def test_committed_data_matches_regeneration(synth_out):
+    out, _ = synth_out
+    if not (DATA / "MANIFEST.json").exists():
+        pytest.skip("no committed data/ (run: python -m casereport.synth --out data --force)")
+    committed = json.loads((DATA / "MANIFEST.json").read_text())
+    fresh = json.loads((out / "MANIFEST.json").read_text())
+    assert committed["seed"] == fresh["seed"] and committed["version"] == fresh["version"]
+    assert set(committed["files"]) == set(fresh["files"])
+    total = differing = 0
+    report = []
+    for rel in sorted(fresh["files"]):
+        a, b = pydicom.dcmread(DATA / rel), pydicom.dcmread(out / rel)
+        assert _headers(a) == _headers(b), f"{rel}: header differs"
+        assert a.file_meta.TransferSyntaxUID == b.file_meta.TransferSyntaxUID
+        pa, pb = a.pixel_array, b.pixel_array
+        assert pa.shape == pb.shape, rel
+        n = int(np.count_nonzero(pa != pb))
+        total += pa.size
+        differing += n
+        if n:
+            report.append(f"{rel}: {n} of {pa.size} pixels differ")
+    if report:
+        msg = "; ".join(report)
+        assert differing <= 1e-4 * total, f"regenerated data differ from data/: {msg}"
+        warnings.warn(f"tolerated pixel differences: {msg}", stacklevel=1)
+
+
+# -- DICOM validity ------------------------------------------------------------------------
+def test_dciodvfy_reports_no_errors(synth_out):
+    out, _ = synth_out
+    if not DCIODVFY.exists():
+        pytest.skip("dciodvfy not installed")
+    problems = []
+    for path in sorted(out.rglob("*.dcm")):
+        res = subprocess.run([str(DCIODVFY), "-new", str(path)], capture_output=True, text=True)
+        for line in (res.stdout + res.stderr).splitlines():
+            if line.startswith("Error"):
+                problems.append(f"{path.relative_to(out)}: {line}")
+            elif line.startswith("Warning") and not any(a in line for a in DCIODVFY_ALLOWED):
+                problems.append(f"{path.relative_to(out)}: {line}")
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_identity_and_linkage(synth_out):
+    out, _ = synth_out
+    for key, spec in SUBJECTS.items():
+        files = sorted((out / key).rglob("*.dcm"))
+        dss = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+        assert {d.PatientName for d in dss} == {spec.patient_name}
+        assert {d.PatientID for d in dss} == {spec.patient_id}
+        assert {d.StudyInstanceUID for d in dss} == {dss[0].StudyInstanceUID}
+        assert all(d.PatientIdentityRemoved == "YES" for d in dss)
+        assert all("SIMULATED" in d.SeriesDescription for d in dss)
+        assert all(d.SOPInstanceUID.startswith("1.2.826.0.1.3680043.8.498.7.") for d in dss)
+        assert len({d.SOPInstanceUID for d in dss}) == len(dss)
+    sp = pydicom.dcmread(out / "C" / "spect" / "spect.dcm", stop_before_pixels=True)
+    ct = pydicom.dcmread(out / "C" / "ct" / "CT_0001.dcm", stop_before_pixels=True)
+    assert sp.FrameOfReferenceUID == ct.FrameOfReferenceUID
+    assert list(sp.ImageType)[2] == "RECON TOMO"
+    assert sp.FrameIncrementPointer == pydicom.tag.Tag("SliceVector")
+    wb = pydicom.dcmread(out / "A" / "wb" / "wb.dcm", stop_before_pixels=True)
+    assert list(wb.FrameIncrementPointer) == [0x00540010, 0x00540020]
+    assert [i.ViewCodeSequence[0].CodeValue for i in wb.DetectorInformationSequence] == [
+        "399321004", "399001007"]
+    rp = wb.RadiopharmaceuticalInformationSequence[0]
+    assert rp.RadiopharmaceuticalCodeSequence[0].CodeValue == "96390006"
+    assert 2.2 <= float(wb.PixelSpacing[0]) <= 2.4
+    assert (wb.Rows, wb.Columns, wb.NumberOfFrames) == (1024, 256, 2)
+
+
+def test_second_reader_simpleitk(synth_out):
+    sitk = pytest.importorskip("SimpleITK")
+    out, _ = synth_out
+    img = sitk.ReadImage(str(out / "C" / "spect" / "spect.dcm"))
+    assert img.GetSize() == (128, 128, 64)
+    assert np.allclose(img.GetSpacing(), (4.42, 4.42, 4.42), atol=1e-3)
+    sp = pydicom.dcmread(out / "C" / "spect" / "spect.dcm", stop_before_pixels=True)
+    ipp = [float(v) for v in sp.DetectorInformationSequence[0].ImagePositionPatient]
+    assert np.allclose(img.GetOrigin(), ipp, atol=1e-3)
+    reader = sitk.ImageSeriesReader()
+    names = reader.GetGDCMSeriesFileNames(str(out / "C" / "ct"))
+    reader.SetFileNames(names)
+    ct = reader.Execute()
+    assert ct.GetSize()[:2] == (256, 256)
+    arr = sitk.GetArrayFromImage(ct)
+    assert arr.min() >= -1024 and -1100 < np.median(arr) < 100
+    wb = sitk.ReadImage(str(out / "control" / "wb" / "wb.dcm"))
+    assert wb.GetSize()[:2] == (256, 1024)
+
+
+# -- realism -----------------------------------------------------------------------------
+def test_whole_body_counts_noise_size_contrast(synth_out):
+    out, result = synth_out
+    px = 2.3
+    for key, spec in SUBJECTS.items():
+        frames = wb_frames(out, key)
+        for view, img in frames.items():
+            total = img.sum()
+            assert 1.5e6 <= total <= 4.5e6, (key, view, total)
+            # Poisson: variance/mean in 4x4 blocks of a flat soft-tissue region.
+            cx, cy = point(result, key, view, "thigh_lateral_R")
+            r0, c0 = int(cy / px) - 8, int(cx / px) - 4
+            block = img[r0:r0 + 16, c0:c0 + 8].reshape(4, 4, 2, 4).transpose(0, 2, 1, 3)
+            block = block.reshape(8, 16)
+            ratio = float(np.mean(block.var(axis=1, ddof=1)) / block.mean())
+            assert 0.8 <= ratio <= 1.3, (key, view, ratio)
+            # Body outline: height and width.
+            from scipy import ndimage
+
+            smooth = ndimage.gaussian_filter(img, 3)
+            body = smooth > 0.25 * np.median(smooth[smooth > 0.05 * smooth.max()])
+            rows = np.flatnonzero(body.any(axis=1))
+            height = (rows[-1] - rows[0] + 1) * px
+            assert abs(height - spec.height_mm) < 0.06 * spec.height_mm, (key, view, height)
+            cols = np.flatnonzero(body.any(axis=0))
+            width = (cols[-1] - cols[0] + 1) * px
+            assert 380 <= width <= 600, (key, view, width)
+            vals = img[body]
+            assert np.percentile(vals, 99) >= 3 * np.median(vals), (key, view)
+
+
+def test_findings_against_control(synth_out):
+    out, result = synth_out
+    px = 2.3
+    frames = {k: wb_frames(out, k) for k in SUBJECTS}
+
+    def lung(key: str, view: str) -> float:
+        return np.mean([disc_mean(frames[key][view], point(result, key, view, f"lung_roi_{s}"),
+                                  25.0, px) for s in "RL"])
+
+    for key, need in (("A", 1.5), ("B", 1.5), ("C", 2.5)):
+        for view in ("ANT", "POST"):
+            ratio = lung(key, view) / lung("control", view)
+            assert ratio >= need, (key, view, ratio)
+    st = disc_mean(frames["A"]["ANT"], point(result, "A", "ANT", "stomach"), 25.0, px)
+    st0 = disc_mean(frames["control"]["ANT"], point(result, "control", "ANT", "stomach"), 25.0,
+                    px)
+    assert st / st0 >= 1.5
+    for les in result["truth"]["C"]["lesions"]:
+        r = max(8.0, 0.8 * les["radius_mm"])
+        ratios = []
+        for view in ("ANT", "POST"):
+            c = disc_mean(frames["C"][view], point(result, "C", view, les["site"]), r, px)
+            n = disc_mean(frames["control"][view], point(result, "control", view, les["site"]),
+                          r, px)
+            ratios.append(c / n)
+        assert max(ratios) >= 2.0, (les["name"], ratios)
+
+
+def test_spot_views(synth_out):
+    out, _ = synth_out
+    for key, n in (("A", 1), ("B", 2)):
+        ds = pydicom.dcmread(out / key / "spot" / "spot.dcm")
+        arr = ds.pixel_array.reshape(n, 256, 256)
+        assert list(ds.ImageType)[2] == "STATIC"
+        for frame in arr:
+            assert 0.5e6 <= frame.sum() <= 1.0e6
+
+
+def test_ct_hounsfield_and_coverage(synth_out):
+    out, result = synth_out
+    for key in SUBJECTS:
+        dss = sorted((pydicom.dcmread(p) for p in (out / key / "ct").glob("*.dcm")),
+                     key=lambda d: float(d.ImagePositionPatient[2]))
+        z = np.array([float(d.ImagePositionPatient[2]) for d in dss])
+        assert np.allclose(np.diff(z), 5.0)
+        t = result["truth"][key]
+        lungs = t["lungs"]
+        assert z.max() >= max(v["centre"][2] + v["radii"][2] for v in lungs.values())
+        assert z.min() <= t["landmarks_lps_mm"]["stomach"][2] - 40.0
+        vol = np.stack([d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept)
+                        for d in dss])
+        ds0 = dss[0]
+        o, ps = [float(v) for v in ds0.ImagePositionPatient], float(ds0.PixelSpacing[0])
+        # Mid right lung sample.
+        c = lungs["R"]["centre"]
+        k = int(np.argmin(abs(z - c[2])))
+        i, j = int((c[0] - o[0]) / ps), int((c[1] - o[1]) / ps)
+        lung_hu = vol[k, j - 5:j + 5, i - 5:i + 5]
+        assert -920 < np.median(lung_hu) < -780, np.median(lung_hu)
+        assert np.median(vol[k, :10, :10]) < -950  # air
+        assert vol.max() > 700  # bone
+
+
+def test_spect_lesions_and_lungs(synth_out):
+    out, result = synth_out
+    ds = pydicom.dcmread(out / "C" / "spect" / "spect.dcm")
+    vol = ds.pixel_array.astype(float)
+    o = np.array([float(v) for v in ds.DetectorInformationSequence[0].ImagePositionPatient])
+    d = float(ds.SpacingBetweenSlices)
+    assert float(ds.PixelSpacing[0]) == d == float(ds.SliceThickness)
+
+    def at(p: tuple[float, float, float]) -> float:
+        i, j, k = np.round((np.asarray(p) - o) / d).astype(int)
+        return float(vol[k - 1:k + 2, j - 1:j + 2, i - 1:i + 2].mean())
+
+    t = result["truth"]["C"]
+    for name in ("T6", "T9"):
+        lm = t["landmarks_lps_mm"][name]
+        assert at(lm) > 0.5 * vol.max(), name
+    lung = at(t["lungs"]["R"]["centre"])
+    body = at(t["landmarks_lps_mm"]["heart"])
+    assert lung > 1.5 * body  # intense lung uptake, above the mediastinal background
+
+
+# -- command line --------------------------------------------------------------------------
+def test_cli_errors(tmp_path):
+    res = run_cli("--out", str(tmp_path / "x"), "--cases", "A,Z")
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and res.stderr.startswith("error: ")
+    assert "unknown case 'Z'" in res.stderr
+    assert not (tmp_path / "x").exists()
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("x")
+    res = run_cli("--out", str(full), "--cases", "A")
+    assert res.returncode == 2 and "not empty" in res.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = run_cli("--out", str(blocker / "sub"), "--cases", "A")
+    assert res.returncode == 2 and res.stderr.startswith("error: ")
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert not leftovers
+
+
+def test_failure_leaves_nothing_behind(tmp_path, monkeypatch):
+    import casereport.synth.output as output
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output, "_run_subject", boom)
+    with pytest.raises(SynthError, match="writing failed"):
+        generate(tmp_path / "out", cases="A", workers=1)
+    assert list(tmp_path.iterdir()) == []
+    shutil.rmtree(tmp_path, ignore_errors=True)
