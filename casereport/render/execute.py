@@ -21,6 +21,13 @@ from casereport.errors import RenderError
 from casereport.render.kernel import ensure_kernel
 
 _VOLATILE_NB_KEYS = ("papermill", "widgets")
+#: tag of the cell appended to every run that saves the kernel's record of files read
+RECORD_TAG = "casereport-record-inputs"
+_RECORD_CODE = """import sys as _cr_sys, json as _cr_json
+if "casereport.io" in _cr_sys.modules:
+    with open({path!r}, "w") as _cr_fh:
+        _cr_json.dump([str(_p) for _p in _cr_sys.modules["casereport.io"].files_read()], _cr_fh)
+"""
 _VOLATILE_CELL_KEYS = ("papermill", "execution")
 
 
@@ -118,10 +125,25 @@ def scrub_notebook(path: Path) -> None:
     lang = nb.metadata.get("language_info")
     if isinstance(lang, dict):
         lang.pop("version", None)
+    nb.cells = [c for c in nb.cells if RECORD_TAG not in c.metadata.get("tags", [])]
     for cell in nb.cells:
         for key in _VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
     nbformat.write(nb, path)
+
+
+def _with_record_cell(source: Path, output: Path, record_to: Path) -> Path:
+    """A copy of ``source`` (next to ``output``) ending with the record-inputs cell."""
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    cell = nbformat.v4.new_code_cell(_RECORD_CODE.format(path=str(record_to.resolve())))
+    cell.id = "casereport-record-inputs"
+    cell.metadata["tags"] = [RECORD_TAG, "remove-cell"]
+    nb.cells.append(cell)
+    copy = output.with_name(f".source-{output.name}")
+    nbformat.write(nb, copy)
+    return copy
 
 
 def execute(
@@ -129,6 +151,7 @@ def execute(
     *,
     kernel: Kernel | None = None,
     progress: dict[str, Any] | bool = False,
+    record_to: Path | None = None,
 ) -> Path:
     """Execute ``run.source`` into ``run.output`` (parameters already validated) and scrub it.
 
@@ -136,6 +159,9 @@ def execute(
         run: what to execute.
         kernel: a started kernel to use (and shut down); a new one when ``None``.
         progress: ``False``, or tqdm keyword arguments for a per-cell progress bar.
+        record_to: when given, a last (hidden, later removed) cell writes there the JSON
+            list of files the kernel read through ``casereport.io`` (absolute paths), if the
+            notebook imported it at all.
 
     Raises:
         RenderError: a cell raised; carries case, notebook, cell number, source, exception.
@@ -145,11 +171,14 @@ def execute(
     from papermill.exceptions import PapermillExecutionError
 
     run.output.parent.mkdir(parents=True, exist_ok=True)
+    source = run.source
     try:
+        if record_to is not None:
+            source = _with_record_cell(run.source, run.output, record_to)
         if kernel is None:
             kernel = Kernel(run.cwd)
         papermill.execute_notebook(
-            str(run.source),
+            str(source),
             str(run.output),
             parameters=dict(run.parameters),
             kernel_name=ensure_kernel(),
@@ -172,5 +201,7 @@ def execute(
     finally:
         if kernel is not None:
             kernel.shutdown()
+        if source != run.source:
+            source.unlink(missing_ok=True)
     scrub_notebook(run.output)
     return run.output

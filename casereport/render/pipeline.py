@@ -225,6 +225,7 @@ class _Render:
         self.cache = RunCache(opts.build_dir / "cache", opts.root, self.hasher)
         self.steps: list[StepRecord] = []
         self.case_inputs: dict[str, dict[str, str]] = {}
+        self.article_inputs: dict[str, str] = {}
         self._lock = threading.Lock()
         self._bars = 0
 
@@ -262,20 +263,28 @@ class _Render:
     def case_key(self, run: NotebookRun) -> str:
         return digest_json(self.base_key("case", run))
 
-    def recorded_inputs(self, run: NotebookRun, out_dir: Path) -> dict[str, str]:
-        """Files the case read (``inputs.json``), else every file of its data folder."""
-        listed = out_dir / "inputs.json"
-        if listed.is_file():
+    def recorded_inputs(self, run: NotebookRun, record: Path, fallback: Path,
+                        listed: Path | None = None) -> dict[str, str]:
+        """path -> sha256 of the files the run read.
+
+        The kernel's record (``casereport.io.files_read()``) joined with the notebook's own
+        ``inputs.json`` when it wrote one; with neither, every file below ``fallback``.
+        """
+        files: list[Path] = []
+        known = False
+        for source in (record, listed):
+            if source is None or not source.is_file():
+                continue
             try:
-                paths = [Path(p) for p in json.loads(listed.read_text())]
+                paths = [Path(p) for p in json.loads(source.read_text())]
             except (OSError, ValueError, TypeError) as exc:
-                raise RenderError(listed, f"inputs.json is not a list of paths: {exc}",
-                                  case=run.label) from None
-            files = [p if p.is_absolute() else self.root / p for p in paths]
-        else:
-            files = files_under(self.opts.data_dir / run.label)
+                raise RenderError(source, f"not a JSON list of paths: {exc}", case=run.label) from None
+            files += [p if p.is_absolute() else self.root / p for p in paths]
+            known = True
+        if not known:
+            files = files_under(fallback)
         out: dict[str, str] = {}
-        for f in files:
+        for f in sorted(set(files)):
             sha = self.hasher.maybe(f)
             if sha is None:
                 raise RenderError(f, "recorded as read but missing after the run", case=run.label)
@@ -289,8 +298,11 @@ class _Render:
     def run_case(self, run: NotebookRun, key: str) -> None:
         t0 = time.perf_counter()
         out_dir = self.stage / "cases" / run.label
-        execute(run, kernel=self.kernel(run.cwd), progress=self.progress_for(f"case {run.label}"))
-        inputs = self.recorded_inputs(run, out_dir)
+        record = self.stage / f".read-{run.label}.json"
+        execute(run, kernel=self.kernel(run.cwd), progress=self.progress_for(f"case {run.label}"),
+                record_to=record)
+        inputs = self.recorded_inputs(run, record, self.opts.data_dir / run.label,
+                                      out_dir / "inputs.json")
         self.cache.store(key, run.output, out_dir, inputs, self.listings(run.label))
         self.case_inputs[run.label] = inputs
         self.note(StepRecord(f"case {run.label}", False, time.perf_counter() - t0, key))
@@ -310,13 +322,6 @@ class _Render:
         ]
         return digest_json(key)
 
-    def article_inputs(self) -> tuple[dict[str, str], dict[str, list[str]]]:
-        """The article may read anything in the data folder: every file is an input."""
-        data = self.opts.data_dir
-        files = files_under(data)
-        return ({_rel(f, self.root): self.hasher.sha256(f) for f in files},
-                {_rel(data, self.root): [_rel(f, self.root) for f in files]})
-
     def run_article(self, run: NotebookRun, cases_done: threading.Event,
                     failed: list[RenderError], warm: bool) -> None:
         kernel = self.kernel(run.cwd) if warm else None
@@ -329,12 +334,17 @@ class _Render:
             entry = self.cache.lookup(key) if self.opts.use_cache else None
             if entry is not None:
                 RunCache.restore(entry, run.output, self.stage / "figures")
+                self.article_inputs = dict(entry.meta.get("inputs", {}))
                 self.note(StepRecord("article", True, time.perf_counter() - t0, key))
                 return
             k, kernel = kernel or self.kernel(run.cwd), None
-            execute(run, kernel=k, progress=self.progress_for("article"))
-            inputs, listings = self.article_inputs()
+            record = self.stage / ".read-article.json"
+            execute(run, kernel=k, progress=self.progress_for("article"), record_to=record)
+            inputs = self.recorded_inputs(run, record, self.opts.data_dir)
+            data = _rel(self.opts.data_dir, self.root)
+            listings = {data: folder_listing(self.opts.data_dir, self.root)}
             self.cache.store(key, run.output, self.stage / "figures", inputs, listings)
+            self.article_inputs = inputs
             self.note(StepRecord("article", False, time.perf_counter() - t0, key))
         except RenderError as err:
             failed.append(err)
@@ -381,7 +391,7 @@ class _Render:
         inputs: dict[str, str] = {}
         for run in [*case_runs, article]:
             inputs[_rel(run.source, self.root)] = self.hasher.sha256(run.source)
-        for found in self.case_inputs.values():
+        for found in [*self.case_inputs.values(), self.article_inputs]:
             inputs.update(found)
         for case_file in sorted(opts.data_dir.glob("*/case.yaml")):
             inputs[_rel(case_file, self.root)] = self.hasher.sha256(case_file)
@@ -433,6 +443,12 @@ class _Render:
                 pending.append((run, key))
             else:
                 self.restore_case(run, key, entry)
+
+        if pending:
+            from casereport.render.preflight import check_case_parameters
+
+            for run, _ in pending:
+                check_case_parameters(run.source, run.parameters, run.cwd)
 
         failed: list[RenderError] = []
         cases_done = threading.Event()

@@ -1,0 +1,326 @@
+"""Cached, parallel, incremental and fail-safe rendering on a small project made in the test.
+
+One project with two cases (A, B) and a control is rendered cold once (module fixture, two
+kernels at once); every test works on a copy of that project, cache included, so it starts
+warm and only pays for what it changes. Every step is the real one (papermill kernels,
+nbconvert, WeasyPrint); "cached" is read from ``build/manifest.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from tests.nbfactory import make_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+TITLE = "Render cache test report"
+
+CASE_CELLS = [
+    ("md", "# Case", None),
+    ("code", 'case_id = "A"\ndata_dir = "data"\noutput_dir = "out"\nlabel = "default"\n'
+             "delay = 0.0", ["parameters"]),
+    ("code", "import json, os, time\nfrom pathlib import Path\nimport pydicom\n"
+             "import casereport.io as cio\nfrom casereport.annotate.case import read_yaml", None),
+    # with CASEREPORT_TEST_BARRIER set, each case waits until both have started: this only
+    # finishes in time when the two kernels run at the same moment
+    ("code", "sync = os.environ.get('CASEREPORT_TEST_BARRIER')\nparallel = None\n"
+             "if sync:\n    Path(sync).mkdir(exist_ok=True)\n    (Path(sync) / case_id).touch()\n"
+             "    end = time.time() + 60\n"
+             "    while len(list(Path(sync).iterdir())) < 2 and time.time() < end:\n"
+             "        time.sleep(0.05)\n"
+             "    parallel = len(list(Path(sync).iterdir())) >= 2\n"
+             "time.sleep(delay)", None),
+    ("code", "spec = read_yaml(Path(data_dir) / case_id / 'case.yaml')\n"
+             "path = Path(data_dir) / case_id / 'img.dcm'\ncio.record_read(path)\n"
+             "image = pydicom.dcmread(path).pixel_array", None),
+    ("code", "if label == 'boom':\n    raise ValueError(f'case {case_id} broken on purpose')", None),
+    ("code", "out = Path(output_dir)\nout.mkdir(parents=True, exist_ok=True)\n"
+             "(out / 'results.json').write_text(json.dumps({'sum': int(image.sum()), "
+             "'label': label, 'parallel': parallel}, sort_keys=True))\n"
+             "(out / 'inputs.json').write_text(json.dumps(sorted(os.path.relpath(p) "
+             "for p in cio.files_read())))\nprint('label is', label)", None),
+]
+
+LONG_TEXT = "\n\n".join(
+    f"Paragraph {i}: the render keeps the last good article in place until a new one is "
+    "complete, so that readers never see a half-written page." for i in range(250)
+)
+ARTICLE_CELLS = [
+    ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
+    ("md", f"# {TITLE}\n\nIntroduction text, version 1.", None),
+    ("code", "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
+             "import casereport.io  # its record of files read: none, results only\n"
+             "res = {p.parent.name: json.loads(p.read_text())\n"
+             "       for p in sorted(Path(results_dir).glob('*/results.json'))}\n"
+             "figs = Path(figures_dir)\n(figs / 'panels').mkdir(parents=True, exist_ok=True)\n"
+             "fig, ax = plt.subplots(figsize=(2, 2))\nax.bar(range(len(res)), [r['sum'] for r in res.values()])\n"
+             "fig.savefig(figs / 'figure1.png', dpi=50, metadata={'Software': None})\n"
+             "for case, r in res.items():\n"
+             "    (figs / 'panels' / f'{case}.json').write_text(json.dumps(r, sort_keys=True))\n"
+             "plt.show()\n"
+             "for case, r in res.items():\n    print('case', case, 'sum', r['sum'], 'label', r['label'])",
+     None),
+    ("md", LONG_TEXT, None),
+]
+
+
+def _dicom(path: Path, offset: int = 0) -> None:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.20"
+    ds.SOPInstanceUID = generate_uid(entropy_srcs=[str(path.name), str(offset)])
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.Modality = "NM"
+    ds.Rows, ds.Columns = 8, 8
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+    ds.PixelRepresentation, ds.SamplesPerPixel = 0, 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PixelData = (np.arange(64, dtype=np.uint16) + offset).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def frozen_code(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A snapshot of the package and render.py, so that the cache keys (which cover the
+    package source) do not change if the working tree is edited while the tests run."""
+    code = tmp_path_factory.mktemp("code")
+    shutil.copytree(ROOT / "casereport", code / "casereport",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(ROOT / "render.py", code / "render.py")
+    CODE[0] = code
+    return code
+
+
+CODE = [ROOT]
+
+
+def _command(project: Path, args: list[str]) -> tuple[list[str], dict[str, str]]:
+    command = args[:1] if args[:1] == ["clean"] else []
+    rest = args[len(command):] + ([] if command else ["--quiet"])
+    cmd = [sys.executable, str(CODE[0] / "render.py"), *command, "--root", str(project), *rest]
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1554076800",
+           "PYTHONPATH": os.pathsep.join([str(CODE[0]), str(ROOT)])}
+    return cmd, env
+
+
+def render(project: Path, *args: str, env: dict[str, str] | None = None,
+           ) -> subprocess.CompletedProcess[str]:
+    cmd, full_env = _command(project, list(args))
+    return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=300,
+                          env={**full_env, **(env or {})})
+
+
+def manifest(project: Path) -> dict:
+    return json.loads((project / "build" / "manifest.json").read_text())
+
+
+def cached(project: Path) -> dict[str, bool]:
+    """step name -> reused from the cache (html/pdf steps appear as ``export``)."""
+    out: dict[str, bool] = {}
+    for s in manifest(project)["steps"]:
+        name = "export" if s["step"] in ("html", "pdf") else s["step"]
+        out[name] = s["cached"]
+    out.pop("plan", None)
+    return out
+
+
+def snapshot(project: Path) -> dict[str, bytes]:
+    files = [project / "build" / "article.html", project / "build" / "article.pdf"]
+    files += sorted(p for p in (project / "figures").rglob("*") if p.is_file())
+    return {str(p.relative_to(project)): p.read_bytes() for p in files}
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project after one cold render with two kernels at once (build/cache filled)."""
+    project = tmp_path_factory.mktemp("warm")
+    for case, offset in (("A", 0), ("B", 100), ("control", 7)):
+        _dicom(project / "data" / case / "img.dcm", offset)
+        role = "control" if case == "control" else "case"
+        (project / "data" / case / "case.yaml").write_text(f"case: {case}\nrole: {role}\n")
+    _dicom(project / "data" / "A" / "unread.dcm", 50)
+    make_notebook(project / "notebooks" / "case.ipynb", CASE_CELLS)
+    make_notebook(project / "notebooks" / "article.ipynb", ARTICLE_CELLS, title=TITLE)
+    (project / "figures").mkdir()
+    (project / "figures" / "README.md").write_text("Figures of the article.\n")
+    barrier = project.parent / f"{project.name}-barrier"
+    res = render(project, "-j", "2", env={"CASEREPORT_TEST_BARRIER": str(barrier)})
+    assert res.returncode == 0, res.stderr
+    return project
+
+
+@pytest.fixture
+def project(warm: Path, tmp_path: Path) -> Path:
+    """A copy of the warm project (cache included) that a test may change."""
+    dst = tmp_path / "p"
+    shutil.copytree(warm, dst, symlinks=True)
+    return dst
+
+
+def test_cold_render_ran_cases_in_parallel_and_wrote_manifest(warm: Path) -> None:
+    steps = cached(warm)
+    assert steps == {"case A": False, "case B": False, "article": False, "export": False}
+    for case in ("A", "B"):
+        results = json.loads((warm / "build" / "cases" / case / "results.json").read_text())
+        assert results["parallel"] is True, "the two case kernels did not run at the same time"
+    m = manifest(warm)
+    inputs = {i["path"]: i["sha256"] for i in m["inputs"]}
+    dcm = warm / "data" / "A" / "img.dcm"
+    assert inputs["data/A/img.dcm"] == hashlib.sha256(dcm.read_bytes()).hexdigest()
+    assert "data/A/case.yaml" in inputs and "notebooks/case.ipynb" in inputs
+    assert m["cases"]["A"] == ["data/A/case.yaml", "data/A/img.dcm"]  # unread.dcm not read
+    outputs = {o["path"]: o["sha256"] for o in m["outputs"]}
+    for rel in ("build/article.html", "build/article.pdf", "figures/figure1.png",
+                "figures/panels/A.json", "build/cases/B/results.json", "build/notebooks/case_A.ipynb"):
+        assert outputs[rel] == hashlib.sha256((warm / rel).read_bytes()).hexdigest(), rel
+    assert m["parameters"]["A"]["case_id"] == "A" and "results_dir" in m["parameters"]["article"]
+    assert m["versions"]["papermill"] and m["package_sha256"]
+    assert all(isinstance(s["seconds"], float) for s in m["steps"])
+    assert (warm / "figures" / "README.md").is_file()  # files not made by the render survive
+    html = (warm / "build" / "article.html").read_text()
+    assert "case A sum 2016 label default" in html and "case B sum 8416" in html
+    assert not list((warm / "build").glob(".staging-*"))
+
+
+def test_noop_render_starts_no_kernel_and_is_byte_identical(project: Path) -> None:
+    before = snapshot(project)
+    t0 = time.perf_counter()
+    res = render(project)
+    elapsed = time.perf_counter() - t0
+    assert res.returncode == 0, res.stderr
+    assert set(cached(project).values()) == {True}
+    assert snapshot(project) == before
+    assert elapsed < 6, f"no-op render took {elapsed:.1f} s"  # bench/ measures the 1 s goal
+
+
+def test_data_change_reruns_only_the_case_that_read_it(project: Path) -> None:
+    # bytes of a file no case reads: nothing re-executes
+    _dicom(project / "data" / "A" / "unread.dcm", 51)
+    assert render(project).returncode == 0
+    assert set(cached(project).values()) == {True}
+    # a file case A read: case A and the article re-execute, case B is reused
+    _dicom(project / "data" / "A" / "img.dcm", 1)
+    res = render(project, "--html-only")
+    assert res.returncode == 0, res.stderr
+    assert cached(project) == {"case A": False, "case B": True, "article": False, "export": False}
+    assert "case A sum 2080 label default" in (project / "build" / "article.html").read_text()
+    # a new file in case B's folder (it might read it): case B re-executes
+    _dicom(project / "data" / "B" / "new.dcm", 3)
+    assert render(project, "--html-only").returncode == 0
+    assert cached(project)["case B"] is False and cached(project)["case A"] is True
+
+
+def test_article_text_edit_reexecutes_no_case(project: Path) -> None:
+    cells = list(ARTICLE_CELLS)
+    cells[1] = ("md", f"# {TITLE}\n\nIntroduction text, version 2.", None)
+    make_notebook(project / "notebooks" / "article.ipynb", cells, title=TITLE)
+    res = render(project, "--html-only")
+    assert res.returncode == 0, res.stderr
+    assert cached(project) == {"case A": True, "case B": True, "article": False, "export": False}
+    assert "version 2" in (project / "build" / "article.html").read_text()
+
+
+def test_one_case_parameter_edit_reruns_that_case_and_the_article(project: Path) -> None:
+    res = render(project, "-p", "B:label=edited", "--html-only")
+    assert res.returncode == 0, res.stderr
+    assert cached(project) == {"case A": True, "case B": False, "article": False, "export": False}
+    assert "case B sum 8416 label edited" in (project / "build" / "article.html").read_text()
+    # back to the defaults: everything is in the cache again
+    assert render(project).returncode == 0
+    assert set(cached(project).values()) == {True}
+
+
+def test_failing_case_is_reported_other_case_finishes_previous_article_kept(project: Path) -> None:
+    before = snapshot(project)
+    res = render(project, "--no-cache", "-p", "B:label=boom")
+    assert res.returncode == 1
+    assert "case:      B" in res.stderr and "case.ipynb" in res.stderr
+    assert "cell:      6" in res.stderr
+    assert "if label == 'boom':" in res.stderr
+    assert "ValueError: case B broken on purpose" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert snapshot(project) == before
+    assert not list((project / "build").glob(".staging-*"))
+    # case A finished (and was cached) although B failed
+    assert render(project, "--html-only").returncode == 0
+    assert cached(project)["case A"] is True
+    # several failing cases: one report each
+    res = render(project, "-p", "A:label=boom", "-p", "B:label=boom", "--html-only")
+    assert res.returncode == 1
+    assert "case A broken on purpose" in res.stderr and "case B broken on purpose" in res.stderr
+    assert res.stderr.count("render failed:") == 2
+
+
+def _kill_when(project: Path, args: list[str], ready: Path) -> None:
+    """Start a render, SIGKILL it as soon as ``ready`` exists, and wait for it."""
+    cmd, env = _command(project, args)
+    proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    end = time.time() + 120
+    while not ready.exists() and proc.poll() is None and time.time() < end:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the render ended before the moment to kill it"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def test_sigkill_keeps_previous_outputs_and_next_render_works(project: Path) -> None:
+    before = snapshot(project)
+    stage = project / "build" / ".staging-render"
+    # during case execution (case A sleeps; its executed notebook is being written)
+    _kill_when(project, ["--no-cache", "-p", "A:delay=30"], stage / "notebooks" / "case_A.ipynb")
+    assert snapshot(project) == before
+    # during the PDF export (the HTML is staged, the PDF is being made)
+    cells = list(ARTICLE_CELLS)
+    cells[1] = ("md", f"# {TITLE}\n\nIntroduction text, killed version.", None)
+    make_notebook(project / "notebooks" / "article.ipynb", cells, title=TITLE)
+    _kill_when(project, [], stage / "article.html")
+    assert snapshot(project) == before
+    # the next render cleans up and publishes the new article
+    res = render(project)
+    assert res.returncode == 0, res.stderr
+    assert "killed version" in (project / "build" / "article.html").read_text()
+    assert (project / "build" / "article.pdf").read_bytes()[:5] == b"%PDF-"
+    assert not list((project / "build").glob(".staging-*"))
+
+
+def test_clean_keep_cache_then_clean(project: Path) -> None:
+    res = render(project, "clean", "--keep-cache")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (project / "build").iterdir()) == [".lock", "cache"]
+    assert (project / "figures" / "figure1.png").is_file()  # published figures stay
+    assert render(project).returncode == 0
+    assert set(cached(project).values()) == {True}
+    assert render(project, "clean").returncode == 0
+    assert not (project / "build").exists()
+
+
+def test_no_cache_executes_everything(project: Path) -> None:
+    res = render(project, "--no-cache", "--html-only", "-j", "1")
+    assert res.returncode == 0, res.stderr
+    assert cached(project) == {"case A": False, "case B": False, "article": False, "export": False}
+
+
+def test_subcommand_registry_and_help() -> None:
+    from casereport.render import cli
+
+    assert cli.DEFAULT_COMMAND == "render" and {"render", "clean"} <= set(cli.COMMANDS)
+    cmd, env = _command(ROOT, ["--help"])
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    assert res.returncode == 0 and "--no-cache" in res.stdout and "clean" in res.stdout
