@@ -253,3 +253,19 @@ def test_missing_input_is_a_review_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ReviewError, match="no DICOM files"):
         deidentify_tree(tmp_path / "empty", tmp_path / "out")
+
+
+def test_cached_gate_rechecks_changed_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from casereport.deid.gate import PHI_BANNER, render_gate
+
+    path = _save(_declared(fac.nm_wholebody()), tmp_path / "data" / "A" / "wb.dcm")
+    cache = tmp_path / "build" / ".deid-gate.json"
+    assert render_gate(tmp_path / "data", cache_file=cache) == ""
+    assert cache.is_file()
+    assert render_gate(tmp_path / "data", cache_file=cache) == ""  # from the cache
+    _save(_identifiable(fac.nm_wholebody()), path)  # same path, new content
+    with pytest.raises(PhiError, match="wb.dcm: .*PatientName"):
+        render_gate(tmp_path / "data", cache_file=cache)
+    assert "python -m casereport deidentify" in capsys.readouterr().err
+    assert render_gate(tmp_path / "data", allow_phi=True, cache_file=cache) == PHI_BANNER
+    assert "warning: --allow-phi" in capsys.readouterr().err

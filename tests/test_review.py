@@ -337,3 +337,40 @@ def test_provenance_needs_sidecars(tmp_path: Path) -> None:
     (tmp_path / "figures" / "panels" / "A1.json").write_text("{broken")
     with pytest.raises(ReviewError, match="A1.json: panel sidecar is not valid JSON"):
         build_provenance(tmp_path / "figures")
+
+
+# --------------------------------------------------------------------------- render gate
+
+
+@pytest.fixture
+def phi_project(tmp_path: Path) -> Path:
+    """The render test's tiny project, its one DICOM file carrying a real-looking name."""
+    from tests.nbfactory import make_notebook
+    from tests.test_render import ARTICLE_CELLS, CASE_CELLS, TITLE, _tiny_dicom
+
+    dcm = tmp_path / "data" / "T" / "img.dcm"
+    _tiny_dicom(dcm)
+    import pydicom
+
+    ds = pydicom.dcmread(dcm)
+    ds.PatientName = "Doe^Jane"
+    ds.PatientBirthDate = "19600214"
+    ds.save_as(dcm, enforce_file_format=True)
+    (tmp_path / "data" / "T" / "case.yaml").write_text("case: T\n")
+    make_notebook(tmp_path / "notebooks" / "case.ipynb", CASE_CELLS)
+    make_notebook(tmp_path / "notebooks" / "article.ipynb", ARTICLE_CELLS, title=TITLE)
+    return tmp_path
+
+
+def test_render_refuses_identifiable_input_unless_allow_phi(phi_project: Path) -> None:
+    done = _run("--root", str(phi_project), "--html-only", "-q", cwd=phi_project)
+    assert done.returncode == 2
+    assert "img.dcm: PatientName, PatientBirthDate" in done.stderr
+    assert "python -m casereport deidentify" in done.stderr and "Traceback" not in done.stderr
+    assert not (phi_project / "build" / "article.html").exists()
+
+    done = _run("--root", str(phi_project), "--html-only", "-q", "--allow-phi", cwd=phi_project)
+    assert done.returncode == 0, done.stderr
+    assert "warning: --allow-phi" in done.stderr
+    html_page = (phi_project / "build" / "article.html").read_text()
+    assert "LOCAL DRAFT WITH IDENTIFIABLE DATA" in html_page

@@ -13,13 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.sequence import Sequence
-from pydicom.valuerep import PersonName
-from pydicom.tag import BaseTag
+from typing import TYPE_CHECKING
 
 from casereport.deid.profile import (
     BY_KEYWORD,
@@ -32,9 +26,13 @@ from casereport.deid.profile import (
 )
 from casereport.errors import NotDicomError, PhiFindingsError
 
+if TYPE_CHECKING:  # pydicom is imported only when a file is actually read
+    from pydicom.dataset import Dataset
+    from pydicom.tag import BaseTag
+
 #: Value representations whose values are never inspected (bulk data).
 _BULK_VR = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
-_PIXEL_DATA = BaseTag(0x7FE00010)
+_PIXEL_DATA = 0x7FE00010
 #: Attributes whose dummy value may be a pseudonym (other ``Z`` attributes must be empty).
 _ID_KEYWORDS = frozenset({"PatientID", "StudyID", "AccessionNumber"})
 _DATE_VR = frozenset({"DA", "DT", "TM"})
@@ -71,6 +69,9 @@ def dicom_files(root: str | Path) -> list[Path]:
 
 def read_header(path: str | Path) -> Dataset:
     """The dataset of ``path`` with bulk values deferred (not loaded)."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     try:
         return pydicom.dcmread(path, defer_size="4 KB")
     except (InvalidDicomError, EOFError, OSError, ValueError, TypeError) as exc:
@@ -79,6 +80,9 @@ def read_header(path: str | Path) -> Dataset:
 
 
 def _empty(value: object) -> bool:
+    from pydicom.sequence import Sequence
+    from pydicom.valuerep import PersonName
+
     if value is None:
         return True
     if isinstance(value, PersonName):
@@ -138,6 +142,8 @@ def _offence(tag: BaseTag, keyword: str, vr: str, value: object, *, declared: bo
 
 
 def _walk(ds: Dataset, *, declared: bool, tokens: list[str]) -> Iterator[str]:
+    from pydicom.tag import BaseTag
+
     for tag in list(ds.keys()):
         tag = BaseTag(tag)
         if tag.is_private:
@@ -217,3 +223,89 @@ def describe(findings: dict[Path, list[str]]) -> str:
                                                      for t in tags) else set()))
         lines.append(f"{p}: {', '.join(tags)}" + (f"  [{'; '.join(cats)}]" if cats else ""))
     return "\n".join(lines)
+
+
+#: Visible warning placed at the top of an article rendered with ``--allow-phi``.
+PHI_BANNER = ("LOCAL DRAFT WITH IDENTIFIABLE DATA (--allow-phi): the input DICOM failed the "
+              "de-identification gate. Do not distribute.")
+DEID_HINT = ("de-identify the data with: python -m casereport deidentify IN OUT "
+             "(or pass --allow-phi for a local draft only)")
+
+
+def _rules_digest() -> str:
+    """Changes when the gate or the profile changes (invalidates cached results)."""
+    import hashlib
+
+    from casereport.deid import profile
+
+    h = hashlib.sha256()
+    for mod_file in (__file__, profile.__file__):
+        h.update(Path(mod_file).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def check_tree_cached(root: str | Path, cache_file: str | Path) -> dict[Path, list[str]]:
+    """:func:`check_tree`, reusing results of files whose size and mtime are unchanged.
+
+    The cache (JSON) is keyed by path, size, modification time (ns) and a digest of the
+    rules; it is rewritten atomically. A missing or unreadable cache is ignored.
+    """
+    import json
+    import os
+    import tempfile
+
+    cache_file = Path(cache_file)
+    digest = _rules_digest()
+    try:
+        old = json.loads(cache_file.read_text())
+        entries = old["files"] if old.get("rules") == digest else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        entries = {}
+    new: dict[str, list] = {}
+    out: dict[Path, list[str]] = {}
+    for f in dicom_files(root):
+        st = f.stat()
+        key = str(f.resolve())
+        hit = entries.get(key)
+        if isinstance(hit, list) and len(hit) == 3 and hit[:2] == [st.st_size, st.st_mtime_ns]:
+            tags = list(hit[2])
+        else:
+            tags = check_file(f)
+        new[key] = [st.st_size, st.st_mtime_ns, tags]
+        if tags:
+            out[f] = tags
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{cache_file.name}.", dir=cache_file.parent)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"rules": digest, "files": new}, fh, sort_keys=True)
+        os.replace(tmp, cache_file)
+    except OSError:
+        pass  # the cache is an optimisation only
+    return out
+
+
+def render_gate(data_dir: str | Path, *, allow_phi: bool = False,
+                cache_file: str | Path | None = None) -> str:
+    """The gate as run before a render; returns the banner to show (``""`` when clean).
+
+    Without ``allow_phi`` identifiable input raises; with it, a warning listing the files
+    goes to stderr and :data:`PHI_BANNER` is returned for the article. ``cache_file``
+    (e.g. ``build/.deid-gate.json``) lets unchanged files skip the check.
+
+    Raises:
+        PhiFindingsError: identifiable input and ``allow_phi`` is false.
+    """
+    import sys
+
+    findings = (check_tree_cached(data_dir, cache_file) if cache_file is not None
+                else check_tree(data_dir))
+    if not findings:
+        return ""
+    if not allow_phi:
+        print(describe(findings), file=sys.stderr)
+        print(DEID_HINT, file=sys.stderr)
+        raise PhiFindingsError(findings)
+    print("warning: --allow-phi: rendering identifiable data as a local draft; the article "
+          "carries a visible warning\n" + describe(findings), file=sys.stderr)
+    return PHI_BANNER

@@ -19,6 +19,8 @@ from casereport.errors import CaseReportError, RenderError
 COMMANDS: dict[str, str] = {
     "render": "casereport.render.cmd_render",
     "clean": "casereport.render.cmd_clean",
+    "verify": "casereport.review.verify",
+    "bundle": "casereport.review.bundle",
 }
 DEFAULT_COMMAND = "render"
 

@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display (errors still print)")
     p.add_argument("--with-code", action="store_true", help="keep code cells in the HTML")
     p.add_argument("--html-only", action="store_true", help="skip the PDF")
+    p.add_argument("--allow-phi", action="store_true",
+                   help="render input that fails the de-identification gate, as a local draft "
+                        "with a visible warning (never for bundle)")
 
 
 def _overrides(assignments: list[str]) -> dict[str | None, dict[str, Any]]:
@@ -39,11 +42,14 @@ def _overrides(assignments: list[str]) -> dict[str | None, dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     """Render; print the published paths (and, unless quiet, what was reused)."""
+    from casereport.deid.gate import render_gate
     from casereport.errors import ParameterError
     from casereport.render.pipeline import RenderOptions, render
 
     if args.jobs is not None and args.jobs < 1:
         raise ParameterError("<command line>", "--jobs", f"must be at least 1, got {args.jobs}")
+    banner = render_gate(args.data or args.root / "data", allow_phi=args.allow_phi,
+                         cache_file=(args.build or args.root / "build") / ".deid-gate.json")
     opts = RenderOptions.for_root(
         args.root,
         data_dir=args.data,
@@ -57,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         use_cache=not args.no_cache,
         progress=not args.quiet,
+        banner=banner,
     )
     result = render(opts)
     if not args.quiet:

@@ -219,11 +219,14 @@ def check_data(data_dir: Path) -> tuple[int, list[DataCheck]]:
 
 
 def rerender(root: Path, out_dir: Path) -> Path:
-    """Render the article from ``root/data`` with figures written to ``out_dir/figures``."""
+    """Render the article from ``root/data`` with figures written to ``out_dir/figures``.
+
+    Every notebook is executed (no cache) and only the HTML is exported (no PDF).
+    """
     from casereport.render import RenderOptions, render
 
     opts = RenderOptions.for_root(root, build_dir=out_dir / "build", figures_dir=out_dir / "figures",
-                                  html_only=True)
+                                  html_only=True, use_cache=False)
     render(opts)
     return out_dir / "figures"
 
