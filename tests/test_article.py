@@ -1,0 +1,394 @@
+"""End-to-end checks of the rendered article: HTML in headless Chromium, PDF text and
+figure resolution, and data text that must be shown, never interpreted.
+
+One render serves every test: the data folder is copied, hostile text is written into the
+copy (a caption, a findings entry, an annotation label, the CT series description), and
+``render.py`` runs once as a subprocess. The screenshot, HTML and PDF are kept under
+``test-artifacts/``.
+
+Chromium and poppler-utils are skipped when missing, unless ``CASEREPORT_REQUIRE_TOOLS=1``
+(set by ``.ci/run``), which turns a missing tool into a failure. The data folder is
+``data/`` (or ``$CASEREPORT_E2E_DATA``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pydicom
+import pytest
+import yaml
+from pypdf import PdfReader
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+SUBJECTS = ("A", "B", "C", "control")
+
+#: Hostile text injected into the data copy (where it goes -> the text).
+XSS_CAPTION = "<script>window.__xss=1</script>"
+XSS_FINDING = '<img src=x onerror="window.__xss=2">'
+XSS_LABEL = "<b>bold</b>"
+XSS_SERIES = "SIMULATED <script>window.__xss=3</script> chest CT"
+
+SECTIONS = ("Summary", "Case descriptions", "Quantitative findings", "Discussion",
+            "Simulated data", "Reproducibility", "References")
+
+A4_PT = (595.28, 841.89)
+MIN_DPI = 300.0
+
+pytestmark = pytest.mark.slow
+
+
+def _require(available: bool, what: str) -> None:
+    """Skip when ``what`` is missing, or fail when the environment requires every tool."""
+    if available:
+        return
+    if os.environ.get("CASEREPORT_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"{what} is required (CASEREPORT_REQUIRE_TOOLS=1) but missing")
+    pytest.skip(f"{what} not available")
+
+
+def _source_data() -> Path:
+    return Path(os.environ.get("CASEREPORT_E2E_DATA") or ROOT / "data")
+
+
+def _has_data(folder: Path) -> bool:
+    return (folder / "MANIFEST.json").is_file() and all(
+        (folder / s / "case.yaml").is_file() for s in SUBJECTS
+    )
+
+
+# ------------------------------------------------------------------ hostile data copy
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _label_position_mm(case_dir: Path, panel: dict[str, Any]) -> list[float]:
+    """A point inside the displayed image of a planar panel (view mm): the crop or image centre."""
+    from casereport import io
+
+    if panel.get("crop_mm"):
+        crop = panel["crop_mm"]
+        return [sum(crop["x"]) / 2, sum(crop["y"]) / 2]
+    study = io.load(case_dir / panel["study"])
+    width_mm, height_mm = study.view(panel.get("views", ["ANT"])[0]).size_mm
+    return [round(width_mm / 2, 1), round(height_mm * 0.6, 1)]
+
+
+def _inject_case_file(case_dir: Path) -> None:
+    """Caption of A1, one findings entry and one A1 annotation label become hostile."""
+    path = case_dir / "case.yaml"
+    case = yaml.safe_load(path.read_text())
+    a1 = case["panels"]["A1"]
+    a1["caption"] = XSS_CAPTION
+    case.setdefault("findings", []).append(XSS_FINDING)
+    label: dict[str, Any] = {"panel": "A1", "type": "label", "text": XSS_LABEL,
+                             "at_mm": _label_position_mm(case_dir, a1)}
+    if len(a1.get("views", [])) > 1:
+        label["view"] = a1["views"][0]
+    case.setdefault("annotations", []).append(label)
+    path.write_text(yaml.safe_dump(case, sort_keys=False, allow_unicode=True))
+
+
+def _inject_series_description(case_dir: Path, manifest: dict[str, Any], data: Path) -> None:
+    """Rewrite SeriesDescription of case A's CT slices (SIMULATED kept); refresh the manifest."""
+    ct_dir = case_dir / _ct_study(case_dir)
+    for path in sorted(ct_dir.glob("*.dcm")):
+        ds = pydicom.dcmread(path)
+        ds.SeriesDescription = XSS_SERIES
+        ds.save_as(path)
+        rel = path.relative_to(data).as_posix()
+        if rel in manifest["files"]:
+            manifest["files"][rel] = _sha256(path)
+
+
+def _ct_study(case_dir: Path) -> str:
+    """The CT folder of the case's first ``ct`` panel, relative to the case folder."""
+    case = yaml.safe_load((case_dir / "case.yaml").read_text())
+    for panel in case["panels"].values():
+        if panel["kind"] == "ct":
+            return str(panel["study"])
+    raise AssertionError(f"{case_dir / 'case.yaml'}: no ct panel")
+
+
+def _hostile_copy(source: Path, dest: Path) -> Path:
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".*"))
+    manifest = json.loads((dest / "MANIFEST.json").read_text())
+    _inject_series_description(dest / "A", manifest, dest)
+    _inject_case_file(dest / "A")
+    (dest / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return dest
+
+
+# ------------------------------------------------------------------ the one render
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Paths of the single render every test reads."""
+
+    data: Path
+    build: Path
+    figures: Path
+
+    @property
+    def html(self) -> Path:
+        return self.build / "article.html"
+
+    @property
+    def pdf(self) -> Path:
+        return self.build / "article.pdf"
+
+    def results(self) -> dict[str, dict[str, Any]]:
+        """``{case id: results.json}`` written by the case notebooks."""
+        return {p.parent.name: json.loads(p.read_text())
+                for p in sorted((self.build / "cases").glob("*/results.json"))}
+
+
+@pytest.fixture(scope="session")
+def article(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    """Render the article once from a hostile copy of the data; keep HTML and PDF as artefacts."""
+    source = _source_data()
+    _require(_has_data(source), f"data folder {source} (MANIFEST.json and case.yaml of {SUBJECTS})")
+    tmp = tmp_path_factory.mktemp("article")
+    out = Rendered(_hostile_copy(source, tmp / "data"), tmp / "build", tmp / "figures")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "1554076800"),
+           "PYTHONHASHSEED": "0"}
+    cmd = [sys.executable, str(ROOT / "render.py"), "--root", str(ROOT), "--data", str(out.data),
+           "--build", str(out.build), "--figures", str(out.figures), "-q"]
+    res = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=1200)
+    assert res.returncode == 0, f"render failed ({res.returncode}):\n{res.stderr[-4000:]}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    for path in (out.html, out.pdf):
+        shutil.copyfile(path, ARTIFACTS / path.name)
+    return out
+
+
+def _title() -> str:
+    nb = nbformat.read(ROOT / "notebooks" / "article.ipynb", as_version=4)
+    return str(nb.metadata["title"])
+
+
+def _numbers(results: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Per case, the computed values the article must quote, formatted as it does."""
+    out: dict[str, list[str]] = {}
+    for case_id in ("A", "B", "C"):
+        r = results[case_id]
+        lung = next(m for m in r["planar"] if m["name"] == "lung / soft tissue")
+        out[case_id] = [f"{lung['case']:.2f}", f"{r['ct']['mean_hu']:.0f}"]
+    return out
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ------------------------------------------------------------------ HTML as a file
+
+
+class _Resources(HTMLParser):
+    """Collects what a browser would fetch: src/srcset/data/poster attributes, link hrefs,
+    CSS url(...) values; and every tag name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetched: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name in ("src", "srcset", "data", "poster") or (tag == "link" and name == "href"):
+                self.fetched.append(value)
+            if name == "style":
+                self.fetched.extend(re.findall(r"url\(\s*['\"]?([^'\")]+)", value))
+
+    def handle_data(self, data: str) -> None:
+        if self.tags and self.tags[-1] == "style":
+            self.fetched.extend(re.findall(r"url\(\s*['\"]?([^'\")]+)", data))
+
+
+def test_html_is_self_contained(article: Rendered) -> None:
+    text = article.html.read_text(encoding="utf-8")
+    parser = _Resources()
+    parser.feed(text)
+    assert parser.fetched, "no embedded resource found at all"
+    outside = [u[:80] for u in parser.fetched if not u.strip().lower().startswith("data:")]
+    assert outside == [], f"resources not embedded: {outside}"
+    assert "script" not in parser.tags
+    assert not re.search(r"<script", text, re.IGNORECASE)
+    assert not re.search(r"@import|<(?:iframe|object|embed|base)\b", text, re.IGNORECASE)
+
+
+def test_html_shows_data_text_escaped(article: Rendered) -> None:
+    text = article.html.read_text(encoding="utf-8")
+    assert html.escape(XSS_CAPTION, quote=False) in text
+    assert "&lt;img src=x onerror=" in text
+    for raw in (XSS_CAPTION, XSS_FINDING, XSS_LABEL, "<img src=x", "<script>window"):
+        assert raw not in text
+    if "__xss=3" in text:  # the series description is not required in the article, but if shown...
+        assert html.escape(XSS_SERIES, quote=False) in text
+
+
+def test_hostile_text_reached_the_figure_sidecars(article: Rendered) -> None:
+    """The injected text really flowed through the render (so the HTML checks mean something)."""
+    a1 = json.loads((article.figures / "panels" / "A1.json").read_text())
+    a2 = json.loads((article.figures / "panels" / "A2.json").read_text())
+    assert a1["caption"] == XSS_CAPTION
+    case = yaml.safe_load((article.data / "A" / "case.yaml").read_text())
+    drawn = [case["annotations"][int(re.fullmatch(r"annotations\[(\d+)\]", e).group(1))]
+             for e in a1["annotations"]]  # sidecars name the case-file entries drawn
+    assert XSS_LABEL in [a.get("text") for a in drawn]
+    assert [s["series_description"] for s in a2["sources"]] == [XSS_SERIES]
+    assert all(s["simulated"] for s in a2["sources"])
+
+
+def test_html_banner_alt_text_and_numbers(article: Rendered) -> None:
+    text = article.html.read_text(encoding="utf-8")
+    assert re.search(r'class="?banner"?[^>]*>\s*Simulated data', text)
+    alts = re.findall(r'<img[^>]*\balt="([^"]*)"', text)
+    assert alts and all(a.strip() for a in alts), alts
+    assert alts[0].startswith("Figure 1")
+    assert f"<title>{html.escape(_title(), quote=False)}</title>" in text
+    for case_id, values in _numbers(article.results()).items():
+        for value in values:
+            assert value in text, f"case {case_id}: {value} not in the HTML"
+    assert "checked at render time: all match" in text
+
+
+# ------------------------------------------------------------------ PDF
+
+
+def test_pdf_is_a4_with_searchable_headings_and_numbers(article: Rendered) -> None:
+    reader = PdfReader(article.pdf)
+    assert len(reader.pages) >= 2
+    for page in reader.pages:
+        assert float(page.mediabox.width) == pytest.approx(A4_PT[0], abs=1)
+        assert float(page.mediabox.height) == pytest.approx(A4_PT[1], abs=1)
+    text = _squash(" ".join(p.extract_text() for p in reader.pages))
+    assert _squash(_title()) in text
+    for heading in SECTIONS:
+        assert heading in text, heading
+    assert "Simulated data:" in text
+    for case_id, values in _numbers(article.results()).items():
+        assert f"Case {case_id}" in text
+        for value in values:
+            assert value in text, f"case {case_id}: {value} not in the PDF text"
+    assert XSS_CAPTION in text  # the caption is printed literally
+
+
+def test_pdftotext_finds_the_same_text(article: Rendered) -> None:
+    """Searchable for standard tools too, not only for pypdf."""
+    tool = shutil.which("pdftotext")
+    _require(tool is not None, "pdftotext (poppler-utils)")
+    res = subprocess.run([tool, "-enc", "UTF-8", str(article.pdf), "-"], capture_output=True,
+                         text=True, timeout=120, check=True)
+    text = _squash(res.stdout)
+    assert _squash(_title()) in text
+    for heading in SECTIONS:
+        assert heading in text, heading
+    for values in _numbers(article.results()).values():
+        for value in values:
+            assert value in text
+
+
+def _image_placements(reader: PdfReader) -> list[tuple[int, str, int, int, float, float]]:
+    """(page, name, px width, px height, printed width pt, printed height pt) per image drawn."""
+    placed = []
+    for number, page in enumerate(reader.pages):
+        xobjects = page.get("/Resources", {}).get("/XObject", {})
+
+        def visit(op: bytes, args: list[Any], cm: list[float], tm: list[float],
+                  number: int = number, xobjects: Any = xobjects) -> None:
+            if op != b"Do" or args[0] not in xobjects:
+                return
+            obj = xobjects[args[0]].get_object()
+            if obj.get("/Subtype") != "/Image":
+                return
+            a, b, c, d = cm[:4]
+            placed.append((number, str(args[0]), int(obj["/Width"]), int(obj["/Height"]),
+                           math.hypot(a, b), math.hypot(c, d)))
+
+        page.extract_text(visitor_operand_before=visit)
+    return placed
+
+
+def test_pdf_figure_is_printed_at_300_dpi(article: Rendered) -> None:
+    placed = _image_placements(PdfReader(article.pdf))
+    big = [p for p in placed if p[4] > 72]  # the figure, not an icon: wider than one inch
+    assert big, f"no raster figure drawn in the PDF: {placed}"
+    for page, name, w_px, h_px, w_pt, h_pt in big:
+        dpi_x, dpi_y = w_px / (w_pt / 72), h_px / (h_pt / 72)
+        assert min(dpi_x, dpi_y) >= MIN_DPI, (
+            f"page {page + 1} image {name}: {w_px}x{h_px} px printed at {w_pt:.0f}x{h_pt:.0f} pt "
+            f"= {dpi_x:.0f}x{dpi_y:.0f} dpi"
+        )
+
+
+# ------------------------------------------------------------------ browser
+
+
+_PAGE_STATE_JS = """(() => {
+  const imgs = Array.from(document.images);
+  return {
+    images: imgs.length,
+    displayed: imgs.map(i => i.complete && i.naturalWidth > 0),
+    sources: imgs.map(i => i.src.slice(0, 22)),
+    alts: imgs.map(i => i.alt),
+    xss: typeof window.__xss,
+    scripts: document.querySelectorAll('script').length,
+    handlers: document.querySelectorAll('[onerror],[onload],[onclick]').length,
+    bold: Array.from(document.querySelectorAll('b')).filter(b => b.textContent === 'bold').length,
+    text: document.body.innerText,
+    banner: (document.querySelector('.banner') || {}).innerText || '',
+  };
+})()"""
+
+
+@pytest.mark.browser
+def test_article_in_headless_chromium(article: Rendered, tmp_path: Path) -> None:
+    from tests.cdp import find_chromium, open_page
+
+    binary = find_chromium()
+    _require(binary is not None, "chromium")
+    url = article.html.resolve().as_uri()
+    with open_page(str(binary), tmp_path / "profile") as page:
+        page.navigate(url)
+        page.settle(1.0)
+        state = page.evaluate(_PAGE_STATE_JS)
+        page.screenshot(ARTIFACTS / "article.png")
+        record = page.record
+
+    left = [u[:80] for u in record.requests if u != url and not u.startswith("data:")]
+    assert url in record.requests
+    assert left == [], f"requests leaving the file: {left}"
+    assert record.errors == [], record.errors
+    assert state["images"] >= 1
+    assert all(state["displayed"]), state["displayed"]
+    assert all(s.startswith("data:image/") for s in state["sources"]), state["sources"]
+    assert all(a.strip() for a in state["alts"])
+    assert state["xss"] == "undefined"
+    assert state["scripts"] == 0
+    assert state["handlers"] == 0
+    assert state["bold"] == 0
+    assert XSS_CAPTION in state["text"]
+    assert XSS_FINDING in state["text"]
+    assert state["banner"].startswith("Simulated data")
+    assert (ARTIFACTS / "article.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
