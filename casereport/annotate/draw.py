@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.patches import Circle, Ellipse
@@ -26,6 +27,7 @@ def draw_annotations(
     *,
     to_data: ToData = identity,
     color: str = "#e41a1c",
+    halo: str = "white",
     fontsize: float = 6.5,
     linewidth: float = 1.2,
 ) -> list[Artist]:
@@ -36,6 +38,7 @@ def draw_annotations(
         ax: the panel axes (data units mm).
         to_data: maps (view, mm) to axes data coordinates (planar panels offset each view).
         color: default colour (an annotation's own ``color`` wins).
+        halo: colour of the thin outline under text (contrast with the image).
         fontsize: text size in points.
         linewidth: line width in points.
     """
@@ -43,15 +46,17 @@ def draw_annotations(
     for ann in annotations:
         c = ann.color or color
         xy = to_data(ann.view, ann.xy_mm)
-        text_kw = dict(color=c, fontsize=fontsize, fontweight="bold", zorder=6)
+        text_kw = dict(color=c, fontsize=fontsize, fontweight="bold", zorder=6,
+                       path_effects=[patheffects.withStroke(linewidth=1.8, foreground=halo)])
         if ann.kind is AnnotationKind.ARROW:
             assert ann.tail_mm is not None
             tail = to_data(ann.view, ann.tail_mm)
-            d = np.subtract(tail, xy)
-            ha = "left" if d[0] > 1e-9 else "right" if d[0] < -1e-9 else "center"
+            # text centred on the tail, on the side away from the tip (screen vertical)
+            screen = ax.transData.transform([xy, tail])
+            va = "bottom" if screen[1, 1] >= screen[0, 1] else "top"
             artists.append(ax.annotate(
                 ann.text, xy=xy, xytext=tail, xycoords="data", textcoords="data",
-                ha=ha, va="center",
+                ha="center", va=va,
                 arrowprops=dict(arrowstyle="-|>,head_length=0.45,head_width=0.22", color=c,
                                 lw=linewidth, shrinkA=1.5, shrinkB=0.5),
                 **text_kw,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
@@ -9,6 +10,16 @@ from matplotlib.text import Text
 #: Text colour on NM (white background) and CT (black background) images.
 INK_ON_WHITE = "black"
 INK_ON_BLACK = "white"
+
+
+def outline(color: str, width: float = 1.6) -> list[patheffects.AbstractPathEffect]:
+    """Path effects drawing a thin contrasting outline under text (legible on any image)."""
+    return [patheffects.withStroke(linewidth=width, foreground=color)]
+
+
+def halo_for(ink: str) -> str:
+    """Outline colour for text of colour ``ink``: white under dark text, black under light."""
+    return "white" if ink in (INK_ON_WHITE, "black") else "black"
 
 
 def clean_axes(ax: Axes, facecolor: str = "white") -> None:
@@ -55,10 +66,8 @@ def add_scale_bar(
     label = f"{cm:g} cm"
     text = ax.text(
         right - length_mm / 2.0, y + sign * 0.012 * height, label, color=color,
-        fontsize=fontsize, ha="center", va="bottom" if sign > 0 else "bottom",
+        fontsize=fontsize, ha="center", va="bottom", path_effects=outline(halo_for(color), 1.2),
     )
-    if sign < 0:
-        text.set_va("bottom")
     return line, text
 
 
@@ -84,6 +93,6 @@ def add_orientation_markers(
         if letter:
             out.append(
                 ax.text(x, y, letter, transform=ax.transAxes, color=color, fontsize=fontsize,
-                        ha=ha, va=va, fontweight="bold")
+                        ha=ha, va=va, fontweight="bold", path_effects=outline(halo_for(color)))
             )
     return out

@@ -14,7 +14,7 @@ from matplotlib.text import Text
 from casereport.errors import FigureError
 from casereport.io.types import PlanarImage
 
-from .overlays import INK_ON_WHITE, add_scale_bar, clean_axes
+from .overlays import INK_ON_WHITE, add_scale_bar, clean_axes, outline
 from .windows import NMWindow
 
 #: Colour map of NM planar images: inverted grey scale (high counts dark).
@@ -164,6 +164,7 @@ def show_planar_views(
             texts.append(ax.text(
                 x_cursor + width / 2.0, y0 + 0.015 * height, view.view.upper(),
                 ha="center", va="top", fontsize=fontsize, color=INK_ON_WHITE, fontweight="bold",
+                path_effects=outline("white", 2.0),
             ))
         sides = VIEW_SIDES.get(view.view.upper())
         if markers and sides:
@@ -172,7 +173,7 @@ def show_planar_views(
                 texts.append(ax.annotate(
                     letter, xy=(x, y0 + 0.015 * height), xytext=(0.0, -1.5 * fontsize),
                     textcoords="offset points", ha=ha, va="top", fontsize=fontsize,
-                    color=INK_ON_WHITE, fontweight="bold",
+                    color=INK_ON_WHITE, fontweight="bold", path_effects=outline("white", 2.0),
                 ))
         x_cursor += width + gap_mm
     ax.set_xlim(0.0, x_cursor - gap_mm)

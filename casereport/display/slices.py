@@ -9,7 +9,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colorbar import Colorbar
-from matplotlib.colors import Normalize
+from matplotlib.colors import Colormap, ListedColormap, Normalize
 from matplotlib.image import AxesImage
 from matplotlib.text import Text
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
@@ -21,8 +21,16 @@ from .overlays import INK_ON_BLACK, add_orientation_markers, add_scale_bar, clea
 from .volume import PlaneGrid, PlaneImage, sample_plane
 from .windows import CTWindow, NMWindow
 
-#: Colour map of the NM layer in fused images.
+#: Colour map of the NM layer in fused images: "hot" without its black-to-dark-red start,
+#: so that the lowest displayed uptake is red rather than darker than the CT below it.
 FUSION_CMAP = "hot"
+FUSION_CMAP_START = 0.3
+
+
+def fusion_colormap(name: str = FUSION_CMAP, start: float = FUSION_CMAP_START) -> Colormap:
+    """``name`` restricted to ``[start, 1]`` of its range (256 entries)."""
+    base = colormaps[name]
+    return ListedColormap(base(np.linspace(start, 1.0, 256)), name=f"{name}_from_{start:g}")
 #: HU given to points of a plane outside the CT (air).
 CT_FILL_HU = -1000.0
 
@@ -110,7 +118,7 @@ def show_fusion(
 
     Both volumes are resampled on the same ``grid`` through their own affines, so they
     line up wherever their voxels sit. SPECT values below the window's lower limit are
-    transparent. ``nm_window`` percentiles are taken over the whole SPECT volume
+    transparent; the colour map is ``cmap`` from :data:`FUSION_CMAP_START` up. ``nm_window`` percentiles are taken over the whole SPECT volume
     (voxels > 0) so that the colour scale does not depend on the plane shown.
     """
     if not 0.0 < alpha <= 1.0:
@@ -120,7 +128,7 @@ def show_fusion(
     nm = sample_plane(spect, grid, order=1, fill=0.0)
     vmin, vmax = nm_window.limits(spect.array)
     layer = np.ma.masked_less(nm.array, vmin)
-    cm = colormaps[cmap]
+    cm = fusion_colormap(cmap)
     im = ax.imshow(
         layer, cmap=cm, vmin=vmin, vmax=vmax, origin="lower", extent=grid.extent,
         alpha=alpha, interpolation="bilinear", resample=False,

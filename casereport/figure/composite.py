@@ -13,12 +13,12 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from casereport.annotate import CaseSpec, PanelKind, case_files, load_case
+from casereport.annotate import CaseSpec, case_files, load_case
 from casereport.annotate.case import Loader
 from casereport.errors import FigureError
 
 from .panels import PanelArtists, data_aspect, draw_panel
-from .style import DPI, figure_style, png_to_tiff, render
+from .style import DPI, VECTOR_IMAGE_DPI, figure_style, png_to_tiff, render
 
 #: Rows of Figure 1, as in the original publication.
 FIGURE1_LAYOUT: tuple[tuple[str, ...], ...] = (("A1", "A2"), ("B1", "B2"), ("C1", "C2", "C3"))
@@ -30,7 +30,7 @@ _MM = 1.0 / 25.4
 _MARGIN = 0.05
 _GAP = 0.07
 _LABEL_BAND = 0.17
-_COLORBAR_EXTRA = 0.5
+_COLORBAR_EXTRA = 0.55
 _MARK_BAND = 0.22
 
 
@@ -62,7 +62,7 @@ def _find_panel(specs: Sequence[CaseSpec], panel_id: str) -> CaseSpec:
 
 
 def layout_rows(fig: Figure, rows: Sequence[Sequence[PanelArtists]], *, width_in: float,
-                max_row_height_in: float = 3.0, mark_band: bool = False
+                max_row_height_in: float = 2.4, mark_band: bool = False
                 ) -> dict[str, tuple[float, float, float, float]]:
     """Place the panels row by row, each row filling the width at one height.
 
@@ -156,7 +156,7 @@ def single_panel_figure(spec: CaseSpec, panel_id: str, *, width_in: float = 3.0,
         ax = fig.add_axes((0, 0, 1, 1), label=panel_id)
         art = draw_panel(spec, panel_id, ax=ax, loader=loader)
         aspect = data_aspect(ax)
-        extra = _COLORBAR_EXTRA if art.colorbar is not None else 0.0
+        extra = _COLORBAR_EXTRA + 0.15 if art.colorbar is not None else 0.0
         m = 0.03
         w = width_in
         h = w / aspect
@@ -239,19 +239,20 @@ def panel_outputs(specs: Sequence[CaseSpec], *, root: Path, panel_ids: Iterable[
     return out
 
 
-def figure1_outputs(specs: Sequence[CaseSpec], *, loader: Loader | None = None, dpi: int = DPI
-                    ) -> dict[str, bytes]:
+def figure1_outputs(specs: Sequence[CaseSpec], *, loader: Loader | None = None, dpi: int = DPI,
+                    vector_image_dpi: int = VECTOR_IMAGE_DPI) -> dict[str, bytes]:
     """``{"figure1.png": ..., "figure1.tif": ..., "figure1.svg": ..., "figure1.pdf": ...}``.
 
-    The TIFF is the PNG rendering re-encoded (RGB, LZW); ``dpi`` applies to all formats.
+    PNG and TIFF at ``dpi``; the TIFF is the PNG rendering re-encoded (RGB, LZW). SVG and
+    PDF keep text and lines as vectors, with images embedded at ``vector_image_dpi``.
     """
     result = figure1(specs, loader=loader)
     png = render(result.fig, "png", dpi=dpi)
     return {
         "figure1.png": png,
         "figure1.tif": png_to_tiff(png, dpi=dpi),
-        "figure1.svg": render(result.fig, "svg", dpi=dpi),
-        "figure1.pdf": render(result.fig, "pdf", dpi=dpi),
+        "figure1.svg": render(result.fig, "svg", dpi=vector_image_dpi),
+        "figure1.pdf": render(result.fig, "pdf", dpi=vector_image_dpi),
     }
 
 
@@ -261,6 +262,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

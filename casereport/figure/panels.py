@@ -216,7 +216,8 @@ def ct_panel(ct: CTVolume, panel: PanelSpec, annotations: Sequence[Annotation] =
     window = to_ct_window(panel.window)
     disp = show_ct_plane(ct, _grid(ct, panel), window, ax=ax, scale_bar_mm=_scale(panel),
                          fontsize=fontsize)
-    anns = draw_annotations(annotations, ax, color=ANNOTATION_COLOR_CT, fontsize=fontsize - 0.5)
+    anns = draw_annotations(annotations, ax, color=ANNOTATION_COLOR_CT, halo="black",
+                            fontsize=fontsize - 0.5)
     texts = list(disp.texts)
     if ct.source.simulated:
         texts.append(simulated_tag(ax, dark=True))
@@ -238,7 +239,7 @@ def fusion_panel(ct: CTVolume, spect: SpectVolume, panel: PanelSpec,
     nm_win = to_nm_window(panel.overlay_window)
     disp = show_fusion(ct, spect, _grid(ct, panel), ct_win, nm_win, ax=ax, alpha=panel.alpha,
                        scale_bar_mm=_scale(panel), fontsize=fontsize)
-    anns = draw_annotations(annotations, ax, color=ANNOTATION_COLOR_FUSION,
+    anns = draw_annotations(annotations, ax, color=ANNOTATION_COLOR_FUSION, halo="black",
                             fontsize=fontsize - 0.5)
     texts = list(disp.texts)
     if ct.source.simulated or spect.source.simulated:

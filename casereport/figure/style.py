@@ -13,8 +13,11 @@ from PIL import Image
 
 #: Resolution of raster outputs (PNG, TIFF) in dots per inch.
 DPI = 300
-#: zlib level of PNG outputs (fast; files a little larger than level 6).
-PNG_COMPRESS_LEVEL = 3
+#: zlib level of PNG outputs (fast; files about 15 % larger than level 6).
+PNG_COMPRESS_LEVEL = 1
+#: Resolution of the raster images embedded in SVG and PDF outputs. The data pixels are
+#: 1.8-4.4 mm, far coarser than 200 dpi at print size; 300 dpi would double the time.
+VECTOR_IMAGE_DPI = 200
 
 RC: dict[str, Any] = {
     "font.family": "sans-serif",
