@@ -374,3 +374,46 @@ def test_render_refuses_identifiable_input_unless_allow_phi(phi_project: Path) -
     assert "warning: --allow-phi" in done.stderr
     html_page = (phi_project / "build" / "article.html").read_text()
     assert "LOCAL DRAFT WITH IDENTIFIABLE DATA" in html_page
+
+
+# --------------------------------------------------------------------------- verify end to end
+
+E2E_ARTICLE_CELLS = [
+    ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
+    ("md", "# Verify end to end", None),
+    ("code", "from pathlib import Path\nimport numpy as np\nimport pydicom\nfrom PIL import Image\n"
+             "arr = pydicom.dcmread(Path(data_dir) / 'T' / 'img.dcm').pixel_array\n"
+             "out = Path(figures_dir) / 'panels'\nout.mkdir(parents=True, exist_ok=True)\n"
+             "Image.fromarray((arr % 256).astype(np.uint8)).save(out / 'A1.png')\n"
+             "Image.fromarray((255 - arr % 256).astype(np.uint8)).save(Path(figures_dir) / 'figure1.png')",
+     None),
+]
+
+
+def test_verify_rerenders_and_catches_a_tampered_committed_panel(tmp_path: Path) -> None:
+    from tests.nbfactory import make_notebook
+    from tests.test_render import CASE_CELLS, _tiny_dicom
+
+    root = tmp_path / "proj"
+    dcm = root / "data" / "T" / "img.dcm"
+    _tiny_dicom(dcm)
+    (root / "data" / "T" / "case.yaml").write_text("case: T\n")
+    (root / "data" / "MANIFEST.json").write_text(json.dumps({"files": {"T/img.dcm": _sha(dcm)}}))
+    make_notebook(root / "notebooks" / "case.ipynb", CASE_CELLS)
+    make_notebook(root / "notebooks" / "article.ipynb", E2E_ARTICLE_CELLS, title="E2E")
+    first = _run("--root", str(root), "--html-only", "-q", cwd=root)
+    assert first.returncode == 0, first.stderr
+    assert (root / "figures" / "panels" / "A1.png").is_file()
+
+    ok = _run("verify", "--root", str(root), cwd=root)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert [ln.split()[:3] for ln in ok.stdout.splitlines() if ln.startswith(("figure1", "panels/"))] == [
+        ["figure1.png", "PASS", "0.000"], ["panels/A1.png", "PASS", "0.000"]]
+    assert not list((root / "build").glob(".verify-*"))  # the re-render folder is removed
+
+    _tamper_png(root / "figures" / "panels" / "A1.png")
+    bad = _run("verify", "--root", str(root), cwd=root)
+    assert bad.returncode == 1
+    assert [ln.split()[:2] for ln in bad.stdout.splitlines() if ln.startswith("panels/A1.png")] == [
+        ["panels/A1.png", "FAIL"]]
+    assert (root / "build" / "verify" / "diff_panels_A1.png").is_file()

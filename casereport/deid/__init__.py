@@ -8,7 +8,13 @@ without it).
 
 from typing import Any
 
-from casereport.deid.gate import check_dataset, check_file, check_tree, dicom_files, require_deidentified
+from casereport.deid.gate import (
+    check_dataset,
+    check_file,
+    check_tree,
+    dicom_files,
+    require_deidentified,
+)
 
 _LAZY = {"DeidParams", "DeidResult", "deidentify_dataset", "deidentify_tree"}
 

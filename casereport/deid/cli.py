@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: no --salt or ${SALT_ENV}: using the public default salt; anyone who "
               "knows a patient's ID can recompute the date shift and pseudonym", file=sys.stderr)
     try:
-        params = DeidParams(salt=salt, **({"uid_prefix": args.uid_prefix} if args.uid_prefix else {}))
+        prefix = {"uid_prefix": args.uid_prefix} if args.uid_prefix else {}
+        params = DeidParams(salt=salt, **prefix)
     except ValueError as exc:
         raise ReviewError(args.output, str(exc)) from None
     result = deidentify_tree(args.input, args.output, params)

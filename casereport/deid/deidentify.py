@@ -37,7 +37,13 @@ from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_ROOT_UID, generate_uid
 
 from casereport.deid.gate import dicom_files, require_deidentified
-from casereport.deid.profile import MAX_AGE_YEARS, OPTIONS, STANDARD_UID_ROOT, BY_KEYWORD, age_years
+from casereport.deid.profile import (
+    BY_KEYWORD,
+    MAX_AGE_YEARS,
+    OPTIONS,
+    STANDARD_UID_ROOT,
+    age_years,
+)
 from casereport.errors import NotDicomError, PhiError, ReviewError
 
 #: Salt used when none is given: public, so the date shift and pseudonyms can be recomputed
@@ -65,7 +71,8 @@ class DeidParams:
         if not self.salt:
             raise ValueError("salt must not be empty")
         if not self.uid_prefix.endswith(".") or len(self.uid_prefix) > 40:
-            raise ValueError(f"uid_prefix {self.uid_prefix!r}: must end with '.' and be <= 40 chars")
+            raise ValueError(f"uid_prefix {self.uid_prefix!r}: must end with '.' and have "
+                             "at most 40 characters")
 
 
 def _digest(salt: str, text: str) -> bytes:
@@ -221,7 +228,8 @@ def deidentify_dataset(ds: Dataset, run: DeidRun, *, path: Path | None = None) -
         PhiError: the pixel data carry burned-in annotation (cannot be cleaned here).
     """
     if str(ds.get("BurnedInAnnotation", "") or "").strip().upper() == "YES":
-        raise PhiError(path or Path("<dataset>"), ["BurnedInAnnotation (clean the pixel data first)"])
+        raise PhiError(path or Path("<dataset>"),
+                       ["BurnedInAnnotation (clean the pixel data first)"])
     key = patient_key(ds)
     run.patients.add(key)
     days = date_shift_days(key, run.params.salt)

@@ -126,7 +126,8 @@ def build_provenance(figures_dir: str | Path, *, notebook: str = "notebooks/arti
     root_path = Path(root) if root is not None else _project_root(figures_dir)
     sidecars = sorted((figures_dir / "panels").glob("*.json"))
     if not sidecars:
-        raise ReviewError(figures_dir / "panels", "no panel sidecars (<id>.json) to build provenance from")
+        raise ReviewError(figures_dir / "panels",
+                          "no panel sidecars (<id>.json) to build provenance from")
     params = dict(parameters or {})
     panels = {}
     for path in sidecars:
@@ -140,7 +141,8 @@ def build_provenance(figures_dir: str | Path, *, notebook: str = "notebooks/arti
 
 def provenance_bytes(prov: Mapping[str, Any]) -> bytes:
     """Canonical JSON bytes (sorted keys, 2-space indent, UTF-8, final newline)."""
-    return (json.dumps(prov, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode()
+    text = json.dumps(prov, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    return (text + "\n").encode("utf-8")
 
 
 def write_provenance(figures_dir: str | Path, **kwargs: Any) -> Path:

@@ -146,7 +146,8 @@ def compare_figures(committed: Path, rendered: Path, tolerance_rms: float = DEFA
                           "(render once and commit figures/)")
     names = figure_pngs(committed)
     if not names:
-        raise ReviewError(committed, "committed figures folder holds no figure1.png or panels/*.png")
+        raise ReviewError(committed,
+                          "committed figures folder holds no figure1.png or panels/*.png")
     extra = sorted(set(figure_pngs(rendered)) - set(names)) if rendered.is_dir() else []
     checks: list[PanelCheck] = []
     for name in names:
@@ -184,7 +185,8 @@ def load_manifest(data_dir: Path) -> dict[str, str]:
     """
     path = data_dir / MANIFEST
     if not path.is_file():
-        raise ReviewError(path, "data manifest missing (regenerate data with python -m casereport.synth)")
+        raise ReviewError(path, "data manifest missing "
+                          "(regenerate data with python -m casereport.synth)")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -225,14 +227,16 @@ def rerender(root: Path, out_dir: Path) -> Path:
     """
     from casereport.render import RenderOptions, render
 
-    opts = RenderOptions.for_root(root, build_dir=out_dir / "build", figures_dir=out_dir / "figures",
-                                  html_only=True, use_cache=False)
+    opts = RenderOptions.for_root(root, build_dir=out_dir / "build",
+                                  figures_dir=out_dir / "figures", html_only=True,
+                                  use_cache=False)
     render(opts)
     return out_dir / "figures"
 
 
 def verify(root: str | Path, tolerance: float = DEFAULT_TOLERANCE_RMS, *,
-           rendered: str | Path | None = None, report_dir: str | Path | None = None) -> VerifyReport:
+           rendered: str | Path | None = None,
+           report_dir: str | Path | None = None) -> VerifyReport:
     """Check ``root``'s data against its manifest and its figures against a re-render.
 
     Args:
@@ -334,15 +338,17 @@ def report_html(report: VerifyReport) -> str:
         img = (f'<br><img src="{e(p.diff_image)}" alt="committed, re-rendered and difference of '
                f'{e(p.name)}">' if p.diff_image else "")
         cls = "pass" if p.passed else "fail"
-        rows.append(f'<tr class="{cls}"><td>{e(p.name)}</td><td>{"PASS" if p.passed else "FAIL"}</td>'
+        result = "PASS" if p.passed else "FAIL"
+        rows.append(f'<tr class="{cls}"><td>{e(p.name)}</td><td>{result}</td>'
                     f"<td>{e(_num(p.rms, '.3f'))}</td><td>{e(_num(p.max_abs, '.0f'))}</td>"
                     f"<td>{e(p.note)}{img}</td></tr>")
     data_rows = "".join(f"<li>data/{e(d.path)}: {e(d.note)}</li>" for d in report.data_failures)
     verdict = "PASS" if report.passed else "FAIL"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Verification: {verdict}</title>
-<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}}.pass td:nth-child(2){{color:#1a7f37}}
+<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}}
+.pass td:nth-child(2){{color:#1a7f37}}
 .fail td:nth-child(2){{color:#b2182b;font-weight:bold}}img{{max-width:60em;margin-top:.4em}}</style>
 </head><body>
 <h1>Verification: {verdict}</h1>
