@@ -1,4 +1,4 @@
-"""De-identify DICOM: ``python -m casereport deidentify IN OUT`` (PS3.15 Basic Profile)."""
+"""De-identify DICOM files (PS3.15 Basic Profile): python -m casereport deidentify IN OUT."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``render.py bundle``: a deterministic zip for journal submission.
+"""Write a deterministic zip of article, figures and notebooks for journal submission.
 
 Contents (sorted, every entry dated ``SOURCE_DATE_EPOCH`` or 1980-01-01, mode 0644)::
 

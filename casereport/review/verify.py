@@ -1,4 +1,4 @@
-"""``render.py verify``: re-render from ``data/`` and compare with the committed ``figures/``.
+"""Re-render from data/ and compare every figure with the committed figures/ (render.py verify).
 
 Three checks, all of which must pass for exit status 0:
 
