@@ -63,31 +63,6 @@ def png_data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def provenance_html(records: Sequence[Mapping[str, Any]], *, notebook: str = "",
-                    parameters: Mapping[str, Any] | None = None) -> str:
-    """A ``<details>`` block listing, per panel, its source files, series UIDs, slice or
-    frame, window and annotation file (from the panel sidecars)."""
-    items = []
-    for rec in records:
-        srcs = "; ".join(
-            f"{s.get('modality', '')} series {s.get('series_instance_uid', '')}"
-            f" ({', '.join(s.get('files', [])[:3])}{' …' if len(s.get('files', [])) > 3 else ''})"
-            for s in rec.get("sources", [])
-        )
-        used = rec.get("used", {})
-        used_txt = ", ".join(f"{k}={v}" for k, v in sorted(used.items()) if k != "slice_files")
-        window = ", ".join(f"{k}={v}" for k, v in sorted(rec.get("window", {}).items()))
-        items.append(
-            f"<li><b>{esc(rec.get('panel', ''))}</b>: {esc(srcs)}; {esc(used_txt)}; "
-            f"window {esc(window)}; annotations from {esc(rec.get('annotation_file', ''))}</li>"
-        )
-    made = ""
-    if notebook:
-        params = json.dumps(dict(parameters or {}), sort_keys=True)
-        made = f"<p>Drawn by {esc(notebook)} with parameters {esc(params)}.</p>"
-    return f"<details><summary>Sources of each panel</summary><ul>{''.join(items)}</ul>{made}</details>"
-
-
 def figure_html(image: Path, *, caption: str, alt: str, label: str = "",
                 provenance: str = "") -> str:
     """``<figure>`` with the PNG embedded, an escaped caption and optional provenance."""
