@@ -212,6 +212,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def open_page(binary: str, profile: Path, *, timeout_s: float = 60.0) -> Iterator[Page]:
     """Start Chromium with a fresh profile in ``profile``, yield a blank page, kill it after."""
     profile.mkdir(parents=True, exist_ok=True)
+    (profile / "DevToolsActivePort").unlink(missing_ok=True)  # left by an earlier run
     cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)

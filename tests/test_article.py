@@ -42,6 +42,7 @@ XSS_CAPTION = "<script>window.__xss=1</script>"
 XSS_FINDING = '<img src=x onerror="window.__xss=2">'
 XSS_LABEL = "<b>bold</b>"
 XSS_SERIES = "SIMULATED <script>window.__xss=3</script> chest CT"
+XSS_ALT = "\" onmouseover=\"window.__xss=4\" data-x=\"'"
 
 SECTIONS = ("Summary", "Case descriptions", "Quantitative findings", "Discussion",
             "Simulated data", "Reproducibility", "References")
@@ -91,11 +92,12 @@ def _label_position_mm(case_dir: Path, panel: dict[str, Any]) -> list[float]:
 
 
 def _inject_case_file(case_dir: Path) -> None:
-    """Caption of A1, one findings entry and one A1 annotation label become hostile."""
+    """Caption and alt text of A1, one findings entry and one A1 annotation label become hostile."""
     path = case_dir / "case.yaml"
     case = yaml.safe_load(path.read_text())
     a1 = case["panels"]["A1"]
     a1["caption"] = XSS_CAPTION
+    a1["alt"] = f"{a1.get('alt', 'A1')} {XSS_ALT}"
     case.setdefault("findings", []).append(XSS_FINDING)
     label: dict[str, Any] = {"panel": "A1", "type": "label", "text": XSS_LABEL,
                              "at_mm": _label_position_mm(case_dir, a1)}
@@ -203,15 +205,17 @@ def _squash(text: str) -> str:
 
 class _Resources(HTMLParser):
     """Collects what a browser would fetch: src/srcset/data/poster attributes, link hrefs,
-    CSS url(...) values; and every tag name."""
+    CSS url(...) values; every tag name and every event-handler attribute (``on...``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.fetched: list[str] = []
         self.tags: list[str] = []
+        self.handlers: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
+        self.handlers.extend(f"{tag} {name}" for name, _ in attrs if name.startswith("on"))
         for name, value in attrs:
             if value is None:
                 continue
@@ -243,6 +247,9 @@ def test_html_shows_data_text_escaped(article: Rendered) -> None:
     assert "&lt;img src=x onerror=" in text
     for raw in (XSS_CAPTION, XSS_FINDING, XSS_LABEL, "<img src=x", "<script>window"):
         assert raw not in text
+    parser = _Resources()
+    parser.feed(text)
+    assert parser.handlers == []
     if "__xss=3" in text:  # the series description is not required in the article, but if shown...
         assert html.escape(XSS_SERIES, quote=False) in text
 
@@ -354,7 +361,7 @@ _PAGE_STATE_JS = """(() => {
     alts: imgs.map(i => i.alt),
     xss: typeof window.__xss,
     scripts: document.querySelectorAll('script').length,
-    handlers: document.querySelectorAll('[onerror],[onload],[onclick]').length,
+    handlers: document.querySelectorAll('[onerror],[onload],[onclick],[onmouseover]').length,
     bold: Array.from(document.querySelectorAll('b')).filter(b => b.textContent === 'bold').length,
     text: document.body.innerText,
     banner: (document.querySelector('.banner') || {}).innerText || '',
@@ -390,5 +397,32 @@ def test_article_in_headless_chromium(article: Rendered, tmp_path: Path) -> None
     assert state["bold"] == 0
     assert XSS_CAPTION in state["text"]
     assert XSS_FINDING in state["text"]
+    assert any(XSS_ALT in a for a in state["alts"]), "alt text altered or split into attributes"
     assert state["banner"].startswith("Simulated data")
     assert (ARTIFACTS / "article.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.browser
+def test_browser_check_catches_what_it_looks_for(tmp_path: Path) -> None:
+    """The same recording on a small page that breaks every rule: a remote image, an image
+    handler that runs code, a console error and an uncaught exception are all seen."""
+    from tests.cdp import find_chromium, open_page
+
+    binary = find_chromium()
+    _require(binary is not None, "chromium")
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><html><body><p>bad</p>'
+                   '<img src="http://casereport.invalid/remote.png" alt="remote">'
+                   f'{XSS_FINDING}'
+                   "<script>console.error('console says no'); throw new Error('thrown');</script>"
+                   "</body></html>")
+    with open_page(str(binary), tmp_path / "profile") as page:
+        page.navigate(bad.as_uri())
+        page.settle(1.0)
+        state = page.evaluate(_PAGE_STATE_JS)
+        record = page.record
+    assert "http://casereport.invalid/remote.png" in record.requests
+    assert state["xss"] == "number" and state["scripts"] == 1 and state["handlers"] == 1
+    assert not all(state["displayed"])
+    assert any("console says no" in e for e in record.console_errors)
+    assert any("thrown" in e for e in record.exceptions)
