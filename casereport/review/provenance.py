@@ -176,6 +176,7 @@ def provenance_rows(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
         shown = ", ".join(files[:3]) + (f" … (+{len(files) - 3} files)" if len(files) > 3 else "")
         rows.append((f"{s.get('modality', '')} files", shown))
         rows.append(("SeriesInstanceUID", str(s.get("series_instance_uid", ""))))
+        rows.append(("series description", str(s.get("series_description", ""))))
     rows.append(("frames / slices", _fmt(entry.get("selection", {}))))
     rows.append(("window", _fmt(entry.get("window", {}))))
     rows.append(("annotation file", str(entry.get("annotation_file", ""))))
