@@ -274,7 +274,8 @@ class Body:
         self.radii["stomach"] = float(max(stomach.radii))
         for side, dz in ((-1, -14.0), (1, 0.0)):
             k = self.p(side * 64.0, 58.0, 1062.0 + dz)
-            self.add(f"kidney {side}", rotated(k, (30.0 * s, 24.0 * s, 54.0 * s), ("y", side * 12.0)),
+            kidney = rotated(k, (30.0 * s, 24.0 * s, 54.0 * s), ("y", side * 12.0))
+            self.add(f"kidney {side}", kidney,
                      Tissue.KIDNEY, only=(Tissue.SOFT, Tissue.FAT))
             self.landmarks[f"kidney_{'L' if side > 0 else 'R'}"] = k
         bl = self.p(0.0, -38.0, 885.0)
@@ -304,9 +305,11 @@ class Body:
         s = self.sz
         skull = Shell(Ellipsoid((0.0, 5.0 * s, 1602.0 * s), (70.0 * s, 90.0 * s, 93.0 * s)), 7.5)
         self.bone("calvarium", Clipped(skull, (0.0, 0.0, 1548.0 * s), (0.0, 0.15, 1.0)), 5.0)
-        self.bone("skull base", Ellipsoid((0.0, 12.0 * s, 1560.0 * s), (50.0 * s, 58.0 * s, 6.0 * s)),
+        self.bone("skull base",
+                  Ellipsoid((0.0, 12.0 * s, 1560.0 * s), (50.0 * s, 58.0 * s, 6.0 * s)),
                   3.5)
-        self.bone("maxilla", Ellipsoid((0.0, -62.0 * s, 1534.0 * s), (26.0 * s, 14.0 * s, 18.0 * s)),
+        self.bone("maxilla",
+                  Ellipsoid((0.0, -62.0 * s, 1534.0 * s), (26.0 * s, 14.0 * s, 18.0 * s)),
                   5.5, Tissue.SPONGY)
         chin = (0.0, -66.0 * s, 1470.0 * s)
         for side in (-1, 1):
@@ -459,11 +462,13 @@ class Body:
                       Tissue.SPONGY)
             sup_acet = self.pb(side * 92.0 * hp, 10.0, 922.0)
             self.landmarks[f"acetabulum_{tag}"] = sup_acet
-            self.bone(f"ilium body {side}", Capsule(sup_acet, self.pb(side * 70.0 * hp, 40.0, 965.0),
+            self.bone(f"ilium body {side}",
+                      Capsule(sup_acet, self.pb(side * 70.0 * hp, 40.0, 965.0),
                                                    self.r(15.0), self.r(12.0)), 8.0, Tissue.SPONGY)
             sym = self.pb(side * 12.0, -58.0, 856.0)
             self.bone(f"pubic ramus {side}",
-                      Capsule(self.pb(side * 80.0 * hp, -8.0, 874.0), sym, self.r(9.0), self.r(9.0)),
+                      Capsule(self.pb(side * 80.0 * hp, -8.0, 874.0), sym, self.r(9.0),
+                              self.r(9.0)),
                       8.0)
             isch = self.pb(side * 62.0 * hp, 34.0, 826.0)
             self.bone(f"ischium {side}", Capsule(self.pb(side * 84.0 * hp, 16.0, 876.0), isch,
@@ -482,7 +487,8 @@ class Body:
             prox = self.pb(side * 118.0 * hp, 10.0, 850.0)
             self.landmarks[f"femur_prox_{tag}"] = self.pb(side * 118.0 * hp, 10.0, 845.0)
             knee = self.pb(side * 80.0, 4.0, 496.0)
-            self.bone(f"lesser trochanter {side}", Ellipsoid(self.pb(side * 108.0 * hp, 20.0, 830.0),
+            self.bone(f"lesser trochanter {side}",
+                      Ellipsoid(self.pb(side * 108.0 * hp, 20.0, 830.0),
                                                              (12.0 * s, 12.0 * s, 14.0 * s)), 6.5)
             self.long_bone(f"femur {side}", prox, (knee[0], knee[1], knee[2] + 20.0 * s),
                            self.r(14.0), 3.0)

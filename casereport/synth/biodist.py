@@ -3,8 +3,8 @@
 Concentrations are solved once per subject on the whole-body phantom so that about 45 % of
 the injected activity sits in bone (per volume highest in the spine, the pelvis and the
 joint ends), the bladder holds a few per cent, the kidneys are faint, about 16 % is
-soft-tissue background and the rest was excreted. Findings (lung, stomach, bone metastases) add activity on
-top. The same concentrations (MBq/ml) are then applied on any grid.
+soft-tissue background and the rest was excreted. Findings (lung, stomach, bone
+metastases) add activity on top. The same concentrations (MBq/ml) are then applied on any grid.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def lung_blobs(spec: SubjectSpec, body: Body, rng: np.random.Generator) -> tuple
                 cz + rng.uniform(-0.30, 0.25) * rz,
             )
             r = tuple(float(v) for v in rng.uniform(9.0, 20.0, size=3))
-            blobs.append(Blob(c, r, float(rng.uniform(4.0, 9.0))))  # type: ignore[arg-type]
+            blobs.append(Blob(c, r, float(rng.uniform(6.0, 12.0))))  # type: ignore[arg-type]
     return tuple(blobs)
 
 

@@ -34,7 +34,7 @@ class CTProtocol:
 def ct_grid(body: Body, proto: CTProtocol) -> Grid:
     """Chest grid from just above the lung apices to below the stomach (upper abdomen)."""
     lungs = [body.lungs["R"], body.lungs["L"]]
-    top = max(l.centre[2] + l.radii[2] for l in lungs) + proto.above_apex_mm
+    top = max(lu.centre[2] + lu.radii[2] for lu in lungs) + proto.above_apex_mm
     st = body.stomach
     bottom = st.centre[2] - max(st.radii) - proto.below_stomach_mm
     n = int(np.ceil((top - bottom) / proto.slice_mm))

@@ -16,12 +16,12 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.uid import (
+    UID,
     CTImageStorage,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     NuclearMedicineImageStorage,
     RLELossless,
-    UID,
 )
 
 from casereport.synth.subjects import SubjectSpec

@@ -78,8 +78,8 @@ def generate(out: Path | str, cases: str | list[str] | tuple[str, ...] | None = 
 
     Subjects are simulated in up to ``workers`` processes (default: 2 or the number of
     CPUs if fewer); each subject has its own random streams, so the output does not depend
-    on ``workers``. The studies are built in a temporary folder next to ``out`` and moved in only when all
-    are written. With ``force``, only what the simulator owns is replaced
+    on ``workers``. The studies are built in a temporary folder next to ``out`` and moved
+    in only when all are written. With ``force``, only what the simulator owns is replaced
     (``MANIFEST.json`` and each known subject's ``wb/ spot/ ct/ spect/``); other files (such
     as hand-written ``case.yaml``) stay.
 
