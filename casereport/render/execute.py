@@ -85,6 +85,27 @@ class Kernel:
         if pid_sink is not None and pid:
             pid_sink(int(pid))
 
+    def preload(self, modules: tuple[str, ...]) -> None:
+        """Import ``modules`` in the kernel, silently, while it would otherwise wait.
+
+        Imports are idempotent, so the notebook computes the same; missing modules are
+        ignored. Used for the article kernel, which starts while the cases run.
+        """
+        code = "\n".join(
+            f"try:\n    import {m}\nexcept Exception:\n    pass" for m in modules
+        )
+        kc = self.km.client()
+        try:
+            kc.start_channels()
+            self._run_sync(kc.wait_for_ready)(timeout=60)
+            self._run_sync(kc._async_execute_interactive)(
+                code, silent=True, store_history=False, timeout=120, output_hook=lambda msg: None
+            )
+        except Exception:  # noqa: BLE001 - only a head start; the run itself reports errors
+            pass
+        finally:
+            kc.stop_channels()
+
     def shutdown(self) -> None:
         """Stop the kernel at once (its outputs were all received) and remove its sockets."""
         try:
