@@ -125,8 +125,8 @@ REGIONS: dict[str, Region] = {
         Region("left lung", (0.20, 0.27), (-0.080, -0.035)),
         Region("right lateral ribs", (0.21, 0.27), (0.092, 0.104)),
         Region("left lateral ribs", (0.21, 0.27), (-0.104, -0.092)),
-        Region("stomach", (0.305, 0.335), (-0.070, -0.035)),
-        Region("liver", (0.305, 0.335), (0.035, 0.075)),
+        Region("stomach", (0.325, 0.355), (-0.070, -0.035)),
+        Region("liver", (0.325, 0.355), (0.035, 0.075)),
         Region("right thigh", (0.63, 0.68), (0.040, 0.055)),
         Region("left thigh", (0.63, 0.68), (-0.055, -0.040)),
     )
