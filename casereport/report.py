@@ -214,3 +214,15 @@ def show_figure(fig: Any, *, alt: str, dpi: int = 110) -> Any:
     from IPython.display import Image
 
     return Image(data=figure_png(fig, dpi=dpi), format="png", metadata={"alt": alt})
+
+
+def provenance_appendix(provenance: Mapping[str, Any]) -> str:
+    """Printed appendix: the sources of every panel (the HTML shows them under the figure)."""
+    from casereport.review.provenance import provenance_rows
+
+    parts = ['<section class="print-only appendix"><h2>Appendix: sources of each panel</h2>']
+    for pid in sorted(provenance.get("panels", {})):
+        rows = provenance_rows(provenance["panels"][pid])
+        parts.append(table(["panel " + pid, ""], rows))
+    parts.append("</section>")
+    return "".join(parts)
