@@ -129,10 +129,10 @@ def measured(result: Mapping[str, Any], name: str, key: str = "case") -> float |
 def findings_rows(results: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
     """Rows of the quantitative-findings table, one per case (values as computed)."""
     rows = []
-    for case_id, r in sorted(results.items()):
-        def pair(name: str) -> str:
-            return f"{fmt(measured(r, name))} ({fmt(measured(r, name, 'control'))})"
+    def pair(r: Mapping[str, Any], name: str) -> str:
+        return f"{fmt(measured(r, name))} ({fmt(measured(r, name, 'control'))})"
 
+    for case_id, r in sorted(results.items()):
         lesions = r.get("lesions", [])
         les = (f"{len(lesions)}: {fmt(min(x['lesion_to_normal'] for x in lesions), 1)}–"
                f"{fmt(max(x['lesion_to_normal'] for x in lesions), 1)}") if lesions else "none"
@@ -140,8 +140,8 @@ def findings_rows(results: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
         ct_txt = f"{fmt(ct.get('mean_hu'), 0)} ({fmt(ctc.get('mean_hu'), 0)})" if ct else "n/a"
         spect = r.get("spect") or {}
         rows.append([
-            case_id, pair("lung / soft tissue"), pair("lung / rib"), pair("lung heterogeneity (CV)"),
-            pair("stomach / liver"), les, ct_txt, fmt(spect.get("lung_to_vertebra"), 3) if spect else "n/a",
+            case_id, pair(r, "lung / soft tissue"), pair(r, "lung / rib"),
+            pair(r, "lung heterogeneity (CV)"), pair(r, "stomach / liver"), les, ct_txt, fmt(spect.get("lung_to_vertebra"), 3) if spect else "n/a",
         ])
     return rows
 

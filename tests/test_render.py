@@ -7,7 +7,6 @@ the project's kernel, nbconvert exports the HTML and WeasyPrint the PDF.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
-import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
