@@ -7,7 +7,6 @@ labels) passes through :func:`html.escape`, so it is shown, never interpreted.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import importlib.metadata
 import json
@@ -16,6 +15,8 @@ import platform
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from casereport.fileio import sha256_file
 
 #: Packages whose versions the Reproducibility section reports.
 KEY_PACKAGES = (
@@ -73,20 +74,12 @@ def figure_html(image: Path, *, caption: str, alt: str, label: str = "",
     )
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def check_manifest(data_dir: Path) -> tuple[int, list[str]]:
     """Verify ``data_dir/MANIFEST.json``: (number of files checked, paths that differ)."""
     manifest = json.loads((Path(data_dir) / "MANIFEST.json").read_text())
     files: Mapping[str, str] = manifest.get("files", {})
     bad = [rel for rel, digest in sorted(files.items())
-           if not (Path(data_dir) / rel).is_file() or sha256(Path(data_dir) / rel) != digest]
+           if not (Path(data_dir) / rel).is_file() or sha256_file(Path(data_dir) / rel) != digest]
     return len(files), bad
 
 

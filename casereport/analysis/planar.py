@@ -12,7 +12,15 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from casereport.analysis.body import LESION_SITES, LESION_VIEWS, REGIONS, SPINE, BodyFrame, Region, body_frame
+from casereport.analysis.body import (
+    LESION_SITES,
+    LESION_VIEWS,
+    REGIONS,
+    SPINE,
+    BodyFrame,
+    Region,
+    body_frame,
+)
 from casereport.analysis.roi import PlanarROI, ROIStats, ratio
 from casereport.io import PlanarImage, WholeBody
 

@@ -19,10 +19,10 @@ from casereport.display import (
     show_planar_views,
 )
 from casereport.errors import FigureError
+from casereport.fileio import write_atomic
 from casereport.io import load
 from casereport.io.types import CTVolume, PlanarStudy, SpectVolume, Study, Volume, WholeBody
 
-from .composite import _write_atomic
 from .panels import data_aspect, simulated_tag
 from .style import figure_style, render
 
@@ -118,6 +118,6 @@ def run(args: argparse.Namespace) -> int:
     study = load(args.path, modality=args.modality, series_uid=args.series_uid)
     fig = draw_study(study, args)
     data = render(fig, fmt, dpi=args.dpi)
-    _write_atomic(out, data)
+    write_atomic(out, data)
     print(out)
     return 0

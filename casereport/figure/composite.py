@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ from matplotlib.text import Text
 from casereport.annotate import CaseSpec, case_files, load_case
 from casereport.annotate.case import Loader
 from casereport.errors import FigureError
+from casereport.fileio import write_atomic
 
 from .panels import PanelArtists, data_aspect, draw_panel
 from .style import DPI, VECTOR_IMAGE_DPI, figure_style, png_to_tiff, render
@@ -256,25 +255,12 @@ def figure1_outputs(specs: Sequence[CaseSpec], *, loader: Loader | None = None, 
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_files(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
     """Write ``{relative name: bytes}`` under ``out_dir``; returns the paths written."""
     written = []
     for name in sorted(files):
         path = out_dir / name
-        _write_atomic(path, files[name])
+        write_atomic(path, files[name])
         written.append(path)
     return written
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import casereport
+from casereport.fileio import sha256_file  # noqa: F401  (re-exported)
 
 #: distributions whose version can change what a notebook computes or how it is rendered
 KEY_DEPENDENCIES = (
@@ -19,21 +20,11 @@ KEY_DEPENDENCIES = (
     "pylibjpeg-libjpeg", "pillow", "pyyaml", "papermill", "nbclient", "nbconvert",
     "nbformat", "ipykernel", "weasyprint",
 )
-_CHUNK = 1 << 20
 
 
 def sha256_bytes(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of the file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def digest_json(value: Any) -> str:

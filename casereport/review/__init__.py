@@ -2,7 +2,7 @@
 
 from casereport.review.bundle import BundleResult, build_bundle
 from casereport.review.provenance import build_provenance, provenance_html, write_provenance
-from casereport.review.verify import VerifyReport, compare_figures, check_data, verify
+from casereport.review.verify import VerifyReport, check_data, compare_figures, verify
 
 __all__ = [
     "BundleResult",

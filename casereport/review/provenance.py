@@ -28,28 +28,17 @@ Format (JSON, sorted keys, paths relative to the project root)::
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from casereport.errors import ReviewError
+from casereport.fileio import sha256_file, write_atomic
 
 SCHEMA = "casereport-provenance/1"
 PROVENANCE_FILE = "provenance.json"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _project_root(start: Path) -> Path:
@@ -150,15 +139,7 @@ def write_provenance(figures_dir: str | Path, **kwargs: Any) -> Path:
     figures_dir = Path(figures_dir)
     data = provenance_bytes(build_provenance(figures_dir, **kwargs))
     target = figures_dir / PROVENANCE_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".provenance.", dir=figures_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, data)
     return target
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
@@ -16,6 +15,7 @@ from typing import Any
 from pydicom.uid import RLELossless
 
 from casereport.errors import SynthError
+from casereport.fileio import sha256_file
 from casereport.synth.dicomio import save
 from casereport.synth.simulate import simulate_subject
 from casereport.synth.subjects import SUBJECTS, resolve_cases
@@ -31,14 +31,6 @@ MANIFEST = "MANIFEST.json"
 #: Transfer syntax per study kind. RLE Lossless everywhere: deflate is a little smaller
 #: for the noisy CT but dciodvfy cannot read deflated files.
 SYNTAX = {"wb": RLELossless, "spot": RLELossless, "ct": RLELossless, "spect": RLELossless}
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -63,7 +55,7 @@ def _run_subject(key: str, seed: int, tmp: str) -> tuple[str, dict[str, str], di
     for rel, ds in res.files.items():
         path = Path(tmp) / key / rel
         save(ds, path, SYNTAX[rel.split("/")[0]])
-        files[f"{key}/{rel}"] = sha256(path)
+        files[f"{key}/{rel}"] = sha256_file(path)
     return key, files, res.truth, time.perf_counter() - t0
 
 
