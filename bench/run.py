@@ -252,8 +252,9 @@ def render_rounds(project: Path, cases: list[str], rounds: list[int],
                 br.edit_article_text(project, n)
             with measured() as m:
                 render_cmd(project, *args)
-            executed = _executed(_steps(project))
-            rec = {**m.as_dict(), "round": n, "executed": executed,
+            steps = _steps(project)
+            executed = _executed(steps)
+            rec = {**m.as_dict(), "round": n, "executed": executed, "steps": steps,
                    "as_expected": _expected(scenario, executed, cases[0])}
             log(f"round {n}: {scenario:9s} {m.wall_s:7.2f} s  executed={executed}")
             yield scenario, rec
@@ -345,7 +346,24 @@ def bench_loads(which: set[str], repeats: int, wb_repeats: int,
                 "ratio_median": res["ours"]["median_s"] / res["reference"]["median_s"],
                 "ratio_min": res["ours"]["min_s"] / res["reference"]["min_s"],
             }
-            log(f"wb_load: ours/pydicom {out['wholebody_nm']['ratio_median']:.3f}")
+            committed = sorted((ROOT / "data").glob("*/wb/wb.dcm"))
+            if committed:  # the simulator's file (RLE-compressed): reported beside, not headline
+                sim = committed[0]
+                res = bench_io.interleaved(lambda: [bench_io.load(sim) for _ in range(WB_BATCH)],
+                                           lambda: [pydicom.dcmread(sim).pixel_array
+                                                    for _ in range(WB_BATCH)], wb_repeats)
+                out["wholebody_nm_data"] = {
+                    "reference_name": "pydicom.dcmread(...).pixel_array",
+                    "file": sim.relative_to(ROOT).as_posix(),
+                    "batch": WB_BATCH,
+                    **res,
+                    "ratio_median": res["ours"]["median_s"] / res["reference"]["median_s"],
+                    "ratio_min": res["ours"]["min_s"] / res["reference"]["min_s"],
+                }
+            log(f"wb_load: ours/pydicom {out['wholebody_nm']['ratio_median']:.3f}"
+                + (f", on {out['wholebody_nm_data']['file']} "
+                   f"{out['wholebody_nm_data']['ratio_median']:.3f}"
+                   if "wholebody_nm_data" in out else ""))
     return out
 
 
@@ -475,6 +493,15 @@ def results_md(doc: dict[str, Any]) -> str:
             lines.append(f"| {name} | {rec['wall_s']['median']:.2f} | {rec['wall_s']['min']:.2f} "
                          f"| {rec['children_cpu_s']['median']:.1f} "
                          f"| {max(rec['peak_tree_rss_mb']['runs']):.0f} |")
+        cold_steps: dict[str, list[float]] = {}
+        for r in raw["render"].get("cold", {}).get("records", []):
+            for st in r.get("steps", []):
+                cold_steps.setdefault(st["step"], []).append(st["seconds"])
+        if cold_steps:
+            lines += ["", "Cold render, median seconds per step (from build/manifest.json; cases "
+                      "run two at a time, the article kernel starts while they run): "
+                      + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in cold_steps.items())
+                      + "."]
         bad = [f"{name} round {r['round']} executed {r['executed']}"
                for name, rec in raw["render"].items() for r in rec["records"]
                if not r.get("as_expected", True)]
@@ -483,10 +510,12 @@ def results_md(doc: dict[str, Any]) -> str:
                       "during the run?): " + "; ".join(bad) + "."]
     io_ = raw.get("io", {})
     if io_:
-        lines += ["", "## Loading (seconds)", "", "| load | casereport median / min | reference "
+        lines += ["", "## Loading (seconds per timed sample; whole-body samples are batches of "
+                  f"{WB_BATCH} loads)", "", "| load | casereport median / min | reference "
                   "| reference median / min | ratio |", "|---|---|---|---|---|"]
         for key, rec in io_.items():
-            lines.append(f"| {key} | {rec['ours']['median_s']:.4f} / {rec['ours']['min_s']:.4f} "
+            label = f"{key} ({rec['file']})" if "file" in rec else key
+            lines.append(f"| {label} | {rec['ours']['median_s']:.4f} / {rec['ours']['min_s']:.4f} "
                          f"| {rec['reference_name']} | {rec['reference']['median_s']:.4f} / "
                          f"{rec['reference']['min_s']:.4f} | {rec['ratio_median']:.2f} |")
     if raw.get("synth"):
