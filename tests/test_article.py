@@ -426,3 +426,30 @@ def test_browser_check_catches_what_it_looks_for(tmp_path: Path) -> None:
     assert not all(state["displayed"])
     assert any("console says no" in e for e in record.console_errors)
     assert any("thrown" in e for e in record.exceptions)
+
+
+def test_article_notebook_runs_top_to_bottom_with_nbclient(article: Rendered, tmp_path: Path) -> None:
+    """The article notebook as a reader runs it in JupyterLab, on the case results of the render."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from casereport.render.kernel import ensure_kernel
+
+    nb = nbformat.read(ROOT / "notebooks" / "article.ipynb", as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source = "\n".join([
+        f"data_dir = {str(article.data)!r}",
+        f"results_dir = {str(article.build / 'cases')!r}",
+        f"figures_dir = {str(tmp_path / 'figures')!r}",
+    ])
+    NotebookClient(nb, kernel_name=ensure_kernel(), timeout=600,
+                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert "Table 1. Measured findings per case" in html
+    for case_id, numbers in _numbers(article.results()).items():
+        for value in numbers:
+            assert value in html, (case_id, value)
+    # the notebook wrote the same figure the render published
+    assert (tmp_path / "figures" / "figure1.png").read_bytes() == (article.figures / "figure1.png").read_bytes()
