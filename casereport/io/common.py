@@ -222,7 +222,7 @@ def source_info(paths: Sequence[Path], ds: Dataset) -> SourceInfo:
         else ""
     )
     return SourceInfo(
-        paths=tuple(Path(p) for p in paths),
+        paths=tuple(p if isinstance(p, Path) else Path(p) for p in paths),
         modality=text(ds, "Modality").upper(),
         sop_class_uid=text(ds, "SOPClassUID"),
         series_instance_uid=text(ds, "SeriesInstanceUID"),

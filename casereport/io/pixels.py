@@ -9,7 +9,10 @@ that names the file, the attribute and the transfer syntax.
 from __future__ import annotations
 
 import math
+import os
+from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from pydicom.dataelem import RawDataElement
@@ -36,15 +39,23 @@ def transfer_syntax(ds: Dataset, path: Path) -> UID:
     if tsuid is None:
         # A file without meta information was read as implicit VR little endian.
         return UID("1.2.840.10008.1.2")
-    ts = UID(str(tsuid))
-    if not ts.is_transfer_syntax:
+    ts = _standard_syntax(str(tsuid))
+    if ts is None:
         raise UnsupportedDicomError(
             path,
-            f"unknown transfer syntax {ts}; convert the file to a standard syntax "
+            f"unknown transfer syntax {UID(str(tsuid))}; convert the file to a standard syntax "
             "(e.g. with dcmconv or gdcmconv --raw)",
             "TransferSyntaxUID",
         )
     return ts
+
+
+@lru_cache(maxsize=64)
+def _standard_syntax(tsuid: str) -> UID | None:
+    """``tsuid`` as a UID if it is a known transfer syntax, else None (cached: building
+    and checking a UID costs about 10 us)."""
+    ts = UID(tsuid)
+    return ts if ts.is_transfer_syntax else None
 
 
 def _check_decoder(ts: UID, path: Path) -> None:
@@ -255,21 +266,28 @@ def rescaled_frames(ds: Dataset, path: Path) -> np.ndarray:
     return rescale_into(stored_frames(ds, path), ds, path)
 
 
-_CHUNK_BYTES = 1 << 16
+#: Size (bytes) of the stored-value buffer used while converting pixels to float32: large
+#: enough that the per-chunk overhead is small, small enough to stay in the CPU cache.
+_CHUNK_BYTES = 1 << 18
+
+#: Uncompressed syntaxes whose Pixel Data bytes in the file are the stored values.
+_STREAMABLE = _NATIVE - {"1.2.840.10008.1.2.1.99"}
 
 
-def _tail_layout(path: Path, header: Dataset) -> tuple[int, int, int, int, np.dtype, int] | None:
+def _tail_layout(
+    path: Path, header: Dataset, fh: BinaryIO
+) -> tuple[int, int, int, int, np.dtype, int] | None:
     """(offset of the pixel bytes, frames, rows, cols, stored dtype, BitsStored) or None.
 
     The Pixel Data element starts where the header read stopped (``_pixel_offset``, set
     by :func:`casereport.io.read.read_dataset`); failing that it is assumed to be the last
     element, its position following from the file size and the expected byte length.
-    The element header found there must be the Pixel Data tag with exactly the expected
-    length; otherwise None (compressed, truncated or inconsistent file: the caller then
-    reads the file normally).
+    The element header found there (read from ``fh``, the open file) must be the Pixel
+    Data tag with exactly the expected length; otherwise None (compressed, truncated or
+    inconsistent file: the caller then reads the file normally).
     """
     ts = transfer_syntax(header, path)
-    if ts not in _NATIVE or ts == "1.2.840.10008.1.2.1.99" or "PixelData" in header:
+    if ts not in _STREAMABLE or "PixelData" in header:
         return None
     try:
         nframes = n_frames(header, path)
@@ -283,17 +301,13 @@ def _tail_layout(path: Path, header: Dataset) -> tuple[int, int, int, int, np.dt
     big = ts == "1.2.840.10008.1.2.2"
     implicit = ts == "1.2.840.10008.1.2"
     head_len = 8 if implicit else 12
-    try:
-        start = getattr(header, "_pixel_offset", None)
-        if start is None:
-            start = path.stat().st_size - padded - head_len
-        if start < 0:
-            return None
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            head = fh.read(head_len)
-    except OSError:
+    start = getattr(header, "_pixel_offset", None)
+    if start is None:
+        start = os.fstat(fh.fileno()).st_size - padded - head_len
+    if start < 0:
         return None
+    fh.seek(start)
+    head = fh.read(head_len)
     tag = b"\x7f\xe0\x00\x10" if big else b"\xe0\x7f\x10\x00"
     order = "big" if big else "little"
     if head[:4] != tag:
@@ -316,47 +330,62 @@ def rescaled_from_tail(
     """float32 rescaled frames (frames, rows, cols) read from the file end, or None.
 
     Given a header read without pixel data, uncompressed pixels are converted to float32
-    in small chunks straight from the file (see :func:`_tail_layout`), so only the
-    result is allocated. Returns None when the layout does not check out.
+    straight from the file (see :func:`_tail_layout`), in chunks of at most
+    ``_CHUNK_BYTES`` stored bytes, with one open of the file. Returns None when the
+    layout does not check out.
     """
-    layout = _tail_layout(path, header)
-    if layout is None:
+    if transfer_syntax(header, path) not in _STREAMABLE or "PixelData" in header:
+        return None  # decided from the header alone: no need to open the file
+    try:
+        with open(path, "rb") as fh:
+            layout = _tail_layout(path, header, fh)
+            if layout is None:
+                return None
+            offset, nframes, rows, cols, dt, stored = layout
+            slope, intercept = rescale_params(header, path)
+            if out is None:
+                out = np.empty((nframes, rows, cols), dtype=np.float32)
+            elif out.size != nframes * rows * cols:
+                return None
+            fh.seek(offset)
+            if not _convert_stream(fh, out.reshape(-1), dt, stored, slope, intercept):
+                return None
+    except OSError:
         return None
-    offset, nframes, rows, cols, dt, stored = layout
+    return out
+
+
+def _convert_stream(
+    fh: BinaryIO, flat: np.ndarray, dt: np.dtype, stored: int, slope: float, intercept: float
+) -> bool:
+    """Fill the float32 ``flat`` from stored values of dtype ``dt`` read from ``fh``.
+
+    Applies the BitsStored mask (unsigned) or sign extension (signed), then
+    ``value * slope + intercept``. False if the file ends early.
+    """
     bits = dt.itemsize * 8
-    slope, intercept = rescale_params(header, path)
-    if out is None:
-        out = np.empty((nframes, rows, cols), dtype=np.float32)
-    elif out.size != nframes * rows * cols:
-        return None
-    flat = out.reshape(-1)
     total = flat.size
     step = max(1, _CHUNK_BYTES // dt.itemsize)
     buf = np.empty(min(step, total), dtype=dt)
     mask = np.array((1 << stored) - 1, dtype=dt.newbyteorder("=")) if 0 < stored < bits else None
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            pos = 0
-            while pos < total:
-                n = min(step, total - pos)
-                view = buf[:n]
-                if fh.readinto(memoryview(view).cast("B")) != n * dt.itemsize:
-                    return None
-                src = view if dt.isnative else view.astype(dt.newbyteorder("="))
-                if mask is not None:
-                    shift = bits - stored
-                    src = (src << shift) >> shift if dt.kind == "i" else src & mask
-                seg = flat[pos : pos + n]
-                np.copyto(seg, src, casting="unsafe")
-                if slope != 1.0:
-                    seg *= np.float32(slope)
-                if intercept != 0.0:
-                    seg += np.float32(intercept)
-                pos += n
-    except OSError:
-        return None
-    return out
+    pos = 0
+    while pos < total:
+        n = min(step, total - pos)
+        view = buf[:n]
+        if fh.readinto(memoryview(view).cast("B")) != n * dt.itemsize:
+            return False
+        src = view if dt.isnative else view.astype(dt.newbyteorder("="))
+        if mask is not None:
+            shift = bits - stored
+            src = (src << shift) >> shift if dt.kind == "i" else src & mask
+        seg = flat[pos : pos + n]
+        np.copyto(seg, src, casting="unsafe")
+        if slope != 1.0:
+            seg *= np.float32(slope)
+        if intercept != 0.0:
+            seg += np.float32(intercept)
+        pos += n
+    return True
 
 
 def load_frames(path: Path, ds: Dataset, out: np.ndarray | None = None) -> np.ndarray:

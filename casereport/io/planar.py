@@ -16,14 +16,30 @@ A frame whose view cannot be found is named ``FRAME<n>`` with source ``"none"``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
 
 from casereport.errors import DicomInputError, GeometryError
-from casereport.io.common import check_spacing, floats, image_type, integers, source_info, text
+from casereport.io.common import (
+    check_spacing,
+    element,
+    floats,
+    image_type,
+    integers,
+    source_info,
+    text,
+)
 from casereport.io.pixels import load_frames, n_frames
+from casereport.io.rawseq import (
+    RawItem,
+    Unsupported,
+    raw_sequence,
+    raw_sequence_items,
+    raw_text,
+)
 from casereport.io.types import PlanarImage, PlanarStudy, WholeBody
 
 #: SNOMED CT codes of CID 26 "Nuclear Medicine Projection"; other codes fall back on CodeMeaning.
@@ -37,6 +53,11 @@ _VIEW_CODES = {
     "399118008": "LLAT",
     "399198007": "RLAT",
 }
+
+_VIEW_CODE_SEQUENCE = 0x00540220
+_CODE_VALUE = 0x00080100
+_LONG_CODE_VALUE = 0x00080119
+_CODE_MEANING = 0x00080104
 
 _PHRASES = (
     ("LEFT ANTERIOR OBLIQUE", "LAO"),
@@ -77,9 +98,68 @@ def _view_from_code_seq(item: Dataset | None) -> str | None:
         return None
     code = seq[0]
     value = text(code, "CodeValue") or text(code, "LongCodeValue")
+    return _view_from_code(value, lambda: text(code, "CodeMeaning"))
+
+
+def _view_from_code(value: str, meaning: Callable[[], str]) -> str | None:
+    """The view of a code: by CID 26 code value, else words of the code meaning."""
     if value in _VIEW_CODES:
         return _VIEW_CODES[value]
-    return view_from_text(text(code, "CodeMeaning"))
+    return view_from_text(meaning())
+
+
+def _view_from_raw_item(item: RawItem) -> str | None:
+    """As :func:`_view_from_code_seq` for an item read by :mod:`casereport.io.rawseq`.
+
+    Raises:
+        Unsupported: values that only pydicom's reading can interpret.
+    """
+    seq = raw_sequence(item, _VIEW_CODE_SEQUENCE)
+    if not seq:
+        return None
+    code = seq[0]
+    value = raw_text(code, _CODE_VALUE) or raw_text(code, _LONG_CODE_VALUE)
+    return _view_from_code(value, lambda: raw_text(code, _CODE_MEANING))
+
+
+class _DetectorItems:
+    """The Detector Information Sequence of one dataset, read once.
+
+    The sequence is read from its raw bytes when :mod:`casereport.io.rawseq` accepts
+    them, otherwise through pydicom; views and pydicom items are worked out per item on
+    first use and kept.
+    """
+
+    def __init__(self, ds: Dataset) -> None:
+        self._ds = ds
+        self._raw = raw_sequence_items(element(ds, "DetectorInformationSequence"))
+        self._seq: Sequence[Dataset] | None = None
+        if self._raw is None:
+            self._seq = ds.get("DetectorInformationSequence") or []
+        self._views: dict[int, str | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._raw) if self._raw is not None else len(self._seq or [])
+
+    def dataset(self, index: int) -> Dataset:
+        """Item ``index`` as a pydicom Dataset (the sequence is converted on first call)."""
+        if self._seq is None:
+            self._seq = self._ds.get("DetectorInformationSequence") or []
+        return self._seq[index]
+
+    def view(self, index: int) -> str | None:
+        """The view named by item ``index``'s View Code Sequence, or None."""
+        if index not in self._views:
+            self._views[index] = self._read_view(index)
+        return self._views[index]
+
+    def _read_view(self, index: int) -> str | None:
+        if self._raw is not None:
+            try:
+                return _view_from_raw_item(self._raw[index])
+            except Unsupported:
+                pass  # read the item through pydicom instead
+        return _view_from_code_seq(self.dataset(index))
 
 
 def _detectors(ds: Dataset, nframes: int, path: Path) -> list[int | None]:
@@ -98,26 +178,33 @@ def _detectors(ds: Dataset, nframes: int, path: Path) -> list[int | None]:
     return list(values)
 
 
-def _detector_item(ds: Dataset, det: int | None, frame: int, nframes: int) -> Dataset | None:
-    seq = ds.get("DetectorInformationSequence")
-    if not seq:
+def _detector_index(n_items: int, det: int | None, frame: int, nframes: int) -> int | None:
+    """Index of the Detector Information Sequence item describing ``frame``, or None."""
+    if not n_items:
         return None
-    if det is not None and 1 <= det <= len(seq):
-        return seq[det - 1]
-    if len(seq) == nframes:
-        return seq[frame]
-    if len(seq) == 1:
-        return seq[0]
+    if det is not None and 1 <= det <= n_items:
+        return det - 1
+    if n_items == nframes:
+        return frame
+    if n_items == 1:
+        return 0
     return None
 
 
 def _resolve_view(
-    ds: Dataset, item: Dataset | None, frame: int, nframes: int, det: int | None, n_det: int
+    ds: Dataset,
+    item_view: str | None,
+    has_item: bool,
+    frame: int,
+    nframes: int,
+    det: int | None,
+    n_det: int,
 ) -> tuple[str, str]:
-    v = _view_from_code_seq(item)
-    if v:
-        return v, "DetectorInformationSequence.ViewCodeSequence"
-    if nframes == 1 or item is None:
+    """(view name, attribute it came from) for one frame; ``item_view`` is the view of
+    its Detector Information Sequence item (``has_item`` False when there is none)."""
+    if item_view:
+        return item_view, "DetectorInformationSequence.ViewCodeSequence"
+    if nframes == 1 or not has_item:
         v = _view_from_code_seq(ds)
         if v:
             return v, "ViewCodeSequence"
@@ -134,14 +221,22 @@ def _resolve_view(
     return f"FRAME{frame + 1}", "none"
 
 
-def _pixel_spacing(ds: Dataset, item: Dataset | None, path: Path) -> tuple[float, float]:
-    for src, kw in (
-        (ds, "PixelSpacing"),
-        (item, "PixelSpacing"),
-        (ds, "NominalScannedPixelSpacing"),
+def _pixel_spacing(
+    ds: Dataset, items: _DetectorItems, index: int | None, path: Path
+) -> tuple[float, float]:
+    """(row, column) spacing in mm: root PixelSpacing, then the frame's detector item's,
+    then NominalScannedPixelSpacing."""
+    for where, kw in (
+        ("root", "PixelSpacing"),
+        ("item", "PixelSpacing"),
+        ("root", "NominalScannedPixelSpacing"),
     ):
-        if src is None:
-            continue
+        if where == "item":
+            if index is None:
+                continue
+            src = items.dataset(index)
+        else:
+            src = ds
         v = floats(src, kw, 2, path, required=False)
         if v is not None:
             dy, dx = check_spacing(v, kw, path)
@@ -179,19 +274,23 @@ def planar_views(
     n_det = len({d for d in dets if d is not None})
     src = source_info(paths or (path,), ds)
     duration = _duration_s(ds)
+    items = _DetectorItems(ds)
     out = []
-    spacing: dict[int, tuple[float, float]] = {}
+    spacing: dict[int | None, tuple[float, float]] = {}
     for f in range(nframes):
-        item = _detector_item(ds, dets[f], f, nframes)
-        view, view_source = _resolve_view(ds, item, f, nframes, dets[f], n_det)
-        if id(item) not in spacing:
-            spacing[id(item)] = _pixel_spacing(ds, item, path)
+        index = _detector_index(len(items), dets[f], f, nframes)
+        item_view = None if index is None else items.view(index)
+        view, view_source = _resolve_view(
+            ds, item_view, index is not None, f, nframes, dets[f], n_det
+        )
+        if index not in spacing:
+            spacing[index] = _pixel_spacing(ds, items, index, path)
         out.append(
             PlanarImage(
                 counts=counts[f],
                 view=view,
                 view_source=view_source,
-                pixel_spacing_mm=spacing[id(item)],
+                pixel_spacing_mm=spacing[index],
                 duration_s=duration,
                 frame_index=f,
                 source=src,

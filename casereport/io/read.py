@@ -113,7 +113,7 @@ def _check_complete(ds: Dataset, p: Path, size: int, headers_only: bool) -> None
     meta = getattr(ds, "file_meta", None)
     if str(getattr(meta, "TransferSyntaxUID", "")) == _DEFLATED or len(ds) == 0:
         return  # positions refer to the inflated stream
-    last = ds.get_item(max(ds.keys()))
+    last = ds.get_item(max(map(int, ds.keys())))  # plain ints: C-level comparisons
     tell = getattr(last, "value_tell", None)
     length = getattr(last, "length", None)
     if tell is None or length is None or length == 0xFFFFFFFF:
