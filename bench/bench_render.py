@@ -130,6 +130,10 @@ def naive(project: Path, cases: list[str]) -> float:
         _run([str(BIN / "papermill"), "notebooks/case.ipynb", f"naive/case_{case}.ipynb",
               "-k", "casereport", "-p", "case_id", case, "-p", "data_dir", "data",
               "-p", "output_dir", f"naive/cases/{case}", "--no-progress-bar"], project)
+    if (project / "notebooks" / "figure.ipynb").is_file():  # Figure 1, read by the article
+        _run([str(BIN / "papermill"), "notebooks/figure.ipynb", "naive/figure.ipynb",
+              "-k", "casereport", "-p", "data_dir", "data", "-p", "figures_dir", "naive/figures",
+              "--no-progress-bar"], project)
     _run([str(BIN / "papermill"), "notebooks/article.ipynb", "naive/article.ipynb", "-k", "casereport",
           "-p", "data_dir", "data", "-p", "results_dir", "naive/cases",
           "-p", "figures_dir", "naive/figures", "--no-progress-bar"], project)

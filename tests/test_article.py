@@ -428,28 +428,48 @@ def test_browser_check_catches_what_it_looks_for(tmp_path: Path) -> None:
     assert any("thrown" in e for e in record.exceptions)
 
 
-def test_article_notebook_runs_top_to_bottom_with_nbclient(article: Rendered, tmp_path: Path) -> None:
-    """The article notebook as a reader runs it in JupyterLab, on the case results of the render."""
+def _run_with_nbclient(name: str, values: dict[str, str]) -> list[Any]:
+    """Execute ``notebooks/<name>`` as a reader would (kernel in notebooks/); its code outputs."""
     import nbformat
     from nbclient import NotebookClient
 
     from casereport.render.kernel import ensure_kernel
 
-    nb = nbformat.read(ROOT / "notebooks" / "article.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    params.source = "\n".join([
-        f"data_dir = {str(article.data)!r}",
-        f"results_dir = {str(article.build / 'cases')!r}",
-        f"figures_dir = {str(tmp_path / 'figures')!r}",
-    ])
+    params.source = "\n".join(f"{k} = {v!r}" for k, v in values.items())
     NotebookClient(nb, kernel_name=ensure_kernel(), timeout=600,
                    resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
+    return outputs
+
+
+def test_figure_notebook_runs_top_to_bottom_with_nbclient(
+    article: Rendered, tmp_path: Path
+) -> None:
+    """The figure notebook writes the same Figure 1 and provenance the render published."""
+    out = tmp_path / "figures"
+    _run_with_nbclient("figure.ipynb", {"data_dir": str(article.data), "figures_dir": str(out)})
+    assert (out / "figure1.png").read_bytes() == (article.figures / "figure1.png").read_bytes()
+    prov = json.loads((out / "provenance.json").read_text())
+    published = json.loads((article.figures / "provenance.json").read_text())
+    assert prov["notebook"] == published["notebook"] == "notebooks/figure.ipynb"
+    assert prov["panels"].keys() == published["panels"].keys()
+
+
+def test_article_notebook_runs_top_to_bottom_with_nbclient(article: Rendered) -> None:
+    """The article notebook as a reader runs it, on the results and figures of the render."""
+    before = {p: p.stat().st_mtime_ns for p in article.figures.rglob("*")}
+    outputs = _run_with_nbclient("article.ipynb", {
+        "data_dir": str(article.data),
+        "results_dir": str(article.build / "cases"),
+        "figures_dir": str(article.figures),
+    })
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "Table 1. Measured findings per case" in html
     for case_id, numbers in _numbers(article.results()).items():
         for value in numbers:
             assert value in html, (case_id, value)
-    # the notebook wrote the same figure the render published
-    assert (tmp_path / "figures" / "figure1.png").read_bytes() == (article.figures / "figure1.png").read_bytes()
+    # the article reads the figures; it writes none
+    assert {p: p.stat().st_mtime_ns for p in article.figures.rglob("*")} == before

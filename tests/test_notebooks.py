@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
 
-@pytest.mark.parametrize("name", ["case.ipynb", "article.ipynb"])
+@pytest.mark.parametrize("name", ["case.ipynb", "figure.ipynb", "article.ipynb"])
 def test_notebook_is_thin_and_parameterised(name: str) -> None:
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     nbformat.validate(nb)

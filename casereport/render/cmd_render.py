@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--param", action="append", default=[], metavar="[CASE:]NAME=VALUE",
                    help="set a notebook parameter (value read as YAML); CASE: limits it to one case")
     p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                   help="case notebooks executed at once (default: number of CPUs)")
+                   help="case and figure notebooks executed at once (default: number of CPUs)")
     p.add_argument("--no-cache", action="store_true",
                    help="execute every notebook even if a cached run matches (the cache is refreshed)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display (errors still print)")

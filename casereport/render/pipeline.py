@@ -1,9 +1,11 @@
-"""Render the article: case notebooks -> article notebook -> HTML -> PDF, cached and atomic.
+"""Render the article: case and figure notebooks -> article -> HTML -> PDF, cached and atomic.
 
 1. Plan every run and validate every parameter (nothing executes before all are valid).
-2. Case runs: reuse a cached run when its key and recorded inputs are unchanged, else
-   execute; misses run in parallel (one kernel each, ``jobs`` at a time). A failing case
-   stops only itself; the others finish and are cached.
+2. The figure run (``figure.ipynb``, when the project has one: Figure 1 from ``data/``
+   alone) and the case runs: reuse a cached run when its key and recorded inputs are
+   unchanged, else execute; misses run in parallel in one pool (one kernel each, ``jobs``
+   at a time, the figure first). A failing run stops only itself; the others finish and
+   are cached.
 3. The article run (its kernel starts while the cases run), then the HTML and PDF export,
    each cached by the content they depend on.
 4. ``manifest.json``, then publication (see :mod:`casereport.render.publish`).
@@ -20,6 +22,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +58,8 @@ class RenderOptions:
     Attributes:
         root: project root; kernels run here and relative paths resolve against it.
         data_dir: folder of subject folders, each with a ``case.yaml``.
-        notebooks_dir: holds ``case.ipynb`` and ``article.ipynb``.
+        notebooks_dir: holds ``case.ipynb``, ``article.ipynb`` and optionally
+            ``figure.ipynb`` (run once, beside the cases, into ``figures/``).
         build_dir: receives ``article.html``, ``article.pdf``, executed notebooks.
         figures_dir: receives the published figure files.
         cases: case ids to render (``None``: every case in ``data_dir``).
@@ -63,7 +67,7 @@ class RenderOptions:
         with_code: keep code cells in the HTML.
         html_only: skip the PDF.
         banner: visible warning printed at the top of the article (e.g. for --allow-phi).
-        jobs: case notebooks executed at once (``None``: number of CPUs).
+        jobs: case and figure notebooks executed at once (``None``: number of CPUs).
         use_cache: reuse cached runs (``False``: execute everything; results still stored).
         progress: show a progress bar per case on stderr.
     """
@@ -170,6 +174,36 @@ def _params(opts: RenderOptions, case: str | None, base: dict[str, Any]) -> dict
     return merged
 
 
+#: executes one planned run with its cache key (``_Render.run_case`` / ``run_figure``)
+Job = Callable[[NotebookRun, str], None]
+#: label of the figure run (in steps, progress, errors and the manifest)
+FIGURE_LABEL = "figure"
+
+
+def plan_figure(opts: RenderOptions, stage: Path) -> NotebookRun | None:
+    """The run of ``figure.ipynb`` writing into ``stage/figures`` (``None``: no such notebook).
+
+    Figure 1 depends only on ``data/``, so this run does not depend on which cases render.
+    """
+    source = opts.notebooks_dir / "figure.ipynb"
+    if not source.is_file():
+        return None
+    return NotebookRun(
+        label=FIGURE_LABEL,
+        source=source,
+        output=stage / "notebooks" / "figure.ipynb",
+        parameters=_params(
+            opts,
+            None,
+            {
+                "data_dir": _rel(opts.data_dir, opts.root),
+                "figures_dir": _rel(stage / "figures", opts.root),
+            },
+        ),
+        cwd=opts.root,
+    )
+
+
 def plan_runs(opts: RenderOptions, stage: Path) -> tuple[list[NotebookRun], NotebookRun]:
     """The case runs and the article run, writing into ``stage``."""
     cases = opts.cases or discover_cases(opts.data_dir)
@@ -227,7 +261,9 @@ class _Render:
         self.cache = RunCache(opts.build_dir / "cache", opts.root, self.hasher)
         self.steps: list[StepRecord] = []
         self.case_inputs: dict[str, dict[str, str]] = {}
+        self.figure_inputs: dict[str, str] = {}
         self.article_inputs: dict[str, str] = {}
+        self.figure: NotebookRun | None = None
         self._lock = threading.Lock()
         self._bars = 0
 
@@ -315,13 +351,41 @@ class _Render:
         self.case_inputs[run.label] = dict(entry.meta.get("inputs", {}))
         self.note(StepRecord(f"case {run.label}", True, time.perf_counter() - t0, key))
 
+    # ---------------------------------------------------------------- figure
+    def figure_key(self, run: NotebookRun) -> str:
+        return digest_json(self.base_key("figure", run))
+
+    def data_listing(self) -> dict[str, list[str]]:
+        """The file listing of ``data/`` (watched by the figure and article runs)."""
+        return {_rel(self.opts.data_dir, self.root): folder_listing(self.opts.data_dir, self.root)}
+
+    def run_figure(self, run: NotebookRun, key: str) -> None:
+        """Execute ``figure.ipynb`` into ``stage/figures`` and cache it like a case run."""
+        t0 = time.perf_counter()
+        record = self.stage / f".read-{run.label}.json"
+        execute(run, kernel=self.kernel(run.cwd), progress=self.progress_for(run.label),
+                record_to=record)
+        inputs = self.recorded_inputs(run, record, self.opts.data_dir)
+        self.cache.store(key, run.output, self.stage / "figures", inputs, self.data_listing())
+        self.figure_inputs = inputs
+        self.note(StepRecord(run.label, False, time.perf_counter() - t0, key))
+
+    def restore_figure(self, run: NotebookRun, key: str, entry: CacheEntry) -> None:
+        t0 = time.perf_counter()
+        RunCache.restore(entry, run.output, self.stage / "figures")
+        self.figure_inputs = dict(entry.meta.get("inputs", {}))
+        self.note(StepRecord(run.label, True, time.perf_counter() - t0, key))
+
     # ---------------------------------------------------------------- article
     def article_key(self, run: NotebookRun) -> str:
-        results = self.stage / "cases"
         key = self.base_key("article", run)
-        key["results"] = [
-            [p.relative_to(results).as_posix(), sha256_file(p)] for p in files_under(results)
-        ]
+        folders = {"results": self.stage / "cases"}
+        if self.figure is not None:
+            folders["figures"] = self.stage / "figures"
+        for name, folder in folders.items():
+            key[name] = [
+                [p.relative_to(folder).as_posix(), sha256_file(p)] for p in files_under(folder)
+            ]
         return digest_json(key)
 
     def run_article(self, run: NotebookRun, cases_done: threading.Event,
@@ -346,9 +410,7 @@ class _Render:
             record = self.stage / ".read-article.json"
             execute(run, kernel=k, progress=self.progress_for("article"), record_to=record)
             inputs = self.recorded_inputs(run, record, self.opts.data_dir)
-            data = _rel(self.opts.data_dir, self.root)
-            listings = {data: folder_listing(self.opts.data_dir, self.root)}
-            self.cache.store(key, run.output, self.stage / "figures", inputs, listings)
+            self.cache.store(key, run.output, self.stage / "figures", inputs, self.data_listing())
             self.article_inputs = inputs
             self.note(StepRecord("article", False, time.perf_counter() - t0, key))
         except RenderError as err:
@@ -394,9 +456,10 @@ class _Render:
     def manifest(self, case_runs: list[NotebookRun], article: NotebookRun, t_start: float) -> Path:
         opts, stage = self.opts, self.stage
         inputs: dict[str, str] = {}
-        for run in [*case_runs, article]:
+        runs = [*case_runs, *([self.figure] if self.figure else []), article]
+        for run in runs:
             inputs[_rel(run.source, self.root)] = self.hasher.sha256(run.source)
-        for found in [*self.case_inputs.values(), self.article_inputs]:
+        for found in [*self.case_inputs.values(), self.figure_inputs, self.article_inputs]:
             inputs.update(found)
         for case_file in sorted(opts.data_dir.glob("*/case.yaml")):
             inputs[_rel(case_file, self.root)] = self.hasher.sha256(case_file)
@@ -414,7 +477,7 @@ class _Render:
             "package_sha256": self.package,
             "versions": self.versions,
             "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
-            "parameters": {r.label: r.parameters for r in [*case_runs, article]},
+            "parameters": {r.label: r.parameters for r in runs},
             "cases": {label: sorted(found) for label, found in sorted(self.case_inputs.items())},
             "inputs": [{"path": p, "sha256": s} for p, s in sorted(inputs.items())],
             "outputs": [{"path": p, "sha256": s} for p, s in sorted(outputs.items())],
@@ -429,31 +492,43 @@ class _Render:
         return path
 
     # ---------------------------------------------------------------- all
+    def pending_runs(self, case_runs: list[NotebookRun]) -> list[tuple[NotebookRun, str, Job]]:
+        """(run, key, job) of every figure and case run to execute; cache hits are restored.
+
+        The figure run comes first so that it overlaps the case runs in the pool.
+        """
+        planned = [(run, self.case_key(run), self.run_case, self.restore_case) for run in case_runs]
+        if self.figure is not None:
+            planned.insert(0, (self.figure, self.figure_key(self.figure), self.run_figure,
+                               self.restore_figure))
+        pending: list[tuple[NotebookRun, str, Job]] = []
+        for run, key, job, restore in planned:
+            entry = self.cache.lookup(key) if self.opts.use_cache else None
+            if entry is None:
+                pending.append((run, key, job))
+            else:
+                restore(run, key, entry)
+        return pending
+
     def run(self) -> RenderResult:
         t_start = time.perf_counter()
         opts = self.opts
         case_runs, article = plan_runs(opts, self.stage)
-        for run in [*case_runs, article]:
+        self.figure = figure = plan_figure(opts, self.stage)
+        for run in [*case_runs, *([figure] if figure else []), article]:
             validate_parameters(run.source, run.parameters, self.cache.declared(run.source))
         self.package = package_digest(self.root, self.hasher)
         self.versions = dependency_versions()
         self.controls = control_folders(opts.data_dir)
         self.note(StepRecord("plan", False, time.perf_counter() - t_start))
 
-        pending: list[tuple[NotebookRun, str]] = []
-        for run in case_runs:
-            key = self.case_key(run)
-            entry = self.cache.lookup(key) if opts.use_cache else None
-            if entry is None:
-                pending.append((run, key))
-            else:
-                self.restore_case(run, key, entry)
-
-        if pending:
+        pending = self.pending_runs(case_runs)
+        if any(run is not figure for run, _, _ in pending):
             from casereport.render.preflight import check_case_parameters
 
-            for run, _ in pending:
-                check_case_parameters(run.source, run.parameters, run.cwd)
+            for run, _, _ in pending:
+                if run is not figure:
+                    check_case_parameters(run.source, run.parameters, run.cwd)
 
         failed: list[RenderError] = []
         cases_done = threading.Event()
@@ -465,8 +540,8 @@ class _Render:
         if pending:
             jobs = max(1, opts.jobs or os.cpu_count() or 1)
             with ThreadPoolExecutor(max_workers=min(jobs, len(pending)),
-                                    thread_name_prefix="case") as pool:
-                futures = [pool.submit(self.run_case, run, key) for run, key in pending]
+                                    thread_name_prefix="run") as pool:
+                futures = [pool.submit(job, run, key) for run, key, job in pending]
                 for fut in futures:
                     exc = fut.exception()
                     if isinstance(exc, RenderError):

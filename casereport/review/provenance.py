@@ -4,7 +4,7 @@ Format (JSON, sorted keys, paths relative to the project root)::
 
     {
       "schema": "casereport-provenance/1",
-      "notebook": "notebooks/article.ipynb",       # the notebook that wrote the figure
+      "notebook": "notebooks/figure.ipynb",        # the notebook that wrote the figure
       "parameters": {...},                          # its parameters
       "figure": {"figure1.png": "<sha256>", ...},   # composite figure files
       "panels": {
@@ -17,7 +17,7 @@ Format (JSON, sorted keys, paths relative to the project root)::
           "selection": {...},        # frames (planar) or plane, position and slices shown
           "window": {...},           # display window(s)
           "annotation_file": "data/A/case.yaml", "annotations": [...],
-          "notebook": "notebooks/article.ipynb", "parameters": {...},
+          "notebook": "notebooks/figure.ipynb", "parameters": {...},
           "simulated": true
         }, ...
       }
