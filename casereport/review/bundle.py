@@ -22,14 +22,13 @@ import hashlib
 import importlib.metadata
 import os
 import platform
-import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from casereport.deid.gate import require_deidentified
-from casereport.errors import CaseReportError, ReviewError
+from casereport.errors import ReviewError
 
 _EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
 _MODE = 0o100644
@@ -199,16 +198,3 @@ def run(args: argparse.Namespace) -> int:
     result = build_bundle(args.root, args.output)
     print(f"wrote {result.path} ({len(result.entries)} entries)")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``render.py bundle`` entry point: exit 0 written, 2 refused (nothing written)."""
-    parser = argparse.ArgumentParser(prog="render.py bundle", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except CaseReportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code

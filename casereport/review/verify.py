@@ -388,16 +388,3 @@ def run(args: argparse.Namespace) -> int:
     report = verify(args.root, args.tolerance, rendered=args.rendered, report_dir=args.report)
     print(report_text(report))
     return 0 if report.passed else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``render.py verify`` entry point: exit 0 all pass, 1 a check failed, 2 bad input."""
-    parser = argparse.ArgumentParser(prog="render.py verify", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except CaseReportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
