@@ -15,32 +15,17 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian
 from pypdf import PdfReader
 
-from tests.nbfactory import make_notebook
+from tests.nbfactory import make_notebook, write_nm_image
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Tiny report for the render test"
 
 
 def _tiny_dicom(path: Path) -> None:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.20"
-    ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.Modality = "NM"
-    ds.Rows, ds.Columns = 16, 16
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
-    ds.PixelRepresentation, ds.SamplesPerPixel = 0, 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.PixelData = np.arange(256, dtype=np.uint16).reshape(16, 16).tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
+    pixels = np.arange(256, dtype=np.uint16).reshape(16, 16)
+    write_nm_image(path, pixels, "1.2.826.0.1.3680043.8.498.1")
 
 
 CASE_CELLS = [

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
-from tests.nbfactory import make_notebook
+from tests.nbfactory import make_notebook, write_nm_image
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Render cache test report"
@@ -78,21 +77,8 @@ ARTICLE_CELLS = [
 
 
 def _dicom(path: Path, offset: int = 0) -> None:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.20"
-    ds.SOPInstanceUID = generate_uid(entropy_srcs=[str(path.name), str(offset)])
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.Modality = "NM"
-    ds.Rows, ds.Columns = 8, 8
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
-    ds.PixelRepresentation, ds.SamplesPerPixel = 0, 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.PixelData = (np.arange(64, dtype=np.uint16) + offset).tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
+    pixels = (np.arange(64, dtype=np.uint16) + offset).reshape(8, 8)
+    write_nm_image(path, pixels, generate_uid(entropy_srcs=[str(path.name), str(offset)]))
 
 
 @pytest.fixture(scope="module", autouse=True)
