@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 export SOURCE_DATE_EPOCH ?= 1554076800
 export PYTHONHASHSEED := 0
 
-.PHONY: article test bench data figures clean distclean help
+.PHONY: article test lint bench data figures clean distclean help
 
 help:
 	@echo "make article   render build/article.html and build/article.pdf"
@@ -34,7 +34,11 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 article: $(VENV)/.installed
 	$(PY) render.py
 
-test: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: lint
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-bench $(VENV)/.installed-test

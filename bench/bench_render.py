@@ -40,10 +40,18 @@ ENV = {**os.environ, "SOURCE_DATE_EPOCH": "1554076800", "PYTHONHASHSEED": "0"}
 
 def _notebook(path: Path, cells: list[tuple[str, str, list[str]]]) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "casereport", "display_name": "Python (casereport)",
-                                  "language": "python"}, "language_info": {"name": "python"}}
+    nb.metadata = {
+        "kernelspec": {
+            "name": "casereport",
+            "display_name": "Python (casereport)",
+            "language": "python",
+        },
+        "language_info": {"name": "python"},
+    }
     for i, (kind, src, tags) in enumerate(cells):
-        cell = nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+        cell = (
+            nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+        )
         cell.id = f"c{i:02d}"
         cell.metadata["tags"] = tags
         nb.cells.append(cell)
@@ -76,30 +84,61 @@ def make_mini(project: Path) -> list[str]:
         _dicom(project / "data" / subject / "img.dcm", i)
         role = "control" if subject == "control" else "case"
         (project / "data" / subject / "case.yaml").write_text(f"case: {subject}\nrole: {role}\n")
-    _notebook(project / "notebooks" / "case.ipynb", [
-        ("md", "# Case", []),
-        ("code", 'case_id = "A"\ndata_dir = "data"\noutput_dir = "out"\nlabel = "v0"', ["parameters"]),
-        ("code", "import json, os\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
-                 "import pydicom\nimport casereport.io as cio", []),
-        ("code", "p = Path(data_dir) / case_id / 'img.dcm'\ncio.record_read(p)\n"
-                 "img = pydicom.dcmread(p).pixel_array.astype(float)", []),
-        ("code", "fig, ax = plt.subplots(figsize=(3, 3))\nax.imshow(img, cmap='gray_r')\n"
-                 "ax.set_title(label)\nplt.show()", []),
-        ("code", "out = Path(output_dir)\nout.mkdir(parents=True, exist_ok=True)\n"
-                 "(out / 'results.json').write_text(json.dumps({'sum': float(img.sum()), "
-                 "'label': label}))", []),
-    ])
-    _notebook(project / "notebooks" / "article.ipynb", [
-        ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
-        ("md", "# Benchmark article\n\nText version 0.", []),
-        ("code", "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
-                 "res = {p.parent.name: json.loads(p.read_text())\n"
-                 "       for p in sorted(Path(results_dir).glob('*/results.json'))}\n"
-                 "fig, ax = plt.subplots(figsize=(4, 3))\nax.bar(list(res), [r['sum'] for r in res.values()])\n"
-                 "Path(figures_dir).mkdir(parents=True, exist_ok=True)\n"
-                 "fig.savefig(Path(figures_dir) / 'figure1.png', metadata={'Software': None})\n"
-                 "plt.show()", ["remove-input"]),
-    ])
+    _notebook(
+        project / "notebooks" / "case.ipynb",
+        [
+            ("md", "# Case", []),
+            (
+                "code",
+                'case_id = "A"\ndata_dir = "data"\noutput_dir = "out"\nlabel = "v0"',
+                ["parameters"],
+            ),
+            (
+                "code",
+                "import json, os\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
+                "import pydicom\nimport casereport.io as cio",
+                [],
+            ),
+            (
+                "code",
+                "p = Path(data_dir) / case_id / 'img.dcm'\ncio.record_read(p)\n"
+                "img = pydicom.dcmread(p).pixel_array.astype(float)",
+                [],
+            ),
+            (
+                "code",
+                "fig, ax = plt.subplots(figsize=(3, 3))\nax.imshow(img, cmap='gray_r')\n"
+                "ax.set_title(label)\nplt.show()",
+                [],
+            ),
+            (
+                "code",
+                "out = Path(output_dir)\nout.mkdir(parents=True, exist_ok=True)\n"
+                "(out / 'results.json').write_text(json.dumps({'sum': float(img.sum()), "
+                "'label': label}))",
+                [],
+            ),
+        ],
+    )
+    _notebook(
+        project / "notebooks" / "article.ipynb",
+        [
+            ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
+            ("md", "# Benchmark article\n\nText version 0.", []),
+            (
+                "code",
+                "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
+                "res = {p.parent.name: json.loads(p.read_text())\n"
+                "       for p in sorted(Path(results_dir).glob('*/results.json'))}\n"
+                "fig, ax = plt.subplots(figsize=(4, 3))\n"
+                "ax.bar(list(res), [r['sum'] for r in res.values()])\n"
+                "Path(figures_dir).mkdir(parents=True, exist_ok=True)\n"
+                "fig.savefig(Path(figures_dir) / 'figure1.png', metadata={'Software': None})\n"
+                "plt.show()",
+                ["remove-input"],
+            ),
+        ],
+    )
     return ["A", "B", "C"]
 
 
@@ -111,8 +150,11 @@ def copy_real(project: Path) -> list[str]:
         shutil.copyfile(ROOT / "matplotlibrc", project / "matplotlibrc")
     import yaml
 
-    return [p.parent.name for p in sorted((project / "data").glob("*/case.yaml"))
-            if (yaml.safe_load(p.read_text()) or {}).get("role", "case") != "control"]
+    return [
+        p.parent.name
+        for p in sorted((project / "data").glob("*/case.yaml"))
+        if (yaml.safe_load(p.read_text()) or {}).get("role", "case") != "control"
+    ]
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
@@ -127,25 +169,85 @@ def naive(project: Path, cases: list[str]) -> float:
     out.mkdir()
     t0 = time.perf_counter()
     for case in cases:
-        _run([str(BIN / "papermill"), "notebooks/case.ipynb", f"naive/case_{case}.ipynb",
-              "-k", "casereport", "-p", "case_id", case, "-p", "data_dir", "data",
-              "-p", "output_dir", f"naive/cases/{case}", "--no-progress-bar"], project)
+        _run(
+            [
+                str(BIN / "papermill"),
+                "notebooks/case.ipynb",
+                f"naive/case_{case}.ipynb",
+                "-k",
+                "casereport",
+                "-p",
+                "case_id",
+                case,
+                "-p",
+                "data_dir",
+                "data",
+                "-p",
+                "output_dir",
+                f"naive/cases/{case}",
+                "--no-progress-bar",
+            ],
+            project,
+        )
     if (project / "notebooks" / "figure.ipynb").is_file():  # Figure 1, read by the article
-        _run([str(BIN / "papermill"), "notebooks/figure.ipynb", "naive/figure.ipynb",
-              "-k", "casereport", "-p", "data_dir", "data", "-p", "figures_dir", "naive/figures",
-              "--no-progress-bar"], project)
-    _run([str(BIN / "papermill"), "notebooks/article.ipynb", "naive/article.ipynb", "-k", "casereport",
-          "-p", "data_dir", "data", "-p", "results_dir", "naive/cases",
-          "-p", "figures_dir", "naive/figures", "--no-progress-bar"], project)
-    _run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", "naive/article.ipynb"], project)
-    _run([sys.executable, "-c", "import weasyprint; weasyprint.HTML('naive/article.html')"
-          ".write_pdf('naive/article.pdf')"], project)
+        _run(
+            [
+                str(BIN / "papermill"),
+                "notebooks/figure.ipynb",
+                "naive/figure.ipynb",
+                "-k",
+                "casereport",
+                "-p",
+                "data_dir",
+                "data",
+                "-p",
+                "figures_dir",
+                "naive/figures",
+                "--no-progress-bar",
+            ],
+            project,
+        )
+    _run(
+        [
+            str(BIN / "papermill"),
+            "notebooks/article.ipynb",
+            "naive/article.ipynb",
+            "-k",
+            "casereport",
+            "-p",
+            "data_dir",
+            "data",
+            "-p",
+            "results_dir",
+            "naive/cases",
+            "-p",
+            "figures_dir",
+            "naive/figures",
+            "--no-progress-bar",
+        ],
+        project,
+    )
+    _run(
+        [str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", "naive/article.ipynb"],
+        project,
+    )
+    _run(
+        [
+            sys.executable,
+            "-c",
+            "import weasyprint; weasyprint.HTML('naive/article.html')"
+            ".write_pdf('naive/article.pdf')",
+        ],
+        project,
+    )
     return time.perf_counter() - t0
 
 
 def render(project: Path, *args: str) -> float:
     t0 = time.perf_counter()
-    _run([sys.executable, str(ROOT / "render.py"), "--root", str(project), "--quiet", *args], project)
+    _run(
+        [sys.executable, str(ROOT / "render.py"), "--root", str(project), "--quiet", *args], project
+    )
     return time.perf_counter() - t0
 
 
@@ -161,13 +263,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--mini", action="store_true", help="use the generated mini project")
-    ap.add_argument("--edit", default=None,
-                    help="parameter edit for case_edit, '{n}' replaced by the repeat number "
-                         "(default: A:label=v{n} on the mini project)")
+    ap.add_argument(
+        "--edit",
+        default=None,
+        help="parameter edit for case_edit, '{n}' replaced by the repeat number "
+        "(default: A:label=v{n} on the mini project)",
+    )
     ap.add_argument("--profile", type=Path, help="write a pyinstrument profile of a cold render")
     args = ap.parse_args(argv)
     real = not args.mini and any((ROOT / "data").glob("*/case.yaml"))
-    times: dict[str, list[float]] = {k: [] for k in ("naive", "cold", "noop", "case_edit", "text_edit")}
+    times: dict[str, list[float]] = {
+        k: [] for k in ("naive", "cold", "noop", "case_edit", "text_edit")
+    }
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         project = Path(tmp)
         cases = copy_real(project) if real else make_mini(project)
@@ -175,18 +282,38 @@ def main(argv: list[str] | None = None) -> int:
         render(project, "--html-only")  # kernel spec, font caches: not part of any timing
         for n in range(1, args.repeats + 1):
             times["naive"].append(naive(project, cases))
-            _run([sys.executable, str(ROOT / "render.py"), "clean", "--root", str(project)], project)
+            _run(
+                [sys.executable, str(ROOT / "render.py"), "clean", "--root", str(project)], project
+            )
             times["cold"].append(render(project))
             times["noop"].append(render(project))
             times["case_edit"].append(render(project, "-p", edit.format(n=n)))
             edit_article_text(project, n)
             times["text_edit"].append(render(project, "-p", edit.format(n=n)))
         if args.profile:
-            _run([sys.executable, str(ROOT / "render.py"), "clean", "--root", str(project)], project)
-            _run([sys.executable, "-m", "pyinstrument", "-r", "html", "-o", str(args.profile.resolve()),
-                  str(ROOT / "render.py"), "--root", str(project), "--quiet"], project)
-    stats = {k: {"median": round(statistics.median(v), 3), "min": round(min(v), 3)}
-             for k, v in times.items()}
+            _run(
+                [sys.executable, str(ROOT / "render.py"), "clean", "--root", str(project)], project
+            )
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pyinstrument",
+                    "-r",
+                    "html",
+                    "-o",
+                    str(args.profile.resolve()),
+                    str(ROOT / "render.py"),
+                    "--root",
+                    str(project),
+                    "--quiet",
+                ],
+                project,
+            )
+    stats = {
+        k: {"median": round(statistics.median(v), 3), "min": round(min(v), 3)}
+        for k, v in times.items()
+    }
     med = {k: v["median"] for k, v in stats.items()}
     out = {
         "project": "real" if real else "mini",

@@ -166,8 +166,10 @@ def find_data(data: Path | None) -> Path:
     """The data folder to benchmark on: ``data`` or ROOT/data (must hold case.yaml files)."""
     folder = (data or ROOT / "data").resolve()
     if not any(folder.glob("*/case.yaml")):
-        raise SystemExit(f"{folder}: no <subject>/case.yaml here; pass --data DIR with the "
-                         "simulated studies and case files (python -m casereport.synth --out DIR)")
+        raise SystemExit(
+            f"{folder}: no <subject>/case.yaml here; pass --data DIR with the "
+            "simulated studies and case files (python -m casereport.synth --out DIR)"
+        )
     return folder
 
 
@@ -179,11 +181,15 @@ def snapshot_package(project: Path) -> None:
     measured nor invalidate the render cache between the scenarios.
     """
     project.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(ROOT / "casereport", project / "casereport",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        ROOT / "casereport",
+        project / "casereport",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
     shutil.copyfile(ROOT / "render.py", project / "render.py")
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(project), *filter(None, [os.environ.get("PYTHONPATH")])])
+        [str(project), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
 
 
 def make_project(project: Path, data: Path) -> list[str]:
@@ -194,14 +200,21 @@ def make_project(project: Path, data: Path) -> list[str]:
     shutil.copytree(data, project / "data", ignore=shutil.ignore_patterns(".*"))
     if (ROOT / "matplotlibrc").is_file():
         shutil.copyfile(ROOT / "matplotlibrc", project / "matplotlibrc")
-    return [p.parent.name for p in sorted((project / "data").glob("*/case.yaml"))
-            if (yaml.safe_load(p.read_text()) or {}).get("role", "case") != "control"]
+    return [
+        p.parent.name
+        for p in sorted((project / "data").glob("*/case.yaml"))
+        if (yaml.safe_load(p.read_text()) or {}).get("role", "case") != "control"
+    ]
 
 
 def render_cmd(project: Path, *args: str) -> None:
     """``render.py`` of the project copy, quiet; raises SystemExit with stderr on failure."""
-    res = subprocess.run([sys.executable, str(project / "render.py"), "--root", str(project),
-                          "--quiet", *args], cwd=project, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, str(project / "render.py"), "--root", str(project), "--quiet", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
     if res.returncode != 0:
         raise SystemExit(f"render.py {' '.join(args)} failed:\n{res.stderr[-3000:]}")
 
@@ -231,8 +244,9 @@ def _expected(scenario: str, executed: list[str], case: str) -> bool:
     return True
 
 
-def render_rounds(project: Path, cases: list[str], rounds: list[int],
-                 log: Callable[[str], None]) -> Iterator[tuple[str, dict[str, Any]]]:
+def render_rounds(
+    project: Path, cases: list[str], rounds: list[int], log: Callable[[str], None]
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield (scenario, record) for each round in ``rounds``: naive, cold, noop, edits.
 
     The naive pipeline and the article edit are those of bench/bench_render.py; render.py
@@ -246,16 +260,25 @@ def render_rounds(project: Path, cases: list[str], rounds: list[int],
 
     def render_round(n: int) -> Iterator[tuple[str, dict[str, Any]]]:
         subprocess.run(clean, cwd=project, check=True, capture_output=True)
-        for scenario, args in (("cold", ()), ("noop", ()), ("case_edit", ("-p", edit)),
-                               ("text_edit", ("-p", edit))):
+        for scenario, args in (
+            ("cold", ()),
+            ("noop", ()),
+            ("case_edit", ("-p", edit)),
+            ("text_edit", ("-p", edit)),
+        ):
             if scenario == "text_edit":
                 br.edit_article_text(project, n)
             with measured() as m:
                 render_cmd(project, *args)
             steps = _steps(project)
             executed = _executed(steps)
-            rec = {**m.as_dict(), "round": n, "executed": executed, "steps": steps,
-                   "as_expected": _expected(scenario, executed, cases[0])}
+            rec = {
+                **m.as_dict(),
+                "round": n,
+                "executed": executed,
+                "steps": steps,
+                "as_expected": _expected(scenario, executed, cases[0]),
+            }
             log(f"round {n}: {scenario:9s} {m.wall_s:7.2f} s  executed={executed}")
             yield scenario, rec
 
@@ -284,7 +307,10 @@ def synth_once(out_root: Path) -> dict[str, Any]:
     with measured() as m:
         res = subprocess.run(
             [sys.executable, str(BENCH / "bench_synth.py")],
-            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "TMPDIR": str(out_root)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TMPDIR": str(out_root)},
         )
     if res.returncode != 0:
         raise SystemExit(f"bench_synth.py failed:\n{res.stderr[-3000:]}")
@@ -295,8 +321,9 @@ def synth_once(out_root: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- io
 
 
-def bench_loads(which: set[str], repeats: int, wb_repeats: int,
-                log: Callable[[str], None]) -> dict[str, Any]:
+def bench_loads(
+    which: set[str], repeats: int, wb_repeats: int, log: Callable[[str], None]
+) -> dict[str, Any]:
     """CT series and whole-body NM loads (bench/bench_io.py), plus a bare pydicom CT loop."""
     import bench_io
     import numpy as np
@@ -309,15 +336,17 @@ def bench_loads(which: set[str], repeats: int, wb_repeats: int,
             folder = tmpdir / "ct"
             bench_io.make_ct(folder, 100, 512)
             out["ct_series"] = bench_io.bench_ct(folder, repeats)
-            out["ct_series"]["ratio_min"] = (out["ct_series"]["ours"]["min_s"]
-                                             / out["ct_series"]["reference"]["min_s"])
+            out["ct_series"]["ratio_min"] = (
+                out["ct_series"]["ours"]["min_s"] / out["ct_series"]["reference"]["min_s"]
+            )
 
             def bare() -> np.ndarray:
                 """Every file read, sorted by ImagePositionPatient z, rescaled to HU."""
                 dss = [pydicom.dcmread(p) for p in folder.iterdir()]
                 dss.sort(key=lambda d: float(d.ImagePositionPatient[2]))
-                return np.stack([d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept)
-                                 for d in dss])
+                return np.stack(
+                    [d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in dss]
+                )
 
             def ours() -> np.ndarray:
                 return bench_io.load(folder).array
@@ -329,16 +358,20 @@ def bench_loads(which: set[str], repeats: int, wb_repeats: int,
                 "ratio_median": res["ours"]["median_s"] / res["reference"]["median_s"],
                 "ratio_min": res["ours"]["min_s"] / res["reference"]["min_s"],
             }
-            log(f"ct_load: ours/sitk {out['ct_series']['ratio_median']:.3f}, "
-                f"ours/pydicom-loop {out['ct_series_vs_pydicom_loop']['ratio_median']:.3f}")
+            log(
+                f"ct_load: ours/sitk {out['ct_series']['ratio_median']:.3f}, "
+                f"ours/pydicom-loop {out['ct_series_vs_pydicom_loop']['ratio_median']:.3f}"
+            )
         if "wb_load" in which:
             wb = tmpdir / "wb.dcm"
             bench_io.make_wb(wb)
             # one load takes a few ms: each timed sample is a batch, so that scheduler noise on
             # a shared machine does not decide the ratio
-            res = bench_io.interleaved(lambda: [bench_io.load(wb) for _ in range(WB_BATCH)],
-                                       lambda: [pydicom.dcmread(wb).pixel_array
-                                                for _ in range(WB_BATCH)], wb_repeats)
+            res = bench_io.interleaved(
+                lambda: [bench_io.load(wb) for _ in range(WB_BATCH)],
+                lambda: [pydicom.dcmread(wb).pixel_array for _ in range(WB_BATCH)],
+                wb_repeats,
+            )
             out["wholebody_nm"] = {
                 "reference_name": "pydicom.dcmread(...).pixel_array",
                 "batch": WB_BATCH,
@@ -349,9 +382,11 @@ def bench_loads(which: set[str], repeats: int, wb_repeats: int,
             committed = sorted((ROOT / "data").glob("*/wb/wb.dcm"))
             if committed:  # the simulator's file (RLE-compressed): reported beside, not headline
                 sim = committed[0]
-                res = bench_io.interleaved(lambda: [bench_io.load(sim) for _ in range(WB_BATCH)],
-                                           lambda: [pydicom.dcmread(sim).pixel_array
-                                                    for _ in range(WB_BATCH)], wb_repeats)
+                res = bench_io.interleaved(
+                    lambda: [bench_io.load(sim) for _ in range(WB_BATCH)],
+                    lambda: [pydicom.dcmread(sim).pixel_array for _ in range(WB_BATCH)],
+                    wb_repeats,
+                )
                 out["wholebody_nm_data"] = {
                     "reference_name": "pydicom.dcmread(...).pixel_array",
                     "file": sim.relative_to(ROOT).as_posix(),
@@ -360,10 +395,15 @@ def bench_loads(which: set[str], repeats: int, wb_repeats: int,
                     "ratio_median": res["ours"]["median_s"] / res["reference"]["median_s"],
                     "ratio_min": res["ours"]["min_s"] / res["reference"]["min_s"],
                 }
-            log(f"wb_load: ours/pydicom {out['wholebody_nm']['ratio_median']:.3f}"
-                + (f", on {out['wholebody_nm_data']['file']} "
-                   f"{out['wholebody_nm_data']['ratio_median']:.3f}"
-                   if "wholebody_nm_data" in out else ""))
+            log(
+                f"wb_load: ours/pydicom {out['wholebody_nm']['ratio_median']:.3f}"
+                + (
+                    f", on {out['wholebody_nm_data']['file']} "
+                    f"{out['wholebody_nm_data']['ratio_median']:.3f}"
+                    if "wholebody_nm_data" in out
+                    else ""
+                )
+            )
     return out
 
 
@@ -385,8 +425,22 @@ def _git_commit() -> str:
 
 def _tree_changes() -> list[str]:
     """Uncommitted changes to the package, notebooks, data and render.py (what was measured)."""
-    res = subprocess.run(["git", "status", "--porcelain", "--", "casereport", "notebooks", "data",
-                          "render.py", "matplotlibrc"], cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            "git",
+            "status",
+            "--porcelain",
+            "--",
+            "casereport",
+            "notebooks",
+            "data",
+            "render.py",
+            "matplotlibrc",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     return res.stdout.splitlines() if res.returncode == 0 else ["unknown"]
 
 
@@ -395,8 +449,21 @@ def machine() -> dict[str, Any]:
     import psutil
 
     versions = {}
-    for name in ("casereport", "numpy", "scipy", "matplotlib", "pydicom", "SimpleITK", "papermill",
-                 "nbconvert", "nbclient", "ipykernel", "weasyprint", "pylibjpeg", "psutil"):
+    for name in (
+        "casereport",
+        "numpy",
+        "scipy",
+        "matplotlib",
+        "pydicom",
+        "SimpleITK",
+        "papermill",
+        "nbconvert",
+        "nbclient",
+        "ipykernel",
+        "weasyprint",
+        "pylibjpeg",
+        "psutil",
+    ):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -419,8 +486,11 @@ def machine() -> dict[str, Any]:
 def headline(raw: dict[str, Any]) -> dict[str, float | None]:
     """The headline numbers (ratios of medians) from the raw measurements."""
     r = raw.get("render", {})
-    med = {k: r[k]["wall_s"]["median"] for k in ("naive", "cold", "noop", "case_edit", "text_edit")
-           if k in r}
+    med = {
+        k: r[k]["wall_s"]["median"]
+        for k in ("naive", "cold", "noop", "case_edit", "text_edit")
+        if k in r
+    }
     io_ = raw.get("io", {})
     synth = raw.get("synth")
     rss = raw.get("rss")
@@ -429,10 +499,12 @@ def headline(raw: dict[str, Any]) -> dict[str, float | None]:
         "noop_seconds": med.get("noop"),
         "case_edit_over_cold": _ratio(med.get("case_edit"), med.get("cold")),
         "text_edit_over_cold": _ratio(med.get("text_edit"), med.get("cold")),
-        "ct_load_over_simpleitk": (round(io_["ct_series"]["ratio_median"], 4)
-                                   if "ct_series" in io_ else None),
-        "wb_load_over_pydicom": (round(io_["wholebody_nm"]["ratio_median"], 4)
-                                 if "wholebody_nm" in io_ else None),
+        "ct_load_over_simpleitk": (
+            round(io_["ct_series"]["ratio_median"], 4) if "ct_series" in io_ else None
+        ),
+        "wb_load_over_pydicom": (
+            round(io_["wholebody_nm"]["ratio_median"], 4) if "wholebody_nm" in io_ else None
+        ),
         "synth_seconds": synth["generate_s"]["median"] if synth else None,
         "peak_rss_mb": rss["peak_tree_rss_mb"] if rss else None,
     }
@@ -482,57 +554,89 @@ def results_md(doc: dict[str, Any]) -> str:
     ]
     for key in GOALS:
         unit = GOALS[key][2]
-        lines.append(f"| `{key}` — {DESCRIPTIONS[key]} | {_fmt(head[key], unit)} | {_goal(key)} "
-                     f"| {mark[ok[key]]} |")
+        lines.append(
+            f"| `{key}` — {DESCRIPTIONS[key]} | {_fmt(head[key], unit)} | {_goal(key)} "
+            f"| {mark[ok[key]]} |"
+        )
     raw = doc["raw"]
     if "render" in raw:
-        lines += ["", "## Render timings (seconds of the whole command)", "",
-                  "| scenario | median | min | CPU s (median, all processes) | peak RSS MB (max) |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Render timings (seconds of the whole command)",
+            "",
+            "| scenario | median | min | CPU s (median, all processes) | peak RSS MB (max) |",
+            "|---|---|---|---|---|",
+        ]
         for name, rec in raw["render"].items():
-            lines.append(f"| {name} | {rec['wall_s']['median']:.2f} | {rec['wall_s']['min']:.2f} "
-                         f"| {rec['children_cpu_s']['median']:.1f} "
-                         f"| {max(rec['peak_tree_rss_mb']['runs']):.0f} |")
+            lines.append(
+                f"| {name} | {rec['wall_s']['median']:.2f} | {rec['wall_s']['min']:.2f} "
+                f"| {rec['children_cpu_s']['median']:.1f} "
+                f"| {max(rec['peak_tree_rss_mb']['runs']):.0f} |"
+            )
         cold_steps: dict[str, list[float]] = {}
         for r in raw["render"].get("cold", {}).get("records", []):
             for st in r.get("steps", []):
                 cold_steps.setdefault(st["step"], []).append(st["seconds"])
         if cold_steps:
-            lines += ["", "Cold render, median seconds per step (from build/manifest.json; cases "
-                      "run two at a time, the article kernel starts while they run): "
-                      + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in cold_steps.items())
-                      + "."]
-        bad = [f"{name} round {r['round']} executed {r['executed']}"
-               for name, rec in raw["render"].items() for r in rec["records"]
-               if not r.get("as_expected", True)]
+            lines += [
+                "",
+                "Cold render, median seconds per step (from build/manifest.json; cases "
+                "run two at a time, the article kernel starts while they run): "
+                + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in cold_steps.items())
+                + ".",
+            ]
+        bad = [
+            f"{name} round {r['round']} executed {r['executed']}"
+            for name, rec in raw["render"].items()
+            for r in rec["records"]
+            if not r.get("as_expected", True)
+        ]
         if bad:
-            lines += ["", "Renders that re-executed more than the scenario needs (source changed "
-                      "during the run?): " + "; ".join(bad) + "."]
+            lines += [
+                "",
+                "Renders that re-executed more than the scenario needs (source changed "
+                "during the run?): " + "; ".join(bad) + ".",
+            ]
     io_ = raw.get("io", {})
     if io_:
-        lines += ["", "## Loading (seconds per timed sample; whole-body samples are batches of "
-                  f"{WB_BATCH} loads)", "", "| load | casereport median / min | reference "
-                  "| reference median / min | ratio |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Loading (seconds per timed sample; whole-body samples are batches of "
+            f"{WB_BATCH} loads)",
+            "",
+            "| load | casereport median / min | reference | reference median / min | ratio |",
+            "|---|---|---|---|---|",
+        ]
         for key, rec in io_.items():
             label = f"{key} ({rec['file']})" if "file" in rec else key
-            lines.append(f"| {label} | {rec['ours']['median_s']:.4f} / {rec['ours']['min_s']:.4f} "
-                         f"| {rec['reference_name']} | {rec['reference']['median_s']:.4f} / "
-                         f"{rec['reference']['min_s']:.4f} | {rec['ratio_median']:.2f} |")
+            lines.append(
+                f"| {label} | {rec['ours']['median_s']:.4f} / {rec['ours']['min_s']:.4f} "
+                f"| {rec['reference_name']} | {rec['reference']['median_s']:.4f} / "
+                f"{rec['reference']['min_s']:.4f} | {rec['ratio_median']:.2f} |"
+            )
     if raw.get("synth"):
         s = raw["synth"]
-        lines += ["", "## Simulation", "",
-                  f"`generate()` of all subjects: median {s['generate_s']['median']:.1f} s, "
-                  f"min {s['generate_s']['min']:.1f} s; CPU seconds of the process (median) "
-                  f"{s['children_cpu_s']['median']:.1f}; peak worker RSS "
-                  f"{max(s['peak_tree_rss_mb']['runs']):.0f} MB."]
+        lines += [
+            "",
+            "## Simulation",
+            "",
+            f"`generate()` of all subjects: median {s['generate_s']['median']:.1f} s, "
+            f"min {s['generate_s']['min']:.1f} s; CPU seconds of the process (median) "
+            f"{s['children_cpu_s']['median']:.1f}; peak worker RSS "
+            f"{max(s['peak_tree_rss_mb']['runs']):.0f} MB.",
+        ]
     if raw.get("rss"):
         r = raw["rss"]
-        lines += ["", "## Memory", "",
-                  f"Peak of the summed RSS of every process (render.py, kernels, their children), "
-                  f"sampled every 0.1 s during each cold render: {r['peak_tree_rss_mb']:.0f} MB. "
-                  f"Largest single process in the first round's renders, warm-up and naive "
-                  f"pipeline (`getrusage(RUSAGE_CHILDREN).ru_maxrss`): "
-                  f"{r['max_single_process_rss_mb']:.0f} MB."]
+        lines += [
+            "",
+            "## Memory",
+            "",
+            f"Peak of the summed RSS of every process (render.py, kernels, their children), "
+            f"sampled every 0.1 s during each cold render: {r['peak_tree_rss_mb']:.0f} MB. "
+            f"Largest single process in the first round's renders, warm-up and naive "
+            f"pipeline (`getrusage(RUSAGE_CHILDREN).ru_maxrss`): "
+            f"{r['max_single_process_rss_mb']:.0f} MB.",
+        ]
     v = m["versions"]
     lines += ["", "## Versions", "", ", ".join(f"{k} {v[k]}" for k in sorted(v)), ""]
     return "\n".join(lines)
@@ -550,8 +654,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the selected benchmarks; return the results document."""
     which = set(args.only or GROUPS)
     repeats = 1 if args.quick else args.repeats
-    log = (lambda s: None) if args.quiet else (lambda s: print(f"[bench] {s}", file=sys.stderr,
-                                                               flush=True))
+    log = (
+        (lambda s: None)
+        if args.quiet
+        else (lambda s: print(f"[bench] {s}", file=sys.stderr, flush=True))
+    )
     raw: dict[str, Any] = {}
     load_start = [round(x, 2) for x in os.getloadavg()]
     t_start = time.perf_counter()
@@ -590,8 +697,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if synths:
         raw["synth"] = {
             "generate_s": summary([s["generate_s"] for s in synths]),
-            **{k: summary([s["process"][k] for s in synths])
-               for k in ("wall_s", "children_cpu_s", "peak_tree_rss_mb")},
+            **{
+                k: summary([s["process"][k] for s in synths])
+                for k in ("wall_s", "children_cpu_s", "peak_tree_rss_mb")
+            },
             "subject_seconds": [s["report"]["subject_seconds"] for s in synths],
         }
     head = headline(raw)
@@ -613,11 +722,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3, help="rounds (default 3; at least 3)")
     ap.add_argument("--quick", action="store_true", help="one round, for smoke testing")
-    ap.add_argument("--only", action="append", choices=GROUPS, metavar="NAME",
-                    help=f"run only this group (repeatable): {', '.join(GROUPS)}")
+    ap.add_argument(
+        "--only",
+        action="append",
+        choices=GROUPS,
+        metavar="NAME",
+        help=f"run only this group (repeatable): {', '.join(GROUPS)}",
+    )
     ap.add_argument("--data", type=Path, help="data folder to render (default: ROOT/data)")
-    ap.add_argument("--out", type=Path, default=BENCH,
-                    help="where results.json and RESULTS.md go (default: bench/)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=BENCH,
+        help="where results.json and RESULTS.md go (default: bench/)",
+    )
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     args = ap.parse_args(argv)
     if not args.quick and args.repeats < 3:

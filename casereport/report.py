@@ -20,8 +20,18 @@ from casereport.fileio import sha256_file
 
 #: Packages whose versions the Reproducibility section reports.
 KEY_PACKAGES = (
-    "casereport", "numpy", "scipy", "matplotlib", "pydicom", "pylibjpeg", "papermill",
-    "nbclient", "nbconvert", "ipykernel", "weasyprint", "pyyaml",
+    "casereport",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "pydicom",
+    "pylibjpeg",
+    "papermill",
+    "nbclient",
+    "nbconvert",
+    "ipykernel",
+    "weasyprint",
+    "pyyaml",
 )
 
 
@@ -41,14 +51,20 @@ def fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, caption: str = "",
-          numeric: Sequence[int] = ()) -> str:
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    caption: str = "",
+    numeric: Sequence[int] = (),
+) -> str:
     """An HTML table; cells are escaped, columns in ``numeric`` right-aligned."""
     num = set(numeric)
 
     def cells(values: Sequence[Any], tag: str) -> str:
         return "".join(
-            f"<{tag}{' class=num' if i in num else ''}>{esc(v)}</{tag}>" for i, v in enumerate(values)
+            f"<{tag}{' class=num' if i in num else ''}>{esc(v)}</{tag}>"
+            for i, v in enumerate(values)
         )
 
     parts = ["<table>"]
@@ -64,8 +80,9 @@ def png_data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def figure_html(image: Path, *, caption: str, alt: str, label: str = "",
-                provenance: str = "") -> str:
+def figure_html(
+    image: Path, *, caption: str, alt: str, label: str = "", provenance: str = ""
+) -> str:
     """``<figure>`` with the PNG embedded, an escaped caption and optional provenance."""
     lab = f"<b>{esc(label)}</b> " if label else ""
     return (
@@ -78,8 +95,11 @@ def check_manifest(data_dir: Path) -> tuple[int, list[str]]:
     """Verify ``data_dir/MANIFEST.json``: (number of files checked, paths that differ)."""
     manifest = json.loads((Path(data_dir) / "MANIFEST.json").read_text())
     files: Mapping[str, str] = manifest.get("files", {})
-    bad = [rel for rel, digest in sorted(files.items())
-           if not (Path(data_dir) / rel).is_file() or sha256_file(Path(data_dir) / rel) != digest]
+    bad = [
+        rel
+        for rel, digest in sorted(files.items())
+        if not (Path(data_dir) / rel).is_file() or sha256_file(Path(data_dir) / rel) != digest
+    ]
     return len(files), bad
 
 
@@ -122,39 +142,65 @@ def measured(result: Mapping[str, Any], name: str, key: str = "case") -> float |
 def findings_rows(results: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
     """Rows of the quantitative-findings table, one per case (values as computed)."""
     rows = []
+
     def pair(r: Mapping[str, Any], name: str) -> str:
         return f"{fmt(measured(r, name))} ({fmt(measured(r, name, 'control'))})"
 
     for case_id, r in sorted(results.items()):
         lesions = r.get("lesions", [])
-        les = (f"{len(lesions)}: {fmt(min(x['lesion_to_normal'] for x in lesions), 1)}–"
-               f"{fmt(max(x['lesion_to_normal'] for x in lesions), 1)}") if lesions else "none"
+        les = (
+            (
+                f"{len(lesions)}: {fmt(min(x['lesion_to_normal'] for x in lesions), 1)}–"
+                f"{fmt(max(x['lesion_to_normal'] for x in lesions), 1)}"
+            )
+            if lesions
+            else "none"
+        )
         ct, ctc = r.get("ct") or {}, r.get("ct_control") or {}
         ct_txt = f"{fmt(ct.get('mean_hu'), 0)} ({fmt(ctc.get('mean_hu'), 0)})" if ct else "n/a"
         spect = r.get("spect") or {}
-        rows.append([
-            case_id, pair(r, "lung / soft tissue"), pair(r, "lung / rib"),
-            pair(r, "lung heterogeneity (CV)"), pair(r, "stomach / liver"), les, ct_txt, fmt(spect.get("lung_to_vertebra"), 3) if spect else "n/a",
-        ])
+        rows.append(
+            [
+                case_id,
+                pair(r, "lung / soft tissue"),
+                pair(r, "lung / rib"),
+                pair(r, "lung heterogeneity (CV)"),
+                pair(r, "stomach / liver"),
+                les,
+                ct_txt,
+                fmt(spect.get("lung_to_vertebra"), 3) if spect else "n/a",
+            ]
+        )
     return rows
 
 
 FINDINGS_HEADERS = (
-    "case", "lung / soft tissue", "lung / rib", "lung heterogeneity (CV)", "stomach / liver",
-    "bone lesions: n, lesion / normal bone", "CT mean lung HU", "SPECT lung / vertebra",
+    "case",
+    "lung / soft tissue",
+    "lung / rib",
+    "lung heterogeneity (CV)",
+    "stomach / liver",
+    "bone lesions: n, lesion / normal bone",
+    "CT mean lung HU",
+    "SPECT lung / vertebra",
 )
 
 
 def sidecars(figures_dir: Path) -> dict[str, dict[str, Any]]:
     """``{panel id: sidecar}`` from ``figures_dir/panels/*.json``."""
-    return {p.stem: json.loads(p.read_text()) for p in sorted((Path(figures_dir) / "panels").glob("*.json"))}
+    return {
+        p.stem: json.loads(p.read_text())
+        for p in sorted((Path(figures_dir) / "panels").glob("*.json"))
+    }
 
 
 def figure_caption(panels: Mapping[str, Mapping[str, Any]], layout: Sequence[Sequence[str]]) -> str:
     """Caption text of the composite: each panel's own caption, row by row."""
     parts = []
     for row in layout:
-        parts.append(" ".join(f"({pid}) {panels[pid].get('caption', '')}" for pid in row if pid in panels))
+        parts.append(
+            " ".join(f"({pid}) {panels[pid].get('caption', '')}" for pid in row if pid in panels)
+        )
     return " ".join(parts)
 
 
@@ -169,10 +215,16 @@ def case_paragraph(spec: Any, result: Mapping[str, Any]) -> str:
     nums = []
     lung = measured(result, "lung / soft tissue")
     if lung is not None:
-        nums.append(f"lung-to-soft-tissue ratio {fmt(lung)} (control {fmt(measured(result, 'lung / soft tissue', 'control'))})")
+        nums.append(
+            f"lung-to-soft-tissue ratio {fmt(lung)} "
+            f"(control {fmt(measured(result, 'lung / soft tissue', 'control'))})"
+        )
     stomach = measured(result, "stomach / liver")
     if stomach is not None:
-        nums.append(f"stomach-to-liver ratio {fmt(stomach)} (control {fmt(measured(result, 'stomach / liver', 'control'))})")
+        nums.append(
+            f"stomach-to-liver ratio {fmt(stomach)} "
+            f"(control {fmt(measured(result, 'stomach / liver', 'control'))})"
+        )
     lesions = result.get("lesions", [])
     if lesions:
         sites = ", ".join(f"{x['site']} {fmt(x['lesion_to_normal'], 1)}" for x in lesions)
@@ -185,8 +237,10 @@ def case_paragraph(spec: Any, result: Mapping[str, Any]) -> str:
     if spect:
         nums.append(f"SPECT lung-to-vertebra uptake ratio {fmt(spect['lung_to_vertebra'], 3)}")
     measured_txt = ("Measured: " + "; ".join(nums) + ".") if nums else ""
-    return (f"<h3>Case {esc(spec.case_id)}</h3><p>{esc(who)} {esc(findings)}</p>"
-            f'<p class="small">{esc(measured_txt)}</p>')
+    return (
+        f"<h3>Case {esc(spec.case_id)}</h3><p>{esc(who)} {esc(findings)}</p>"
+        f'<p class="small">{esc(measured_txt)}</p>'
+    )
 
 
 def case_paragraphs(specs: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]]) -> str:

@@ -100,8 +100,11 @@ class Page:
         """Send one command to the page and return its result."""
         self._next_id += 1
         cid = self._next_id
-        self._ws.send(json.dumps({"id": cid, "method": method, "params": params or {},
-                                  "sessionId": self._session}))
+        self._ws.send(
+            json.dumps(
+                {"id": cid, "method": method, "params": params or {}, "sessionId": self._session}
+            )
+        )
         deadline = time.monotonic() + self._timeout_s
         while True:
             msg = self._receive(deadline)
@@ -135,24 +138,31 @@ class Page:
         if method == "Network.requestWillBeSent":
             rec.requests.append(params["request"]["url"])
         elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
-            rec.console_errors.append(" ".join(str(a.get("value", a.get("description", "")))
-                                               for a in params.get("args", [])))
+            rec.console_errors.append(
+                " ".join(
+                    str(a.get("value", a.get("description", ""))) for a in params.get("args", [])
+                )
+            )
         elif method == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
-            rec.exceptions.append(str(details.get("exception", {}).get("description")
-                                      or details.get("text", "")))
+            rec.exceptions.append(
+                str(details.get("exception", {}).get("description") or details.get("text", ""))
+            )
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
             entry = params["entry"]
             rec.log_errors.append(
-                f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}")
+                f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}"
+            )
 
     # ------------------------------------------------------------------ helpers
     def navigate(self, url: str, *, width_px: int = 1000, height_px: int = 1400) -> None:
         """Enable the recorded domains, load ``url`` and wait for its load event."""
         for domain in ("Network", "Runtime", "Log", "Page"):
             self.send(f"{domain}.enable")
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width_px, "height": height_px, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width_px, "height": height_px, "deviceScaleFactor": 1, "mobile": False},
+        )
         result = self.send("Page.navigate", {"url": url})
         if result.get("errorText"):
             raise CDPError(f"navigation to {url} failed: {result['errorText']}")
@@ -160,8 +170,10 @@ class Page:
 
     def evaluate(self, expression: str) -> Any:
         """Value of a JavaScript expression (returned by value; promises awaited)."""
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True})
+        result = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+        )
         if "exceptionDetails" in result:
             raise CDPError(f"evaluation failed: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -170,8 +182,9 @@ class Page:
         """Write a PNG of the page (the whole document when ``full_page``)."""
         params: dict[str, Any] = {"format": "png"}
         if full_page:
-            size = self.evaluate("[document.documentElement.scrollWidth, "
-                                 "document.documentElement.scrollHeight]")
+            size = self.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+            )
             params["captureBeyondViewport"] = True
             params["clip"] = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}
         data = self.send("Page.captureScreenshot", params)["data"]
@@ -214,18 +227,32 @@ def open_page(binary: str, profile: Path, *, timeout_s: float = 60.0) -> Iterato
     profile.mkdir(parents=True, exist_ok=True)
     (profile / "DevToolsActivePort").unlink(missing_ok=True)  # left by an earlier run
     cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     ws = None
     try:
         port, path = _read_port(profile, proc, timeout_s)
-        ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=timeout_s,
-                                         suppress_origin=True)
-        ws.send(json.dumps({"id": 1, "method": "Target.createTarget",
-                            "params": {"url": "about:blank"}}))
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{port}{path}", timeout=timeout_s, suppress_origin=True
+        )
+        ws.send(
+            json.dumps({"id": 1, "method": "Target.createTarget", "params": {"url": "about:blank"}})
+        )
         target = _reply(ws, 1)["targetId"]
-        ws.send(json.dumps({"id": 2, "method": "Target.attachToTarget",
-                            "params": {"targetId": target, "flatten": True}}))
+        ws.send(
+            json.dumps(
+                {
+                    "id": 2,
+                    "method": "Target.attachToTarget",
+                    "params": {"targetId": target, "flatten": True},
+                }
+            )
+        )
         session = _reply(ws, 2)["sessionId"]
         yield Page(ws, session, timeout_s)
     finally:

@@ -10,19 +10,37 @@ from pathlib import Path
 
 import numpy as np
 
-from casereport.io.types import CTVolume, PlanarImage, PlanarStudy, SourceInfo, SpectVolume, WholeBody
+from casereport.io.types import (
+    CTVolume,
+    PlanarImage,
+    PlanarStudy,
+    SourceInfo,
+    SpectVolume,
+    WholeBody,
+)
 
 FOR_UID = "1.2.826.0.1.3680043.10.999.1"
 
 
-def source(path: Path, modality: str, uid: str, *, simulated: bool = True,
-           frame_of_reference: str | None = None, paths: tuple[Path, ...] | None = None
-           ) -> SourceInfo:
+def source(
+    path: Path,
+    modality: str,
+    uid: str,
+    *,
+    simulated: bool = True,
+    frame_of_reference: str | None = None,
+    paths: tuple[Path, ...] | None = None,
+) -> SourceInfo:
     return SourceInfo(
-        paths=paths or (Path(path),), modality=modality, sop_class_uid="1.2.840.10008.5.1.4.1.1.20",
-        series_instance_uid=uid, study_instance_uid="1.2.3", frame_of_reference_uid=frame_of_reference,
+        paths=paths or (Path(path),),
+        modality=modality,
+        sop_class_uid="1.2.840.10008.5.1.4.1.1.20",
+        series_instance_uid=uid,
+        study_instance_uid="1.2.3",
+        frame_of_reference_uid=frame_of_reference,
         series_description="SIMULATED test" if simulated else "test",
-        transfer_syntax_uid="1.2.840.10008.1.2.1", simulated=simulated,
+        transfer_syntax_uid="1.2.840.10008.1.2.1",
+        simulated=simulated,
     )
 
 
@@ -37,7 +55,7 @@ def planar_counts(shape=(256, 256), *, seed=0, lungs=1.0, spot=None) -> np.ndarr
     h, w = shape
     img = np.zeros(shape)
     img[_ellipse(shape, h * 0.5, w * 0.5, h * 0.48, w * 0.38)] = 10.0
-    img[:, int(w * 0.48): int(w * 0.52)] += 40.0
+    img[:, int(w * 0.48) : int(w * 0.52)] += 40.0
     for cx in (w * 0.35, w * 0.65):
         img[_ellipse(shape, h * 0.45, cx, h * 0.2, w * 0.09)] += 10.0 * lungs
     if spot is not None:
@@ -48,18 +66,39 @@ def planar_counts(shape=(256, 256), *, seed=0, lungs=1.0, spot=None) -> np.ndarr
 
 def wholebody(path: Path, *, simulated: bool = True, seed: int = 1) -> WholeBody:
     src = source(path, "NM", "1.2.3.10", simulated=simulated)
-    ant = PlanarImage(planar_counts((1024, 256), seed=seed, spot=(500, 80)), "ANT",
-                      "ViewCodeSequence", (2.3, 2.3), 600.0, 0, src)
-    post = PlanarImage(planar_counts((1024, 256), seed=seed + 1, spot=(500, 176)), "POST",
-                       "ViewCodeSequence", (2.3, 2.3), 600.0, 1, src)
+    ant = PlanarImage(
+        planar_counts((1024, 256), seed=seed, spot=(500, 80)),
+        "ANT",
+        "ViewCodeSequence",
+        (2.3, 2.3),
+        600.0,
+        0,
+        src,
+    )
+    post = PlanarImage(
+        planar_counts((1024, 256), seed=seed + 1, spot=(500, 176)),
+        "POST",
+        "ViewCodeSequence",
+        (2.3, 2.3),
+        600.0,
+        1,
+        src,
+    )
     return WholeBody(ant, post, src)
 
 
 def spot(path: Path, views=("ANT",), *, simulated: bool = True, seed: int = 3) -> PlanarStudy:
     src = source(path, "NM", "1.2.3.20", simulated=simulated)
     imgs = tuple(
-        PlanarImage(planar_counts((256, 256), seed=seed + i, lungs=3.0), v, "ViewCodeSequence",
-                    (1.8, 1.8), 300.0, i, src)
+        PlanarImage(
+            planar_counts((256, 256), seed=seed + i, lungs=3.0),
+            v,
+            "ViewCodeSequence",
+            (1.8, 1.8),
+            300.0,
+            i,
+            src,
+        )
         for i, v in enumerate(views)
     )
     return PlanarStudy(imgs, src)
@@ -78,18 +117,23 @@ def ct_volume(path: Path, *, simulated: bool = True, seed: int = 5) -> CTVolume:
     arr += rng.normal(0, 15, arr.shape)
     aff = np.array([[3.0, 0, 0, -192.0], [0, 3.0, 0, -192.0], [0, 0, 5.0, -200.0], [0, 0, 0, 1]])
     paths = tuple(Path(path) / f"CT_{k + 1:04d}.dcm" for k in range(nz))
-    src = source(path, "CT", "1.2.3.30", simulated=simulated, frame_of_reference=FOR_UID,
-                 paths=paths)
+    src = source(
+        path, "CT", "1.2.3.30", simulated=simulated, frame_of_reference=FOR_UID, paths=paths
+    )
     return CTVolume(arr.astype(np.float32), aff, src)
 
 
-def spect_volume(path: Path, *, simulated: bool = True, frame_of_reference: str = FOR_UID
-                 ) -> SpectVolume:
+def spect_volume(
+    path: Path, *, simulated: bool = True, frame_of_reference: str = FOR_UID
+) -> SpectVolume:
     """64^3 SPECT, 6 mm voxels, covering the CT; hot lungs and spine."""
     n = 64
     aff = np.array([[6.0, 0, 0, -189.0], [0, 6.0, 0, -189.0], [0, 0, 6.0, -230.0], [0, 0, 0, 1]])
-    vol = SpectVolume(np.zeros((n, n, n), np.float32), aff, source(
-        path, "NM", "1.2.3.40", simulated=simulated, frame_of_reference=frame_of_reference))
+    vol = SpectVolume(
+        np.zeros((n, n, n), np.float32),
+        aff,
+        source(path, "NM", "1.2.3.40", simulated=simulated, frame_of_reference=frame_of_reference),
+    )
     # fill by patient coordinates so that it registers with ct_volume()
     k, j, i = np.mgrid[:n, :n, :n]
     xyz = vol.index_to_patient(np.stack([i, j, k], -1).reshape(-1, 3)).reshape(n, n, n, 3)
@@ -191,12 +235,14 @@ class SyntheticLoader:
         root = Path(root).resolve()
         self.studies = {
             root / "spot/spot.dcm": spot(root / "spot/spot.dcm", ("ANT",), simulated=simulated),
-            root / "spot2/spot.dcm": spot(root / "spot2/spot.dcm", ("ANT", "POST"),
-                                          simulated=simulated),
+            root / "spot2/spot.dcm": spot(
+                root / "spot2/spot.dcm", ("ANT", "POST"), simulated=simulated
+            ),
             root / "wb/wb.dcm": wholebody(root / "wb/wb.dcm", simulated=simulated),
             root / "ct": ct_volume(root / "ct", simulated=simulated),
-            root / "spect/spect.dcm": spect_volume(root / "spect/spect.dcm", simulated=simulated,
-                                                   frame_of_reference=spect_for),
+            root / "spect/spect.dcm": spect_volume(
+                root / "spect/spect.dcm", simulated=simulated, frame_of_reference=spect_for
+            ),
         }
         self.calls: list[tuple[Path, str | None]] = []
 

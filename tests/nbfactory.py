@@ -10,17 +10,27 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 
-def make_notebook(path: Path, cells: list[tuple[str, str, list[str] | None]], title: str = "") -> Path:
+def make_notebook(
+    path: Path, cells: list[tuple[str, str, list[str] | None]], title: str = ""
+) -> Path:
     """Write a notebook of (kind, source, tags) cells; kind is "md" or "code"."""
     nb = nbformat.v4.new_notebook()
     nb.metadata = {
-        "kernelspec": {"name": "casereport", "display_name": "Python (casereport)", "language": "python"},
+        "kernelspec": {
+            "name": "casereport",
+            "display_name": "Python (casereport)",
+            "language": "python",
+        },
         "language_info": {"name": "python"},
     }
     if title:
         nb.metadata["title"] = title
     for i, (kind, source, tags) in enumerate(cells):
-        cell = nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source)
+        cell = (
+            nbformat.v4.new_markdown_cell(source)
+            if kind == "md"
+            else nbformat.v4.new_code_cell(source)
+        )
         cell.id = f"cell-{i:02d}"
         if tags:
             cell.metadata["tags"] = list(tags)

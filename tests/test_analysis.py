@@ -17,7 +17,16 @@ DATA = ROOT / "data"
 
 
 def _source(modality: str = "NM") -> SourceInfo:
-    return SourceInfo((Path("x.dcm"),), modality, "1.2", "1.2.3", "1.2.4", "1.2.5", "SIMULATED", "1.2.840.10008.1.2.1")
+    return SourceInfo(
+        (Path("x.dcm"),),
+        modality,
+        "1.2",
+        "1.2.3",
+        "1.2.4",
+        "1.2.5",
+        "SIMULATED",
+        "1.2.840.10008.1.2.1",
+    )
 
 
 def _planar(counts: np.ndarray, spacing=(2.0, 2.0), view="ANT") -> PlanarImage:
@@ -76,8 +85,11 @@ def test_lung_mask_keeps_the_two_lungs_only() -> None:
 def test_masks_follow_patient_coordinates_not_array_indices() -> None:
     ct = _phantom_ct()
     # a coarser grid, shifted by 7 mm: same patient position must map to the same tissue
-    other = CTVolume(np.zeros((10, 50, 50)), np.array(
-        [[4.0, 0, 0, -93.0], [0, 4.0, 0, -100.0], [0, 0, 10.0, 0.0], [0, 0, 0, 1]]), _source("CT"))
+    other = CTVolume(
+        np.zeros((10, 50, 50)),
+        np.array([[4.0, 0, 0, -93.0], [0, 4.0, 0, -100.0], [0, 0, 10.0, 0.0], [0, 0, 0, 1]]),
+        _source("CT"),
+    )
     lungs = analysis.lung_mask(ct)
     carried = sample_mask(ct, lungs, other)
     xyz = other.index_to_patient(np.argwhere(carried)[:, ::-1].astype(float))
@@ -107,7 +119,9 @@ def studies() -> dict[str, dict]:
 def results(studies: dict[str, dict]) -> dict[str, analysis.CaseAnalysis]:
     ctrl = studies["control"]
     return {
-        cid: analysis.analyse_case(cid, s["wb"], ctrl["wb"], ct=s["ct"], control_ct=ctrl["ct"], spect=s["spect"])
+        cid: analysis.analyse_case(
+            cid, s["wb"], ctrl["wb"], ct=s["ct"], control_ct=ctrl["ct"], spect=s["spect"]
+        )
         for cid, s in studies.items()
     }
 
@@ -118,7 +132,9 @@ def test_lung_uptake_exceeds_the_control(results: dict, case_id: str) -> None:
     for name in ("lung / soft tissue", "lung / rib"):
         m = r.measurement(name)
         assert m.case_over_control >= 1.3, (name, m.case_value, m.control_value)
-    assert len(r.measurement("lung / soft tissue").rois) == 4  # 2 lungs + 2 thighs, placed automatically
+    assert (
+        len(r.measurement("lung / soft tissue").rois) == 4
+    )  # 2 lungs + 2 thighs, placed automatically
 
 
 def test_control_against_itself_is_one(results: dict) -> None:

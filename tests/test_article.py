@@ -42,10 +42,17 @@ XSS_CAPTION = "<script>window.__xss=1</script>"
 XSS_FINDING = '<img src=x onerror="window.__xss=2">'
 XSS_LABEL = "<b>bold</b>"
 XSS_SERIES = "SIMULATED <script>window.__xss=3</script> chest CT"
-XSS_ALT = "\" onmouseover=\"window.__xss=4\" data-x=\"'"
+XSS_ALT = '" onmouseover="window.__xss=4" data-x="\''
 
-SECTIONS = ("Summary", "Case descriptions", "Quantitative findings", "Discussion",
-            "Simulated data", "Reproducibility", "References")
+SECTIONS = (
+    "Summary",
+    "Case descriptions",
+    "Quantitative findings",
+    "Discussion",
+    "Simulated data",
+    "Reproducibility",
+    "References",
+)
 
 A4_PT = (595.28, 841.89)
 MIN_DPI = 300.0
@@ -99,8 +106,12 @@ def _inject_case_file(case_dir: Path) -> None:
     a1["caption"] = XSS_CAPTION
     a1["alt"] = f"{a1.get('alt', 'A1')} {XSS_ALT}"
     case.setdefault("findings", []).append(XSS_FINDING)
-    label: dict[str, Any] = {"panel": "A1", "type": "label", "text": XSS_LABEL,
-                             "at_mm": _label_position_mm(case_dir, a1)}
+    label: dict[str, Any] = {
+        "panel": "A1",
+        "type": "label",
+        "text": XSS_LABEL,
+        "at_mm": _label_position_mm(case_dir, a1),
+    }
     if len(a1.get("views", [])) > 1:
         label["view"] = a1["views"][0]
     case.setdefault("annotations", []).append(label)
@@ -158,8 +169,10 @@ class Rendered:
 
     def results(self) -> dict[str, dict[str, Any]]:
         """``{case id: results.json}`` written by the case notebooks."""
-        return {p.parent.name: json.loads(p.read_text())
-                for p in sorted((self.build / "cases").glob("*/results.json"))}
+        return {
+            p.parent.name: json.loads(p.read_text())
+            for p in sorted((self.build / "cases").glob("*/results.json"))
+        }
 
 
 @pytest.fixture(scope="session")
@@ -169,10 +182,24 @@ def article(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     _require(_has_data(source), f"data folder {source} (MANIFEST.json and case.yaml of {SUBJECTS})")
     tmp = tmp_path_factory.mktemp("article")
     out = Rendered(_hostile_copy(source, tmp / "data"), tmp / "build", tmp / "figures")
-    env = {**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "1554076800"),
-           "PYTHONHASHSEED": "0"}
-    cmd = [sys.executable, str(ROOT / "render.py"), "--root", str(ROOT), "--data", str(out.data),
-           "--build", str(out.build), "--figures", str(out.figures), "-q"]
+    env = {
+        **os.environ,
+        "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "1554076800"),
+        "PYTHONHASHSEED": "0",
+    }
+    cmd = [
+        sys.executable,
+        str(ROOT / "render.py"),
+        "--root",
+        str(ROOT),
+        "--data",
+        str(out.data),
+        "--build",
+        str(out.build),
+        "--figures",
+        str(out.figures),
+        "-q",
+    ]
     res = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=1200)
     assert res.returncode == 0, f"render failed ({res.returncode}):\n{res.stderr[-4000:]}"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -260,8 +287,10 @@ def test_hostile_text_reached_the_figure_sidecars(article: Rendered) -> None:
     a2 = json.loads((article.figures / "panels" / "A2.json").read_text())
     assert a1["caption"] == XSS_CAPTION
     case = yaml.safe_load((article.data / "A" / "case.yaml").read_text())
-    drawn = [case["annotations"][int(re.fullmatch(r"annotations\[(\d+)\]", e).group(1))]
-             for e in a1["annotations"]]  # sidecars name the case-file entries drawn
+    drawn = [
+        case["annotations"][int(re.fullmatch(r"annotations\[(\d+)\]", e).group(1))]
+        for e in a1["annotations"]
+    ]  # sidecars name the case-file entries drawn
     assert XSS_LABEL in [a.get("text") for a in drawn]
     assert [s["series_description"] for s in a2["sources"]] == [XSS_SERIES]
     assert all(s["simulated"] for s in a2["sources"])
@@ -305,8 +334,13 @@ def test_pdftotext_finds_the_same_text(article: Rendered) -> None:
     """Searchable for standard tools too, not only for pypdf."""
     tool = shutil.which("pdftotext")
     _require(tool is not None, "pdftotext (poppler-utils)")
-    res = subprocess.run([tool, "-enc", "UTF-8", str(article.pdf), "-"], capture_output=True,
-                         text=True, timeout=120, check=True)
+    res = subprocess.run(
+        [tool, "-enc", "UTF-8", str(article.pdf), "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     text = _squash(res.stdout)
     assert _squash(_title()) in text
     for heading in SECTIONS:
@@ -322,16 +356,30 @@ def _image_placements(reader: PdfReader) -> list[tuple[int, str, int, int, float
     for number, page in enumerate(reader.pages):
         xobjects = page.get("/Resources", {}).get("/XObject", {})
 
-        def visit(op: bytes, args: list[Any], cm: list[float], tm: list[float],
-                  number: int = number, xobjects: Any = xobjects) -> None:
+        def visit(
+            op: bytes,
+            args: list[Any],
+            cm: list[float],
+            tm: list[float],
+            number: int = number,
+            xobjects: Any = xobjects,
+        ) -> None:
             if op != b"Do" or args[0] not in xobjects:
                 return
             obj = xobjects[args[0]].get_object()
             if obj.get("/Subtype") != "/Image":
                 return
             a, b, c, d = cm[:4]
-            placed.append((number, str(args[0]), int(obj["/Width"]), int(obj["/Height"]),
-                           math.hypot(a, b), math.hypot(c, d)))
+            placed.append(
+                (
+                    number,
+                    str(args[0]),
+                    int(obj["/Width"]),
+                    int(obj["/Height"]),
+                    math.hypot(a, b),
+                    math.hypot(c, d),
+                )
+            )
 
         page.extract_text(visitor_operand_before=visit)
     return placed
@@ -411,11 +459,13 @@ def test_browser_check_catches_what_it_looks_for(tmp_path: Path) -> None:
     binary = find_chromium()
     _require(binary is not None, "chromium")
     bad = tmp_path / "bad.html"
-    bad.write_text('<!DOCTYPE html><html><body><p>bad</p>'
-                   '<img src="http://casereport.invalid/remote.png" alt="remote">'
-                   f'{XSS_FINDING}'
-                   "<script>console.error('console says no'); throw new Error('thrown');</script>"
-                   "</body></html>")
+    bad.write_text(
+        "<!DOCTYPE html><html><body><p>bad</p>"
+        '<img src="http://casereport.invalid/remote.png" alt="remote">'
+        f"{XSS_FINDING}"
+        "<script>console.error('console says no'); throw new Error('thrown');</script>"
+        "</body></html>"
+    )
     with open_page(str(binary), tmp_path / "profile") as page:
         page.navigate(bad.as_uri())
         page.settle(1.0)
@@ -438,8 +488,12 @@ def _run_with_nbclient(name: str, values: dict[str, str]) -> list[Any]:
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     params.source = "\n".join(f"{k} = {v!r}" for k, v in values.items())
-    NotebookClient(nb, kernel_name=ensure_kernel(), timeout=600,
-                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    NotebookClient(
+        nb,
+        kernel_name=ensure_kernel(),
+        timeout=600,
+        resources={"metadata": {"path": str(ROOT / "notebooks")}},
+    ).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     return outputs
@@ -461,11 +515,14 @@ def test_figure_notebook_runs_top_to_bottom_with_nbclient(
 def test_article_notebook_runs_top_to_bottom_with_nbclient(article: Rendered) -> None:
     """The article notebook as a reader runs it, on the results and figures of the render."""
     before = {p: p.stat().st_mtime_ns for p in article.figures.rglob("*")}
-    outputs = _run_with_nbclient("article.ipynb", {
-        "data_dir": str(article.data),
-        "results_dir": str(article.build / "cases"),
-        "figures_dir": str(article.figures),
-    })
+    outputs = _run_with_nbclient(
+        "article.ipynb",
+        {
+            "data_dir": str(article.data),
+            "results_dir": str(article.build / "cases"),
+            "figures_dir": str(article.figures),
+        },
+    )
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "Table 1. Measured findings per case" in html
     for case_id, numbers in _numbers(article.results()).items():

@@ -22,9 +22,19 @@ HEADLINE = (
 
 def test_quick_wb_load_writes_results_json_and_markdown(tmp_path: Path) -> None:
     res = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", "wb_load",
-         "--out", str(tmp_path), "--quiet"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--quick",
+            "--only",
+            "wb_load",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert res.returncode == 0, res.stderr[-2000:]
     doc = json.loads((tmp_path / "results.json").read_text())
@@ -50,7 +60,9 @@ def test_quick_wb_load_writes_results_json_and_markdown(tmp_path: Path) -> None:
 def test_repeats_below_three_are_refused() -> None:
     res = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--repeats", "2", "--only", "wb_load"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert res.returncode == 2
     assert "at least 3" in res.stderr

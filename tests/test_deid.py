@@ -14,7 +14,13 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from casereport.deid import check_dataset, check_file, check_tree, deidentify_tree, require_deidentified
+from casereport.deid import (
+    check_dataset,
+    check_file,
+    check_tree,
+    deidentify_tree,
+    require_deidentified,
+)
 from casereport.deid.deidentify import DeidParams, date_shift_days
 from casereport.deid.profile import RULES
 from casereport.errors import PhiError, ReviewError
@@ -84,9 +90,18 @@ def test_committed_simulated_data_pass_the_gate() -> None:
 def test_identifiable_file_lists_offending_tags(tmp_path: Path) -> None:
     path = _save(_identifiable(fac.nm_wholebody()), tmp_path / "wb.dcm")
     found = check_file(path)
-    for kw in ("PatientName", "PatientID", "PatientBirthDate", "PatientAddress", "InstitutionName",
-               "ImageComments", "OperatorsName", "StudyDate", "AcquisitionDateTime",
-               "private (0029,xxxx)"):
+    for kw in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientAddress",
+        "InstitutionName",
+        "ImageComments",
+        "OperatorsName",
+        "StudyDate",
+        "AcquisitionDateTime",
+        "private (0029,xxxx)",
+    ):
         assert kw in found, kw
 
 
@@ -184,18 +199,26 @@ def test_deidentify_output_passes_gate_and_is_consistent(tmp_path: Path) -> None
     # names, IDs, private tags, institution, comments
     for ds in after.values():
         assert str(ds.PatientName).startswith("ANON^") and ds.PatientID.startswith("ANON-")
-        assert ds.PatientBirthDate == "" and "InstitutionName" not in ds and "ImageComments" not in ds
+        assert (
+            ds.PatientBirthDate == "" and "InstitutionName" not in ds and "ImageComments" not in ds
+        )
         assert not any(elem.tag.is_private for elem in ds.iterall())
-        assert ds.PatientIdentityRemoved == "YES" and ds.LongitudinalTemporalInformationModified == "MODIFIED"
+        assert (
+            ds.PatientIdentityRemoved == "YES"
+            and ds.LongitudinalTemporalInformationModified == "MODIFIED"
+        )
     assert len({d.PatientID for d in p1}) == 1
     assert p1[0].PatientID != after[files["p2"][0]].PatientID
     assert p1[0].SeriesDescription == "CT chest"
     # UIDs: new, consistent across files, references follow
     old_series = before[files["p1"][0]].SeriesInstanceUID
     assert len({d.SeriesInstanceUID for d in p1}) == 1 and p1[0].SeriesInstanceUID != old_series
-    assert all(d.ReferencedImageSequence[0].ReferencedSOPInstanceUID == p1[0].SOPInstanceUID for d in p1)
+    assert all(
+        d.ReferencedImageSequence[0].ReferencedSOPInstanceUID == p1[0].SOPInstanceUID for d in p1
+    )
     assert all(d.file_meta.MediaStorageSOPInstanceUID == d.SOPInstanceUID for d in p1)
     assert p1[0].SOPClassUID == before[files["p1"][0]].SOPClassUID  # standard UIDs kept
+
     # dates: one shift per patient, whole days, time of day kept
     def shift(p: Path) -> int:
         old = dt.datetime.strptime(before[p].StudyDate, "%Y%m%d")
@@ -234,8 +257,16 @@ def test_burned_in_annotation_is_refused_and_nothing_written(tmp_path: Path) -> 
 
 def test_cli_deidentify_and_existing_output(tmp_path: Path) -> None:
     _two_patients(tmp_path / "in")
-    cmd = [sys.executable, "-m", "casereport", "deidentify", str(tmp_path / "in"), str(tmp_path / "out"),
-           "--salt", "cli-secret"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "casereport",
+        "deidentify",
+        str(tmp_path / "in"),
+        str(tmp_path / "out"),
+        "--salt",
+        "cli-secret",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "wrote 4 de-identified file(s) for 2 patient(s)" in done.stdout
@@ -243,7 +274,10 @@ def test_cli_deidentify_and_existing_output(tmp_path: Path) -> None:
     before = sorted(p.read_bytes() for p in (tmp_path / "out").rglob("*.dcm"))
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert again.returncode == 2
-    assert "output exists and is not an empty folder" in again.stderr and "Traceback" not in again.stderr
+    assert (
+        "output exists and is not an empty folder" in again.stderr
+        and "Traceback" not in again.stderr
+    )
     assert sorted(p.read_bytes() for p in (tmp_path / "out").rglob("*.dcm")) == before
 
 

@@ -66,11 +66,15 @@ def test_nm_window_counts_and_percentiles() -> None:
 # --------------------------------------------------------------------------- planes
 
 
-def _point_volume(affine: np.ndarray, shape: tuple[int, int, int], xyz: np.ndarray,
-                  cls=CTVolume, path="p") -> CTVolume:
+def _point_volume(
+    affine: np.ndarray, shape: tuple[int, int, int], xyz: np.ndarray, cls=CTVolume, path="p"
+) -> CTVolume:
     """A volume with a single hot voxel at the voxel nearest the patient point ``xyz``."""
-    vol = cls(np.zeros(shape, np.float32), affine, source(Path(path), "CT", "1",
-                                                          frame_of_reference=FOR_UID))
+    vol = cls(
+        np.zeros(shape, np.float32),
+        affine,
+        source(Path(path), "CT", "1", frame_of_reference=FOR_UID),
+    )
     i, j, k = np.round(vol.patient_to_index(xyz)).astype(int)
     arr = np.zeros(shape, np.float32)
     arr[k, j, i] = 1000.0
@@ -118,14 +122,20 @@ def test_axial_ct_patient_right_on_image_left() -> None:
     ct = CTVolume(arr, ct.affine, ct.source)
     fig = Figure(figsize=(3, 3))
     ax = fig.add_axes((0, 0, 1, 1))
-    disp = show_ct_plane(ct, default_grid(ct, "axial", -100.0), CT_WINDOWS["bone"], ax=ax,
-                         markers=False, scale_bar_mm=None)
+    disp = show_ct_plane(
+        ct,
+        default_grid(ct, "axial", -100.0),
+        CT_WINDOWS["bone"],
+        ax=ax,
+        markers=False,
+        scale_bar_mm=None,
+    )
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     assert x0 < x1 and y0 > y1  # x (to patient left) grows rightwards, y (posterior) down
     img = _rgb(fig).mean(axis=2)
     w = img.shape[1]
-    assert img[:, : w // 4].max() > 250 and img[:, 3 * w // 4:].max() < 250
+    assert img[:, : w // 4].max() > 250 and img[:, 3 * w // 4 :].max() < 250
     assert disp.texts == [] and disp.ct.array.min() >= -1100
     disp = show_ct_plane(ct, default_grid(ct, "coronal", 0.0), CT_WINDOWS["bone"], ax=ax)
     assert [t.get_text() for t in disp.texts] == ["R", "L", "S", "I"]
@@ -154,14 +164,20 @@ def test_planar_crop_and_errors() -> None:
     st = spot(Path("s.dcm"), ("ANT", "POST"))
     fig = Figure()
     ax = fig.add_axes((0, 0, 1, 1))
-    disp = show_planar_views(st.views, NMWindow(0, 10, "counts"), ax=ax,
-                             crop=CropMM((90.0, 360.0), (36.0, 396.0)), gap_mm=5)
+    disp = show_planar_views(
+        st.views,
+        NMWindow(0, 10, "counts"),
+        ax=ax,
+        crop=CropMM((90.0, 360.0), (36.0, 396.0)),
+        gap_mm=5,
+    )
     assert disp.boxes_mm["ANT"] == ((90.0, 360.0), (36.0, 396.0))
     assert ax.get_xlim() == (0.0, 545.0)
     assert disp.images[0].get_array().shape == (200, 150)
     with pytest.raises(FigureError, match="misses the ANT view"):
-        show_planar_views(st.views, NMWindow(0, 10, "counts"), ax=ax,
-                          crop=CropMM((900.0, 1000.0), (0.0, 10.0)))
+        show_planar_views(
+            st.views, NMWindow(0, 10, "counts"), ax=ax, crop=CropMM((900.0, 1000.0), (0.0, 10.0))
+        )
 
 
 def test_scale_bar_length_in_mm() -> None:
@@ -192,5 +208,7 @@ def test_fusion_overlay_and_colorbar() -> None:
 
 
 def test_planar_image_type_sanity() -> None:
-    img = PlanarImage(np.ones((4, 6)), "ANT", "x", (2.0, 3.0), None, 0, source(Path("a"), "NM", "1"))
+    img = PlanarImage(
+        np.ones((4, 6)), "ANT", "x", (2.0, 3.0), None, 0, source(Path("a"), "NM", "1")
+    )
     assert img.size_mm == (18.0, 8.0)

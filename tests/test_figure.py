@@ -50,15 +50,20 @@ def synth_case(tmp_path_factory: pytest.TempPathFactory):
 def test_each_panel_kind_returns_its_artists(synth_case) -> None:
     spec, loader, _ = synth_case
     fig = Figure()
-    arts = {pid: draw_panel(spec, pid, ax=fig.add_axes((0, 0, 1, 1), label=pid), loader=loader)
-            for pid in spec.panel_ids}
+    arts = {
+        pid: draw_panel(spec, pid, ax=fig.add_axes((0, 0, 1, 1), label=pid), loader=loader)
+        for pid in spec.panel_ids
+    }
     a1 = arts["A1"]
     assert len(a1.images) == 1 and a1.images[0].get_cmap().name == "gray_r"
     assert [t.get_text() for t in a1.texts][:3] == ["ANT", "R", "L"]
     assert a1.texts[-1].get_text() == "SIMULATED" and a1.simulated
     assert a1.annotations[0].get_text() == "lung"
-    assert a1.used["views"][0] == {"view": "ANT", "frame_index": 0,
-                                   "view_source": "ViewCodeSequence"}
+    assert a1.used["views"][0] == {
+        "view": "ANT",
+        "frame_index": 0,
+        "view_source": "ViewCodeSequence",
+    }
     b1 = arts["B1"]
     assert [t.get_text() for t in b1.texts if t.get_text() in ("ANT", "POST")] == ["ANT", "POST"]
     a2 = arts["A2"]
@@ -160,9 +165,11 @@ def test_write_figure1_and_panel_sidecars(tmp_path: Path) -> None:
     written = write_figure1(data, out, loader=loader)
     names = sorted(p.relative_to(out).as_posix() for p in written)
     panels = [p for row in FIGURE1_LAYOUT for p in row]
-    assert names == sorted(["figure1.pdf", "figure1.png", "figure1.svg", "figure1.tif"]
-                           + [f"panels/{p}.png" for p in panels]
-                           + [f"panels/{p}.json" for p in panels])
+    assert names == sorted(
+        ["figure1.pdf", "figure1.png", "figure1.svg", "figure1.tif"]
+        + [f"panels/{p}.png" for p in panels]
+        + [f"panels/{p}.json" for p in panels]
+    )
     side = json.loads((out / "panels/C2.json").read_text())
     assert side["alt"] == "Fused SPECT/CT of the chest." and side["case"] == "T"
     assert side["annotation_file"] == "data/T/case.yaml"
@@ -240,8 +247,10 @@ def compare_to_baseline(name: str, png: bytes) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     if actual.shape != expected.shape:
         (ARTIFACTS / f"{name}-actual.png").write_bytes(png)
-        pytest.fail(f"{name}: size {actual.shape[:2]} != baseline {expected.shape[:2]}; "
-                    f"actual image written to {ARTIFACTS / f'{name}-actual.png'}")
+        pytest.fail(
+            f"{name}: size {actual.shape[:2]} != baseline {expected.shape[:2]}; "
+            f"actual image written to {ARTIFACTS / f'{name}-actual.png'}"
+        )
     diff = np.abs(actual - expected)
     rms = float(np.sqrt(np.mean(diff**2)))
     if rms > RMS_TOLERANCE:
@@ -249,11 +258,16 @@ def compare_to_baseline(name: str, png: bytes) -> None:
         amplified = np.clip(diff.max(axis=2) * 4, 0, 255).astype(np.uint8)
         Image.fromarray(255 - amplified).save(ARTIFACTS / f"{name}-diff.png")
         rows, cols = np.nonzero(diff.max(axis=2) > 32)
-        where = (f"rows {rows.min()}-{rows.max()}, cols {cols.min()}-{cols.max()}"
-                 if rows.size else "spread thinly")
-        pytest.fail(f"{name}: RMS {rms:.2f} > {RMS_TOLERANCE} (differences at {where}); "
-                    f"diff image: {ARTIFACTS / f'{name}-diff.png'}, "
-                    f"actual: {ARTIFACTS / f'{name}-actual.png'}")
+        where = (
+            f"rows {rows.min()}-{rows.max()}, cols {cols.min()}-{cols.max()}"
+            if rows.size
+            else "spread thinly"
+        )
+        pytest.fail(
+            f"{name}: RMS {rms:.2f} > {RMS_TOLERANCE} (differences at {where}); "
+            f"diff image: {ARTIFACTS / f'{name}-diff.png'}, "
+            f"actual: {ARTIFACTS / f'{name}-actual.png'}"
+        )
 
 
 @pytest.fixture(scope="module")

@@ -52,10 +52,16 @@ def test_case_notebook_runs_top_to_bottom_with_nbclient(tmp_path: Path) -> None:
     nb = nbformat.read(NOTEBOOKS / "case.ipynb", as_version=4)
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     params.source = params.source.replace('"../build/cases/A"', repr(str(tmp_path / "A")))
-    client = NotebookClient(nb, kernel_name=ensure_kernel(), timeout=600,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        nb,
+        kernel_name=ensure_kernel(),
+        timeout=600,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
     client.execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert not errors
     results = json.loads((tmp_path / "A" / "results.json").read_text())
     assert results["case_id"] == "A"
@@ -64,7 +70,9 @@ def test_case_notebook_runs_top_to_bottom_with_nbclient(tmp_path: Path) -> None:
     inputs = json.loads((tmp_path / "A" / "inputs.json").read_text())
     assert any(p.endswith("A/case.yaml") for p in inputs)
     assert any("/wb/" in p for p in inputs) and any("/ct/" in p for p in inputs)
-    html = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
+    html = "".join(
+        o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", [])
+    )
     assert "lung / soft tissue" in html and "<table>" in html
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 2  # panels and the ROI overlay

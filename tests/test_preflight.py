@@ -29,13 +29,23 @@ def test_good_parameters_pass(data: Path) -> None:
     ("params", "parameter", "message"),
     [
         ({"case_id": "Z"}, "case_id", r"no data for case 'Z'.*cases with data: A, control"),
-        ({"case_id": "A", "studies": {"whole_body": "nope"}}, "studies", "missing whole_body study for A"),
+        (
+            {"case_id": "A", "studies": {"whole_body": "nope"}},
+            "studies",
+            "missing whole_body study for A",
+        ),
         ({"case_id": "A", "studies": {"ct": "ct"}}, "studies", "no 'whole_body' entry"),
         ({"case_id": "A", "control_id": "ghost"}, "studies", "missing whole_body study for ghost"),
-        ({"case_id": "A", "panels": ["B1"]}, "panels", r"case A has no panel B1 \(panels: A1, A2\)"),
+        (
+            {"case_id": "A", "panels": ["B1"]},
+            "panels",
+            r"case A has no panel B1 \(panels: A1, A2\)",
+        ),
     ],
 )
-def test_bad_values_name_notebook_and_parameter(data: Path, params: dict, parameter: str, message: str) -> None:
+def test_bad_values_name_notebook_and_parameter(
+    data: Path, params: dict, parameter: str, message: str
+) -> None:
     with pytest.raises(ParameterError, match=message) as info:
         check_case_parameters(CASE_NB, {"data_dir": "data", **params}, data)
     assert info.value.parameter == parameter

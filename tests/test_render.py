@@ -30,21 +30,41 @@ def _tiny_dicom(path: Path) -> None:
 
 CASE_CELLS = [
     ("md", "# Case", None),
-    ("code", 'case_id = "T"\ndata_dir = "data"\noutput_dir = "out"\nlabel = "default"', ["parameters"]),
-    ("code", "import json\nfrom pathlib import Path\nimport pydicom\nimport matplotlib.pyplot as plt", None),
-    ("code", "ds = pydicom.dcmread(Path(data_dir) / case_id / 'img.dcm')\nimage = ds.pixel_array", None),
-    ("code", "out = Path(output_dir)\nout.mkdir(parents=True, exist_ok=True)\n"
-             "(out / 'results.json').write_text(json.dumps({'sum': int(image.sum()), 'label': label}))\n"
-             "print('label is', label)", None),
+    (
+        "code",
+        'case_id = "T"\ndata_dir = "data"\noutput_dir = "out"\nlabel = "default"',
+        ["parameters"],
+    ),
+    (
+        "code",
+        "import json\nfrom pathlib import Path\nimport pydicom\nimport matplotlib.pyplot as plt",
+        None,
+    ),
+    (
+        "code",
+        "ds = pydicom.dcmread(Path(data_dir) / case_id / 'img.dcm')\nimage = ds.pixel_array",
+        None,
+    ),
+    (
+        "code",
+        "out = Path(output_dir)\nout.mkdir(parents=True, exist_ok=True)\n"
+        "(out / 'results.json').write_text(json.dumps({'sum': int(image.sum()), 'label': label}))\n"
+        "print('label is', label)",
+        None,
+    ),
 ]
 
 ARTICLE_CELLS = [
     ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
     ("md", f"# {TITLE}\n\nSome text.", None),
-    ("code", "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
-             "r = json.loads((Path(results_dir) / 'T' / 'results.json').read_text())\n"
-             "fig, ax = plt.subplots(figsize=(2, 2))\nax.bar([0], [r['sum']])\nplt.show()\n"
-             "print('sum of pixels', r['sum'], 'label', r['label'])", None),
+    (
+        "code",
+        "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
+        "r = json.loads((Path(results_dir) / 'T' / 'results.json').read_text())\n"
+        "fig, ax = plt.subplots(figsize=(2, 2))\nax.bar([0], [r['sum']])\nplt.show()\n"
+        "print('sum of pixels', r['sum'], 'label', r['label'])",
+        None,
+    ),
 ]
 
 
@@ -99,7 +119,9 @@ def test_parameter_reaches_executed_notebook(project: Path) -> None:
     nb = nbformat.read(project / "build" / "notebooks" / "case_T.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and 'label = "hello-param"' in injected[0].source
-    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    outputs = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
     assert "label is hello-param" in outputs
     assert "label hello-param" in (project / "build" / "article.html").read_text()
 

@@ -29,49 +29,78 @@ TITLE = "Render cache test report"
 
 CASE_CELLS = [
     ("md", "# Case", None),
-    ("code", 'case_id = "A"\ndata_dir = "data"\noutput_dir = "out"\nlabel = "default"\n'
-             "delay = 0.0", ["parameters"]),
-    ("code", "import json, os, time\nfrom pathlib import Path\nimport pydicom\n"
-             "import casereport.io as cio\nfrom casereport.annotate.case import read_yaml", None),
+    (
+        "code",
+        'case_id = "A"\ndata_dir = "data"\noutput_dir = "out"\nlabel = "default"\ndelay = 0.0',
+        ["parameters"],
+    ),
+    (
+        "code",
+        "import json, os, time\nfrom pathlib import Path\nimport pydicom\n"
+        "import casereport.io as cio\nfrom casereport.annotate.case import read_yaml",
+        None,
+    ),
     # with CASEREPORT_TEST_BARRIER set, each case waits until both have started: this only
     # finishes in time when the two kernels run at the same moment
-    ("code", "sync = os.environ.get('CASEREPORT_TEST_BARRIER')\nparallel = None\n"
-             "if sync:\n    Path(sync).mkdir(exist_ok=True)\n    (Path(sync) / case_id).touch()\n"
-             "    end = time.time() + 60\n"
-             "    while len(list(Path(sync).iterdir())) < 2 and time.time() < end:\n"
-             "        time.sleep(0.05)\n"
-             "    parallel = len(list(Path(sync).iterdir())) >= 2\n"
-             "time.sleep(delay)", None),
-    ("code", "spec = read_yaml(Path(data_dir) / case_id / 'case.yaml')\n"
-             "path = Path(data_dir) / case_id / 'img.dcm'\ncio.record_read(path)\n"
-             "image = pydicom.dcmread(path).pixel_array", None),
-    ("code", "if label == 'boom':\n    raise ValueError(f'case {case_id} broken on purpose')", None),
-    ("code", "out = Path(output_dir)\nout.mkdir(parents=True, exist_ok=True)\n"
-             "(out / 'results.json').write_text(json.dumps({'sum': int(image.sum()), "
-             "'label': label, 'parallel': parallel}, sort_keys=True))\n"
-             "(out / 'inputs.json').write_text(json.dumps(sorted(os.path.relpath(p) "
-             "for p in cio.files_read())))\nprint('label is', label)", None),
+    (
+        "code",
+        "sync = os.environ.get('CASEREPORT_TEST_BARRIER')\nparallel = None\n"
+        "if sync:\n    Path(sync).mkdir(exist_ok=True)\n    (Path(sync) / case_id).touch()\n"
+        "    end = time.time() + 60\n"
+        "    while len(list(Path(sync).iterdir())) < 2 and time.time() < end:\n"
+        "        time.sleep(0.05)\n"
+        "    parallel = len(list(Path(sync).iterdir())) >= 2\n"
+        "time.sleep(delay)",
+        None,
+    ),
+    (
+        "code",
+        "spec = read_yaml(Path(data_dir) / case_id / 'case.yaml')\n"
+        "path = Path(data_dir) / case_id / 'img.dcm'\ncio.record_read(path)\n"
+        "image = pydicom.dcmread(path).pixel_array",
+        None,
+    ),
+    (
+        "code",
+        "if label == 'boom':\n    raise ValueError(f'case {case_id} broken on purpose')",
+        None,
+    ),
+    (
+        "code",
+        "out = Path(output_dir)\nout.mkdir(parents=True, exist_ok=True)\n"
+        "(out / 'results.json').write_text(json.dumps({'sum': int(image.sum()), "
+        "'label': label, 'parallel': parallel}, sort_keys=True))\n"
+        "(out / 'inputs.json').write_text(json.dumps(sorted(os.path.relpath(p) "
+        "for p in cio.files_read())))\nprint('label is', label)",
+        None,
+    ),
 ]
 
 LONG_TEXT = "\n\n".join(
     f"Paragraph {i}: the render keeps the last good article in place until a new one is "
-    "complete, so that readers never see a half-written page." for i in range(250)
+    "complete, so that readers never see a half-written page."
+    for i in range(250)
 )
 ARTICLE_CELLS = [
     ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
     ("md", f"# {TITLE}\n\nIntroduction text, version 1.", None),
-    ("code", "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
-             "import casereport.io  # its record of files read: none, results only\n"
-             "res = {p.parent.name: json.loads(p.read_text())\n"
-             "       for p in sorted(Path(results_dir).glob('*/results.json'))}\n"
-             "figs = Path(figures_dir)\n(figs / 'panels').mkdir(parents=True, exist_ok=True)\n"
-             "fig, ax = plt.subplots(figsize=(2, 2))\nax.bar(range(len(res)), [r['sum'] for r in res.values()])\n"
-             "fig.savefig(figs / 'figure1.png', dpi=50, metadata={'Software': None})\n"
-             "for case, r in res.items():\n"
-             "    (figs / 'panels' / f'{case}.json').write_text(json.dumps(r, sort_keys=True))\n"
-             "plt.show()\n"
-             "for case, r in res.items():\n    print('case', case, 'sum', r['sum'], 'label', r['label'])",
-     None),
+    (
+        "code",
+        "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
+        "import casereport.io  # its record of files read: none, results only\n"
+        "res = {p.parent.name: json.loads(p.read_text())\n"
+        "       for p in sorted(Path(results_dir).glob('*/results.json'))}\n"
+        "figs = Path(figures_dir)\n(figs / 'panels').mkdir(parents=True, exist_ok=True)\n"
+        "fig, ax = plt.subplots(figsize=(2, 2))\n"
+        "ax.bar(range(len(res)), [r['sum'] for r in res.values()])\n"
+        "fig.savefig(figs / 'figure1.png', dpi=50, metadata={'Software': None})\n"
+        "for case, r in res.items():\n"
+        "    (figs / 'panels' / f'{case}.json').write_text(json.dumps(r, sort_keys=True))\n"
+        "plt.show()\n"
+        "for case, r in res.items():\n"
+        "    print('case', case, 'sum', r['sum'], 'label', r['label'])",
+        None,
+    ),
     ("md", LONG_TEXT, None),
 ]
 
@@ -86,8 +115,9 @@ def frozen_code(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A snapshot of the package and render.py, so that the cache keys (which cover the
     package source) do not change if the working tree is edited while the tests run."""
     code = tmp_path_factory.mktemp("code")
-    shutil.copytree(ROOT / "casereport", code / "casereport",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "casereport", code / "casereport", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copyfile(ROOT / "render.py", code / "render.py")
     CODE[0] = code
     return code
@@ -98,18 +128,30 @@ CODE = [ROOT]
 
 def _command(project: Path, args: list[str]) -> tuple[list[str], dict[str, str]]:
     command = args[:1] if args[:1] == ["clean"] else []
-    rest = args[len(command):] + ([] if command else ["--quiet"])
+    rest = args[len(command) :] + ([] if command else ["--quiet"])
     cmd = [sys.executable, str(CODE[0] / "render.py"), *command, "--root", str(project), *rest]
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "1554076800",
-           "PYTHONPATH": os.pathsep.join([str(CODE[0]), str(ROOT)])}
+    env = {
+        **os.environ,
+        "SOURCE_DATE_EPOCH": "1554076800",
+        "PYTHONPATH": os.pathsep.join([str(CODE[0]), str(ROOT)]),
+    }
     return cmd, env
 
 
-def render(project: Path, *args: str, env: dict[str, str] | None = None,
-           ) -> subprocess.CompletedProcess[str]:
+def render(
+    project: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     cmd, full_env = _command(project, list(args))
-    return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=300,
-                          env={**full_env, **(env or {})})
+    return subprocess.run(
+        cmd,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**full_env, **(env or {})},
+    )
 
 
 def manifest(project: Path) -> dict:
@@ -172,8 +214,14 @@ def test_cold_render_ran_cases_in_parallel_and_wrote_manifest(warm: Path) -> Non
     assert "data/A/case.yaml" in inputs and "notebooks/case.ipynb" in inputs
     assert m["cases"]["A"] == ["data/A/case.yaml", "data/A/img.dcm"]  # unread.dcm not read
     outputs = {o["path"]: o["sha256"] for o in m["outputs"]}
-    for rel in ("build/article.html", "build/article.pdf", "figures/figure1.png",
-                "figures/panels/A.json", "build/cases/B/results.json", "build/notebooks/case_A.ipynb"):
+    for rel in (
+        "build/article.html",
+        "build/article.pdf",
+        "figures/figure1.png",
+        "figures/panels/A.json",
+        "build/cases/B/results.json",
+        "build/notebooks/case_A.ipynb",
+    ):
         assert outputs[rel] == hashlib.sha256((warm / rel).read_bytes()).hexdigest(), rel
     assert m["parameters"]["A"]["case_id"] == "A" and "results_dir" in m["parameters"]["article"]
     assert m["versions"]["papermill"] and m["package_sha256"]
@@ -256,8 +304,9 @@ def test_failing_case_is_reported_other_case_finishes_previous_article_kept(proj
 def _kill_when(project: Path, args: list[str], ready: Path) -> None:
     """Start a render, SIGKILL it as soon as ``ready`` exists, and wait for it."""
     cmd, env = _command(project, args)
-    proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     end = time.time() + 120
     while not ready.exists() and proc.poll() is None and time.time() < end:
         time.sleep(0.005)

@@ -20,34 +20,41 @@ TITLE = "Render figure-job test report"
 FIGURE_CELLS = [
     ("md", "# Figure\n\nDrawn from the data alone.", None),
     ("code", 'data_dir = "data"\nfigures_dir = "f"', ["parameters"]),
-    ("code", "import json, os\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
-             "import pydicom\nimport casereport.io as cio\n"
-             "if os.environ.get('CASEREPORT_TEST_FIGURE_FAIL'):\n"
-             "    raise ValueError('figure broken on purpose')\n"
-             "sums = {}\nfor path in sorted(Path(data_dir).glob('*/img.dcm')):\n"
-             "    cio.record_read(path)\n"
-             "    sums[path.parent.name] = int(pydicom.dcmread(path).pixel_array.sum())\n"
-             "figs = Path(figures_dir)\n(figs / 'panels').mkdir(parents=True, exist_ok=True)\n"
-             "fig, ax = plt.subplots(figsize=(2, 2))\n"
-             "ax.bar(range(len(sums)), list(sums.values()))\n"
-             "fig.savefig(figs / 'figure1.png', dpi=50, metadata={'Software': None})\n"
-             "plt.close(fig)\n"
-             "for subject, total in sums.items():\n"
-             "    (figs / 'panels' / f'{subject}.json').write_text(json.dumps({'sum': total}))",
-     None),
+    (
+        "code",
+        "import json, os\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
+        "import pydicom\nimport casereport.io as cio\n"
+        "if os.environ.get('CASEREPORT_TEST_FIGURE_FAIL'):\n"
+        "    raise ValueError('figure broken on purpose')\n"
+        "sums = {}\nfor path in sorted(Path(data_dir).glob('*/img.dcm')):\n"
+        "    cio.record_read(path)\n"
+        "    sums[path.parent.name] = int(pydicom.dcmread(path).pixel_array.sum())\n"
+        "figs = Path(figures_dir)\n(figs / 'panels').mkdir(parents=True, exist_ok=True)\n"
+        "fig, ax = plt.subplots(figsize=(2, 2))\n"
+        "ax.bar(range(len(sums)), list(sums.values()))\n"
+        "fig.savefig(figs / 'figure1.png', dpi=50, metadata={'Software': None})\n"
+        "plt.close(fig)\n"
+        "for subject, total in sums.items():\n"
+        "    (figs / 'panels' / f'{subject}.json').write_text(json.dumps({'sum': total}))",
+        None,
+    ),
 ]
 
 ARTICLE_CELLS = [
     ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
     ("md", f"# {TITLE}\n\nIntroduction.", None),
-    ("code", "import json\nfrom pathlib import Path\n"
-             "res = {p.parent.name: json.loads(p.read_text())\n"
-             "       for p in sorted(Path(results_dir).glob('*/results.json'))}\n"
-             "panels = {p.stem: json.loads(p.read_text())\n"
-             "          for p in sorted(Path(figures_dir).glob('panels/*.json'))}\n"
-             "size = (Path(figures_dir) / 'figure1.png').stat().st_size\n"
-             "print('figure bytes', size, 'panels', ','.join(panels))\n"
-             "for case, r in res.items():\n    print('case', case, 'sum', r['sum'])", None),
+    (
+        "code",
+        "import json\nfrom pathlib import Path\n"
+        "res = {p.parent.name: json.loads(p.read_text())\n"
+        "       for p in sorted(Path(results_dir).glob('*/results.json'))}\n"
+        "panels = {p.stem: json.loads(p.read_text())\n"
+        "          for p in sorted(Path(figures_dir).glob('panels/*.json'))}\n"
+        "size = (Path(figures_dir) / 'figure1.png').stat().st_size\n"
+        "print('figure bytes', size, 'panels', ','.join(panels))\n"
+        "for case, r in res.items():\n    print('case', case, 'sum', r['sum'])",
+        None,
+    ),
 ]
 
 
@@ -83,16 +90,26 @@ def project(warm: Path, tmp_path: Path) -> Path:
 
 
 def test_figure_job_runs_beside_the_cases_and_the_article_reads_it(warm: Path) -> None:
-    assert cached(warm) == {"figure": False, "case A": False, "case B": False,
-                            "article": False, "export": False}
+    assert cached(warm) == {
+        "figure": False,
+        "case A": False,
+        "case B": False,
+        "article": False,
+        "export": False,
+    }
     m = manifest(warm)
-    assert m["parameters"]["figure"] == {"data_dir": "data",
-                                         "figures_dir": "build/.staging-render/figures"}
+    assert m["parameters"]["figure"] == {
+        "data_dir": "data",
+        "figures_dir": "build/.staging-render/figures",
+    }
     inputs = {i["path"] for i in m["inputs"]}
     assert {"notebooks/figure.ipynb", "data/control/img.dcm"} <= inputs
     outputs = {o["path"] for o in m["outputs"]}
-    assert {"figures/figure1.png", "figures/panels/control.json",
-            "build/notebooks/figure.ipynb"} <= outputs
+    assert {
+        "figures/figure1.png",
+        "figures/panels/control.json",
+        "build/notebooks/figure.ipynb",
+    } <= outputs
     html = (warm / "build" / "article.html").read_text()
     assert "panels A,B,control" in html and "case B sum 8416" in html
 
@@ -112,14 +129,18 @@ def test_figure_output_change_reruns_the_article_not_the_cases(project: Path) ->
     make_notebook(project / "notebooks" / "figure.ipynb", cells)
     res = render(project, "--html-only")
     assert res.returncode == 0, res.stderr
-    assert cached(project) == {"figure": False, "case A": True, "case B": True,
-                               "article": False, "export": False}
+    assert cached(project) == {
+        "figure": False,
+        "case A": True,
+        "case B": True,
+        "article": False,
+        "export": False,
+    }
 
 
 def test_failing_figure_is_reported_like_a_case_previous_article_kept(project: Path) -> None:
     before = snapshot(project)
-    res = render(project, "--no-cache", "--html-only",
-                 env={"CASEREPORT_TEST_FIGURE_FAIL": "1"})
+    res = render(project, "--no-cache", "--html-only", env={"CASEREPORT_TEST_FIGURE_FAIL": "1"})
     assert res.returncode == 1
     assert "case:      figure" in res.stderr and "figure.ipynb" in res.stderr
     assert "ValueError: figure broken on purpose" in res.stderr

@@ -20,7 +20,13 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from casereport.errors import PhiError, ReviewError
-from casereport.review import build_bundle, build_provenance, compare_figures, verify, write_provenance
+from casereport.review import (
+    build_bundle,
+    build_provenance,
+    compare_figures,
+    verify,
+    write_provenance,
+)
 from casereport.review.bundle import zip_date_time
 from casereport.review.provenance import provenance_html
 from casereport.review.verify import check_data, diff_image, report_text
@@ -88,8 +94,13 @@ def _tamper_png(path: Path) -> None:
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "render.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "render.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 # --------------------------------------------------------------------------- panels
@@ -99,7 +110,12 @@ def test_identical_figures_pass_and_tampered_panel_fails(tmp_path: Path) -> None
     root = _project(tmp_path / "p")
     rendered = _copy_figures(root / "figures", tmp_path / "r")
     checks = compare_figures(root / "figures", rendered)
-    assert [c.name for c in checks] == ["figure1.png", "panels/A1.png", "panels/A2.png", "panels/B1.png"]
+    assert [c.name for c in checks] == [
+        "figure1.png",
+        "panels/A1.png",
+        "panels/A2.png",
+        "panels/B1.png",
+    ]
     assert all(c.passed and c.rms == 0.0 and c.max_abs == 0.0 for c in checks)
 
     _tamper_png(rendered / "panels" / "A2.png")
@@ -114,7 +130,7 @@ def test_identical_figures_pass_and_tampered_panel_fails(tmp_path: Path) -> None
     img = np.asarray(Image.open(diffs / bad.diff_image))
     w = Image.open(rendered / "panels" / "A2.png").width
     assert img.shape[1] == 3 * w + 16
-    heat = img[:, 2 * w + 16:]
+    heat = img[:, 2 * w + 16 :]
     assert heat[20, 20, 0] == 255 and heat[20, 20, 1] < 128 and (heat[60, 60] == 255).all()
 
 
@@ -193,9 +209,11 @@ def test_verify_cli_fails_on_tampered_panel_and_dicom(tmp_path: Path) -> None:
     out = done.stdout
     assert "tolerance: a figure passes when the RMS difference <= 1 grey levels" in out
     assert [ln.split()[:2] for ln in out.splitlines() if ln.startswith("panels/B1.png")] == [
-        ["panels/B1.png", "FAIL"]]
+        ["panels/B1.png", "FAIL"]
+    ]
     assert [ln.split()[:2] for ln in out.splitlines() if ln.startswith("panels/A1.png")] == [
-        ["panels/A1.png", "PASS"]]
+        ["panels/A1.png", "PASS"]
+    ]
     assert "FAIL data/A/spot/spot.dcm: SHA-256 differs from the manifest" in out
     assert out.rstrip().splitlines()[-2] == "verify: FAIL"
     report = root / "build" / "verify"
@@ -208,7 +226,9 @@ def test_verify_reports_identifiable_data(tmp_path: Path) -> None:
     root = _project(tmp_path / "p", identifiable=True)
     report = verify(root, rendered=_copy_figures(root / "figures", tmp_path / "r"))
     assert not report.passed
-    assert "wb.dcm" in report.phi and "PatientName" in report.phi and "InstitutionName" in report.phi
+    assert (
+        "wb.dcm" in report.phi and "PatientName" in report.phi and "InstitutionName" in report.phi
+    )
     html_page = (root / "build" / "verify" / "report.html").read_text()
     assert "Doe^Jane" not in html_page
 
@@ -219,9 +239,16 @@ def test_verify_bad_input_exit_2_and_nothing_written(tmp_path: Path) -> None:
     (root / "data" / "MANIFEST.json").write_text("{not json")
     done = _run("verify", "--rendered", str(rendered), cwd=root)
     assert done.returncode == 2
-    assert "MANIFEST.json: data manifest does not parse" in done.stderr and "Traceback" not in done.stderr
+    assert (
+        "MANIFEST.json: data manifest does not parse" in done.stderr
+        and "Traceback" not in done.stderr
+    )
     assert not (root / "build" / "verify").exists()
-    assert sorted(p.name for p in (root / "build").iterdir()) == ["article.html", "article.pdf", "notebooks"]
+    assert sorted(p.name for p in (root / "build").iterdir()) == [
+        "article.html",
+        "article.pdf",
+        "notebooks",
+    ]
 
     root2 = _project(tmp_path / "q")
     for p in sorted((root2 / "figures").rglob("*"), reverse=True):
@@ -237,7 +264,9 @@ def test_verify_bad_input_exit_2_and_nothing_written(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- bundle
 
 
-def test_bundle_is_deterministic_and_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bundle_is_deterministic_and_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")  # 2019-04-01
     root = _project(tmp_path / "p")
     a = build_bundle(root, tmp_path / "a.zip")
@@ -252,9 +281,18 @@ def test_bundle_is_deterministic_and_complete(tmp_path: Path, monkeypatch: pytes
         assert zf.read("data/MANIFEST.json") == (root / "data" / "MANIFEST.json").read_bytes()
         assert zf.read("figures/panels/A1.png") == (root / "figures/panels/A1.png").read_bytes()
     assert names == sorted(names) == list(a.entries) == list(b.entries)
-    assert {"article.html", "article.pdf", "data/MANIFEST.json", "notebooks/article.ipynb",
-            "notebooks/case_A.ipynb", "figures/figure1.png", "figures/panels/B1.png",
-            "environment/requirements.txt", "README.txt", "SHA256SUMS"} <= set(names)
+    assert {
+        "article.html",
+        "article.pdf",
+        "data/MANIFEST.json",
+        "notebooks/article.ipynb",
+        "notebooks/case_A.ipynb",
+        "figures/figure1.png",
+        "figures/panels/B1.png",
+        "environment/requirements.txt",
+        "README.txt",
+        "SHA256SUMS",
+    } <= set(names)
     assert not any(n.endswith(".dcm") for n in names)
     assert {i.date_time for i in infos} == {(2019, 4, 1, 0, 0, 0)}
     assert {i.external_attr >> 16 for i in infos} == {0o100644}
@@ -282,7 +320,11 @@ def test_bundle_refuses_existing_target_and_phi(tmp_path: Path) -> None:
     assert done.returncode == 2 and "--allow-phi" in done.stderr  # no such option for bundle
     done = _run("bundle", cwd=bad)
     assert done.returncode == 2 and "identifiable data" in done.stderr
-    assert sorted(p.name for p in (bad / "build").iterdir()) == ["article.html", "article.pdf", "notebooks"]
+    assert sorted(p.name for p in (bad / "build").iterdir()) == [
+        "article.html",
+        "article.pdf",
+        "notebooks",
+    ]
 
 
 def test_bundle_missing_inputs_exit_2(tmp_path: Path) -> None:
@@ -321,11 +363,17 @@ def test_provenance_from_panel_sidecars(tmp_path: Path) -> None:
     assert c2["image_sha256"] == _sha(figures / "panels" / "C2.png")
     path = write_provenance(figures, parameters=params)
     text = path.read_text()
-    assert json.loads(text) == prov and text == json.dumps(prov, indent=2, sort_keys=True,
-                                                           ensure_ascii=False) + "\n"
+    assert (
+        json.loads(text) == prov
+        and text == json.dumps(prov, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
     snippet = provenance_html({**c2, "caption": "<b>"})
     assert snippet.startswith('<details class="provenance"><summary>Sources of panel C2</summary>')
-    assert "1.2.3.30" in snippet and "data/T/case.yaml" in snippet and "notebooks/article.ipynb" in snippet
+    assert (
+        "1.2.3.30" in snippet
+        and "data/T/case.yaml" in snippet
+        and "notebooks/article.ipynb" in snippet
+    )
     evil = provenance_html({"panel": "<script>", "annotation_file": "<img src=x>"})
     assert "<script>" not in evil and "&lt;img src=x&gt;" in evil
 
@@ -381,12 +429,16 @@ def test_render_refuses_identifiable_input_unless_allow_phi(phi_project: Path) -
 E2E_ARTICLE_CELLS = [
     ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
     ("md", "# Verify end to end", None),
-    ("code", "from pathlib import Path\nimport numpy as np\nimport pydicom\nfrom PIL import Image\n"
-             "arr = pydicom.dcmread(Path(data_dir) / 'T' / 'img.dcm').pixel_array\n"
-             "out = Path(figures_dir) / 'panels'\nout.mkdir(parents=True, exist_ok=True)\n"
-             "Image.fromarray((arr % 256).astype(np.uint8)).save(out / 'A1.png')\n"
-             "Image.fromarray((255 - arr % 256).astype(np.uint8)).save(Path(figures_dir) / 'figure1.png')",
-     None),
+    (
+        "code",
+        "from pathlib import Path\nimport numpy as np\nimport pydicom\nfrom PIL import Image\n"
+        "arr = pydicom.dcmread(Path(data_dir) / 'T' / 'img.dcm').pixel_array\n"
+        "out = Path(figures_dir) / 'panels'\nout.mkdir(parents=True, exist_ok=True)\n"
+        "Image.fromarray((arr % 256).astype(np.uint8)).save(out / 'A1.png')\n"
+        "Image.fromarray((255 - arr % 256).astype(np.uint8))"
+        ".save(Path(figures_dir) / 'figure1.png')",
+        None,
+    ),
 ]
 
 
@@ -407,13 +459,15 @@ def test_verify_rerenders_and_catches_a_tampered_committed_panel(tmp_path: Path)
 
     ok = _run("verify", "--root", str(root), cwd=root)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert [ln.split()[:3] for ln in ok.stdout.splitlines() if ln.startswith(("figure1", "panels/"))] == [
-        ["figure1.png", "PASS", "0.000"], ["panels/A1.png", "PASS", "0.000"]]
+    assert [
+        ln.split()[:3] for ln in ok.stdout.splitlines() if ln.startswith(("figure1", "panels/"))
+    ] == [["figure1.png", "PASS", "0.000"], ["panels/A1.png", "PASS", "0.000"]]
     assert not list((root / "build").glob(".verify-*"))  # the re-render folder is removed
 
     _tamper_png(root / "figures" / "panels" / "A1.png")
     bad = _run("verify", "--root", str(root), cwd=root)
     assert bad.returncode == 1
     assert [ln.split()[:2] for ln in bad.stdout.splitlines() if ln.startswith("panels/A1.png")] == [
-        ["panels/A1.png", "FAIL"]]
+        ["panels/A1.png", "FAIL"]
+    ]
     assert (root / "build" / "verify" / "diff_panels_A1.png").is_file()

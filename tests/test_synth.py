@@ -35,8 +35,10 @@ DCIODVFY_ALLOWED = {
 def wb_frames(out: Path, key: str) -> dict[str, np.ndarray]:
     ds = pydicom.dcmread(out / key / "wb" / "wb.dcm")
     arr = ds.pixel_array.astype(float)
-    views = [item.ViewCodeSequence[0].CodeMeaning.split()[0].upper()[:4] for item in
-             ds.DetectorInformationSequence]
+    views = [
+        item.ViewCodeSequence[0].CodeMeaning.split()[0].upper()[:4]
+        for item in ds.DetectorInformationSequence
+    ]
     names = {"ANTE": "ANT", "POST": "POST"}
     return {names[v]: arr[int(d) - 1] for v, d in zip(views, ds.DetectorVector, strict=True)}
 
@@ -54,8 +56,9 @@ def point(result: dict, key: str, view: str, name: str) -> tuple[float, float]:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "casereport.synth", *args],
-                          capture_output=True, text=True, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "casereport.synth", *args], capture_output=True, text=True, cwd=REPO
+    )
 
 
 # -- layout, manifest, determinism -------------------------------------------------------
@@ -163,7 +166,9 @@ def test_identity_and_linkage(synth_out):
     wb = pydicom.dcmread(out / "A" / "wb" / "wb.dcm", stop_before_pixels=True)
     assert list(wb.FrameIncrementPointer) == [0x00540010, 0x00540020]
     assert [i.ViewCodeSequence[0].CodeValue for i in wb.DetectorInformationSequence] == [
-        "399321004", "399001007"]
+        "399321004",
+        "399001007",
+    ]
     rp = wb.RadiopharmaceuticalInformationSequence[0]
     assert rp.RadiopharmaceuticalCodeSequence[0].CodeValue == "96390006"
     assert 2.2 <= float(wb.PixelSpacing[0]) <= 2.4
@@ -203,7 +208,7 @@ def test_whole_body_counts_noise_size_contrast(synth_out):
             # after removing a smooth quadratic trend.
             cx, cy = point(result, key, view, "thigh_lateral_R")
             r0, c0 = int(cy / px) - 8, int(cx / px) - 5
-            patch = img[r0:r0 + 16, c0:c0 + 10]
+            patch = img[r0 : r0 + 16, c0 : c0 + 10]
             yy, xx = np.indices(patch.shape).reshape(2, -1)
             design = np.stack([np.ones_like(xx), xx, yy, xx * xx, yy * yy, xx * yy], axis=1)
             coef, *_ = np.linalg.lstsq(design.astype(float), patch.ravel(), rcond=None)
@@ -232,24 +237,28 @@ def test_findings_against_control(synth_out):
     frames = {k: wb_frames(out, k) for k in SUBJECTS}
 
     def lung(key: str, view: str) -> float:
-        return np.mean([disc_mean(frames[key][view], point(result, key, view, f"lung_roi_{s}"),
-                                  25.0, px) for s in "RL"])
+        return np.mean(
+            [
+                disc_mean(frames[key][view], point(result, key, view, f"lung_roi_{s}"), 25.0, px)
+                for s in "RL"
+            ]
+        )
 
     for key, need in (("A", 1.5), ("B", 1.5), ("C", 2.5)):
         for view in ("ANT", "POST"):
             ratio = lung(key, view) / lung("control", view)
             assert ratio >= need, (key, view, ratio)
     st = disc_mean(frames["A"]["ANT"], point(result, "A", "ANT", "stomach"), 25.0, px)
-    st0 = disc_mean(frames["control"]["ANT"], point(result, "control", "ANT", "stomach"), 25.0,
-                    px)
+    st0 = disc_mean(frames["control"]["ANT"], point(result, "control", "ANT", "stomach"), 25.0, px)
     assert st / st0 >= 1.5
     for les in result["truth"]["C"]["lesions"]:
         r = max(8.0, 0.8 * les["radius_mm"])
         ratios = []
         for view in ("ANT", "POST"):
             c = disc_mean(frames["C"][view], point(result, "C", view, les["site"]), r, px)
-            n = disc_mean(frames["control"][view], point(result, "control", view, les["site"]),
-                          r, px)
+            n = disc_mean(
+                frames["control"][view], point(result, "control", view, les["site"]), r, px
+            )
             ratios.append(c / n)
         assert max(ratios) >= 2.0, (les["name"], ratios)
 
@@ -267,23 +276,26 @@ def test_spot_views(synth_out):
 def test_ct_hounsfield_and_coverage(synth_out):
     out, result = synth_out
     for key in SUBJECTS:
-        dss = sorted((pydicom.dcmread(p) for p in (out / key / "ct").glob("*.dcm")),
-                     key=lambda d: float(d.ImagePositionPatient[2]))
+        dss = sorted(
+            (pydicom.dcmread(p) for p in (out / key / "ct").glob("*.dcm")),
+            key=lambda d: float(d.ImagePositionPatient[2]),
+        )
         z = np.array([float(d.ImagePositionPatient[2]) for d in dss])
         assert np.allclose(np.diff(z), 5.0)
         t = result["truth"][key]
         lungs = t["lungs"]
         assert z.max() >= max(v["centre"][2] + v["radii"][2] for v in lungs.values())
         assert z.min() <= t["landmarks_lps_mm"]["stomach"][2] - 40.0
-        vol = np.stack([d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept)
-                        for d in dss])
+        vol = np.stack(
+            [d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in dss]
+        )
         ds0 = dss[0]
         o, ps = [float(v) for v in ds0.ImagePositionPatient], float(ds0.PixelSpacing[0])
         # Mid right lung sample.
         c = lungs["R"]["centre"]
         k = int(np.argmin(abs(z - c[2])))
         i, j = int((c[0] - o[0]) / ps), int((c[1] - o[1]) / ps)
-        lung_hu = vol[k, j - 5:j + 5, i - 5:i + 5]
+        lung_hu = vol[k, j - 5 : j + 5, i - 5 : i + 5]
         assert -920 < np.median(lung_hu) < -780, np.median(lung_hu)
         assert np.median(vol[k, :10, :10]) < -950  # air
         assert vol.max() > 700  # bone
@@ -299,7 +311,7 @@ def test_spect_lesions_and_lungs(synth_out):
 
     def at(p: tuple[float, float, float]) -> float:
         i, j, k = np.round((np.asarray(p) - o) / d).astype(int)
-        return float(vol[k - 1:k + 2, j - 1:j + 2, i - 1:i + 2].mean())
+        return float(vol[k - 1 : k + 2, j - 1 : j + 2, i - 1 : i + 2].mean())
 
     t = result["truth"]["C"]
     for name in ("T6", "T9"):

@@ -67,7 +67,9 @@ def body_mask(image: PlanarImage, *, sigma_mm: float = 6.0, fraction: float = 0.
     threshold is relative, so it does not depend on the injected activity or scan time.
     """
     dy, dx = image.pixel_spacing_mm
-    smooth = ndimage.gaussian_filter(image.counts.astype(np.float64), (sigma_mm / dy, sigma_mm / dx))
+    smooth = ndimage.gaussian_filter(
+        image.counts.astype(np.float64), (sigma_mm / dy, sigma_mm / dx)
+    )
     positive = smooth[smooth > 0]
     if positive.size == 0:
         raise DicomInputError(image.source.paths[0], "image has no counts", "PixelData")

@@ -56,9 +56,15 @@ def _series(study: Any) -> list[str]:
     return [study.source.series_instance_uid] if study is not None else []
 
 
-def analyse_case(case_id: str, wb: WholeBody, control_wb: WholeBody, *,
-                 ct: CTVolume | None = None, control_ct: CTVolume | None = None,
-                 spect: SpectVolume | None = None) -> CaseAnalysis:
+def analyse_case(
+    case_id: str,
+    wb: WholeBody,
+    control_wb: WholeBody,
+    *,
+    ct: CTVolume | None = None,
+    control_ct: CTVolume | None = None,
+    spect: SpectVolume | None = None,
+) -> CaseAnalysis:
     """Run every measurement the available studies allow."""
     planar = (
         *lung_measurements(wb, control_wb),
@@ -68,7 +74,9 @@ def analyse_case(case_id: str, wb: WholeBody, control_wb: WholeBody, *,
     lesions = tuple(find_lesions(wb, control_wb))
     ct_stats = lung_ct(ct) if ct is not None else None
     ct_ref = lung_ct(control_ct) if control_ct is not None else None
-    spect_stats = spect_lung_to_vertebra(spect, ct) if (spect is not None and ct is not None) else None
+    spect_stats = (
+        spect_lung_to_vertebra(spect, ct) if (spect is not None and ct is not None) else None
+    )
     sources = {
         "whole_body": _series(wb),
         "control_whole_body": _series(control_wb),
@@ -76,5 +84,12 @@ def analyse_case(case_id: str, wb: WholeBody, control_wb: WholeBody, *,
         "control_ct": _series(control_ct),
         "spect": _series(spect),
     }
-    return CaseAnalysis(case_id, planar, lesions, ct_stats, ct_ref, spect_stats,
-                        {k: v for k, v in sources.items() if v})
+    return CaseAnalysis(
+        case_id,
+        planar,
+        lesions,
+        ct_stats,
+        ct_ref,
+        spect_stats,
+        {k: v for k, v in sources.items() if v},
+    )

@@ -17,26 +17,44 @@ if TYPE_CHECKING:
     from casereport.analysis.case import CaseAnalysis
 
 
-def draw_rois(rois: Iterable[PlanarROI], *, ax: Axes, color: str = "tab:blue",
-              label: bool = True, fontsize: float = 6.0) -> list[Patch]:
+def draw_rois(
+    rois: Iterable[PlanarROI],
+    *,
+    ax: Axes,
+    color: str = "tab:blue",
+    label: bool = True,
+    fontsize: float = 6.0,
+) -> list[Patch]:
     """Outline each ROI on ``ax`` (whose data coordinates are view mm); return the patches."""
     patches: list[Patch] = []
     for roi in rois:
         if roi.radius_mm is None:
-            p: Patch = Rectangle((roi.x_mm[0], roi.y_mm[0]), roi.x_mm[1] - roi.x_mm[0],
-                                 roi.y_mm[1] - roi.y_mm[0], fill=False, lw=0.8, ec=color)
+            p: Patch = Rectangle(
+                (roi.x_mm[0], roi.y_mm[0]),
+                roi.x_mm[1] - roi.x_mm[0],
+                roi.y_mm[1] - roi.y_mm[0],
+                fill=False,
+                lw=0.8,
+                ec=color,
+            )
         else:
             p = Circle(roi.centre_mm, roi.radius_mm, fill=False, lw=0.8, ec=color)
         ax.add_patch(p)
         patches.append(p)
         if label:
             x, y = roi.centre_mm
-            ax.annotate(roi.name, (x, y), xytext=(3, 3), textcoords="offset points",
-                        fontsize=fontsize, color=color)
+            ax.annotate(
+                roi.name,
+                (x, y),
+                xytext=(3, 3),
+                textcoords="offset points",
+                fontsize=fontsize,
+                color=color,
+            )
     return patches
 
 
-def roi_overlay_figure(wb: WholeBody, result: "CaseAnalysis", *, height_in: float = 6.0) -> Figure:
+def roi_overlay_figure(wb: WholeBody, result: CaseAnalysis, *, height_in: float = 6.0) -> Figure:
     """Anterior and posterior whole-body views (inverted grey) with every measured ROI:
     anatomical regions in blue, lesions and their references in red."""
     views = [wb.view("ANT"), wb.view("POST")]
@@ -45,9 +63,17 @@ def roi_overlay_figure(wb: WholeBody, result: "CaseAnalysis", *, height_in: floa
     for i, image in enumerate(views):
         ax = fig.add_axes((i / 2 + 0.005, 0.0, 0.49, 0.95))
         vmax = float(np.percentile(image.counts, 99.5)) or 1.0
-        ax.imshow(image.counts, cmap="gray_r", vmin=0, vmax=vmax, extent=image.extent_mm,
-                  interpolation="nearest")
-        ax.set_title(f"{image.view} (simulated)" if image.source.simulated else image.view, fontsize=8)
+        ax.imshow(
+            image.counts,
+            cmap="gray_r",
+            vmin=0,
+            vmax=vmax,
+            extent=image.extent_mm,
+            interpolation="nearest",
+        )
+        ax.set_title(
+            f"{image.view} (simulated)" if image.source.simulated else image.view, fontsize=8
+        )
         ax.set_axis_off()
         regions = [r for m in result.planar for r in m.rois if r.view == image.view]
         draw_rois(dict.fromkeys(regions), ax=ax, color="tab:blue", fontsize=4.5)

@@ -65,7 +65,9 @@ class Measurement:
         }
 
 
-def _mean(image: PlanarImage, frame: BodyFrame, *names: str) -> tuple[float, list[PlanarROI], list[ROIStats]]:
+def _mean(
+    image: PlanarImage, frame: BodyFrame, *names: str
+) -> tuple[float, list[PlanarROI], list[ROIStats]]:
     rois = [REGIONS[n].roi(frame) for n in names]
     stats = [r.stats(image) for r in rois]
     pixels = sum(s.n_pixels for s in stats)
@@ -101,7 +103,9 @@ def lung_measurements(case: WholeBody, control: WholeBody, view: str = "ANT") ->
 
 def stomach_measurement(case: WholeBody, control: WholeBody, view: str = "ANT") -> Measurement:
     """Stomach-to-liver ratio (gastric wall uptake shows as stomach > liver)."""
-    return _region_ratio(case.view(view), control.view(view), ("stomach",), ("liver",), "stomach / liver")
+    return _region_ratio(
+        case.view(view), control.view(view), ("stomach",), ("liver",), "stomach / liver"
+    )
 
 
 def lung_heterogeneity(image: PlanarImage, *, sigma_mm: float = 8.0) -> float:
@@ -112,17 +116,25 @@ def lung_heterogeneity(image: PlanarImage, *, sigma_mm: float = 8.0) -> float:
     """
     frame = body_frame(image)
     dy, dx = image.pixel_spacing_mm
-    smooth = ndimage.gaussian_filter(image.counts.astype(np.float64), (sigma_mm / dy, sigma_mm / dx))
-    values = np.concatenate([smooth[REGIONS[n].roi(frame).mask(image)] for n in ("right lung", "left lung")])
+    smooth = ndimage.gaussian_filter(
+        image.counts.astype(np.float64), (sigma_mm / dy, sigma_mm / dx)
+    )
+    values = np.concatenate(
+        [smooth[REGIONS[n].roi(frame).mask(image)] for n in ("right lung", "left lung")]
+    )
     return ratio(float(values.std()), float(values.mean()))
 
 
-def heterogeneity_measurement(case: WholeBody, control: WholeBody, view: str = "ANT") -> Measurement:
+def heterogeneity_measurement(
+    case: WholeBody, control: WholeBody, view: str = "ANT"
+) -> Measurement:
     """Lung heterogeneity (coefficient of variation) in the case and the control."""
     c, n = case.view(view), control.view(view)
     frame = body_frame(c)
     rois = tuple(REGIONS[k].roi(frame) for k in ("right lung", "left lung"))
-    return Measurement("lung heterogeneity (CV)", view, lung_heterogeneity(c), lung_heterogeneity(n), rois)
+    return Measurement(
+        "lung heterogeneity (CV)", view, lung_heterogeneity(c), lung_heterogeneity(n), rois
+    )
 
 
 # ------------------------------------------------------------------------------ lesions
@@ -162,11 +174,21 @@ class Lesion:
 
 def _smoothed(image: PlanarImage) -> np.ndarray:
     dy, dx = image.pixel_spacing_mm
-    return ndimage.gaussian_filter(image.counts.astype(np.float64), (PEAK_SIGMA_MM / dy, PEAK_SIGMA_MM / dx))
+    return ndimage.gaussian_filter(
+        image.counts.astype(np.float64), (PEAK_SIGMA_MM / dy, PEAK_SIGMA_MM / dx)
+    )
 
 
-def _peaks(image: PlanarImage, frame: BodyFrame, region: Region, smooth: np.ndarray,
-           *, max_peaks: int, min_sep_mm: float, floor: float) -> list[tuple[float, float]]:
+def _peaks(
+    image: PlanarImage,
+    frame: BodyFrame,
+    region: Region,
+    smooth: np.ndarray,
+    *,
+    max_peaks: int,
+    min_sep_mm: float,
+    floor: float,
+) -> list[tuple[float, float]]:
     """Up to ``max_peaks`` local maxima (view mm) inside ``region`` above ``floor``."""
     mask = region.roi(frame).mask(image)
     dy, dx = image.pixel_spacing_mm
@@ -182,8 +204,9 @@ def _spine_level(image: PlanarImage, frame: BodyFrame) -> float:
     return float(np.median(image.counts[SPINE.roi(frame).mask(image)]))
 
 
-def _lesion_pair(image: PlanarImage, frame: BodyFrame, u: float, s: float, site: str
-                 ) -> tuple[float, float, str, list[PlanarROI]]:
+def _lesion_pair(
+    image: PlanarImage, frame: BodyFrame, u: float, s: float, site: str
+) -> tuple[float, float, str, list[PlanarROI]]:
     """(lesion mean, reference mean, reference name, ROIs) at body position (u, s)."""
     roi = frame.circle(f"{site} lesion", u, s, LESION_RADIUS_MM)
     lesion = roi.stats(image).mean_counts
@@ -193,8 +216,13 @@ def _lesion_pair(image: PlanarImage, frame: BodyFrame, u: float, s: float, site:
     return lesion, mirror.stats(image).mean_counts, "contralateral bone", [roi, mirror]
 
 
-def find_lesions(case: WholeBody, control: WholeBody, *, sites: dict[str, Region] | None = None,
-                 min_contrast: float = 1.5) -> list[Lesion]:
+def find_lesions(
+    case: WholeBody,
+    control: WholeBody,
+    *,
+    sites: dict[str, Region] | None = None,
+    min_contrast: float = 1.5,
+) -> list[Lesion]:
     """Locate focal lesions at each named site and compare them with normal bone.
 
     A lesion is a local maximum (after light smoothing) inside the site's search region
@@ -209,15 +237,28 @@ def find_lesions(case: WholeBody, control: WholeBody, *, sites: dict[str, Region
         smooth = _smoothed(image)
         spine = abs(region.s[0] + region.s[1]) < 0.01
         floor = _spine_level(image, frame) if spine else 0.0
-        peaks = _peaks(image, frame, region, smooth, max_peaks=3 if spine else 2,
-                       min_sep_mm=30.0, floor=floor)
+        peaks = _peaks(
+            image, frame, region, smooth, max_peaks=3 if spine else 2, min_sep_mm=30.0, floor=floor
+        )
         for x, y in peaks:
             u, s = frame.to_normalised(x, y)
             les, ref, ref_name, rois = _lesion_pair(image, frame, u, s, site)
             if ratio(les, ref) < min_contrast:
                 continue
             c_les, c_ref, _, _ = _lesion_pair(ref_image, ref_frame, u, s, site)
-            out.append(Lesion(site, view, (x, y), u, s, les, ref_name, ratio(les, ref),
-                              ratio(c_les, c_ref), tuple(rois)))
-    out.sort(key=lambda l: (l.u, l.s))
+            out.append(
+                Lesion(
+                    site,
+                    view,
+                    (x, y),
+                    u,
+                    s,
+                    les,
+                    ref_name,
+                    ratio(les, ref),
+                    ratio(c_les, c_ref),
+                    tuple(rois),
+                )
+            )
+    out.sort(key=lambda item: (item.u, item.s))
     return out

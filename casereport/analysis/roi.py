@@ -31,7 +31,9 @@ class PlanarROI:
     radius_mm: float | None = None
 
     @classmethod
-    def circle(cls, name: str, view: str, centre_mm: tuple[float, float], radius_mm: float) -> PlanarROI:
+    def circle(
+        cls, name: str, view: str, centre_mm: tuple[float, float], radius_mm: float
+    ) -> PlanarROI:
         x, y = centre_mm
         return cls(name, view, (x, x), (y, y), radius_mm)
 

@@ -105,7 +105,14 @@ def sample_mask(mask_volume: Volume, mask: np.ndarray, target: Volume) -> np.nda
     ijk = np.stack([ii, jj, kk], axis=-1).reshape(-1, 3).astype(float)
     src = np.rint(mask_volume.patient_to_index(target.index_to_patient(ijk))).astype(int)
     si, sj, sk = src[:, 0], src[:, 1], src[:, 2]
-    inside = (si >= 0) & (si < mask.shape[2]) & (sj >= 0) & (sj < mask.shape[1]) & (sk >= 0) & (sk < mask.shape[0])
+    inside = (
+        (si >= 0)
+        & (si < mask.shape[2])
+        & (sj >= 0)
+        & (sj < mask.shape[1])
+        & (sk >= 0)
+        & (sk < mask.shape[0])
+    )
     out = np.zeros(ijk.shape[0], dtype=bool)
     out[inside] = mask[sk[inside], sj[inside], si[inside]]
     return out.reshape(target.shape)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from casereport.io.record import record_read
 from casereport.io.types import CTVolume, PlanarStudy, SpectVolume, Study, Volume, WholeBody
 
 
-class PanelKind(str, Enum):
+class PanelKind(StrEnum):
     """What a panel shows."""
 
     PLANAR = "planar"  # static NM views (PlanarStudy)
@@ -37,7 +37,7 @@ class PanelKind(str, Enum):
     FUSION = "fusion"  # SPECT on CT (CTVolume + SpectVolume, same frame of reference)
 
 
-class AnnotationKind(str, Enum):
+class AnnotationKind(StrEnum):
     ARROW = "arrow"
     CIRCLE = "circle"
     ELLIPSE = "ellipse"
@@ -180,7 +180,8 @@ class CaseSpec:
             if p.panel_id == panel_id:
                 return p
         raise CaseFileError(
-            self.path, f"panels.{panel_id}",
+            self.path,
+            f"panels.{panel_id}",
             f"no such panel (panels: {', '.join(self.panel_ids) or 'none'})",
         )
 
@@ -208,15 +209,21 @@ class _Ctx:
                 raise self.fail(entry, f"keys must be text, got {k!r}")
         return value
 
-    def keys(self, value: dict[str, Any], entry: str, required: set[str], optional: set[str]) -> None:
+    def keys(
+        self, value: dict[str, Any], entry: str, required: set[str], optional: set[str]
+    ) -> None:
         unknown = sorted(set(value) - required - optional)
         if unknown:
             allowed = ", ".join(sorted(required | optional))
-            raise self.fail(f"{entry}.{unknown[0]}" if entry else unknown[0],
-                            f"unknown key (allowed here: {allowed})")
+            raise self.fail(
+                f"{entry}.{unknown[0]}" if entry else unknown[0],
+                f"unknown key (allowed here: {allowed})",
+            )
         missing = sorted(required - set(value))
         if missing:
-            raise self.fail(f"{entry}.{missing[0]}" if entry else missing[0], "required key missing")
+            raise self.fail(
+                f"{entry}.{missing[0]}" if entry else missing[0], "required key missing"
+            )
 
     def text(self, value: Any, entry: str, *, empty_ok: bool = False) -> str:
         if not isinstance(value, str) or (not empty_ok and not value.strip()):
@@ -224,7 +231,11 @@ class _Ctx:
         return value.strip()
 
     def number(self, value: Any, entry: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise self.fail(entry, f"expected a finite number, got {value!r}")
         return float(value)
 
@@ -240,8 +251,11 @@ class _Ctx:
 def _ct_window(ctx: _Ctx, value: Any, entry: str) -> WindowSpec:
     if isinstance(value, str):
         if value not in CT_PRESETS:
-            raise ctx.fail(entry, f"unknown CT window {value!r} (known: {', '.join(CT_PRESETS)}, "
-                                  "or {width: W, level: L} in HU)")
+            raise ctx.fail(
+                entry,
+                f"unknown CT window {value!r} (known: {', '.join(CT_PRESETS)}, "
+                "or {width: W, level: L} in HU)",
+            )
         w, lvl = CT_PRESETS[value]
         return WindowSpec("CT", name=value, width_hu=w, level_hu=lvl)
     m = ctx.mapping(value, entry)
@@ -256,8 +270,10 @@ def _ct_window(ctx: _Ctx, value: Any, entry: str) -> WindowSpec:
 def _nm_window(ctx: _Ctx, value: Any, entry: str) -> WindowSpec:
     m = ctx.mapping(value, entry)
     if len(m) != 1 or next(iter(m)) not in ("percentiles", "counts"):
-        raise ctx.fail(entry, f"NM window must be {{percentiles: [lo, hi]}} or "
-                              f"{{counts: [lo, hi]}}, got {value!r}")
+        raise ctx.fail(
+            entry,
+            f"NM window must be {{percentiles: [lo, hi]}} or {{counts: [lo, hi]}}, got {value!r}",
+        )
     mode, lims = next(iter(m.items()))
     lo, hi = ctx.pair(lims, f"{entry}.{mode}", ordered=True)
     if mode == "percentiles" and not (0 <= lo and hi <= 100):
@@ -270,8 +286,10 @@ def _nm_window(ctx: _Ctx, value: Any, entry: str) -> WindowSpec:
 def _box(ctx: _Ctx, value: Any, entry: str, keys: tuple[str, str]) -> Box:
     m = ctx.mapping(value, entry)
     ctx.keys(m, entry, set(keys), set())
-    return Box(ctx.pair(m[keys[0]], f"{entry}.{keys[0]}", ordered=True),
-               ctx.pair(m[keys[1]], f"{entry}.{keys[1]}", ordered=True))
+    return Box(
+        ctx.pair(m[keys[0]], f"{entry}.{keys[0]}", ordered=True),
+        ctx.pair(m[keys[1]], f"{entry}.{keys[1]}", ordered=True),
+    )
 
 
 _COMMON = {"kind", "study", "window", "caption", "alt"}
@@ -302,8 +320,9 @@ def _panel(ctx: _Ctx, folder: Path, pid: str, value: Any) -> PanelSpec:
     try:
         kind = PanelKind(m["kind"])
     except ValueError:
-        raise ctx.fail(f"{entry}.kind", f"unknown panel kind {m['kind']!r} "
-                                        "(planar, wholebody, ct or fusion)") from None
+        raise ctx.fail(
+            f"{entry}.kind", f"unknown panel kind {m['kind']!r} (planar, wholebody, ct or fusion)"
+        ) from None
     required = set(_COMMON) | ({"overlay", "overlay_window"} if kind is PanelKind.FUSION else set())
     ctx.keys(m, entry, required, _COMMON_OPT | _KIND_KEYS[kind])
     study, study_rel = _study_path(ctx, folder, m["study"], f"{entry}.study")
@@ -314,8 +333,15 @@ def _panel(ctx: _Ctx, folder: Path, pid: str, value: Any) -> PanelSpec:
         scale = ctx.number(m["scale_bar_mm"], f"{entry}.scale_bar_mm")
         if scale < 0:
             raise ctx.fail(f"{entry}.scale_bar_mm", f"must be >= 0 mm, got {scale:g}")
-    common = dict(panel_id=pid, kind=kind, study=study, study_rel=study_rel, caption=caption,
-                  alt=alt, scale_bar_mm=scale)
+    common = dict(
+        panel_id=pid,
+        kind=kind,
+        study=study,
+        study_rel=study_rel,
+        caption=caption,
+        alt=alt,
+        scale_bar_mm=scale,
+    )
 
     if kind in (PanelKind.PLANAR, PanelKind.WHOLEBODY):
         default = ("ANT", "POST") if kind is PanelKind.WHOLEBODY else None
@@ -323,7 +349,9 @@ def _panel(ctx: _Ctx, folder: Path, pid: str, value: Any) -> PanelSpec:
         if raw is None:
             raise ctx.fail(f"{entry}.views", "required key missing (e.g. [ANT] or [ANT, POST])")
         if not isinstance(raw, list) or not raw:
-            raise ctx.fail(f"{entry}.views", f"expected a non-empty list of view names, got {raw!r}")
+            raise ctx.fail(
+                f"{entry}.views", f"expected a non-empty list of view names, got {raw!r}"
+            )
         views = tuple(ctx.text(v, f"{entry}.views[{i}]").upper() for i, v in enumerate(raw))
         if len(set(views)) != len(views):
             raise ctx.fail(f"{entry}.views", f"views repeated: {raw!r}")
@@ -340,24 +368,27 @@ def _panel(ctx: _Ctx, folder: Path, pid: str, value: Any) -> PanelSpec:
         wrong = [k for k in given if k != pos_key]
         if wrong:
             raise ctx.fail(f"{entry}.{wrong[0]}", f"a {plane} plane is positioned by {pos_key}")
-        raise ctx.fail(f"{entry}.{pos_key}", f"required key missing (position of the {plane} "
-                                             "plane in patient mm)")
+        raise ctx.fail(
+            f"{entry}.{pos_key}",
+            f"required key missing (position of the {plane} plane in patient mm)",
+        )
     position = ctx.number(m[pos_key], f"{entry}.{pos_key}")
-    crop = (_box(ctx, m["crop_mm"], f"{entry}.crop_mm", _CROP_KEYS[plane])
-            if "crop_mm" in m else None)
+    crop = (
+        _box(ctx, m["crop_mm"], f"{entry}.crop_mm", _CROP_KEYS[plane]) if "crop_mm" in m else None
+    )
     window = _ct_window(ctx, m["window"], f"{entry}.window")
     extra: dict[str, Any] = {}
     if kind is PanelKind.FUSION:
-        extra["overlay"], extra["overlay_rel"] = _study_path(ctx, folder, m["overlay"],
-                                                             f"{entry}.overlay")
+        extra["overlay"], extra["overlay_rel"] = _study_path(
+            ctx, folder, m["overlay"], f"{entry}.overlay"
+        )
         extra["overlay_window"] = _nm_window(ctx, m["overlay_window"], f"{entry}.overlay_window")
         if "alpha" in m:
             alpha = ctx.number(m["alpha"], f"{entry}.alpha")
             if not 0 < alpha <= 1:
                 raise ctx.fail(f"{entry}.alpha", f"must lie in (0, 1], got {alpha:g}")
             extra["alpha"] = alpha
-    return PanelSpec(**common, window=window, plane=plane, position_mm=position, crop=crop,
-                     **extra)
+    return PanelSpec(**common, window=window, plane=plane, position_mm=position, crop=crop, **extra)
 
 
 _ANN_KEYS: dict[AnnotationKind, tuple[set[str], set[str]]] = {
@@ -377,29 +408,39 @@ def _annotation(ctx: _Ctx, i: int, value: Any, panels: dict[str, PanelSpec]) -> 
     try:
         kind = AnnotationKind(m["type"])
     except ValueError:
-        raise ctx.fail(f"{entry}.type", f"unknown annotation type {m['type']!r} "
-                                        "(arrow, circle, ellipse or label)") from None
+        raise ctx.fail(
+            f"{entry}.type",
+            f"unknown annotation type {m['type']!r} (arrow, circle, ellipse or label)",
+        ) from None
     pid = m["panel"]
     if pid not in panels:
-        raise ctx.fail(f"{entry}.panel", f"unknown panel {pid!r} "
-                                         f"(panels: {', '.join(panels) or 'none'})")
+        raise ctx.fail(
+            f"{entry}.panel", f"unknown panel {pid!r} (panels: {', '.join(panels) or 'none'})"
+        )
     panel = panels[pid]
     req, opt = _ANN_KEYS[kind]
-    opt = opt | {"color"} | ({"view"} if panel.kind in (PanelKind.PLANAR, PanelKind.WHOLEBODY)
-                             else set())
+    opt = (
+        opt
+        | {"color"}
+        | ({"view"} if panel.kind in (PanelKind.PLANAR, PanelKind.WHOLEBODY) else set())
+    )
     ctx.keys(m, entry, req | {"panel", "type"}, opt)
     view = None
     if panel.kind in (PanelKind.PLANAR, PanelKind.WHOLEBODY):
         if "view" in m:
             view = ctx.text(m["view"], f"{entry}.view").upper()
             if view not in panel.views:
-                raise ctx.fail(f"{entry}.view", f"view {view!r} is not shown in panel {pid} "
-                                                f"(views: {', '.join(panel.views)})")
+                raise ctx.fail(
+                    f"{entry}.view",
+                    f"view {view!r} is not shown in panel {pid} (views: {', '.join(panel.views)})",
+                )
         elif len(panel.views) == 1:
             view = panel.views[0]
         else:
-            raise ctx.fail(f"{entry}.view", f"required: panel {pid} shows several views "
-                                            f"({', '.join(panel.views)})")
+            raise ctx.fail(
+                f"{entry}.view",
+                f"required: panel {pid} shows several views ({', '.join(panel.views)})",
+            )
     kw: dict[str, Any] = {}
     if kind is AnnotationKind.ARROW:
         xy = ctx.pair(m["tip_mm"], f"{entry}.tip_mm")
@@ -497,8 +538,10 @@ def panel_bounds_mm(panel: PanelSpec, study: Study, view: str | None) -> Box:
     if panel.crop is None:
         return full
     c = panel.crop
-    return Box((max(full.x_mm[0], c.x_mm[0]), min(full.x_mm[1], c.x_mm[1])),
-               (max(full.y_mm[0], c.y_mm[0]), min(full.y_mm[1], c.y_mm[1])))
+    return Box(
+        (max(full.x_mm[0], c.x_mm[0]), min(full.x_mm[1], c.x_mm[1])),
+        (max(full.y_mm[0], c.y_mm[0]), min(full.y_mm[1], c.y_mm[1])),
+    )
 
 
 _EXPECTED: dict[PanelKind, tuple[type, ...]] = {
@@ -519,22 +562,29 @@ def check_panel(spec: CaseSpec, panel: PanelSpec, load: Loader) -> None:
     except CaseReportError as exc:
         raise ctx.fail(f"{entry}.study", f"cannot load {panel.study_rel!r}: {exc}") from exc
     if not isinstance(study, _EXPECTED[panel.kind]):
-        raise ctx.fail(f"{entry}.study", f"{panel.study_rel!r} is a {type(study).__name__}; "
-                                         f"a {panel.kind.value} panel needs "
-                                         f"{' or '.join(t.__name__ for t in _EXPECTED[panel.kind])}")
+        raise ctx.fail(
+            f"{entry}.study",
+            f"{panel.study_rel!r} is a {type(study).__name__}; "
+            f"a {panel.kind.value} panel needs "
+            f"{' or '.join(t.__name__ for t in _EXPECTED[panel.kind])}",
+        )
     if isinstance(study, PlanarStudy | WholeBody):
         present = [v.view.upper() for v in study.views]
         for i, v in enumerate(panel.views):
             if v not in present:
-                raise ctx.fail(f"{entry}.views[{i}]", f"{panel.study_rel!r} has no {v} view "
-                                                      f"(views present: {', '.join(present)})")
+                raise ctx.fail(
+                    f"{entry}.views[{i}]",
+                    f"{panel.study_rel!r} has no {v} view (views present: {', '.join(present)})",
+                )
     else:
         assert panel.plane is not None and panel.position_mm is not None
         key, (_, _, an) = PLANE_AXES[panel.plane]
         lo, hi = _plane_extent(study, panel.plane)
         if not lo[an] <= panel.position_mm <= hi[an]:
-            raise ctx.fail(f"{entry}.{key}", f"{panel.position_mm:g} mm lies outside the CT "
-                                             f"({lo[an]:.1f} to {hi[an]:.1f} mm)")
+            raise ctx.fail(
+                f"{entry}.{key}",
+                f"{panel.position_mm:g} mm lies outside the CT ({lo[an]:.1f} to {hi[an]:.1f} mm)",
+            )
     for view in panel.views or (None,):
         b = panel_bounds_mm(panel, study, view)
         if not (b.x_mm[1] > b.x_mm[0] and b.y_mm[1] > b.y_mm[0]):
@@ -546,17 +596,31 @@ def check_panel(spec: CaseSpec, panel: PanelSpec, load: Loader) -> None:
         except CaseReportError as exc:
             raise ctx.fail(f"{entry}.overlay", f"cannot load {panel.overlay_rel!r}: {exc}") from exc
         if not isinstance(nm, SpectVolume):
-            raise ctx.fail(f"{entry}.overlay", f"{panel.overlay_rel!r} is a {type(nm).__name__}; "
-                                               "a fusion overlay must be a SPECT volume")
+            raise ctx.fail(
+                f"{entry}.overlay",
+                f"{panel.overlay_rel!r} is a {type(nm).__name__}; "
+                "a fusion overlay must be a SPECT volume",
+            )
         a, b = study.source.frame_of_reference_uid, nm.source.frame_of_reference_uid
         if not a or not b or a != b:
-            raise ctx.fail(f"{entry}.overlay", "SPECT and CT do not share a FrameOfReferenceUID "
-                                               f"({b or 'none'} vs {a or 'none'}); fusion by "
-                                               "patient coordinates needs registered volumes")
+            raise ctx.fail(
+                f"{entry}.overlay",
+                "SPECT and CT do not share a FrameOfReferenceUID "
+                f"({b or 'none'} vs {a or 'none'}); fusion by "
+                "patient coordinates needs registered volumes",
+            )
     for ann in spec.annotations_for(panel.panel_id):
         box = panel_bounds_mm(panel, study, ann.view)
-        points = [("tip_mm" if ann.kind is AnnotationKind.ARROW else
-                   "at_mm" if ann.kind is AnnotationKind.LABEL else "center_mm", ann.xy_mm)]
+        points = [
+            (
+                "tip_mm"
+                if ann.kind is AnnotationKind.ARROW
+                else "at_mm"
+                if ann.kind is AnnotationKind.LABEL
+                else "center_mm",
+                ann.xy_mm,
+            )
+        ]
         if ann.tail_mm is not None:
             points.append(("tail_mm", ann.tail_mm))
         for key, xy in points:
@@ -576,8 +640,9 @@ def check_case(spec: CaseSpec, load: Loader) -> None:
         check_panel(spec, panel, load)
 
 
-def load_case(path: str | Path, *, check_images: bool = True,
-              loader: Loader | None = None) -> CaseSpec:
+def load_case(
+    path: str | Path, *, check_images: bool = True, loader: Loader | None = None
+) -> CaseSpec:
     """Read and validate a case file.
 
     Args:
@@ -604,8 +669,9 @@ _CACHE: dict[tuple[str, str | None, int], Study] = {}
 
 def _stamp(path: Path) -> int:
     if path.is_dir():
-        return hash(tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                                 for p in path.iterdir())))
+        return hash(
+            tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in path.iterdir()))
+        )
     st = path.stat()
     return hash((st.st_mtime_ns, st.st_size))
 
@@ -627,8 +693,9 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def studies_for(spec: CaseSpec, panel: PanelSpec, load: Loader | None = None
-                ) -> tuple[Study, SpectVolume | None]:
+def studies_for(
+    spec: CaseSpec, panel: PanelSpec, load: Loader | None = None
+) -> tuple[Study, SpectVolume | None]:
     """The loaded study (and SPECT overlay for fusion) of ``panel``."""
     load = load or load_study
     modality = "CT" if panel.kind in (PanelKind.CT, PanelKind.FUSION) else "NM"

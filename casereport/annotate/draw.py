@@ -45,37 +45,79 @@ def draw_annotations(
     for ann in annotations:
         c = ann.color or color
         xy = to_data(ann.view, ann.xy_mm)
-        text_kw = dict(color=c, fontsize=fontsize, fontweight="bold", zorder=6,
-                       path_effects=[patheffects.withStroke(linewidth=1.8, foreground=halo)])
+        text_kw = dict(
+            color=c,
+            fontsize=fontsize,
+            fontweight="bold",
+            zorder=6,
+            path_effects=[patheffects.withStroke(linewidth=1.8, foreground=halo)],
+        )
         if ann.kind is AnnotationKind.ARROW:
             assert ann.tail_mm is not None
             tail = to_data(ann.view, ann.tail_mm)
             # text centred on the tail, on the side away from the tip (screen vertical)
             screen = ax.transData.transform([xy, tail])
             va = "bottom" if screen[1, 1] >= screen[0, 1] else "top"
-            artists.append(ax.annotate(
-                ann.text, xy=xy, xytext=tail, xycoords="data", textcoords="data",
-                ha="center", va=va,
-                arrowprops=dict(arrowstyle="-|>,head_length=0.45,head_width=0.22", color=c,
-                                lw=linewidth, shrinkA=1.5, shrinkB=0.5),
-                **text_kw,
-            ))
+            artists.append(
+                ax.annotate(
+                    ann.text,
+                    xy=xy,
+                    xytext=tail,
+                    xycoords="data",
+                    textcoords="data",
+                    ha="center",
+                    va=va,
+                    arrowprops=dict(
+                        arrowstyle="-|>,head_length=0.45,head_width=0.22",
+                        color=c,
+                        lw=linewidth,
+                        shrinkA=1.5,
+                        shrinkB=0.5,
+                    ),
+                    **text_kw,
+                )
+            )
         elif ann.kind is AnnotationKind.CIRCLE:
             assert ann.radius_mm is not None
-            patch = Circle(xy, ann.radius_mm, fill=False, edgecolor=c, linewidth=linewidth,
-                           zorder=6)
+            patch = Circle(
+                xy, ann.radius_mm, fill=False, edgecolor=c, linewidth=linewidth, zorder=6
+            )
             artists.append(ax.add_patch(patch))
             if ann.text:
-                artists.append(ax.text(xy[0] + ann.radius_mm * 1.1, xy[1], ann.text,
-                                       ha="left", va="center", **text_kw))
+                artists.append(
+                    ax.text(
+                        xy[0] + ann.radius_mm * 1.1,
+                        xy[1],
+                        ann.text,
+                        ha="left",
+                        va="center",
+                        **text_kw,
+                    )
+                )
         elif ann.kind is AnnotationKind.ELLIPSE:
             assert ann.width_mm is not None and ann.height_mm is not None
-            patch = Ellipse(xy, ann.width_mm, ann.height_mm, angle=ann.angle_deg, fill=False,
-                            edgecolor=c, linewidth=linewidth, zorder=6)
+            patch = Ellipse(
+                xy,
+                ann.width_mm,
+                ann.height_mm,
+                angle=ann.angle_deg,
+                fill=False,
+                edgecolor=c,
+                linewidth=linewidth,
+                zorder=6,
+            )
             artists.append(ax.add_patch(patch))
             if ann.text:
-                artists.append(ax.text(xy[0] + ann.width_mm * 0.55, xy[1], ann.text,
-                                       ha="left", va="center", **text_kw))
+                artists.append(
+                    ax.text(
+                        xy[0] + ann.width_mm * 0.55,
+                        xy[1],
+                        ann.text,
+                        ha="left",
+                        va="center",
+                        **text_kw,
+                    )
+                )
         else:
             artists.append(ax.text(xy[0], xy[1], ann.text, ha="center", va="center", **text_kw))
     return artists

@@ -12,19 +12,25 @@ from casereport.errors import CaseFileError
 def nm_percentile_window(lo: float, hi: float, *, source: str = "nm_window") -> WindowSpec:
     """NM window between two percentiles of the displayed counts (0 <= lo < hi <= 100)."""
     if not (0.0 <= lo < hi <= 100.0):
-        raise CaseFileError(source, "nm_window", f"percentiles must satisfy 0 <= lo < hi <= 100, got [{lo}, {hi}]")
+        raise CaseFileError(
+            source, "nm_window", f"percentiles must satisfy 0 <= lo < hi <= 100, got [{lo}, {hi}]"
+        )
     return WindowSpec(modality="NM", mode="percentiles", lo=float(lo), hi=float(hi))
 
 
 def ct_preset_window(name: str, *, source: str = "ct_window") -> WindowSpec:
     """CT window from a preset name (lung, mediastinal, bone)."""
     if name not in CT_PRESETS:
-        raise CaseFileError(source, "ct_window", f"unknown CT window {name!r} (choose: {', '.join(CT_PRESETS)})")
+        raise CaseFileError(
+            source, "ct_window", f"unknown CT window {name!r} (choose: {', '.join(CT_PRESETS)})"
+        )
     width, level = CT_PRESETS[name]
     return WindowSpec(modality="CT", name=name, width_hu=width, level_hu=level)
 
 
-def with_windows(spec: CaseSpec, *, nm_window: Sequence[float] = (), ct_window: str = "") -> CaseSpec:
+def with_windows(
+    spec: CaseSpec, *, nm_window: Sequence[float] = (), ct_window: str = ""
+) -> CaseSpec:
     """A copy of ``spec`` whose NM panels use percentiles ``nm_window`` ([lo, hi]) and whose
     CT/fusion panels use the preset ``ct_window``; empty values keep the case file's."""
     nm = None

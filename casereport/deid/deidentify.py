@@ -71,8 +71,9 @@ class DeidParams:
         if not self.salt:
             raise ValueError("salt must not be empty")
         if not self.uid_prefix.endswith(".") or len(self.uid_prefix) > 40:
-            raise ValueError(f"uid_prefix {self.uid_prefix!r}: must end with '.' and have "
-                             "at most 40 characters")
+            raise ValueError(
+                f"uid_prefix {self.uid_prefix!r}: must end with '.' and have at most 40 characters"
+            )
 
 
 def _digest(salt: str, text: str) -> bytes:
@@ -112,8 +113,9 @@ class DeidRun:
         if not old or old.startswith(STANDARD_UID_ROOT):
             return old
         if old not in self.uids:
-            self.uids[old] = str(generate_uid(self.params.uid_prefix,
-                                              entropy_srcs=[self.params.salt, old]))
+            self.uids[old] = str(
+                generate_uid(self.params.uid_prefix, entropy_srcs=[self.params.salt, old])
+            )
         return self.uids[old]
 
 
@@ -150,7 +152,7 @@ def _clean_text(text: str, tokens: list[str]) -> str:
     for t in tokens:
         idx = out.upper().find(t)
         while idx >= 0:
-            out = out[:idx] + out[idx + len(t):]
+            out = out[:idx] + out[idx + len(t) :]
             idx = out.upper().find(t)
     return " ".join(out.split())
 
@@ -228,8 +230,9 @@ def deidentify_dataset(ds: Dataset, run: DeidRun, *, path: Path | None = None) -
         PhiError: the pixel data carry burned-in annotation (cannot be cleaned here).
     """
     if str(ds.get("BurnedInAnnotation", "") or "").strip().upper() == "YES":
-        raise PhiError(path or Path("<dataset>"),
-                       ["BurnedInAnnotation (clean the pixel data first)"])
+        raise PhiError(
+            path or Path("<dataset>"), ["BurnedInAnnotation (clean the pixel data first)"]
+        )
     key = patient_key(ds)
     run.patients.add(key)
     days = date_shift_days(key, run.params.salt)
@@ -259,8 +262,9 @@ def _check_target(out_dir: Path) -> None:
         raise ReviewError(out_dir, "output exists and is not an empty folder; choose a new one")
 
 
-def deidentify_tree(in_dir: str | Path, out_dir: str | Path,
-                    params: DeidParams | None = None) -> DeidResult:
+def deidentify_tree(
+    in_dir: str | Path, out_dir: str | Path, params: DeidParams | None = None
+) -> DeidResult:
     """De-identify every DICOM file under ``in_dir`` into ``out_dir`` (same relative paths).
 
     Everything is written to a staging folder beside ``out_dir``, checked with the gate,

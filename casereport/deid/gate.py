@@ -75,8 +75,9 @@ def read_header(path: str | Path) -> Dataset:
     try:
         return pydicom.dcmread(path, defer_size="4 KB")
     except (InvalidDicomError, EOFError, OSError, ValueError, TypeError) as exc:
-        raise NotDicomError(path, f"cannot be read as DICOM for the de-identification check: "
-                            f"{exc}") from None
+        raise NotDicomError(
+            path, f"cannot be read as DICOM for the de-identification check: {exc}"
+        ) from None
 
 
 def _empty(value: object) -> bool:
@@ -112,8 +113,9 @@ def _name_tokens(ds: Dataset) -> list[str]:
     return [t.upper() for t in tokens]
 
 
-def _offence(tag: BaseTag, keyword: str, vr: str, value: object, *, declared: bool,
-             tokens: list[str]) -> bool:
+def _offence(
+    tag: BaseTag, keyword: str, vr: str, value: object, *, declared: bool, tokens: list[str]
+) -> bool:
     """Whether one (non-private, non-bulk) element identifies a person."""
     rule = BY_KEYWORD.get(keyword)
     if keyword in ("BurnedInAnnotation", "RecognizableVisualFeatures"):
@@ -217,19 +219,28 @@ def describe(findings: dict[Path, list[str]]) -> str:
     """One line per offending file: ``<path>: <tag>, <tag>``, plus their categories."""
     lines = []
     for p, tags in sorted(findings.items()):
-        cats = sorted({BY_KEYWORD[t].category.value for t in tags if t in BY_KEYWORD}
-                      | ({"private tag"} if any(t.startswith("private") for t in tags) else set())
-                      | ({Category.DATE.value} if any(t.endswith(("Date", "Time", "DateTime"))
-                                                     for t in tags) else set()))
+        cats = sorted(
+            {BY_KEYWORD[t].category.value for t in tags if t in BY_KEYWORD}
+            | ({"private tag"} if any(t.startswith("private") for t in tags) else set())
+            | (
+                {Category.DATE.value}
+                if any(t.endswith(("Date", "Time", "DateTime")) for t in tags)
+                else set()
+            )
+        )
         lines.append(f"{p}: {', '.join(tags)}" + (f"  [{'; '.join(cats)}]" if cats else ""))
     return "\n".join(lines)
 
 
 #: Visible warning placed at the top of an article rendered with ``--allow-phi``.
-PHI_BANNER = ("LOCAL DRAFT WITH IDENTIFIABLE DATA (--allow-phi): the input DICOM failed the "
-              "de-identification gate. Do not distribute.")
-DEID_HINT = ("de-identify the data with: python -m casereport deidentify IN OUT "
-             "(or pass --allow-phi for a local draft only)")
+PHI_BANNER = (
+    "LOCAL DRAFT WITH IDENTIFIABLE DATA (--allow-phi): the input DICOM failed the "
+    "de-identification gate. Do not distribute."
+)
+DEID_HINT = (
+    "de-identify the data with: python -m casereport deidentify IN OUT "
+    "(or pass --allow-phi for a local draft only)"
+)
 
 
 def _rules_digest() -> str:
@@ -285,8 +296,9 @@ def check_tree_cached(root: str | Path, cache_file: str | Path) -> dict[Path, li
     return out
 
 
-def render_gate(data_dir: str | Path, *, allow_phi: bool = False,
-                cache_file: str | Path | None = None) -> str:
+def render_gate(
+    data_dir: str | Path, *, allow_phi: bool = False, cache_file: str | Path | None = None
+) -> str:
     """The gate as run before a render; returns the banner to show (``""`` when clean).
 
     Without ``allow_phi`` identifiable input raises; with it, a warning listing the files
@@ -298,14 +310,18 @@ def render_gate(data_dir: str | Path, *, allow_phi: bool = False,
     """
     import sys
 
-    findings = (check_tree_cached(data_dir, cache_file) if cache_file is not None
-                else check_tree(data_dir))
+    findings = (
+        check_tree_cached(data_dir, cache_file) if cache_file is not None else check_tree(data_dir)
+    )
     if not findings:
         return ""
     if not allow_phi:
         print(describe(findings), file=sys.stderr)
         print(DEID_HINT, file=sys.stderr)
         raise PhiFindingsError(findings)
-    print("warning: --allow-phi: rendering identifiable data as a local draft; the article "
-          "carries a visible warning\n" + describe(findings), file=sys.stderr)
+    print(
+        "warning: --allow-phi: rendering identifiable data as a local draft; the article "
+        "carries a visible warning\n" + describe(findings),
+        file=sys.stderr,
+    )
     return PHI_BANNER

@@ -63,50 +63,78 @@ def _rules(action: str, category: Category, keywords: str) -> tuple[Rule, ...]:
 #: as the dummy value (see :data:`PSEUDONYM_NAME`, :data:`PSEUDONYM_ID`).
 RULES: tuple[Rule, ...] = (
     *_rules("Z", Category.NAME, "PatientName ReferringPhysicianName"),
-    *_rules("X", Category.NAME, """
+    *_rules(
+        "X",
+        Category.NAME,
+        """
         OtherPatientNames PatientBirthName PatientMotherBirthName PerformingPhysicianName
         NameOfPhysiciansReadingStudy OperatorsName PhysiciansOfRecord RequestingPhysician
         ScheduledPerformingPhysicianName ConsultingPhysicianName ResponsiblePerson PersonName
         ContentCreatorName ReviewerName VerifyingObserverName OrderEnteredBy
         ReferringPhysicianIdentificationSequence PerformingPhysicianIdentificationSequence
         PhysiciansReadingStudyIdentificationSequence OperatorIdentificationSequence
-        PhysiciansOfRecordIdentificationSequence"""),
+        PhysiciansOfRecordIdentificationSequence""",
+    ),
     *_rules("Z", Category.ID, "PatientID AccessionNumber StudyID"),
-    *_rules("X", Category.ID, """
+    *_rules(
+        "X",
+        Category.ID,
+        """
         IssuerOfPatientID OtherPatientIDs OtherPatientIDsSequence MedicalRecordLocator
         AdmissionID IssuerOfAdmissionIDSequence PatientInsurancePlanCodeSequence
         PerformedProcedureStepID ScheduledProcedureStepID RequestedProcedureID
         FillerOrderNumberImagingServiceRequest PlacerOrderNumberImagingServiceRequest
-        ReferencedPatientSequence RequestAttributesSequence DigitalSignaturesSequence"""),
+        ReferencedPatientSequence RequestAttributesSequence DigitalSignaturesSequence""",
+    ),
     *_rules("Z", Category.DATE, "PatientBirthDate"),
     *_rules("X", Category.DATE, "PatientBirthTime LastMenstrualDate"),
-    *_rules("X", Category.ADDRESS, """
+    *_rules(
+        "X",
+        Category.ADDRESS,
+        """
         PatientAddress PatientTelephoneNumbers PatientTelecomInformation CountryOfResidence
         RegionOfResidence ReferringPhysicianAddress ReferringPhysicianTelephoneNumbers
         PersonAddress PersonTelephoneNumbers OrderCallbackPhoneNumber OrderEntererLocation
-        CurrentPatientLocation PatientInstitutionResidence"""),
-    *_rules("X", Category.INSTITUTION, """
+        CurrentPatientLocation PatientInstitutionResidence""",
+    ),
+    *_rules(
+        "X",
+        Category.INSTITUTION,
+        """
         InstitutionName InstitutionAddress InstitutionalDepartmentName InstitutionCodeSequence
         InstitutionalDepartmentTypeCodeSequence ResponsibleOrganization VerifyingOrganization
-        PerformedLocation ScheduledProcedureStepLocation"""),
-    *_rules("X", Category.FREE_TEXT, """
+        PerformedLocation ScheduledProcedureStepLocation""",
+    ),
+    *_rules(
+        "X",
+        Category.FREE_TEXT,
+        """
         AdditionalPatientHistory PatientComments StudyComments ImageComments FrameComments
         RequestedProcedureComments ImagingServiceRequestComments InterpretationText
         VisitComments AcquisitionComments TextComments ServiceEpisodeDescription
         AdmittingDiagnosesDescription ReasonForStudy ReasonForTheRequestedProcedure
         MedicalAlerts Allergies PatientState SpecialNeeds PatientTransportArrangements
         PreMedication Occupation MilitaryRank BranchOfService PatientReligiousPreference
-        EthnicGroup SmokingStatus"""),
-    *_rules("X", Category.DEVICE, """
-        StationName DeviceSerialNumber DeviceUID DetectorID GantryID PlateID CassetteID"""),
+        EthnicGroup SmokingStatus""",
+    ),
+    *_rules(
+        "X",
+        Category.DEVICE,
+        """
+        StationName DeviceSerialNumber DeviceUID DetectorID GantryID PlateID CassetteID""",
+    ),
     *_rules("X", Category.VISUAL, "IconImageSequence"),
     # Retain Patient Characteristics Option: the report states age and sex.
     *_rules("K", Category.CHARACTERISTIC, "PatientSex PatientAge PatientSize PatientWeight"),
     # Clean Descriptors Option: protocol and series names are needed to read the study.
-    *_rules("C", Category.DESCRIPTOR, """
+    *_rules(
+        "C",
+        Category.DESCRIPTOR,
+        """
         StudyDescription SeriesDescription ProtocolName PerformedProcedureStepDescription
         RequestedProcedureDescription DerivationDescription
-        AcquisitionDeviceProcessingDescription"""),
+        AcquisitionDeviceProcessingDescription""",
+    ),
 )
 
 #: keyword -> rule

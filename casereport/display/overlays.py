@@ -58,15 +58,24 @@ def add_scale_bar(
     right = max(x0, x1) - margin * width
     y = bottom + sign * margin * height
     line = Line2D(
-        [right - length_mm, right], [y, y], color=color, linewidth=linewidth,
+        [right - length_mm, right],
+        [y, y],
+        color=color,
+        linewidth=linewidth,
         solid_capstyle="butt",
     )
     ax.add_line(line)
     cm = length_mm / 10.0
     label = f"{cm:g} cm"
     text = ax.text(
-        right - length_mm / 2.0, y + sign * 0.012 * height, label, color=color,
-        fontsize=fontsize, ha="center", va="bottom", path_effects=outline(halo_for(color), 1.2),
+        right - length_mm / 2.0,
+        y + sign * 0.012 * height,
+        label,
+        color=color,
+        fontsize=fontsize,
+        ha="center",
+        va="bottom",
+        path_effects=outline(halo_for(color), 1.2),
     )
     return line, text
 
@@ -92,7 +101,17 @@ def add_orientation_markers(
     for letter, x, y, ha, va in spots:
         if letter:
             out.append(
-                ax.text(x, y, letter, transform=ax.transAxes, color=color, fontsize=fontsize,
-                        ha=ha, va=va, fontweight="bold", path_effects=outline(halo_for(color)))
+                ax.text(
+                    x,
+                    y,
+                    letter,
+                    transform=ax.transAxes,
+                    color=color,
+                    fontsize=fontsize,
+                    ha=ha,
+                    va=va,
+                    fontweight="bold",
+                    path_effects=outline(halo_for(color)),
+                )
             )
     return out

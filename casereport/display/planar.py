@@ -41,14 +41,20 @@ class CropMM:
     def __post_init__(self) -> None:
         for name, (lo, hi) in (("x", self.x_mm), ("y", self.y_mm)):
             if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-                raise FigureError(f"crop {name} range must be finite with lo < hi, got [{lo}, {hi}]")
+                raise FigureError(
+                    f"crop {name} range must be finite with lo < hi, got [{lo}, {hi}]"
+                )
 
     def contains(self, xy: np.ndarray) -> bool:
         xy = np.atleast_2d(np.asarray(xy, dtype=float))
-        return bool(np.all(
-            (xy[:, 0] >= self.x_mm[0]) & (xy[:, 0] <= self.x_mm[1])
-            & (xy[:, 1] >= self.y_mm[0]) & (xy[:, 1] <= self.y_mm[1])
-        ))
+        return bool(
+            np.all(
+                (xy[:, 0] >= self.x_mm[0])
+                & (xy[:, 0] <= self.x_mm[1])
+                & (xy[:, 1] >= self.y_mm[0])
+                & (xy[:, 1] <= self.y_mm[1])
+            )
+        )
 
 
 @dataclass
@@ -153,28 +159,52 @@ def show_planar_views(
         offsets[view.view.upper()] = (dx, 0.0)
         boxes[view.view.upper()] = box
         im = ax.imshow(
-            arr, cmap=NM_CMAP, vmin=vmin, vmax=vmax, origin="upper",
-            extent=(x0 + dx, x1 + dx, y1, y0), interpolation=interpolation,
+            arr,
+            cmap=NM_CMAP,
+            vmin=vmin,
+            vmax=vmax,
+            origin="upper",
+            extent=(x0 + dx, x1 + dx, y1, y0),
+            interpolation=interpolation,
             resample=False,
         )
         images.append(im)
         width = x1 - x0
         height = y1 - y0
         if labels:
-            texts.append(ax.text(
-                x_cursor + width / 2.0, y0 + 0.015 * height, view.view.upper(),
-                ha="center", va="top", fontsize=fontsize, color=INK_ON_WHITE, fontweight="bold",
-                path_effects=outline("white", 2.0),
-            ))
+            texts.append(
+                ax.text(
+                    x_cursor + width / 2.0,
+                    y0 + 0.015 * height,
+                    view.view.upper(),
+                    ha="center",
+                    va="top",
+                    fontsize=fontsize,
+                    color=INK_ON_WHITE,
+                    fontweight="bold",
+                    path_effects=outline("white", 2.0),
+                )
+            )
         sides = VIEW_SIDES.get(view.view.upper())
         if markers and sides:
-            for letter, x, ha in ((sides[0], x_cursor + 0.02 * width, "left"),
-                                  (sides[1], x_cursor + 0.98 * width, "right")):
-                texts.append(ax.annotate(
-                    letter, xy=(x, y0 + 0.015 * height), xytext=(0.0, -1.5 * fontsize),
-                    textcoords="offset points", ha=ha, va="top", fontsize=fontsize,
-                    color=INK_ON_WHITE, fontweight="bold", path_effects=outline("white", 2.0),
-                ))
+            for letter, x, ha in (
+                (sides[0], x_cursor + 0.02 * width, "left"),
+                (sides[1], x_cursor + 0.98 * width, "right"),
+            ):
+                texts.append(
+                    ax.annotate(
+                        letter,
+                        xy=(x, y0 + 0.015 * height),
+                        xytext=(0.0, -1.5 * fontsize),
+                        textcoords="offset points",
+                        ha=ha,
+                        va="top",
+                        fontsize=fontsize,
+                        color=INK_ON_WHITE,
+                        fontweight="bold",
+                        path_effects=outline("white", 2.0),
+                    )
+                )
         x_cursor += width + gap_mm
     ax.set_xlim(0.0, x_cursor - gap_mm)
     ax.set_ylim(y_bottom, y_top)

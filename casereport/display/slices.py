@@ -31,6 +31,8 @@ def fusion_colormap(name: str = FUSION_CMAP, start: float = FUSION_CMAP_START) -
     """``name`` restricted to ``[start, 1]`` of its range (256 entries)."""
     base = colormaps[name]
     return ListedColormap(base(np.linspace(start, 1.0, 256)), name=f"{name}_from_{start:g}")
+
+
 #: HU given to points of a plane outside the CT (air).
 CT_FILL_HU = -1000.0
 
@@ -84,15 +86,22 @@ def show_ct_plane(
     vmin, vmax = window.limits_hu
     clean_axes(ax, "black")
     im = ax.imshow(
-        plane.array, cmap="gray", vmin=vmin, vmax=vmax, origin="lower",
-        extent=grid.extent, interpolation="bilinear", resample=False,
+        plane.array,
+        cmap="gray",
+        vmin=vmin,
+        vmax=vmax,
+        origin="lower",
+        extent=grid.extent,
+        interpolation="bilinear",
+        resample=False,
     )
     _set_plane_limits(ax, grid)
     texts: list[Text] = []
     if markers:
         left, right, top, bottom = grid.plane.markers
-        texts = add_orientation_markers(ax, left, right, top, bottom, color=INK_ON_BLACK,
-                                        fontsize=fontsize)
+        texts = add_orientation_markers(
+            ax, left, right, top, bottom, color=INK_ON_BLACK, fontsize=fontsize
+        )
     extras: list = []
     if scale_bar_mm:
         extras.extend(add_scale_bar(ax, scale_bar_mm, color=INK_ON_BLACK, fontsize=fontsize - 1))
@@ -118,20 +127,29 @@ def show_fusion(
 
     Both volumes are resampled on the same ``grid`` through their own affines, so they
     line up wherever their voxels sit. SPECT values below the window's lower limit are
-    transparent; the colour map is ``cmap`` from :data:`FUSION_CMAP_START` up. ``nm_window`` percentiles are taken over the whole SPECT volume
+    transparent; the colour map is ``cmap`` from :data:`FUSION_CMAP_START` up.
+    ``nm_window`` percentiles are taken over the whole SPECT volume
     (voxels > 0) so that the colour scale does not depend on the plane shown.
     """
     if not 0.0 < alpha <= 1.0:
         raise FigureError(f"fusion alpha must lie in (0, 1], got {alpha}")
-    out = show_ct_plane(ct, grid, ct_window, ax=ax, markers=markers, scale_bar_mm=scale_bar_mm,
-                        fontsize=fontsize)
+    out = show_ct_plane(
+        ct, grid, ct_window, ax=ax, markers=markers, scale_bar_mm=scale_bar_mm, fontsize=fontsize
+    )
     nm = sample_plane(spect, grid, order=1, fill=0.0)
     vmin, vmax = nm_window.limits(spect.array)
     layer = np.ma.masked_less(nm.array, vmin)
     cm = fusion_colormap(cmap)
     im = ax.imshow(
-        layer, cmap=cm, vmin=vmin, vmax=vmax, origin="lower", extent=grid.extent,
-        alpha=alpha, interpolation="bilinear", resample=False,
+        layer,
+        cmap=cm,
+        vmin=vmin,
+        vmax=vmax,
+        origin="lower",
+        extent=grid.extent,
+        alpha=alpha,
+        interpolation="bilinear",
+        resample=False,
     )
     _set_plane_limits(ax, grid)
     # markers and scale bar above the overlay
@@ -172,18 +190,33 @@ def show_nm_plane(
     vmin, vmax = window.limits(spect.array)
     clean_axes(ax, "white")
     im = ax.imshow(
-        plane.array, cmap="gray_r", vmin=vmin, vmax=vmax, origin="lower", extent=grid.extent,
-        interpolation="bilinear", resample=False,
+        plane.array,
+        cmap="gray_r",
+        vmin=vmin,
+        vmax=vmax,
+        origin="lower",
+        extent=grid.extent,
+        interpolation="bilinear",
+        resample=False,
     )
     _set_plane_limits(ax, grid)
     texts: list[Text] = []
     if markers:
         left, right, top, bottom = grid.plane.markers
-        texts = add_orientation_markers(ax, left, right, top, bottom, color="black",
-                                        fontsize=fontsize)
+        texts = add_orientation_markers(
+            ax, left, right, top, bottom, color="black", fontsize=fontsize
+        )
     extras: list = []
     if scale_bar_mm:
         extras.extend(add_scale_bar(ax, scale_bar_mm, color="black", fontsize=fontsize - 1))
     # the CT slot holds the NM plane here; there is no CT window
-    return SliceDisplay([im], texts, grid, plane, CTWindow(1.0, 0.0, "none"), nm=plane,
-                        nm_limits=(vmin, vmax), extras=extras)
+    return SliceDisplay(
+        [im],
+        texts,
+        grid,
+        plane,
+        CTWindow(1.0, 0.0, "none"),
+        nm=plane,
+        nm_limits=(vmin, vmax),
+        extras=extras,
+    )

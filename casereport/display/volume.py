@@ -8,7 +8,7 @@ coordinates (this is how SPECT is fused with CT).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 from scipy import ndimage
@@ -17,7 +17,7 @@ from casereport.errors import FigureError
 from casereport.io.types import Volume
 
 
-class Plane(str, Enum):
+class Plane(StrEnum):
     """A patient plane; the in-plane axes (u, v) and the normal are LPS axes 0, 1, 2."""
 
     AXIAL = "axial"
@@ -76,7 +76,9 @@ class PlaneGrid:
             raise FigureError(f"grid spacing must be > 0 mm, got {self.spacing_mm}")
         for name, (lo, hi) in (("u", self.u_range_mm), ("v", self.v_range_mm)):
             if not hi > lo:
-                raise FigureError(f"empty {name} range {lo}..{hi} mm in the {self.plane.value} plane")
+                raise FigureError(
+                    f"empty {name} range {lo}..{hi} mm in the {self.plane.value} plane"
+                )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -157,7 +159,9 @@ def default_grid(
     )
 
 
-def sample_plane(volume: Volume, grid: PlaneGrid, *, order: int = 1, fill: float = 0.0) -> PlaneImage:
+def sample_plane(
+    volume: Volume, grid: PlaneGrid, *, order: int = 1, fill: float = 0.0
+) -> PlaneImage:
     """Resample ``volume`` on ``grid`` through its affine (patient mm -> voxel index).
 
     Args:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -26,7 +26,9 @@ class CTWindow:
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.width_hu) and np.isfinite(self.level_hu)):
-            raise FigureError(f"CT window must be finite (width {self.width_hu}, level {self.level_hu})")
+            raise FigureError(
+                f"CT window must be finite (width {self.width_hu}, level {self.level_hu})"
+            )
         if self.width_hu <= 0:
             raise FigureError(f"CT window width must be > 0 HU, got {self.width_hu}")
 
@@ -64,7 +66,7 @@ def ct_window(name_or_window: str | CTWindow) -> CTWindow:
         raise FigureError(f"unknown CT window {name_or_window!r} (known: {known})") from None
 
 
-class NMWindowMode(str, Enum):
+class NMWindowMode(StrEnum):
     """How an NM window is given."""
 
     PERCENTILES = "percentiles"

@@ -31,21 +31,33 @@ _FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg", ".tif": "tif", ".tiff":
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, help="DICOM file, folder or DICOMDIR")
-    parser.add_argument("-o", "--output", type=Path, required=True,
-                        help="image to write (.png, .pdf, .svg or .tif)")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, help="image to write (.png, .pdf, .svg or .tif)"
+    )
     parser.add_argument("--modality", help="series to pick in a folder (NM or CT)")
     parser.add_argument("--series-uid", help="SeriesInstanceUID to pick in a folder")
-    parser.add_argument("--window", default="lung",
-                        help="CT window: lung, mediastinal, bone or WIDTH,LEVEL in HU "
-                             "(default: lung)")
-    parser.add_argument("--percentiles", default="0.5,99.5",
-                        help="NM window as LO,HI percentiles of pixels > 0 (default 0.5,99.5)")
+    parser.add_argument(
+        "--window",
+        default="lung",
+        help="CT window: lung, mediastinal, bone or WIDTH,LEVEL in HU (default: lung)",
+    )
+    parser.add_argument(
+        "--percentiles",
+        default="0.5,99.5",
+        help="NM window as LO,HI percentiles of pixels > 0 (default 0.5,99.5)",
+    )
     parser.add_argument("--counts", help="NM window as LO,HI counts (overrides --percentiles)")
-    parser.add_argument("--plane", choices=[p.value for p in Plane], default="axial",
-                        help="plane of a volume (default axial)")
-    parser.add_argument("--position-mm", type=float,
-                        help="plane position along its normal in patient mm "
-                             "(default: centre of the volume)")
+    parser.add_argument(
+        "--plane",
+        choices=[p.value for p in Plane],
+        default="axial",
+        help="plane of a volume (default axial)",
+    )
+    parser.add_argument(
+        "--position-mm",
+        type=float,
+        help="plane position along its normal in patient mm (default: centre of the volume)",
+    )
     parser.add_argument("--dpi", type=int, default=150, help="raster resolution (default 150)")
 
 
@@ -84,8 +96,12 @@ def draw_study(study: Study, args: argparse.Namespace) -> Figure:
         fig = Figure()
         ax = fig.add_axes((0, 0, 1, 1))
         if isinstance(study, PlanarStudy | WholeBody):
-            show_planar_views(study.views, _nm_window(args), ax=ax,
-                              scale_bar_mm=100.0 if isinstance(study, WholeBody) else 50.0)
+            show_planar_views(
+                study.views,
+                _nm_window(args),
+                ax=ax,
+                scale_bar_mm=100.0 if isinstance(study, WholeBody) else 50.0,
+            )
             dark = False
         elif isinstance(study, CTVolume):
             show_ct_plane(study, _plane_grid(study, args), _ct_window(args.window), ax=ax)

@@ -52,17 +52,25 @@ def _find_panel(specs: Sequence[CaseSpec], panel_id: str) -> CaseSpec:
     owners = [s for s in specs if panel_id in s.panel_ids]
     if not owners:
         known = ", ".join(sorted(p for s in specs for p in s.panel_ids)) or "none"
-        raise FigureError(f"Figure 1 needs panel {panel_id}, which no case file declares "
-                          f"(declared: {known})")
+        raise FigureError(
+            f"Figure 1 needs panel {panel_id}, which no case file declares (declared: {known})"
+        )
     if len(owners) > 1:
-        raise FigureError(f"panel {panel_id} is declared by several case files: "
-                          + ", ".join(str(s.path) for s in owners))
+        raise FigureError(
+            f"panel {panel_id} is declared by several case files: "
+            + ", ".join(str(s.path) for s in owners)
+        )
     return owners[0]
 
 
-def layout_rows(fig: Figure, rows: Sequence[Sequence[PanelArtists]], *, width_in: float,
-                max_row_height_in: float = 2.4, mark_band: bool = False
-                ) -> dict[str, tuple[float, float, float, float]]:
+def layout_rows(
+    fig: Figure,
+    rows: Sequence[Sequence[PanelArtists]],
+    *,
+    width_in: float,
+    max_row_height_in: float = 2.4,
+    mark_band: bool = False,
+) -> dict[str, tuple[float, float, float, float]]:
     """Place the panels row by row, each row filling the width at one height.
 
     The figure height follows from the panels' data aspect ratios; returns the axes
@@ -94,12 +102,25 @@ def layout_rows(fig: Figure, rows: Sequence[Sequence[PanelArtists]], *, width_in
 def _label(fig: Figure, panel_id: str, rect: tuple[float, float, float, float]) -> Text:
     w_in, h_in = fig.get_size_inches()
     left, bottom, _, h = rect
-    return fig.text(left / w_in, (bottom + h + 0.03) / h_in, panel_id, ha="left", va="bottom",
-                    fontsize=9, fontweight="bold", color="black")
+    return fig.text(
+        left / w_in,
+        (bottom + h + 0.03) / h_in,
+        panel_id,
+        ha="left",
+        va="bottom",
+        fontsize=9,
+        fontweight="bold",
+        color="black",
+    )
 
 
-def figure1(case_specs: Sequence[CaseSpec], *, fig: Figure | None = None, width_mm: float = 180.0,
-            loader: Loader | None = None) -> Figure1:
+def figure1(
+    case_specs: Sequence[CaseSpec],
+    *,
+    fig: Figure | None = None,
+    width_mm: float = 180.0,
+    loader: Loader | None = None,
+) -> Figure1:
     """Draw Figure 1 from the case files declaring panels A1, A2, B1, B2, C1, C2, C3.
 
     Args:
@@ -124,31 +145,48 @@ def figure1(case_specs: Sequence[CaseSpec], *, fig: Figure | None = None, width_
         mark = None
         if simulated:
             h_in = fig.get_size_inches()[1]
-            mark = fig.text(0.5, (_MARGIN + 0.06) / h_in, SIMULATED_MARK, ha="center",
-                            va="bottom", fontsize=8, fontweight="bold", color="#b2182b")
+            mark = fig.text(
+                0.5,
+                (_MARGIN + 0.06) / h_in,
+                SIMULATED_MARK,
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                fontweight="bold",
+                color="#b2182b",
+            )
     return Figure1(fig, panels, labels, simulated, mark)
 
 
-def case_panel_figure(spec: CaseSpec, *, panel_ids: Iterable[str] | None = None,
-                      fig: Figure | None = None, width_mm: float = 180.0,
-                      loader: Loader | None = None) -> tuple[Figure, dict[str, PanelArtists]]:
+def case_panel_figure(
+    spec: CaseSpec,
+    *,
+    panel_ids: Iterable[str] | None = None,
+    fig: Figure | None = None,
+    width_mm: float = 180.0,
+    loader: Loader | None = None,
+) -> tuple[Figure, dict[str, PanelArtists]]:
     """One case's panels in a row (for notebooks): returns the figure and the panel artists."""
     ids = list(panel_ids) if panel_ids is not None else list(spec.panel_ids)
     if not ids:
         raise FigureError(f"{spec.path}: case {spec.case_id} declares no panels")
     with figure_style():
         fig = fig or Figure()
-        arts = {pid: draw_panel(spec, pid, ax=fig.add_axes((0, 0, 1, 1), label=pid),
-                                loader=loader) for pid in ids}
-        rects = layout_rows(fig, [list(arts.values())], width_in=width_mm * _MM,
-                            max_row_height_in=4.0)
+        arts = {
+            pid: draw_panel(spec, pid, ax=fig.add_axes((0, 0, 1, 1), label=pid), loader=loader)
+            for pid in ids
+        }
+        rects = layout_rows(
+            fig, [list(arts.values())], width_in=width_mm * _MM, max_row_height_in=4.0
+        )
         for pid, rect in rects.items():
             _label(fig, pid, rect)
     return fig, arts
 
 
-def single_panel_figure(spec: CaseSpec, panel_id: str, *, width_in: float = 3.0,
-                        loader: Loader | None = None) -> tuple[Figure, PanelArtists]:
+def single_panel_figure(
+    spec: CaseSpec, panel_id: str, *, width_in: float = 3.0, loader: Loader | None = None
+) -> tuple[Figure, PanelArtists]:
     """One panel alone on its own figure (what ``figures/panels/<panel>.png`` shows)."""
     with figure_style():
         fig = Figure()
@@ -224,8 +262,13 @@ def _json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def panel_outputs(specs: Sequence[CaseSpec], *, root: Path, panel_ids: Iterable[str] | None = None,
-                  loader: Loader | None = None) -> dict[str, bytes]:
+def panel_outputs(
+    specs: Sequence[CaseSpec],
+    *,
+    root: Path,
+    panel_ids: Iterable[str] | None = None,
+    loader: Loader | None = None,
+) -> dict[str, bytes]:
     """``{"<panel>.png": bytes, "<panel>.json": bytes}`` for the requested panels."""
     wanted = list(panel_ids) if panel_ids is not None else [p for r in FIGURE1_LAYOUT for p in r]
     out: dict[str, bytes] = {}
@@ -233,13 +276,19 @@ def panel_outputs(specs: Sequence[CaseSpec], *, root: Path, panel_ids: Iterable[
         spec = _find_panel(specs, pid)
         fig, art = single_panel_figure(spec, pid, loader=loader)
         out[f"{pid}.png"] = render(fig, "png")
-        out[f"{pid}.json"] = _json_bytes({**sidecar(spec, art, root=root), "image": f"{pid}.png",
-                                          "dpi": DPI})
+        out[f"{pid}.json"] = _json_bytes(
+            {**sidecar(spec, art, root=root), "image": f"{pid}.png", "dpi": DPI}
+        )
     return out
 
 
-def figure1_outputs(specs: Sequence[CaseSpec], *, loader: Loader | None = None, dpi: int = DPI,
-                    vector_image_dpi: int = VECTOR_IMAGE_DPI) -> dict[str, bytes]:
+def figure1_outputs(
+    specs: Sequence[CaseSpec],
+    *,
+    loader: Loader | None = None,
+    dpi: int = DPI,
+    vector_image_dpi: int = VECTOR_IMAGE_DPI,
+) -> dict[str, bytes]:
     """``{"figure1.png": ..., "figure1.tif": ..., "figure1.svg": ..., "figure1.pdf": ...}``.
 
     PNG and TIFF at ``dpi``; the TIFF is the PNG rendering re-encoded (RGB, LZW). SVG and
@@ -273,9 +322,14 @@ def load_cases(data_dir: str | Path, *, loader: Loader | None = None) -> list[Ca
     return [load_case(p, loader=loader) for p in files.values()]
 
 
-def write_panels(specs: Sequence[CaseSpec], out_dir: str | Path, *, root: Path | None = None,
-                 panel_ids: Iterable[str] | None = None,
-                 loader: Loader | None = None) -> list[Path]:
+def write_panels(
+    specs: Sequence[CaseSpec],
+    out_dir: str | Path,
+    *,
+    root: Path | None = None,
+    panel_ids: Iterable[str] | None = None,
+    loader: Loader | None = None,
+) -> list[Path]:
     """Write ``<out_dir>/<panel>.png`` (300 dpi) and ``<panel>.json`` sidecars."""
     out_dir = Path(out_dir)
     root = root or repo_root(out_dir.parent)
@@ -283,8 +337,13 @@ def write_panels(specs: Sequence[CaseSpec], out_dir: str | Path, *, root: Path |
     return write_files(out_dir, files)
 
 
-def write_figure1(data_dir: str | Path, out_dir: str | Path, *, root: Path | None = None,
-                  loader: Loader | None = None) -> list[Path]:
+def write_figure1(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    root: Path | None = None,
+    loader: Loader | None = None,
+) -> list[Path]:
     """Validate every case file, draw Figure 1 and its panels, then write them all.
 
     Writes ``figure1.{png,tif,svg,pdf}`` to ``out_dir`` and ``panels/<panel>.{png,json}``.
@@ -315,5 +374,3 @@ __all__ = [
     "write_figure1",
     "write_panels",
 ]
-
-

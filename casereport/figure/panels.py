@@ -50,8 +50,12 @@ from casereport.io.types import (
 )
 
 #: Default scale bar per panel kind (mm).
-SCALE_BAR_MM = {PanelKind.PLANAR: 50.0, PanelKind.WHOLEBODY: 100.0, PanelKind.CT: 50.0,
-                PanelKind.FUSION: 50.0}
+SCALE_BAR_MM = {
+    PanelKind.PLANAR: 50.0,
+    PanelKind.WHOLEBODY: 100.0,
+    PanelKind.CT: 50.0,
+    PanelKind.FUSION: 50.0,
+}
 #: Annotation colour on NM (white background) and on CT / fusion (dark background).
 ANNOTATION_COLOR_NM = "#d7191c"
 ANNOTATION_COLOR_CT = "#ffd92f"
@@ -117,12 +121,22 @@ def _scale(panel: PanelSpec) -> float | None:
 def simulated_tag(ax: Axes, *, dark: bool, fontsize: float = 5.5) -> Text:
     """A small "SIMULATED" mark in the lower-left corner of a panel."""
     return ax.text(
-        0.015, 0.012, SIMULATED_TAG, transform=ax.transAxes, ha="left", va="bottom",
-        fontsize=fontsize, color="#ff9e9e" if dark else "#b2182b", fontweight="bold", zorder=7,
+        0.015,
+        0.012,
+        SIMULATED_TAG,
+        transform=ax.transAxes,
+        ha="left",
+        va="bottom",
+        fontsize=fontsize,
+        color="#ff9e9e" if dark else "#b2182b",
+        fontweight="bold",
+        zorder=7,
     )
 
 
-def _views(study: PlanarStudy | WholeBody, names: Sequence[str], panel_id: str) -> list[PlanarImage]:
+def _views(
+    study: PlanarStudy | WholeBody, names: Sequence[str], panel_id: str
+) -> list[PlanarImage]:
     out = []
     for name in names:
         present = [v.view.upper() for v in study.views]
@@ -146,35 +160,61 @@ def planar_panel(
     """Static (or whole-body) NM views side by side, inverted grey, with annotations."""
     views = _views(study, panel.views, panel.panel_id)
     window = to_nm_window(panel.window)
-    disp = show_planar_views(views, window, ax=ax, crop=_crop(panel), scale_bar_mm=_scale(panel),
-                             fontsize=fontsize,
-                             gap_mm=8.0 if panel.kind is PanelKind.PLANAR else 15.0)
+    disp = show_planar_views(
+        views,
+        window,
+        ax=ax,
+        crop=_crop(panel),
+        scale_bar_mm=_scale(panel),
+        fontsize=fontsize,
+        gap_mm=8.0 if panel.kind is PanelKind.PLANAR else 15.0,
+    )
 
     def to_data(view: str | None, xy: tuple[float, float]) -> tuple[float, float]:
         out = disp.to_data(view or views[0].view, np.asarray(xy))
         return (float(out[0]), float(out[1]))
 
-    anns = draw_annotations(annotations, ax, to_data=to_data, color=ANNOTATION_COLOR_NM,
-                            fontsize=fontsize - 0.5)
+    anns = draw_annotations(
+        annotations, ax, to_data=to_data, color=ANNOTATION_COLOR_NM, fontsize=fontsize - 0.5
+    )
     texts = list(disp.texts)
     if study.source.simulated:
         texts.append(simulated_tag(ax, dark=False))
     return PanelArtists(
-        panel.panel_id, panel.kind, ax, disp.images, texts, anns, [study.source],
+        panel.panel_id,
+        panel.kind,
+        ax,
+        disp.images,
+        texts,
+        anns,
+        [study.source],
         window={**window.as_dict(), "vmin_counts": disp.vmin, "vmax_counts": disp.vmax},
-        used={"views": [{"view": v.view, "frame_index": v.frame_index,
-                         "view_source": v.view_source} for v in views],
-              "crop_mm": None if panel.crop is None else
-              {"x": list(panel.crop.x_mm), "y": list(panel.crop.y_mm)}},
+        used={
+            "views": [
+                {"view": v.view, "frame_index": v.frame_index, "view_source": v.view_source}
+                for v in views
+            ],
+            "crop_mm": None
+            if panel.crop is None
+            else {"x": list(panel.crop.x_mm), "y": list(panel.crop.y_mm)},
+        },
         extras=disp.extras,
     )
 
 
-def wholebody_panel(study: WholeBody, panel: PanelSpec, annotations: Sequence[Annotation] = (),
-                    *, ax: Axes, fontsize: float = 7.0) -> PanelArtists:
+def wholebody_panel(
+    study: WholeBody,
+    panel: PanelSpec,
+    annotations: Sequence[Annotation] = (),
+    *,
+    ax: Axes,
+    fontsize: float = 7.0,
+) -> PanelArtists:
     """Whole-body anterior and posterior views (anterior left)."""
     if not isinstance(study, WholeBody):
-        raise FigureError(f"panel {panel.panel_id}: {study.source.paths[0]} is not a whole-body study")
+        raise FigureError(
+            f"panel {panel.panel_id}: {study.source.paths[0]} is not a whole-body study"
+        )
     return planar_panel(study, panel, annotations, ax=ax, fontsize=fontsize)
 
 
@@ -182,7 +222,9 @@ def _grid(volume: Volume, panel: PanelSpec):
     assert panel.plane is not None and panel.position_mm is not None
     crop = panel.crop
     return default_grid(
-        volume, Plane(panel.plane), panel.position_mm,
+        volume,
+        Plane(panel.plane),
+        panel.position_mm,
         u_range_mm=None if crop is None else crop.x_mm,
         v_range_mm=None if crop is None else crop.y_mm,
     )
@@ -197,38 +239,67 @@ def _slice_used(volume: Volume, panel: PanelSpec) -> dict[str, Any]:
     axis = {"axial": 2, "coronal": 1, "sagittal": 0}[panel.plane]
     centre[axis] = panel.position_mm
     i, j, k = volume.patient_to_index(centre)
-    used: dict[str, Any] = {"plane": panel.plane, "position_mm": panel.position_mm,
-                            "index_ijk": [round(float(i), 2), round(float(j), 2),
-                                          round(float(k), 2)]}
+    used: dict[str, Any] = {
+        "plane": panel.plane,
+        "position_mm": panel.position_mm,
+        "index_ijk": [round(float(i), 2), round(float(j), 2), round(float(k), 2)],
+    }
     paths = volume.source.paths
     if panel.plane == "axial" and len(paths) == volume.shape[0] > 1:
-        ks = sorted({int(np.clip(np.floor(k), 0, len(paths) - 1)),
-                     int(np.clip(np.ceil(k), 0, len(paths) - 1))})
+        ks = sorted(
+            {
+                int(np.clip(np.floor(k), 0, len(paths) - 1)),
+                int(np.clip(np.ceil(k), 0, len(paths) - 1)),
+            }
+        )
         used["slice_files"] = [str(paths[x]) for x in ks]
     return used
 
 
-def ct_panel(ct: CTVolume, panel: PanelSpec, annotations: Sequence[Annotation] = (), *,
-             ax: Axes, fontsize: float = 7.0) -> PanelArtists:
+def ct_panel(
+    ct: CTVolume,
+    panel: PanelSpec,
+    annotations: Sequence[Annotation] = (),
+    *,
+    ax: Axes,
+    fontsize: float = 7.0,
+) -> PanelArtists:
     """A CT plane in patient mm (radiological convention) with a CT window."""
     if not isinstance(ct, CTVolume):
         raise FigureError(f"panel {panel.panel_id}: {ct.source.paths[0]} is not a CT volume")
     window = to_ct_window(panel.window)
-    disp = show_ct_plane(ct, _grid(ct, panel), window, ax=ax, scale_bar_mm=_scale(panel),
-                         fontsize=fontsize)
-    anns = draw_annotations(annotations, ax, color=ANNOTATION_COLOR_CT, halo="black",
-                            fontsize=fontsize - 0.5)
+    disp = show_ct_plane(
+        ct, _grid(ct, panel), window, ax=ax, scale_bar_mm=_scale(panel), fontsize=fontsize
+    )
+    anns = draw_annotations(
+        annotations, ax, color=ANNOTATION_COLOR_CT, halo="black", fontsize=fontsize - 0.5
+    )
     texts = list(disp.texts)
     if ct.source.simulated:
         texts.append(simulated_tag(ax, dark=True))
-    return PanelArtists(panel.panel_id, panel.kind, ax, disp.images, texts, anns, [ct.source],
-                        window={"ct": window.as_dict()}, used=_slice_used(ct, panel),
-                        extras=disp.extras)
+    return PanelArtists(
+        panel.panel_id,
+        panel.kind,
+        ax,
+        disp.images,
+        texts,
+        anns,
+        [ct.source],
+        window={"ct": window.as_dict()},
+        used=_slice_used(ct, panel),
+        extras=disp.extras,
+    )
 
 
-def fusion_panel(ct: CTVolume, spect: SpectVolume, panel: PanelSpec,
-                 annotations: Sequence[Annotation] = (), *, ax: Axes,
-                 fontsize: float = 7.0) -> PanelArtists:
+def fusion_panel(
+    ct: CTVolume,
+    spect: SpectVolume,
+    panel: PanelSpec,
+    annotations: Sequence[Annotation] = (),
+    *,
+    ax: Axes,
+    fontsize: float = 7.0,
+) -> PanelArtists:
     """SPECT (hot colour map, colour bar) over CT grey scale, registered by patient mm."""
     if not isinstance(ct, CTVolume) or not isinstance(spect, SpectVolume):
         raise FigureError(f"panel {panel.panel_id}: fusion needs a CT volume and a SPECT volume")
@@ -237,28 +308,52 @@ def fusion_panel(ct: CTVolume, spect: SpectVolume, panel: PanelSpec,
     assert panel.overlay_window is not None
     ct_win = to_ct_window(panel.window)
     nm_win = to_nm_window(panel.overlay_window)
-    disp = show_fusion(ct, spect, _grid(ct, panel), ct_win, nm_win, ax=ax, alpha=panel.alpha,
-                       scale_bar_mm=_scale(panel), fontsize=fontsize)
-    anns = draw_annotations(annotations, ax, color=ANNOTATION_COLOR_FUSION, halo="black",
-                            fontsize=fontsize - 0.5)
+    disp = show_fusion(
+        ct,
+        spect,
+        _grid(ct, panel),
+        ct_win,
+        nm_win,
+        ax=ax,
+        alpha=panel.alpha,
+        scale_bar_mm=_scale(panel),
+        fontsize=fontsize,
+    )
+    anns = draw_annotations(
+        annotations, ax, color=ANNOTATION_COLOR_FUSION, halo="black", fontsize=fontsize - 0.5
+    )
     texts = list(disp.texts)
     if ct.source.simulated or spect.source.simulated:
         texts.append(simulated_tag(ax, dark=True))
     used = _slice_used(ct, panel)
-    used["spect"] = {k: v for k, v in _slice_used(spect, panel).items()
-                     if k in ("index_ijk",)}
+    used["spect"] = {k: v for k, v in _slice_used(spect, panel).items() if k in ("index_ijk",)}
     assert disp.nm_limits is not None
     return PanelArtists(
-        panel.panel_id, panel.kind, ax, disp.images, texts, anns, [ct.source, spect.source],
-        window={"ct": ct_win.as_dict(),
-                "spect": {**nm_win.as_dict(), "vmin_counts": disp.nm_limits[0],
-                          "vmax_counts": disp.nm_limits[1], "alpha": panel.alpha}},
-        used=used, colorbar=disp.colorbar, extras=disp.extras,
+        panel.panel_id,
+        panel.kind,
+        ax,
+        disp.images,
+        texts,
+        anns,
+        [ct.source, spect.source],
+        window={
+            "ct": ct_win.as_dict(),
+            "spect": {
+                **nm_win.as_dict(),
+                "vmin_counts": disp.nm_limits[0],
+                "vmax_counts": disp.nm_limits[1],
+                "alpha": panel.alpha,
+            },
+        },
+        used=used,
+        colorbar=disp.colorbar,
+        extras=disp.extras,
     )
 
 
-def draw_panel(spec: CaseSpec, panel_id: str, *, ax: Axes, loader: Loader | None = None,
-               fontsize: float = 7.0) -> PanelArtists:
+def draw_panel(
+    spec: CaseSpec, panel_id: str, *, ax: Axes, loader: Loader | None = None, fontsize: float = 7.0
+) -> PanelArtists:
     """Draw panel ``panel_id`` of case ``spec`` on ``ax`` (studies loaded and cached)."""
     panel = spec.panel(panel_id)
     study, overlay = studies_for(spec, panel, loader or load_study)

@@ -178,7 +178,9 @@ class Volume:
         aff.setflags(write=False)
         object.__setattr__(self, "affine", aff)
         if self.array.ndim != 3 or aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
-            raise DicomInputError(self.source.paths[0], "volume geometry is invalid", "ImagePositionPatient")
+            raise DicomInputError(
+                self.source.paths[0], "volume geometry is invalid", "ImagePositionPatient"
+            )
 
     @property
     def shape(self) -> tuple[int, int, int]:

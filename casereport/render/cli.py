@@ -35,7 +35,11 @@ def build_parser(command: str = DEFAULT_COMMAND) -> argparse.ArgumentParser:
     doc = (mod.__doc__ or command).strip().splitlines()[0]
     others = ", ".join(sorted(c for c in COMMANDS if c != DEFAULT_COMMAND))
     prog = "render.py" if command == DEFAULT_COMMAND else f"render.py {command}"
-    epilog = f"other commands: {others} (render.py COMMAND --help)" if command == DEFAULT_COMMAND else None
+    epilog = (
+        f"other commands: {others} (render.py COMMAND --help)"
+        if command == DEFAULT_COMMAND
+        else None
+    )
     p = argparse.ArgumentParser(prog=prog, description=doc, epilog=epilog)
     p.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
     mod.add_arguments(p)

@@ -16,20 +16,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", type=Path, help="notebook folder (default: ROOT/notebooks)")
     p.add_argument("--build", type=Path, help="build folder (default: ROOT/build)")
     p.add_argument("--figures", type=Path, help="figures folder (default: ROOT/figures)")
-    p.add_argument("--case", action="append", dest="cases", metavar="ID",
-                   help="render only this case (repeatable); the article then shows only these")
-    p.add_argument("-p", "--param", action="append", default=[], metavar="[CASE:]NAME=VALUE",
-                   help="set a notebook parameter (value read as YAML); CASE: limits it to one case")
-    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                   help="case and figure notebooks executed at once (default: number of CPUs)")
-    p.add_argument("--no-cache", action="store_true",
-                   help="execute every notebook even if a cached run matches (the cache is refreshed)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress display (errors still print)")
+    p.add_argument(
+        "--case",
+        action="append",
+        dest="cases",
+        metavar="ID",
+        help="render only this case (repeatable); the article then shows only these",
+    )
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="[CASE:]NAME=VALUE",
+        help="set a notebook parameter (value read as YAML); CASE: limits it to one case",
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="case and figure notebooks executed at once (default: number of CPUs)",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="execute every notebook even if a cached run matches (the cache is refreshed)",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress display (errors still print)"
+    )
     p.add_argument("--with-code", action="store_true", help="keep code cells in the HTML")
     p.add_argument("--html-only", action="store_true", help="skip the PDF")
-    p.add_argument("--allow-phi", action="store_true",
-                   help="render input that fails the de-identification gate, as a local draft "
-                        "with a visible warning (never for bundle)")
+    p.add_argument(
+        "--allow-phi",
+        action="store_true",
+        help="render input that fails the de-identification gate, as a local draft "
+        "with a visible warning (never for bundle)",
+    )
 
 
 def _overrides(assignments: list[str]) -> dict[str | None, dict[str, Any]]:
@@ -48,8 +73,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise ParameterError("<command line>", "--jobs", f"must be at least 1, got {args.jobs}")
-    banner = render_gate(args.data or args.root / "data", allow_phi=args.allow_phi,
-                         cache_file=(args.build or args.root / "build") / ".deid-gate.json")
+    banner = render_gate(
+        args.data or args.root / "data",
+        allow_phi=args.allow_phi,
+        cache_file=(args.build or args.root / "build") / ".deid-gate.json",
+    )
     opts = RenderOptions.for_root(
         args.root,
         data_dir=args.data,

@@ -91,9 +91,7 @@ class Kernel:
         Imports are idempotent, so the notebook computes the same; missing modules are
         ignored. Used for the article kernel, which starts while the cases run.
         """
-        code = "\n".join(
-            f"try:\n    import {m}\nexcept Exception:\n    pass" for m in modules
-        )
+        code = "\n".join(f"try:\n    import {m}\nexcept Exception:\n    pass" for m in modules)
         kc = self.km.client()
         try:
             kc.start_channels()

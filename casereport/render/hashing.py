@@ -16,9 +16,21 @@ from casereport.fileio import sha256_file  # noqa: F401  (re-exported)
 
 #: distributions whose version can change what a notebook computes or how it is rendered
 KEY_DEPENDENCIES = (
-    "numpy", "scipy", "matplotlib", "pydicom", "pylibjpeg", "pylibjpeg-openjpeg",
-    "pylibjpeg-libjpeg", "pillow", "pyyaml", "papermill", "nbclient", "nbconvert",
-    "nbformat", "ipykernel", "weasyprint",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "pydicom",
+    "pylibjpeg",
+    "pylibjpeg-openjpeg",
+    "pylibjpeg-libjpeg",
+    "pillow",
+    "pyyaml",
+    "papermill",
+    "nbclient",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+    "weasyprint",
 )
 
 

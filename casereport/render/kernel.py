@@ -22,7 +22,11 @@ def ensure_kernel(prefix: str | Path | None = None) -> str:
     """Write (or refresh) the kernel spec for this interpreter and return its name."""
     spec = {
         "argv": [
-            sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
             "--IPKernelApp.log_level=CRITICAL",
         ],
         "display_name": "Python (casereport)",

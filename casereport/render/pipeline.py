@@ -127,7 +127,9 @@ def _case_specs(data_dir: Path) -> dict[str, dict[str, Any]]:
         try:
             spec = yaml.safe_load(case_file.read_text()) or {}
         except yaml.YAMLError as exc:
-            raise RenderError(case_file, f"case file is not valid YAML: {exc}".splitlines()[0]) from None
+            raise RenderError(
+                case_file, f"case file is not valid YAML: {exc}".splitlines()[0]
+            ) from None
         specs[case_file.parent.name] = spec if isinstance(spec, dict) else {}
     return specs
 
@@ -282,8 +284,13 @@ class _Render:
         with self._lock:
             position = self._bars
             self._bars += 1
-        return {"desc": label, "position": position, "leave": True, "file": sys.stderr,
-                "dynamic_ncols": True}
+        return {
+            "desc": label,
+            "position": position,
+            "leave": True,
+            "file": sys.stderr,
+            "dynamic_ncols": True,
+        }
 
     def kernel(self, cwd: Path) -> Kernel:
         return Kernel(cwd, pid_sink=lambda pid: record_kernel_pid(self.opts.build_dir, pid))
@@ -301,8 +308,9 @@ class _Render:
     def case_key(self, run: NotebookRun) -> str:
         return digest_json(self.base_key("case", run))
 
-    def recorded_inputs(self, run: NotebookRun, record: Path, fallback: Path,
-                        listed: Path | None = None) -> dict[str, str]:
+    def recorded_inputs(
+        self, run: NotebookRun, record: Path, fallback: Path, listed: Path | None = None
+    ) -> dict[str, str]:
         """path -> sha256 of the files the run read.
 
         The kernel's record (``casereport.io.files_read()``) joined with the notebook's own
@@ -316,7 +324,9 @@ class _Render:
             try:
                 paths = [Path(p) for p in json.loads(source.read_text())]
             except (OSError, ValueError, TypeError) as exc:
-                raise RenderError(source, f"not a JSON list of paths: {exc}", case=run.label) from None
+                raise RenderError(
+                    source, f"not a JSON list of paths: {exc}", case=run.label
+                ) from None
             files += [p if p.is_absolute() else self.root / p for p in paths]
             known = True
         if not known:
@@ -337,10 +347,15 @@ class _Render:
         t0 = time.perf_counter()
         out_dir = self.stage / "cases" / run.label
         record = self.stage / f".read-{run.label}.json"
-        execute(run, kernel=self.kernel(run.cwd), progress=self.progress_for(f"case {run.label}"),
-                record_to=record)
-        inputs = self.recorded_inputs(run, record, self.opts.data_dir / run.label,
-                                      out_dir / "inputs.json")
+        execute(
+            run,
+            kernel=self.kernel(run.cwd),
+            progress=self.progress_for(f"case {run.label}"),
+            record_to=record,
+        )
+        inputs = self.recorded_inputs(
+            run, record, self.opts.data_dir / run.label, out_dir / "inputs.json"
+        )
         self.cache.store(key, run.output, out_dir, inputs, self.listings(run.label))
         self.case_inputs[run.label] = inputs
         self.note(StepRecord(f"case {run.label}", False, time.perf_counter() - t0, key))
@@ -363,8 +378,12 @@ class _Render:
         """Execute ``figure.ipynb`` into ``stage/figures`` and cache it like a case run."""
         t0 = time.perf_counter()
         record = self.stage / f".read-{run.label}.json"
-        execute(run, kernel=self.kernel(run.cwd), progress=self.progress_for(run.label),
-                record_to=record)
+        execute(
+            run,
+            kernel=self.kernel(run.cwd),
+            progress=self.progress_for(run.label),
+            record_to=record,
+        )
         inputs = self.recorded_inputs(run, record, self.opts.data_dir)
         self.cache.store(key, run.output, self.stage / "figures", inputs, self.data_listing())
         self.figure_inputs = inputs
@@ -388,8 +407,9 @@ class _Render:
             ]
         return digest_json(key)
 
-    def run_article(self, run: NotebookRun, cases_done: threading.Event,
-                    failed: list[RenderError], warm: bool) -> None:
+    def run_article(
+        self, run: NotebookRun, cases_done: threading.Event, failed: list[RenderError], warm: bool
+    ) -> None:
         kernel = None
         try:
             if warm:
@@ -424,16 +444,18 @@ class _Render:
     # ---------------------------------------------------------------- export
     def export(self, article: NotebookRun) -> None:
         names = ("article.html",) if self.opts.html_only else ("article.html", "article.pdf")
-        key = digest_json({
-            "kind": "export",
-            "notebook": sha256_file(article.output),
-            "with_code": self.opts.with_code,
-            "banner": self.opts.banner,
-            "names": names,
-            "package": self.package,
-            "versions": self.versions,
-            "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
-        })
+        key = digest_json(
+            {
+                "kind": "export",
+                "notebook": sha256_file(article.output),
+                "with_code": self.opts.with_code,
+                "banner": self.opts.banner,
+                "names": names,
+                "package": self.package,
+                "versions": self.versions,
+                "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
+            }
+        )
         t0 = time.perf_counter()
         hit = self.cache.lookup_export(key, names) if self.opts.use_cache else None
         if hit is not None:
@@ -443,8 +465,12 @@ class _Render:
             return
         from casereport.render.export import html_to_pdf, notebook_to_html
 
-        notebook_to_html(article.output, self.stage / "article.html",
-                         with_code=self.opts.with_code, banner=self.opts.banner)
+        notebook_to_html(
+            article.output,
+            self.stage / "article.html",
+            with_code=self.opts.with_code,
+            banner=self.opts.banner,
+        )
         self.note(StepRecord("html", False, time.perf_counter() - t0, key))
         if not self.opts.html_only:
             t1 = time.perf_counter()
@@ -464,8 +490,11 @@ class _Render:
         for case_file in sorted(opts.data_dir.glob("*/case.yaml")):
             inputs[_rel(case_file, self.root)] = self.hasher.sha256(case_file)
         outputs: dict[str, str] = {}
-        placed = {"notebooks": opts.build_dir / "notebooks", "cases": opts.build_dir / "cases",
-                  "figures": opts.figures_dir}
+        placed = {
+            "notebooks": opts.build_dir / "notebooks",
+            "cases": opts.build_dir / "cases",
+            "figures": opts.figures_dir,
+        }
         for sub, final in placed.items():
             for f in files_under(stage / sub):
                 outputs[_rel(final / f.relative_to(stage / sub), self.root)] = sha256_file(f)
@@ -499,8 +528,9 @@ class _Render:
         """
         planned = [(run, self.case_key(run), self.run_case, self.restore_case) for run in case_runs]
         if self.figure is not None:
-            planned.insert(0, (self.figure, self.figure_key(self.figure), self.run_figure,
-                               self.restore_figure))
+            planned.insert(
+                0, (self.figure, self.figure_key(self.figure), self.run_figure, self.restore_figure)
+            )
         pending: list[tuple[NotebookRun, str, Job]] = []
         for run, key, job, restore in planned:
             entry = self.cache.lookup(key) if self.opts.use_cache else None
@@ -533,14 +563,17 @@ class _Render:
         failed: list[RenderError] = []
         cases_done = threading.Event()
         article_thread = threading.Thread(
-            target=self.run_article, args=(article, cases_done, failed, bool(pending)),
-            name="article", daemon=True,
+            target=self.run_article,
+            args=(article, cases_done, failed, bool(pending)),
+            name="article",
+            daemon=True,
         )
         article_thread.start()
         if pending:
             jobs = max(1, opts.jobs or os.cpu_count() or 1)
-            with ThreadPoolExecutor(max_workers=min(jobs, len(pending)),
-                                    thread_name_prefix="run") as pool:
+            with ThreadPoolExecutor(
+                max_workers=min(jobs, len(pending)), thread_name_prefix="run"
+            ) as pool:
                 futures = [pool.submit(job, run, key) for run, key, job in pending]
                 for fut in futures:
                     exc = fut.exception()
@@ -561,8 +594,11 @@ class _Render:
         pdf = None if opts.html_only else opts.build_dir / "article.pdf"
         notebooks = tuple(sorted((opts.build_dir / "notebooks").glob("*.ipynb")))
         return RenderResult(
-            html=opts.build_dir / "article.html", pdf=pdf, notebooks=notebooks,
-            manifest=opts.build_dir / manifest.name, steps=tuple(self.steps),
+            html=opts.build_dir / "article.html",
+            pdf=pdf,
+            notebooks=notebooks,
+            manifest=opts.build_dir / manifest.name,
+            steps=tuple(self.steps),
         )
 
 

@@ -43,9 +43,12 @@ def check_case_parameters(notebook: Path, params: dict[str, Any], cwd: Path) -> 
     case_dir = data_dir / str(case_id)
     if not (case_dir / "case.yaml").is_file():
         known = sorted(p.parent.name for p in data_dir.glob("*/case.yaml"))
-        raise ParameterError(notebook, "case_id",
-                             f"no data for case {case_id!r}: {case_dir}/case.yaml not found "
-                             f"(cases with data: {', '.join(known) or 'none'})")
+        raise ParameterError(
+            notebook,
+            "case_id",
+            f"no data for case {case_id!r}: {case_dir}/case.yaml not found "
+            f"(cases with data: {', '.join(known) or 'none'})",
+        )
     studies = _value("studies", params, declared)
     if isinstance(studies, dict):
         subjects = [str(case_id)]
@@ -58,14 +61,20 @@ def check_case_parameters(notebook: Path, params: dict[str, Any], cwd: Path) -> 
             for subject in subjects:
                 path = data_dir / subject / str(studies[key])
                 if not path.exists():
-                    raise ParameterError(notebook, "studies",
-                                         f"missing {key} study for {subject}: {path} does not exist")
+                    raise ParameterError(
+                        notebook,
+                        "studies",
+                        f"missing {key} study for {subject}: {path} does not exist",
+                    )
     panels = _value("panels", params, declared)
     if panels:
         spec = yaml.safe_load((case_dir / "case.yaml").read_text()) or {}
         declared_panels = sorted((spec.get("panels") or {}).keys())
         unknown = [p for p in panels if p not in declared_panels]
         if unknown:
-            raise ParameterError(notebook, "panels",
-                                 f"case {case_id} has no panel {', '.join(map(str, unknown))} "
-                                 f"(panels: {', '.join(declared_panels) or 'none'})")
+            raise ParameterError(
+                notebook,
+                "panels",
+                f"case {case_id} has no panel {', '.join(map(str, unknown))} "
+                f"(panels: {', '.join(declared_panels) or 'none'})",
+            )

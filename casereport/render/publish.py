@@ -47,7 +47,9 @@ class BuildLock:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.close()
-            raise RenderError(self.path.parent, "another render is using this build folder") from None
+            raise RenderError(
+                self.path.parent, "another render is using this build folder"
+            ) from None
         self._fh = fh
         return self
 
@@ -159,7 +161,9 @@ def _move(src: Path, dst: Path) -> None:
         os.replace(tmp, dst)
 
 
-def publish(stage: Path, build_dir: Path, figures_dir: Path, *, keep_in_figures: tuple[str, ...]) -> None:
+def publish(
+    stage: Path, build_dir: Path, figures_dir: Path, *, keep_in_figures: tuple[str, ...]
+) -> None:
     """Move the staged build into place (see the module docstring for the order).
 
     Files in the current ``figures/`` named in ``keep_in_figures`` (e.g. a README) are kept.

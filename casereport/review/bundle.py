@@ -49,7 +49,7 @@ def zip_date_time(environ: dict[str, str] | None = None) -> tuple[int, int, int,
     if not raw:
         return _EPOCH_1980
     try:
-        t = dt.datetime.fromtimestamp(int(raw), tz=dt.timezone.utc)
+        t = dt.datetime.fromtimestamp(int(raw), tz=dt.UTC)
     except (ValueError, OverflowError, OSError):
         raise ReviewError("SOURCE_DATE_EPOCH", f"{raw!r} is not a Unix time in seconds") from None
     if t.year < 1980:
@@ -114,9 +114,15 @@ def collect(root: Path, *, build_dir: Path, figures_dir: Path, data_dir: Path) -
     for name in ("article.html", "article.pdf"):
         p = build_dir / name
         (files.__setitem__(name, p) if p.is_file() else missing.append(str(p)))
-    figs = sorted(p for p in figures_dir.rglob("*") if p.is_file()
-                  and not any(s.startswith(".") for s in p.relative_to(figures_dir).parts)) \
-        if figures_dir.is_dir() else []
+    figs = (
+        sorted(
+            p
+            for p in figures_dir.rglob("*")
+            if p.is_file() and not any(s.startswith(".") for s in p.relative_to(figures_dir).parts)
+        )
+        if figures_dir.is_dir()
+        else []
+    )
     if not figs:
         missing.append(f"{figures_dir}/ (figure files)")
     for p in figs:
@@ -127,11 +133,15 @@ def collect(root: Path, *, build_dir: Path, figures_dir: Path, data_dir: Path) -
     for p in notebooks:
         files["notebooks/" + p.name] = p
     manifest = data_dir / "MANIFEST.json"
-    (files.__setitem__("data/MANIFEST.json", manifest) if manifest.is_file()
-     else missing.append(str(manifest)))
+    (
+        files.__setitem__("data/MANIFEST.json", manifest)
+        if manifest.is_file()
+        else missing.append(str(manifest))
+    )
     if missing:
-        raise ReviewError(root, "cannot bundle, missing: " + ", ".join(missing)
-                          + " (run python render.py first)")
+        raise ReviewError(
+            root, "cannot bundle, missing: " + ", ".join(missing) + " (run python render.py first)"
+        )
     return files
 
 
@@ -143,9 +153,14 @@ def _entry(name: str, date_time: tuple[int, int, int, int, int, int]) -> zipfile
     return info
 
 
-def build_bundle(root: str | Path, target: str | Path | None = None, *,
-                 build_dir: str | Path | None = None, figures_dir: str | Path | None = None,
-                 data_dir: str | Path | None = None) -> BundleResult:
+def build_bundle(
+    root: str | Path,
+    target: str | Path | None = None,
+    *,
+    build_dir: str | Path | None = None,
+    figures_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
+) -> BundleResult:
     """Write the submission zip (see the module docstring); same inputs, same bytes.
 
     Args:
@@ -190,8 +205,13 @@ def build_bundle(root: str | Path, target: str | Path | None = None, *,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options after ``render.py COMMAND`` (``--root`` is added by render.py itself)."""
-    parser.add_argument("-o", "--output", type=Path, metavar="ZIP",
-                        help="zip to create (default: ROOT/build/submission.zip); must not exist")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="ZIP",
+        help="zip to create (default: ROOT/build/submission.zip); must not exist",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -68,8 +68,14 @@ def _source_hashes(files: list[str], root: Path) -> dict[str, str]:
     return out
 
 
-def panel_entry(sidecar: Mapping[str, Any], *, figures_dir: Path, root: Path, notebook: str,
-                parameters: Mapping[str, Any]) -> dict[str, Any]:
+def panel_entry(
+    sidecar: Mapping[str, Any],
+    *,
+    figures_dir: Path,
+    root: Path,
+    notebook: str,
+    parameters: Mapping[str, Any],
+) -> dict[str, Any]:
     """The provenance of one panel from its sidecar ``figures/panels/<id>.json``."""
     pid = str(sidecar["panel"])
     image = figures_dir / "panels" / str(sidecar.get("image", f"{pid}.png"))
@@ -97,9 +103,13 @@ def panel_entry(sidecar: Mapping[str, Any], *, figures_dir: Path, root: Path, no
     }
 
 
-def build_provenance(figures_dir: str | Path, *, notebook: str = "notebooks/article.ipynb",
-                     parameters: Mapping[str, Any] | None = None,
-                     root: str | Path | None = None) -> dict[str, Any]:
+def build_provenance(
+    figures_dir: str | Path,
+    *,
+    notebook: str = "notebooks/article.ipynb",
+    parameters: Mapping[str, Any] | None = None,
+    root: str | Path | None = None,
+) -> dict[str, Any]:
     """Provenance of every panel in ``figures_dir`` (see the module docstring).
 
     Args:
@@ -115,17 +125,28 @@ def build_provenance(figures_dir: str | Path, *, notebook: str = "notebooks/arti
     root_path = Path(root) if root is not None else _project_root(figures_dir)
     sidecars = sorted((figures_dir / "panels").glob("*.json"))
     if not sidecars:
-        raise ReviewError(figures_dir / "panels",
-                          "no panel sidecars (<id>.json) to build provenance from")
+        raise ReviewError(
+            figures_dir / "panels", "no panel sidecars (<id>.json) to build provenance from"
+        )
     params = dict(parameters or {})
     panels = {}
     for path in sidecars:
-        entry = panel_entry(_load_sidecar(path), figures_dir=figures_dir, root=root_path,
-                            notebook=notebook, parameters=params)
+        entry = panel_entry(
+            _load_sidecar(path),
+            figures_dir=figures_dir,
+            root=root_path,
+            notebook=notebook,
+            parameters=params,
+        )
         panels[entry["panel"]] = entry
     figure = {p.name: sha256_file(p) for p in sorted(figures_dir.glob("figure1.*")) if p.is_file()}
-    return {"schema": SCHEMA, "notebook": notebook, "parameters": params, "figure": figure,
-            "panels": panels}
+    return {
+        "schema": SCHEMA,
+        "notebook": notebook,
+        "parameters": params,
+        "figure": figure,
+        "panels": panels,
+    }
 
 
 def provenance_bytes(prov: Mapping[str, Any]) -> bytes:
@@ -173,5 +194,7 @@ def provenance_html(entry: Mapping[str, Any]) -> str:
         f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(v)}</code></td></tr>"
         for k, v in provenance_rows(entry)
     )
-    return (f'<details class="provenance"><summary>Sources of panel {pid}</summary>'
-            f"<table>{items}</table></details>")
+    return (
+        f'<details class="provenance"><summary>Sources of panel {pid}</summary>'
+        f"<table>{items}</table></details>"
+    )

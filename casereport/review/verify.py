@@ -79,8 +79,13 @@ class VerifyReport:
 
     @property
     def passed(self) -> bool:
-        return (bool(self.panels) and all(p.passed for p in self.panels)
-                and not self.data_failures and not self.phi and not self.render_error)
+        return (
+            bool(self.panels)
+            and all(p.passed for p in self.panels)
+            and not self.data_failures
+            and not self.phi
+            and not self.render_error
+        )
 
 
 # --------------------------------------------------------------------------- images
@@ -132,8 +137,13 @@ def _diff_name(name: str) -> str:
     return "diff_" + name.replace("/", "_")
 
 
-def compare_figures(committed: Path, rendered: Path, tolerance_rms: float = DEFAULT_TOLERANCE_RMS,
-                    *, diff_dir: Path | None = None) -> list[PanelCheck]:
+def compare_figures(
+    committed: Path,
+    rendered: Path,
+    tolerance_rms: float = DEFAULT_TOLERANCE_RMS,
+    *,
+    diff_dir: Path | None = None,
+) -> list[PanelCheck]:
     """Compare every committed figure PNG with its counterpart in ``rendered``.
 
     Writes ``diff_<name>.png`` into ``diff_dir`` for each failure when given.
@@ -142,12 +152,15 @@ def compare_figures(committed: Path, rendered: Path, tolerance_rms: float = DEFA
         ReviewError: ``committed`` missing or without PNGs.
     """
     if not committed.is_dir():
-        raise ReviewError(committed, "no committed figures folder to compare with "
-                          "(render once and commit figures/)")
+        raise ReviewError(
+            committed,
+            "no committed figures folder to compare with (render once and commit figures/)",
+        )
     names = figure_pngs(committed)
     if not names:
-        raise ReviewError(committed,
-                          "committed figures folder holds no figure1.png or panels/*.png")
+        raise ReviewError(
+            committed, "committed figures folder holds no figure1.png or panels/*.png"
+        )
     extra = sorted(set(figure_pngs(rendered)) - set(names)) if rendered.is_dir() else []
     checks: list[PanelCheck] = []
     for name in names:
@@ -159,8 +172,10 @@ def compare_figures(committed: Path, rendered: Path, tolerance_rms: float = DEFA
         diff = None
         if exp.shape != act.shape:
             passed, rms, mx = False, None, None
-            note = f"size differs: committed {exp.shape[1]}x{exp.shape[0]}, " \
-                   f"re-rendered {act.shape[1]}x{act.shape[0]} px"
+            note = (
+                f"size differs: committed {exp.shape[1]}x{exp.shape[0]}, "
+                f"re-rendered {act.shape[1]}x{act.shape[0]} px"
+            )
         else:
             rms, mx = compare_images(exp, act)
             passed = rms <= tolerance_rms
@@ -185,8 +200,9 @@ def load_manifest(data_dir: Path) -> dict[str, str]:
     """
     path = data_dir / MANIFEST
     if not path.is_file():
-        raise ReviewError(path, "data manifest missing "
-                          "(regenerate data with python -m casereport.synth)")
+        raise ReviewError(
+            path, "data manifest missing (regenerate data with python -m casereport.synth)"
+        )
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -227,16 +243,24 @@ def rerender(root: Path, out_dir: Path) -> Path:
     """
     from casereport.render import RenderOptions, render
 
-    opts = RenderOptions.for_root(root, build_dir=out_dir / "build",
-                                  figures_dir=out_dir / "figures", html_only=True,
-                                  use_cache=False)
+    opts = RenderOptions.for_root(
+        root,
+        build_dir=out_dir / "build",
+        figures_dir=out_dir / "figures",
+        html_only=True,
+        use_cache=False,
+    )
     render(opts)
     return out_dir / "figures"
 
 
-def verify(root: str | Path, tolerance: float = DEFAULT_TOLERANCE_RMS, *,
-           rendered: str | Path | None = None,
-           report_dir: str | Path | None = None) -> VerifyReport:
+def verify(
+    root: str | Path,
+    tolerance: float = DEFAULT_TOLERANCE_RMS,
+    *,
+    rendered: str | Path | None = None,
+    report_dir: str | Path | None = None,
+) -> VerifyReport:
     """Check ``root``'s data against its manifest and its figures against a re-render.
 
     Args:
@@ -282,8 +306,9 @@ def verify(root: str | Path, tolerance: float = DEFAULT_TOLERANCE_RMS, *,
             else:
                 checks = compare_figures(figures, rendered_dir, tolerance, diff_dir=stage)
             shutil.rmtree(work, ignore_errors=True)
-        report = VerifyReport(tolerance, tuple(checks), n_data, tuple(data_failures), phi,
-                              render_error, report_dir)
+        report = VerifyReport(
+            tolerance, tuple(checks), n_data, tuple(data_failures), phi, render_error, report_dir
+        )
         (stage / "report.html").write_text(report_html(report), encoding="utf-8")
         stage.chmod(0o755)
         old = report_dir.parent / f".{report_dir.name}-old-{os.getpid()}"
@@ -304,8 +329,10 @@ def _num(x: float | None, fmt: str) -> str:
 
 
 def tolerance_line(tolerance: float) -> str:
-    return (f"tolerance: a figure passes when the RMS difference <= {tolerance:g} grey levels "
-            "(0-255, all RGBA channels); max |difference| is reported for information")
+    return (
+        f"tolerance: a figure passes when the RMS difference <= {tolerance:g} grey levels "
+        "(0-255, all RGBA channels); max |difference| is reported for information"
+    )
 
 
 def report_text(report: VerifyReport) -> str:
@@ -313,8 +340,10 @@ def report_text(report: VerifyReport) -> str:
     lines = [tolerance_line(report.tolerance_rms), ""]
     lines.append(f"{'figure':<20} {'result':<6} {'RMS':>8} {'max|d|':>7}  note")
     for p in report.panels:
-        lines.append(f"{p.name:<20} {'PASS' if p.passed else 'FAIL':<6} {_num(p.rms, '.3f'):>8} "
-                     f"{_num(p.max_abs, '.0f'):>7}  {p.note}")
+        lines.append(
+            f"{p.name:<20} {'PASS' if p.passed else 'FAIL':<6} {_num(p.rms, '.3f'):>8} "
+            f"{_num(p.max_abs, '.0f'):>7}  {p.note}"
+        )
     if report.render_error:
         lines.append(f"figures: FAIL ({report.render_error})")
     lines.append("")
@@ -335,13 +364,19 @@ def report_html(report: VerifyReport) -> str:
     e = html.escape
     rows = []
     for p in report.panels:
-        img = (f'<br><img src="{e(p.diff_image)}" alt="committed, re-rendered and difference of '
-               f'{e(p.name)}">' if p.diff_image else "")
+        img = (
+            f'<br><img src="{e(p.diff_image)}" alt="committed, re-rendered and difference of '
+            f'{e(p.name)}">'
+            if p.diff_image
+            else ""
+        )
         cls = "pass" if p.passed else "fail"
         result = "PASS" if p.passed else "FAIL"
-        rows.append(f'<tr class="{cls}"><td>{e(p.name)}</td><td>{result}</td>'
-                    f"<td>{e(_num(p.rms, '.3f'))}</td><td>{e(_num(p.max_abs, '.0f'))}</td>"
-                    f"<td>{e(p.note)}{img}</td></tr>")
+        rows.append(
+            f'<tr class="{cls}"><td>{e(p.name)}</td><td>{result}</td>'
+            f"<td>{e(_num(p.rms, '.3f'))}</td><td>{e(_num(p.max_abs, '.0f'))}</td>"
+            f"<td>{e(p.note)}{img}</td></tr>"
+        )
     data_rows = "".join(f"<li>data/{e(d.path)}: {e(d.note)}</li>" for d in report.data_failures)
     verdict = "PASS" if report.passed else "FAIL"
     return f"""<!DOCTYPE html>
@@ -357,7 +392,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;
 <h2>Figures</h2>
 {f"<p class='fail'>{e(report.render_error)}</p>" if report.render_error else ""}
 <table><tr><th>figure</th><th>result</th><th>RMS</th><th>max |d|</th><th>note</th></tr>
-{''.join(rows)}</table>
+{"".join(rows)}</table>
 <h2>Data</h2>
 <p>{report.data_files_checked} file(s) checked against data/{MANIFEST}:
 {"PASS" if not report.data_failures else "FAIL"}</p><ul>{data_rows}</ul>
@@ -371,13 +406,23 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options after ``render.py COMMAND`` (``--root`` is added by render.py itself)."""
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE_RMS, metavar="RMS",
-                        help=f"pass threshold per figure, RMS grey levels 0-255 "
-                             f"(default {DEFAULT_TOLERANCE_RMS:g})")
-    parser.add_argument("--rendered", type=Path, metavar="DIR",
-                        help="compare this already rendered figures folder instead of re-rendering")
-    parser.add_argument("--report", type=Path, metavar="DIR",
-                        help="report folder (default: ROOT/build/verify)")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE_RMS,
+        metavar="RMS",
+        help=f"pass threshold per figure, RMS grey levels 0-255 "
+        f"(default {DEFAULT_TOLERANCE_RMS:g})",
+    )
+    parser.add_argument(
+        "--rendered",
+        type=Path,
+        metavar="DIR",
+        help="compare this already rendered figures folder instead of re-rendering",
+    )
+    parser.add_argument(
+        "--report", type=Path, metavar="DIR", help="report folder (default: ROOT/build/verify)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,5 +13,4 @@ It imports nothing from the rest of ``casereport`` except ``casereport.errors``.
 from casereport.synth.output import DEFAULT_SEED, GENERATOR, GENERATOR_VERSION, generate
 from casereport.synth.subjects import SUBJECTS, SubjectSpec
 
-__all__ = ["DEFAULT_SEED", "GENERATOR", "GENERATOR_VERSION", "SUBJECTS", "SubjectSpec",
-           "generate"]
+__all__ = ["DEFAULT_SEED", "GENERATOR", "GENERATOR_VERSION", "SUBJECTS", "SubjectSpec", "generate"]

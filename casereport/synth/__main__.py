@@ -17,17 +17,26 @@ def main(argv: list[str] | None = None) -> int:
         description="Write the simulated (synthetic) DICOM studies of the case report.",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--cases", default=",".join(SUBJECTS),
-                        help="comma-separated subjects (default: %(default)s)")
+    parser.add_argument(
+        "--cases",
+        default=",".join(SUBJECTS),
+        help="comma-separated subjects (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the generated studies in a non-empty folder")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="parallel processes (default: up to 2); output does not depend on it")
+    parser.add_argument(
+        "--force", action="store_true", help="replace the generated studies in a non-empty folder"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel processes (default: up to 2); output does not depend on it",
+    )
     args = parser.parse_args(argv)
     try:
-        result = generate(args.out, cases=args.cases, seed=args.seed, force=args.force,
-                          workers=args.workers)
+        result = generate(
+            args.out, cases=args.cases, seed=args.seed, force=args.force, workers=args.workers
+        )
     except SynthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -138,15 +138,27 @@ class Body:
         """Scale a bone radius (mm)."""
         return v * self.sz
 
-    def add(self, name: str, shape: Shape, label: Tissue, uptake: float | None = None,
-            only: tuple[Tissue, ...] | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        shape: Shape,
+        label: Tissue,
+        uptake: float | None = None,
+        only: tuple[Tissue, ...] | None = None,
+    ) -> None:
         self.parts.append(Part(name, shape, label, uptake, only))
 
     def bone(self, name: str, shape: Shape, uptake: float, label: Tissue = Tissue.CORTICAL) -> None:
         self.add(name, shape, label, uptake)
 
-    def long_bone(self, name: str, p0: tuple[float, float, float], p1: tuple[float, float, float],
-                  radius: float, uptake: float) -> None:
+    def long_bone(
+        self,
+        name: str,
+        p0: tuple[float, float, float],
+        p1: tuple[float, float, float],
+        radius: float,
+        uptake: float,
+    ) -> None:
         """Hollow shaft: cortical tube with a marrow core."""
         self.bone(name, Capsule(p0, p1, radius, radius), uptake)
         core = max(radius - 4.0, radius * 0.45)
@@ -203,8 +215,11 @@ class Body:
         s = self.sz
         head_c = (0.0, -4.0 * s, 1592.0 * s)
         self.add("head", Ellipsoid(head_c, (76.0 * s, 98.0 * s, 106.0 * s)), Tissue.SOFT)
-        self.add("face", Ellipsoid((0.0, -40.0 * s, 1520.0 * s), (52.0 * s, 58.0 * s, 58.0 * s)),
-                 Tissue.SOFT)
+        self.add(
+            "face",
+            Ellipsoid((0.0, -40.0 * s, 1520.0 * s), (52.0 * s, 58.0 * s, 58.0 * s)),
+            Tissue.SOFT,
+        )
         # Legs: per-leg profiles (z, x_centre, y_centre, half-width, half-depth).
         g = self.girth
         for side in (-1, 1):
@@ -233,12 +248,19 @@ class Body:
             shoulder = self.pb(side * 178.0 * sh, 12.0, 1386.0)
             elbow = self.pb(side * 212.0, 12.0, 1075.0)
             wrist = self.pb(side * 234.0, -4.0, 835.0)
-            self.add(f"deltoid {side}", Ellipsoid(shoulder, (52.0 * s * g, 56.0 * s * g, 48.0 * s)),
-                     Tissue.SOFT)
-            self.add(f"upper arm {side}", Capsule(shoulder, elbow, 44.0 * s * g, 37.0 * s * g),
-                     Tissue.SOFT)
-            self.add(f"forearm {side}", Capsule(elbow, wrist, 37.0 * s * g, 27.0 * s * g),
-                     Tissue.SOFT)
+            self.add(
+                f"deltoid {side}",
+                Ellipsoid(shoulder, (52.0 * s * g, 56.0 * s * g, 48.0 * s)),
+                Tissue.SOFT,
+            )
+            self.add(
+                f"upper arm {side}",
+                Capsule(shoulder, elbow, 44.0 * s * g, 37.0 * s * g),
+                Tissue.SOFT,
+            )
+            self.add(
+                f"forearm {side}", Capsule(elbow, wrist, 37.0 * s * g, 27.0 * s * g), Tissue.SOFT
+            )
             hand = self.pb(side * 240.0, -8.0, 745.0)
             self.add(f"hand {side}", Ellipsoid(hand, (20.0 * s, 46.0 * s, 92.0 * s)), Tissue.SOFT)
             self.landmarks[f"hand_{'L' if side > 0 else 'R'}"] = hand
@@ -254,20 +276,34 @@ class Body:
                     Tissue.BREAST,
                     only=(Tissue.AIR, Tissue.FAT),
                 )
-        self.add("brain", Ellipsoid((0.0, 5.0 * s, 1606.0 * s), (62.0 * s, 82.0 * s, 84.0 * s)),
-                 Tissue.BRAIN)
-        self.add("liver", rotated(self.p(-58.0, 4.0, 1118.0), (112.0 * s, 84.0 * s, 78.0 * s),
-                                  ("y", -12.0)), Tissue.LIVER, only=(Tissue.SOFT,))
-        self.add("spleen", Ellipsoid(self.p(100.0, 62.0, 1132.0), (30.0 * s, 45.0 * s, 52.0 * s)),
-                 Tissue.SPLEEN, only=(Tissue.SOFT,))
+        self.add(
+            "brain",
+            Ellipsoid((0.0, 5.0 * s, 1606.0 * s), (62.0 * s, 82.0 * s, 84.0 * s)),
+            Tissue.BRAIN,
+        )
+        self.add(
+            "liver",
+            rotated(self.p(-58.0, 4.0, 1118.0), (112.0 * s, 84.0 * s, 78.0 * s), ("y", -12.0)),
+            Tissue.LIVER,
+            only=(Tissue.SOFT,),
+        )
+        self.add(
+            "spleen",
+            Ellipsoid(self.p(100.0, 62.0, 1132.0), (30.0 * s, 45.0 * s, 52.0 * s)),
+            Tissue.SPLEEN,
+            only=(Tissue.SOFT,),
+        )
         stomach_c = self.p(72.0, -12.0, 1122.0)
         stomach = rotated(stomach_c, (48.0 * s, 38.0 * s, 66.0 * s), ("y", 28.0))
         wall = 6.5
         self.add("stomach wall", stomach, Tissue.STOMACH_WALL, only=(Tissue.SOFT,))
         lumen = Ellipsoid(stomach.centre, tuple(r - wall for r in stomach.radii), stomach.rot)
         self.add("stomach lumen", lumen, Tissue.STOMACH_LUMEN, only=(Tissue.STOMACH_WALL,))
-        gas = Clipped(Ellipsoid(lumen.centre, lumen.radii, lumen.rot),
-                      (0.0, 0.0, stomach_c[2] + 30.0 * s), (0.0, 0.0, 1.0))
+        gas = Clipped(
+            Ellipsoid(lumen.centre, lumen.radii, lumen.rot),
+            (0.0, 0.0, stomach_c[2] + 30.0 * s),
+            (0.0, 0.0, 1.0),
+        )
         self.add("stomach gas", gas, Tissue.GAS, only=(Tissue.STOMACH_LUMEN,))
         self.stomach = stomach
         self.landmarks["stomach"] = stomach_c
@@ -275,15 +311,18 @@ class Body:
         for side, dz in ((-1, -14.0), (1, 0.0)):
             k = self.p(side * 64.0, 58.0, 1062.0 + dz)
             kidney = rotated(k, (30.0 * s, 24.0 * s, 54.0 * s), ("y", side * 12.0))
-            self.add(f"kidney {side}", kidney,
-                     Tissue.KIDNEY, only=(Tissue.SOFT, Tissue.FAT))
+            self.add(f"kidney {side}", kidney, Tissue.KIDNEY, only=(Tissue.SOFT, Tissue.FAT))
             self.landmarks[f"kidney_{'L' if side > 0 else 'R'}"] = k
         bl = self.p(0.0, -38.0, 885.0)
         self.add("bladder", Ellipsoid(bl, (46.0 * s, 40.0 * s, 36.0 * s)), Tissue.BLADDER)
         self.landmarks["bladder"] = bl
         heart_c = self.p(22.0, -22.0, 1196.0)
-        self.add("heart", rotated(heart_c, (62.0 * s, 48.0 * s, 60.0 * s), ("z", -30.0)),
-                 Tissue.HEART, only=(Tissue.SOFT, Tissue.FAT))
+        self.add(
+            "heart",
+            rotated(heart_c, (62.0 * s, 48.0 * s, 60.0 * s), ("z", -30.0)),
+            Tissue.HEART,
+            only=(Tissue.SOFT, Tissue.FAT),
+        )
         self.landmarks["heart"] = heart_c
         # Lungs: ellipsoids cut by the rib cage, the mediastinum and the abdominal organs.
         self.lungs = {}
@@ -295,22 +334,29 @@ class Body:
             self.landmarks[f"lung_{'L' if side > 0 else 'R'}"] = c
         # Airway: trachea and main bronchi.
         carina = self.p(0.0, 8.0, 1322.0)
-        self.add("trachea", Capsule(self.p(0.0, -12.0, 1480.0), carina, 8.5 * s, 8.5 * s),
-                 Tissue.GAS)
+        self.add(
+            "trachea", Capsule(self.p(0.0, -12.0, 1480.0), carina, 8.5 * s, 8.5 * s), Tissue.GAS
+        )
         for side in (-1, 1):
-            self.add(f"bronchus {side}", Capsule(carina, self.p(side * 42.0, 16.0, 1296.0),
-                                                 6.5 * s, 5.0 * s), Tissue.GAS)
+            self.add(
+                f"bronchus {side}",
+                Capsule(carina, self.p(side * 42.0, 16.0, 1296.0), 6.5 * s, 5.0 * s),
+                Tissue.GAS,
+            )
 
     def _skull(self) -> None:
         s = self.sz
         skull = Shell(Ellipsoid((0.0, 5.0 * s, 1602.0 * s), (70.0 * s, 90.0 * s, 93.0 * s)), 7.5)
         self.bone("calvarium", Clipped(skull, (0.0, 0.0, 1548.0 * s), (0.0, 0.15, 1.0)), 5.0)
-        self.bone("skull base",
-                  Ellipsoid((0.0, 12.0 * s, 1560.0 * s), (50.0 * s, 58.0 * s, 6.0 * s)),
-                  3.5)
-        self.bone("maxilla",
-                  Ellipsoid((0.0, -62.0 * s, 1534.0 * s), (26.0 * s, 14.0 * s, 18.0 * s)),
-                  5.5, Tissue.SPONGY)
+        self.bone(
+            "skull base", Ellipsoid((0.0, 12.0 * s, 1560.0 * s), (50.0 * s, 58.0 * s, 6.0 * s)), 3.5
+        )
+        self.bone(
+            "maxilla",
+            Ellipsoid((0.0, -62.0 * s, 1534.0 * s), (26.0 * s, 14.0 * s, 18.0 * s)),
+            5.5,
+            Tissue.SPONGY,
+        )
         chin = (0.0, -66.0 * s, 1470.0 * s)
         for side in (-1, 1):
             tmj = (side * 50.0 * s, 14.0 * s, 1555.0 * s)
@@ -320,24 +366,45 @@ class Body:
             self.bone(f"mandible body {side}", Capsule(angle, front, 7.0 * s, 7.5 * s), 5.0)
             self.bone(f"chin {side}", Capsule(front, chin, 7.5 * s, 8.0 * s), 5.5)
 
-    def _vertebra(self, name: str, z_ref: float, step: float, rx: float, ry: float,
-                  w_body: float, w_post: float) -> None:
+    def _vertebra(
+        self,
+        name: str,
+        z_ref: float,
+        step: float,
+        rx: float,
+        ry: float,
+        w_body: float,
+        w_post: float,
+    ) -> None:
         y_ref = self.spine_y(z_ref)
         cx, cy, cz = self.pb(0.0, y_ref, z_ref)
         h = 0.78 * step * self.sz
         rx, ry = self.r(rx), self.r(ry)
         self.bone(name, Cylinder(cx, cy, rx, ry, cz - h / 2, cz + h / 2), w_body)
-        self.add(name + " core", Cylinder(cx, cy, rx - 2.5, ry - 2.5, cz - h / 2 + 2.0,
-                                          cz + h / 2 - 2.0), Tissue.SPONGY)
+        self.add(
+            name + " core",
+            Cylinder(cx, cy, rx - 2.5, ry - 2.5, cz - h / 2 + 2.0, cz + h / 2 - 2.0),
+            Tissue.SPONGY,
+        )
         back = cy + ry
         sp = self.r(2.1 * ry + 8.0)
-        self.bone(name + " arch", Capsule((cx, back, cz), (cx, back + sp, cz - 0.35 * sp),
-                                          self.r(5.0), self.r(4.0)), w_post)
+        self.bone(
+            name + " arch",
+            Capsule((cx, back, cz), (cx, back + sp, cz - 0.35 * sp), self.r(5.0), self.r(4.0)),
+            w_post,
+        )
         tp = self.r(1.9 * rx + 6.0)
         for side in (-1, 1):
-            self.bone(name + f" process {side}",
-                      Capsule((cx, back + 6.0, cz), (cx + side * tp, back + 12.0, cz),
-                              self.r(4.5), self.r(3.5)), w_post)
+            self.bone(
+                name + f" process {side}",
+                Capsule(
+                    (cx, back + 6.0, cz),
+                    (cx + side * tp, back + 12.0, cz),
+                    self.r(4.5),
+                    self.r(3.5),
+                ),
+                w_post,
+            )
         self.landmarks[name] = (cx, cy, cz)
         self.radii[name] = float(max(rx, ry))
 
@@ -346,22 +413,28 @@ class Body:
             self._vertebra(f"C{n}", VERTEBRAE[f"C{n}"], 15.0, 11.0, 8.0, 9.0, 6.0)
         for n in range(1, 13):
             f = (n - 1) / 11.0
-            self._vertebra(f"T{n}", VERTEBRAE[f"T{n}"], 23.6, 14.0 + 6.0 * f, 11.0 + 4.0 * f,
-                           12.0, 8.0)
+            self._vertebra(
+                f"T{n}", VERTEBRAE[f"T{n}"], 23.6, 14.0 + 6.0 * f, 11.0 + 4.0 * f, 12.0, 8.0
+            )
         for n in range(1, 6):
             f = (n - 1) / 4.0
-            self._vertebra(f"L{n}", VERTEBRAE[f"L{n}"], 32.0, 23.0 + 3.0 * f, 16.5 + 1.5 * f,
-                           12.5, 8.5)
+            self._vertebra(
+                f"L{n}", VERTEBRAE[f"L{n}"], 32.0, 23.0 + 3.0 * f, 16.5 + 1.5 * f, 12.5, 8.5
+            )
         s = self.sz
         sac = rotated(self.pb(0.0, 62.0, 938.0), (46.0 * s, 15.0 * s, 56.0 * s), ("x", -28.0))
         self.bone("sacrum", sac, 11.0, Tissue.SPONGY)
         self.landmarks["sacrum"] = sac.centre
         for side in (-1, 1):
-            si = rotated(self.pb(side * 50.0, 58.0, 958.0), (9.0 * s, 14.0 * s, 36.0 * s),
-                         ("x", -28.0))
+            si = rotated(
+                self.pb(side * 50.0, 58.0, 958.0), (9.0 * s, 14.0 * s, 36.0 * s), ("x", -28.0)
+            )
             self.bone(f"SI joint {side}", si, 13.0, Tissue.SPONGY)
-        self.bone("coccyx", Capsule(self.pb(0.0, 82.0, 890.0), self.pb(0.0, 70.0, 862.0),
-                                    self.r(6.0), self.r(4.0)), 7.0)
+        self.bone(
+            "coccyx",
+            Capsule(self.pb(0.0, 82.0, 890.0), self.pb(0.0, 70.0, 862.0), self.r(6.0), self.r(4.0)),
+            7.0,
+        )
 
     def _ribs_and_sternum(self) -> None:
         a = [68, 94, 112, 124, 132, 137, 139, 139, 137, 133, 126, 118]
@@ -385,10 +458,18 @@ class Body:
                 for k in range(len(pts) - 1):
                     self.bone(f"rib {n + 1} {side} {k}", Capsule(pts[k], pts[k + 1], rr, rr), 5.0)
         s = self.sz
-        self.bone("manubrium", rotated(self.p(0.0, -86.0, 1384.0), (27.0 * s, 8.0 * s, 22.0 * s),
-                                       ("x", 12.0)), 6.5, Tissue.SPONGY)
-        self.bone("sternum", rotated(self.p(0.0, -94.0, 1290.0), (16.0 * s, 8.0 * s, 74.0 * s),
-                                     ("x", 8.0)), 6.0, Tissue.SPONGY)
+        self.bone(
+            "manubrium",
+            rotated(self.p(0.0, -86.0, 1384.0), (27.0 * s, 8.0 * s, 22.0 * s), ("x", 12.0)),
+            6.5,
+            Tissue.SPONGY,
+        )
+        self.bone(
+            "sternum",
+            rotated(self.p(0.0, -94.0, 1290.0), (16.0 * s, 8.0 * s, 74.0 * s), ("x", 8.0)),
+            6.0,
+            Tissue.SPONGY,
+        )
         self.landmarks["sternum"] = self.p(0.0, -94.0, 1290.0)
 
     def _shoulder_girdle_and_arms(self) -> None:
@@ -401,41 +482,80 @@ class Body:
             self.bone(f"clavicle {side} a", Capsule(st, mid, self.r(7.0), self.r(6.5)), 5.0)
             self.bone(f"clavicle {side} b", Capsule(mid, lat, self.r(6.5), self.r(6.0)), 5.0)
             ang = np.degrees(np.arctan2(-45.0, side * 85.0))
-            blade = rotated(self.p(side * 102.0 * sh, 88.0, 1318.0), (48.0 * s, 5.0 * s, 74.0 * s),
-                            ("z", ang))
+            blade = rotated(
+                self.p(side * 102.0 * sh, 88.0, 1318.0), (48.0 * s, 5.0 * s, 74.0 * s), ("z", ang)
+            )
             self.bone(f"scapula {side}", blade, 5.0)
             glen = self.pb(side * 160.0 * sh, 36.0, 1384.0)
-            self.bone(f"scapula border {side}",
-                      Capsule(self.p(side * 92.0 * sh, 96.0, 1246.0), glen, self.r(6.0),
-                              self.r(7.0)), 5.5)
-            self.bone(f"scapular spine {side}",
-                      Capsule(self.p(side * 62.0, 104.0, 1346.0), self.pb(side * 168.0 * sh, 26.0,
-                                                                          1410.0),
-                              self.r(5.5), self.r(6.0)), 5.5)
-            self.bone(f"glenoid {side}", Ellipsoid(glen, (10.0 * s, 18.0 * s, 22.0 * s)), 8.0,
-                      Tissue.SPONGY)
-            self.bone(f"acromion {side}", Ellipsoid(self.pb(side * 172.0 * sh, 8.0, 1413.0),
-                                                    (16.0 * s, 22.0 * s, 7.0 * s)), 7.0)
+            self.bone(
+                f"scapula border {side}",
+                Capsule(self.p(side * 92.0 * sh, 96.0, 1246.0), glen, self.r(6.0), self.r(7.0)),
+                5.5,
+            )
+            self.bone(
+                f"scapular spine {side}",
+                Capsule(
+                    self.p(side * 62.0, 104.0, 1346.0),
+                    self.pb(side * 168.0 * sh, 26.0, 1410.0),
+                    self.r(5.5),
+                    self.r(6.0),
+                ),
+                5.5,
+            )
+            self.bone(
+                f"glenoid {side}",
+                Ellipsoid(glen, (10.0 * s, 18.0 * s, 22.0 * s)),
+                8.0,
+                Tissue.SPONGY,
+            )
+            self.bone(
+                f"acromion {side}",
+                Ellipsoid(self.pb(side * 172.0 * sh, 8.0, 1413.0), (16.0 * s, 22.0 * s, 7.0 * s)),
+                7.0,
+            )
             head = self.pb(side * 182.0 * sh, 16.0, 1382.0)
             elbow = self.pb(side * 212.0, 12.0, 1075.0)
             wrist = self.pb(side * 234.0, -4.0, 835.0)
-            self.long_bone(f"humerus {side}", self.pb(side * 188.0 * sh, 14.0, 1360.0),
-                           self.pb(side * 210.0, 12.0, 1095.0), self.r(11.0), 3.0)
-            self.bone(f"humeral head {side}", Ellipsoid(head, (24.0 * s, 24.0 * s, 25.0 * s)), 6.5,
-                      Tissue.SPONGY)
-            self.bone(f"elbow {side}", Ellipsoid(elbow, (28.0 * s, 16.0 * s, 16.0 * s)), 5.0,
-                      Tissue.SPONGY)
+            self.long_bone(
+                f"humerus {side}",
+                self.pb(side * 188.0 * sh, 14.0, 1360.0),
+                self.pb(side * 210.0, 12.0, 1095.0),
+                self.r(11.0),
+                3.0,
+            )
+            self.bone(
+                f"humeral head {side}",
+                Ellipsoid(head, (24.0 * s, 24.0 * s, 25.0 * s)),
+                6.5,
+                Tissue.SPONGY,
+            )
+            self.bone(
+                f"elbow {side}",
+                Ellipsoid(elbow, (28.0 * s, 16.0 * s, 16.0 * s)),
+                5.0,
+                Tissue.SPONGY,
+            )
             for dx, rad, nm in ((-9.0, 6.0, "radius"), (9.0, 7.0, "ulna")):
-                self.long_bone(f"{nm} {side}",
-                               (elbow[0] + side * dx * s, elbow[1], elbow[2] - 15.0 * s),
-                               (wrist[0] + side * dx * s, wrist[1], wrist[2] + 10.0 * s),
-                               self.r(rad), 3.0)
-            self.bone(f"wrist {side}", Ellipsoid(wrist, (12.0 * s, 22.0 * s, 12.0 * s)), 5.0,
-                      Tissue.SPONGY)
+                self.long_bone(
+                    f"{nm} {side}",
+                    (elbow[0] + side * dx * s, elbow[1], elbow[2] - 15.0 * s),
+                    (wrist[0] + side * dx * s, wrist[1], wrist[2] + 10.0 * s),
+                    self.r(rad),
+                    3.0,
+                )
+            self.bone(
+                f"wrist {side}",
+                Ellipsoid(wrist, (12.0 * s, 22.0 * s, 12.0 * s)),
+                5.0,
+                Tissue.SPONGY,
+            )
             hand = self.pb(side * 240.0, -8.0, 768.0)
             self.bone(f"metacarpals {side}", Ellipsoid(hand, (9.0 * s, 36.0 * s, 48.0 * s)), 4.5)
-            self.bone(f"fingers {side}", Ellipsoid(self.pb(side * 240.0, -8.0, 700.0),
-                                                   (7.0 * s, 30.0 * s, 34.0 * s)), 3.5)
+            self.bone(
+                f"fingers {side}",
+                Ellipsoid(self.pb(side * 240.0, -8.0, 700.0), (7.0 * s, 30.0 * s, 34.0 * s)),
+                3.5,
+            )
             self.landmarks[f"shoulder_{tag}"] = head
             self.landmarks[f"acromion_{tag}"] = self.pb(side * 172.0 * sh, 8.0, 1413.0)
 
@@ -452,69 +572,137 @@ class Body:
             wing_c = self.pb(c[0], c[1], 996.0)
             wing = rotated(wing_c, (half * s, 8.0 * s, 60.0 * s), ("z", ang))
             self.bone(f"iliac wing {side}", wing, 8.0)
-            crest = Capsule(self.pb(si[0], si[1], 1040.0), self.pb(asis[0], asis[1], 1036.0),
-                            self.r(7.0), self.r(6.0))
+            crest = Capsule(
+                self.pb(si[0], si[1], 1040.0),
+                self.pb(asis[0], asis[1], 1036.0),
+                self.r(7.0),
+                self.r(6.0),
+            )
             self.bone(f"iliac crest {side}", crest, 8.0)
             self.landmarks[f"ilium_{tag}"] = wing_c
             self.radii[f"ilium_{tag}"] = 30.0 * s
             acet = self.pb(side * 90.0 * hp, 4.0, 892.0)
-            self.bone(f"acetabulum {side}", Ellipsoid(acet, (30.0 * s, 30.0 * s, 40.0 * s)), 9.0,
-                      Tissue.SPONGY)
+            self.bone(
+                f"acetabulum {side}",
+                Ellipsoid(acet, (30.0 * s, 30.0 * s, 40.0 * s)),
+                9.0,
+                Tissue.SPONGY,
+            )
             sup_acet = self.pb(side * 92.0 * hp, 10.0, 922.0)
             self.landmarks[f"acetabulum_{tag}"] = sup_acet
-            self.bone(f"ilium body {side}",
-                      Capsule(sup_acet, self.pb(side * 70.0 * hp, 40.0, 965.0),
-                                                   self.r(15.0), self.r(12.0)), 8.0, Tissue.SPONGY)
+            self.bone(
+                f"ilium body {side}",
+                Capsule(
+                    sup_acet, self.pb(side * 70.0 * hp, 40.0, 965.0), self.r(15.0), self.r(12.0)
+                ),
+                8.0,
+                Tissue.SPONGY,
+            )
             sym = self.pb(side * 12.0, -58.0, 856.0)
-            self.bone(f"pubic ramus {side}",
-                      Capsule(self.pb(side * 80.0 * hp, -8.0, 874.0), sym, self.r(9.0),
-                              self.r(9.0)),
-                      8.0)
+            self.bone(
+                f"pubic ramus {side}",
+                Capsule(self.pb(side * 80.0 * hp, -8.0, 874.0), sym, self.r(9.0), self.r(9.0)),
+                8.0,
+            )
             isch = self.pb(side * 62.0 * hp, 34.0, 826.0)
-            self.bone(f"ischium {side}", Capsule(self.pb(side * 84.0 * hp, 16.0, 876.0), isch,
-                                                 self.r(12.0), self.r(10.0)), 8.0)
+            self.bone(
+                f"ischium {side}",
+                Capsule(self.pb(side * 84.0 * hp, 16.0, 876.0), isch, self.r(12.0), self.r(10.0)),
+                8.0,
+            )
             self.bone(f"ischial ramus {side}", Capsule(isch, sym, self.r(7.0), self.r(7.0)), 7.0)
             # Femur: head, neck, trochanters, hollow shaft, condyles.
             head = self.pb(side * 92.0 * hp, 4.0, 888.0)
             troch = self.pb(side * 134.0 * hp, 14.0, 872.0)
-            self.bone(f"femoral head {side}", Ellipsoid(head, (23.0 * s, 23.0 * s, 23.0 * s)), 8.0,
-                      Tissue.SPONGY)
-            self.bone(f"femoral neck {side}", Capsule(head, self.pb(side * 122.0 * hp, 10.0, 862.0),
-                                                      self.r(15.0), self.r(16.0)), 6.5,
-                      Tissue.SPONGY)
-            self.bone(f"trochanter {side}", Ellipsoid(troch, (16.0 * s, 20.0 * s, 26.0 * s)), 7.0,
-                      Tissue.SPONGY)
+            self.bone(
+                f"femoral head {side}",
+                Ellipsoid(head, (23.0 * s, 23.0 * s, 23.0 * s)),
+                8.0,
+                Tissue.SPONGY,
+            )
+            self.bone(
+                f"femoral neck {side}",
+                Capsule(head, self.pb(side * 122.0 * hp, 10.0, 862.0), self.r(15.0), self.r(16.0)),
+                6.5,
+                Tissue.SPONGY,
+            )
+            self.bone(
+                f"trochanter {side}",
+                Ellipsoid(troch, (16.0 * s, 20.0 * s, 26.0 * s)),
+                7.0,
+                Tissue.SPONGY,
+            )
             prox = self.pb(side * 118.0 * hp, 10.0, 850.0)
             self.landmarks[f"femur_prox_{tag}"] = self.pb(side * 118.0 * hp, 10.0, 845.0)
             knee = self.pb(side * 80.0, 4.0, 496.0)
-            self.bone(f"lesser trochanter {side}",
-                      Ellipsoid(self.pb(side * 108.0 * hp, 20.0, 830.0),
-                                                             (12.0 * s, 12.0 * s, 14.0 * s)), 6.5)
-            self.long_bone(f"femur {side}", prox, (knee[0], knee[1], knee[2] + 20.0 * s),
-                           self.r(14.0), 3.0)
-            self.bone(f"femoral condyles {side}", Ellipsoid(knee, (36.0 * s, 26.0 * s, 24.0 * s)),
-                      6.0, Tissue.SPONGY)
-            self.bone(f"patella {side}", Ellipsoid(self.pb(side * 80.0, -40.0, 494.0),
-                                                   (18.0 * s, 8.0 * s, 20.0 * s)), 5.0)
+            self.bone(
+                f"lesser trochanter {side}",
+                Ellipsoid(self.pb(side * 108.0 * hp, 20.0, 830.0), (12.0 * s, 12.0 * s, 14.0 * s)),
+                6.5,
+            )
+            self.long_bone(
+                f"femur {side}", prox, (knee[0], knee[1], knee[2] + 20.0 * s), self.r(14.0), 3.0
+            )
+            self.bone(
+                f"femoral condyles {side}",
+                Ellipsoid(knee, (36.0 * s, 26.0 * s, 24.0 * s)),
+                6.0,
+                Tissue.SPONGY,
+            )
+            self.bone(
+                f"patella {side}",
+                Ellipsoid(self.pb(side * 80.0, -40.0, 494.0), (18.0 * s, 8.0 * s, 20.0 * s)),
+                5.0,
+            )
             plateau = self.pb(side * 80.0, 8.0, 460.0)
             ankle = self.pb(side * 90.0, 2.0, 82.0)
-            self.bone(f"tibial plateau {side}", Ellipsoid(plateau, (34.0 * s, 24.0 * s, 16.0 * s)),
-                      6.0, Tissue.SPONGY)
-            self.long_bone(f"tibia {side}", (plateau[0], plateau[1], plateau[2] - 15.0 * s),
-                           (ankle[0], ankle[1], ankle[2] + 18.0 * s), self.r(12.0), 3.0)
-            self.long_bone(f"fibula {side}", self.pb(side * 112.0, 20.0, 450.0),
-                           self.pb(side * 114.0, 16.0, 80.0), self.r(6.0), 2.8)
-            self.bone(f"ankle {side}", Ellipsoid(ankle, (24.0 * s, 18.0 * s, 16.0 * s)), 5.5,
-                      Tissue.SPONGY)
-            self.bone(f"calcaneus {side}", Ellipsoid(self.pb(side * 92.0, 28.0, 42.0),
-                                                     (18.0 * s, 32.0 * s, 20.0 * s)), 4.5,
-                      Tissue.SPONGY)
-            self.bone(f"tarsals {side}", rotated(self.pb(side * 96.0, -40.0, 46.0),
-                                                 (24.0 * s, 36.0 * s, 12.0 * s), ("x", -15.0)),
-                      4.0, Tissue.SPONGY)
-            self.bone(f"metatarsals {side}", rotated(self.pb(side * 100.0, -100.0, 34.0),
-                                                     (28.0 * s, 46.0 * s, 8.0 * s), ("x", -15.0)),
-                      3.0)
+            self.bone(
+                f"tibial plateau {side}",
+                Ellipsoid(plateau, (34.0 * s, 24.0 * s, 16.0 * s)),
+                6.0,
+                Tissue.SPONGY,
+            )
+            self.long_bone(
+                f"tibia {side}",
+                (plateau[0], plateau[1], plateau[2] - 15.0 * s),
+                (ankle[0], ankle[1], ankle[2] + 18.0 * s),
+                self.r(12.0),
+                3.0,
+            )
+            self.long_bone(
+                f"fibula {side}",
+                self.pb(side * 112.0, 20.0, 450.0),
+                self.pb(side * 114.0, 16.0, 80.0),
+                self.r(6.0),
+                2.8,
+            )
+            self.bone(
+                f"ankle {side}",
+                Ellipsoid(ankle, (24.0 * s, 18.0 * s, 16.0 * s)),
+                5.5,
+                Tissue.SPONGY,
+            )
+            self.bone(
+                f"calcaneus {side}",
+                Ellipsoid(self.pb(side * 92.0, 28.0, 42.0), (18.0 * s, 32.0 * s, 20.0 * s)),
+                4.5,
+                Tissue.SPONGY,
+            )
+            self.bone(
+                f"tarsals {side}",
+                rotated(
+                    self.pb(side * 96.0, -40.0, 46.0), (24.0 * s, 36.0 * s, 12.0 * s), ("x", -15.0)
+                ),
+                4.0,
+                Tissue.SPONGY,
+            )
+            self.bone(
+                f"metatarsals {side}",
+                rotated(
+                    self.pb(side * 100.0, -100.0, 34.0), (28.0 * s, 46.0 * s, 8.0 * s), ("x", -15.0)
+                ),
+                3.0,
+            )
             self.landmarks[f"knee_{tag}"] = knee
             self.landmarks[f"ankle_{tag}"] = ankle
 
@@ -545,8 +733,9 @@ def rasterise(body: Body, grid: Grid) -> Phantom:
     return Phantom(grid, labels, uptake)
 
 
-def part_cage_mask(body: Body, x: np.ndarray, y: np.ndarray, z: np.ndarray,
-                   shape: tuple[int, ...]) -> np.ndarray:
+def part_cage_mask(
+    body: Body, x: np.ndarray, y: np.ndarray, z: np.ndarray, shape: tuple[int, ...]
+) -> np.ndarray:
     """Inside the rib cage and outside the mediastinum (for the lungs)."""
     inside = body.cage.mask(x, y, z)
     medi = np.abs(x) > 20.0 * body.sz
@@ -559,5 +748,14 @@ def lesion_shape(body: Body, site: str, radius_mm: float) -> Shape:
     return Ellipsoid(c, (radius_mm, radius_mm, radius_mm))
 
 
-__all__ = ["BONE_LABELS", "Body", "Phantom", "Tissue", "VERTEBRAE", "lesion_shape", "rasterise",
-           "shape_mask", "paint"]
+__all__ = [
+    "BONE_LABELS",
+    "Body",
+    "Phantom",
+    "Tissue",
+    "VERTEBRAE",
+    "lesion_shape",
+    "rasterise",
+    "shape_mask",
+    "paint",
+]

@@ -172,7 +172,8 @@ def activity(phantom: Phantom, conc: Concentrations, find: Findings) -> np.ndarr
         lung = labels == int(Tissue.LUNG)
         extra = np.zeros(grid.shape, dtype=np.float32)
         for blob in find.blobs:
-            paint(grid, extra, Ellipsoid(blob.centre, blob.radii), blob.weight, where=lung,
-                  mode="max")
+            paint(
+                grid, extra, Ellipsoid(blob.centre, blob.radii), blob.weight, where=lung, mode="max"
+            )
         conc_map += extra * conc.soft_mbq_ml
     return (conc_map * grid.voxel_ml).astype(np.float32)

@@ -40,26 +40,32 @@ def ct_grid(body: Body, proto: CTProtocol) -> Grid:
     n = int(np.ceil((top - bottom) / proto.slice_mm))
     d = proto.pixel_mm
     o = -(proto.matrix - 1) / 2.0 * d
-    return Grid((o, o, float(top - (n - 1) * proto.slice_mm)), (d, d, proto.slice_mm),
-                (n, proto.matrix, proto.matrix))
+    return Grid(
+        (o, o, float(top - (n - 1) * proto.slice_mm)),
+        (d, d, proto.slice_mm),
+        (n, proto.matrix, proto.matrix),
+    )
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: tuple[float, ...]
-                  ) -> np.ndarray:
+def _smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, ...], sigma: tuple[float, ...]
+) -> np.ndarray:
     f = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
     return f / (f.std() + 1e-12)
 
 
-def simulate_ct(body: Body, grid: Grid, proto: CTProtocol, rng: np.random.Generator
-                ) -> np.ndarray:
+def simulate_ct(body: Body, grid: Grid, proto: CTProtocol, rng: np.random.Generator) -> np.ndarray:
     """HU volume (nz, ny, nx) float32 on ``grid``.
 
     Each slice averages two sub-slices (partial volume across the 5 mm thickness).
     """
     dx, dy, dz = grid.spacing_mm
     ox, oy, oz = grid.origin_mm
-    fine = Grid((ox, oy, oz - dz / 4.0), (dx, dy, dz / 2.0),
-                (grid.shape[0] * 2, grid.shape[1], grid.shape[2]))
+    fine = Grid(
+        (ox, oy, oz - dz / 4.0),
+        (dx, dy, dz / 2.0),
+        (grid.shape[0] * 2, grid.shape[1], grid.shape[2]),
+    )
     labels = rasterise(body, fine).labels
     hu = lookup(HU, labels)
     shp = (grid.shape[0], 2, grid.shape[1], grid.shape[2])
@@ -81,8 +87,9 @@ def simulate_ct(body: Body, grid: Grid, proto: CTProtocol, rng: np.random.Genera
     hu += frac(Tissue.SPONGY, Tissue.MARROW) * 70.0 * btex
     hu += frac(Tissue.SOFT, Tissue.LIVER, Tissue.SPLEEN) * 6.0 * btex
     hu = ndimage.gaussian_filter(hu, (0.0, 0.75, 0.75))
-    noise = ndimage.gaussian_filter(rng.standard_normal(hu.shape).astype(np.float32),
-                                    (0.0, 0.7, 0.7))
+    noise = ndimage.gaussian_filter(
+        rng.standard_normal(hu.shape).astype(np.float32), (0.0, 0.7, 0.7)
+    )
     noise *= proto.noise_hu / (noise.std() + 1e-12)
     hu += noise
     return np.clip(hu, -1024.0, 3071.0).astype(np.float32)

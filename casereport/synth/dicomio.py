@@ -83,8 +83,15 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
     return d
 
 
-def base_dataset(ids: Ids, modality: str, series: int, instance: int, sop_class: UID,
-                 description: str, generator_version: str) -> Dataset:
+def base_dataset(
+    ids: Ids,
+    modality: str,
+    series: int,
+    instance: int,
+    sop_class: UID,
+    description: str,
+    generator_version: str,
+) -> Dataset:
     """Patient, study, series, equipment and SOP common attributes."""
     spec = ids.subject
     ds = Dataset()
@@ -163,9 +170,13 @@ def _nm_common(ds: Dataset, body_part: str) -> None:
     ds.NumberOfEnergyWindows = 1
 
 
-def _detector(view: str | None, spacing_mm: float, fov: tuple[float, float],
-              position: list[float] | None = None, orientation: list[float] | None = None
-              ) -> Dataset:
+def _detector(
+    view: str | None,
+    spacing_mm: float,
+    fov: tuple[float, float],
+    position: list[float] | None = None,
+    orientation: list[float] | None = None,
+) -> Dataset:
     d = Dataset()
     d.ImagePositionPatient = position if position is not None else None
     d.ImageOrientationPatient = orientation if orientation is not None else None
@@ -180,11 +191,19 @@ def _detector(view: str | None, spacing_mm: float, fov: tuple[float, float],
     return d
 
 
-def planar_dataset(ids: Ids, series: int, description: str, kind: str, views: list[str],
-                   frames: np.ndarray, spacing_mm: float, duration_ms: int, version: str,
-                   scan: dict[str, float] | None = None,
-                   geometry: dict[str, tuple[list[float], list[float]]] | None = None
-                   ) -> Dataset:
+def planar_dataset(
+    ids: Ids,
+    series: int,
+    description: str,
+    kind: str,
+    views: list[str],
+    frames: np.ndarray,
+    spacing_mm: float,
+    duration_ms: int,
+    version: str,
+    scan: dict[str, float] | None = None,
+    geometry: dict[str, tuple[list[float], list[float]]] | None = None,
+) -> Dataset:
     """NM multi-frame planar object: one frame per view/detector.
 
     ``kind`` is ``"WHOLE BODY"`` or ``"STATIC"``; ``scan`` (whole body) gives
@@ -218,14 +237,28 @@ def planar_dataset(ids: Ids, series: int, description: str, kind: str, views: li
     return ds
 
 
-def spect_dataset(ids: Ids, volume: np.ndarray, origin_mm: tuple[float, float, float],
-                  spacing_mm: float, proto: object, version: str, counts: float) -> Dataset:
+def spect_dataset(
+    ids: Ids,
+    volume: np.ndarray,
+    origin_mm: tuple[float, float, float],
+    spacing_mm: float,
+    proto: object,
+    version: str,
+    counts: float,
+) -> Dataset:
     """NM RECON TOMO multi-frame object, slices along +z (inferior to superior).
 
     ``counts`` is the total of the acquired projections.
     """
-    ds = base_dataset(ids, "NM", SERIES_SPECT, 1, NuclearMedicineImageStorage,
-                      "SPECT chest OSEM 4i10s AC SC", version)
+    ds = base_dataset(
+        ids,
+        "NM",
+        SERIES_SPECT,
+        1,
+        NuclearMedicineImageStorage,
+        "SPECT chest OSEM 4i10s AC SC",
+        version,
+    )
     ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
     _nm_common(ds, "CHEST")
     ds.CountsAccumulated = int(counts)
@@ -238,8 +271,13 @@ def spect_dataset(ids: Ids, volume: np.ndarray, origin_mm: tuple[float, float, f
     ds.NumberOfSlices = nz
     ds.NumberOfDetectors = 1
     ds.NumberOfRotations = 1
-    det = _detector(None, spacing_mm, (540.0, 400.0), [round(float(v), 4) for v in origin_mm],
-                    [1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    det = _detector(
+        None,
+        spacing_mm,
+        (540.0, 400.0),
+        [round(float(v), 4) for v in origin_mm],
+        [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+    )
     ds.DetectorInformationSequence = Sequence([det])
     p = proto
     rot = Dataset()
@@ -265,17 +303,24 @@ def spect_dataset(ids: Ids, volume: np.ndarray, origin_mm: tuple[float, float, f
     return ds
 
 
-def ct_datasets(ids: Ids, hu: np.ndarray, origin_mm: tuple[float, float, float],
-                spacing_mm: tuple[float, float, float], kvp: float, ma: int, version: str
-                ) -> list[Dataset]:
+def ct_datasets(
+    ids: Ids,
+    hu: np.ndarray,
+    origin_mm: tuple[float, float, float],
+    spacing_mm: tuple[float, float, float],
+    kvp: float,
+    ma: int,
+    version: str,
+) -> list[Dataset]:
     """One CT Image object per slice; instance 1 is the most superior slice."""
     nz = hu.shape[0]
     dx, dy, dz = spacing_mm
     out = []
     stored = np.clip(np.round(hu) + 1024.0, 0, 4095).astype(np.uint16)
     for n, k in enumerate(range(nz - 1, -1, -1), start=1):
-        ds = base_dataset(ids, "CT", SERIES_CT, n, CTImageStorage, "low-dose CT chest (SPECT/CT)",
-                          version)
+        ds = base_dataset(
+            ids, "CT", SERIES_CT, n, CTImageStorage, "low-dose CT chest (SPECT/CT)", version
+        )
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
         ds.PatientPosition = "HFS"
         ds.BodyPartExamined = "CHEST"

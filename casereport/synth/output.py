@@ -37,8 +37,9 @@ def _check_out(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise SynthError(f"{out}: output path exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not force:
-        raise SynthError(f"{out}: output directory is not empty (use --force to replace the "
-                         "generated studies)")
+        raise SynthError(
+            f"{out}: output directory is not empty (use --force to replace the generated studies)"
+        )
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise SynthError(f"{out}: parent directory {parent} does not exist")
@@ -46,8 +47,9 @@ def _check_out(out: Path, force: bool) -> None:
         raise SynthError(f"{out}: output directory is not writable")
 
 
-def _run_subject(key: str, seed: int, tmp: str) -> tuple[str, dict[str, str], dict[str, Any],
-                                                         float]:
+def _run_subject(
+    key: str, seed: int, tmp: str
+) -> tuple[str, dict[str, str], dict[str, Any], float]:
     """Simulate one subject and write its files under ``tmp/<key>/`` (runs in a worker)."""
     t0 = time.perf_counter()
     res = simulate_subject(SUBJECTS[key], seed, GENERATOR_VERSION)
@@ -63,9 +65,13 @@ def _default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def generate(out: Path | str, cases: str | list[str] | tuple[str, ...] | None = None,
-             seed: int = DEFAULT_SEED, force: bool = False, workers: int | None = None
-             ) -> dict[str, Any]:
+def generate(
+    out: Path | str,
+    cases: str | list[str] | tuple[str, ...] | None = None,
+    seed: int = DEFAULT_SEED,
+    force: bool = False,
+    workers: int | None = None,
+) -> dict[str, Any]:
     """Simulate the requested subjects and write them under ``out``.
 
     Subjects are simulated in up to ``workers`` processes (default: 2 or the number of
@@ -88,8 +94,9 @@ def generate(out: Path | str, cases: str | list[str] | tuple[str, ...] | None = 
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.synth-", dir=out.parent))
     except OSError as exc:
-        raise SynthError(f"{out}: cannot create a temporary folder beside it ({exc.strerror})"
-                         ) from exc
+        raise SynthError(
+            f"{out}: cannot create a temporary folder beside it ({exc.strerror})"
+        ) from exc
     try:
         files: dict[str, str] = {}
         truth: dict[str, Any] = {}
@@ -99,8 +106,14 @@ def generate(out: Path | str, cases: str | list[str] | tuple[str, ...] | None = 
         if n_workers > 1 and len(order) > 1:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
-                done = list(pool.map(_run_subject, [s.key for s in order],
-                                     [int(seed)] * len(order), [str(tmp)] * len(order)))
+                done = list(
+                    pool.map(
+                        _run_subject,
+                        [s.key for s in order],
+                        [int(seed)] * len(order),
+                        [str(tmp)] * len(order),
+                    )
+                )
         else:
             done = [_run_subject(s.key, int(seed), str(tmp)) for s in order]
         for key, f, t, sec in done:

@@ -54,8 +54,9 @@ class ViewGeometry:
         return (half + u if view == "ANT" else half - u, self.z_top_mm - z_mm)
 
 
-def project(activity_mbq: np.ndarray, mu_per_mm: np.ndarray, grid: Grid, view: str,
-            camera: Camera = CAMERA) -> np.ndarray:
+def project(
+    activity_mbq: np.ndarray, mu_per_mm: np.ndarray, grid: Grid, view: str, camera: Camera = CAMERA
+) -> np.ndarray:
     """Primary (unscattered) count rate density, counts/s per mm^2, on the (z, x) plane.
 
     The camera face follows the body contour for ANT (gap below the most anterior skin point

@@ -80,10 +80,17 @@ def wb_grid(spec: SubjectSpec) -> Grid:
     return Grid((-298.0, -230.0, -20.0), (d, d, d), (nz, 112, 150))
 
 
-def _views(density: dict[str, np.ndarray], grid: Grid, geom: planar.ViewGeometry,
-           views: list[str], seconds: float, rng: np.random.Generator) -> np.ndarray:
-    frames = [planar.poisson(planar.resample(density[v], grid, geom, v) * seconds, rng)
-              for v in views]
+def _views(
+    density: dict[str, np.ndarray],
+    grid: Grid,
+    geom: planar.ViewGeometry,
+    views: list[str],
+    seconds: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    frames = [
+        planar.poisson(planar.resample(density[v], grid, geom, v) * seconds, rng) for v in views
+    ]
     return np.stack(frames)
 
 
@@ -98,17 +105,29 @@ def simulate_subject(spec: SubjectSpec, seed: int, version: str) -> SubjectResul
     find = biodist.findings(spec, body, rng_for(seed, spec, 1))
     act = biodist.activity(ph, conc, find)
     mu = lookup(MU_PER_MM, ph.labels)
-    density = {v: planar.add_scatter(planar.project(act, mu, grid, v), grid) for v in
-               ("ANT", "POST")}
+    density = {
+        v: planar.add_scatter(planar.project(act, mu, grid, v), grid) for v in ("ANT", "POST")
+    }
     del act, mu, ph
 
     vertex = body.landmarks["vertex"][2]
-    geom = planar.ViewGeometry(WB.rows, WB.cols, WB.pixel_mm,
-                               z_top_mm=round(vertex + (WB.length_mm - spec.height_mm) / 2.0, 1))
+    geom = planar.ViewGeometry(
+        WB.rows,
+        WB.cols,
+        WB.pixel_mm,
+        z_top_mm=round(vertex + (WB.length_mm - spec.height_mm) / 2.0, 1),
+    )
     frames = _views(density, grid, geom, ["ANT", "POST"], WB.dwell_s, rng_for(seed, spec, 2))
     res.files["wb/wb.dcm"] = planar_dataset(
-        ids, SERIES_WB, "whole-body Tc-99m MDP ANT/POST", "WHOLE BODY", ["ANT", "POST"], frames,
-        WB.pixel_mm, int(round(WB.length_mm / WB.speed_mm_s * 1000)), version,
+        ids,
+        SERIES_WB,
+        "whole-body Tc-99m MDP ANT/POST",
+        "WHOLE BODY",
+        ["ANT", "POST"],
+        frames,
+        WB.pixel_mm,
+        int(round(WB.length_mm / WB.speed_mm_s * 1000)),
+        version,
         scan={"velocity_mm_s": WB.speed_mm_s, "length_mm": WB.length_mm},
         geometry={v: geom.plane(v) for v in ("ANT", "POST")},
     )
@@ -123,14 +142,21 @@ def simulate_subject(spec: SubjectSpec, seed: int, version: str) -> SubjectResul
             "kidney": conc.kidney_mbq_ml,
             "bladder": conc.bladder_mbq_ml,
         },
-        "wb": {"z_top_mm": geom.z_top_mm, "pixel_mm": WB.pixel_mm, "rows": WB.rows,
-               "cols": WB.cols},
+        "wb": {
+            "z_top_mm": geom.z_top_mm,
+            "pixel_mm": WB.pixel_mm,
+            "rows": WB.rows,
+            "cols": WB.cols,
+        },
         "landmarks_lps_mm": {k: tuple(float(v) for v in p) for k, p in body.landmarks.items()},
         "lungs": {k: {"centre": e.centre, "radii": e.radii} for k, e in body.lungs.items()},
         "lesions": [
-            {"name": les.name, "site": les.site,
-             "centre_lps_mm": tuple(float(v) for v in body.landmarks[les.site]),
-             "radius_mm": les.radius_mm * body.sz}
+            {
+                "name": les.name,
+                "site": les.site,
+                "centre_lps_mm": tuple(float(v) for v in body.landmarks[les.site]),
+                "radius_mm": les.radius_mm * body.sz,
+            }
             for les in spec.lesions
         ],
         "blobs": [{"centre": b.centre, "radii": b.radii} for b in find.blobs],
@@ -139,37 +165,56 @@ def simulate_subject(spec: SubjectSpec, seed: int, version: str) -> SubjectResul
 
     if spec.spot_views:
         zc = body.lungs["R"].centre[2]
-        sgeom = planar.ViewGeometry(SPOT.matrix, SPOT.matrix, SPOT.pixel_mm,
-                                    z_top_mm=round(zc + SPOT.matrix * SPOT.pixel_mm / 2.0, 1))
-        rate = planar.resample(density[spec.spot_views[0]], grid, sgeom,
-                               spec.spot_views[0]).sum()
+        sgeom = planar.ViewGeometry(
+            SPOT.matrix,
+            SPOT.matrix,
+            SPOT.pixel_mm,
+            z_top_mm=round(zc + SPOT.matrix * SPOT.pixel_mm / 2.0, 1),
+        )
+        rate = planar.resample(density[spec.spot_views[0]], grid, sgeom, spec.spot_views[0]).sum()
         seconds = float(np.round(SPOT.preset_counts / rate))
-        frames = _views(density, grid, sgeom, list(spec.spot_views), seconds,
-                        rng_for(seed, spec, 3))
+        frames = _views(
+            density, grid, sgeom, list(spec.spot_views), seconds, rng_for(seed, spec, 3)
+        )
         res.files["spot/spot.dcm"] = planar_dataset(
-            ids, SERIES_SPOT, "static chest " + "/".join(spec.spot_views), "STATIC",
-            list(spec.spot_views), frames, SPOT.pixel_mm, int(seconds * 1000), version,
+            ids,
+            SERIES_SPOT,
+            "static chest " + "/".join(spec.spot_views),
+            "STATIC",
+            list(spec.spot_views),
+            frames,
+            SPOT.pixel_mm,
+            int(seconds * 1000),
+            version,
             geometry={v: sgeom.plane(v) for v in spec.spot_views},
         )
-        truth["spot"] = {"z_top_mm": sgeom.z_top_mm, "pixel_mm": SPOT.pixel_mm,
-                         "seconds": seconds}
+        truth["spot"] = {"z_top_mm": sgeom.z_top_mm, "pixel_mm": SPOT.pixel_mm, "seconds": seconds}
     del density
 
     cgrid = ct.ct_grid(body, CT)
     hu = ct.simulate_ct(body, cgrid, CT, rng_for(seed, spec, 4))
-    for n, ds in enumerate(ct_datasets(ids, hu, cgrid.origin_mm, cgrid.spacing_mm, CT.kvp, CT.ma,
-                                       version), start=1):
+    for n, ds in enumerate(
+        ct_datasets(ids, hu, cgrid.origin_mm, cgrid.spacing_mm, CT.kvp, CT.ma, version), start=1
+    ):
         res.files[f"ct/CT_{n:04d}.dcm"] = ds
-    truth["ct"] = {"origin_mm": cgrid.origin_mm, "spacing_mm": cgrid.spacing_mm,
-                   "shape": cgrid.shape}
+    truth["ct"] = {
+        "origin_mm": cgrid.origin_mm,
+        "spacing_mm": cgrid.spacing_mm,
+        "shape": cgrid.shape,
+    }
 
     if spec.spect:
-        vol, sgrid, counts = simulate_spect(body, spec, conc, find, hu, cgrid,
-                                            rng_for(seed, spec, 5))
-        res.files["spect/spect.dcm"] = spect_dataset(ids, vol, sgrid.origin_mm,
-                                                     sgrid.spacing_mm[0], SPECT, version, counts)
-        truth["spect"] = {"origin_mm": sgrid.origin_mm, "spacing_mm": sgrid.spacing_mm,
-                          "shape": sgrid.shape}
+        vol, sgrid, counts = simulate_spect(
+            body, spec, conc, find, hu, cgrid, rng_for(seed, spec, 5)
+        )
+        res.files["spect/spect.dcm"] = spect_dataset(
+            ids, vol, sgrid.origin_mm, sgrid.spacing_mm[0], SPECT, version, counts
+        )
+        truth["spect"] = {
+            "origin_mm": sgrid.origin_mm,
+            "spacing_mm": sgrid.spacing_mm,
+            "shape": sgrid.shape,
+        }
     res.truth = truth
     return res
 
@@ -187,9 +232,15 @@ def spect_grid(body: Body, ct_grid: Grid) -> Grid:
     return Grid((o, o, round(zc - half, 3)), (d, d, d), (nz, n, n))
 
 
-def simulate_spect(body: Body, spec: SubjectSpec, conc: biodist.Concentrations,
-                   find: biodist.Findings, hu: np.ndarray, cgrid: Grid,
-                   rng: np.random.Generator) -> tuple[np.ndarray, Grid, float]:
+def simulate_spect(
+    body: Body,
+    spec: SubjectSpec,
+    conc: biodist.Concentrations,
+    find: biodist.Findings,
+    hu: np.ndarray,
+    cgrid: Grid,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, Grid, float]:
     """Projections from the phantom, OSEM with attenuation from the CT; uint16 volume."""
     g = spect_grid(body, cgrid)
     ph = rasterise(body, g)
@@ -225,5 +276,7 @@ def wb_points(body: Body, geom: planar.ViewGeometry) -> dict[str, dict[str, tupl
     g = body.girth * body.sz
     for side, sgn in (("R", -1.0), ("L", 1.0)):
         pts[f"thigh_lateral_{side}"] = (sgn * (100.0 * body.hips + 45.0) * g, 690.0 * body.sz)
-    return {view: {k: geom.to_view_mm(view, x, z) for k, (x, z) in pts.items()}
-            for view in ("ANT", "POST")}
+    return {
+        view: {k: geom.to_view_mm(view, x, z) for k, (x, z) in pts.items()}
+        for view in ("ANT", "POST")
+    }

@@ -64,8 +64,12 @@ def rotation_matrix(n: int, angle_deg: float) -> sparse.csr_matrix:
     fx, fy = x - x0, y - y0
     rows, cols, vals = [], [], []
     out = (jj * n + ii).astype(int).ravel()
-    for dy, dx, w in ((0, 0, (1 - fx) * (1 - fy)), (0, 1, fx * (1 - fy)), (1, 0, (1 - fx) * fy),
-                      (1, 1, fx * fy)):
+    for dy, dx, w in (
+        (0, 0, (1 - fx) * (1 - fy)),
+        (0, 1, fx * (1 - fy)),
+        (1, 0, (1 - fx) * fy),
+        (1, 1, fx * fy),
+    ):
         xi, yi = (x0 + dx).ravel(), (y0 + dy).ravel()
         ok = (xi >= 0) & (xi < n) & (yi >= 0) & (yi < n) & (w.ravel() > 1e-6)
         rows.append(out[ok])
@@ -87,9 +91,12 @@ def rotation_set(proto: SpectProtocol) -> tuple[list[sparse.csr_matrix], list[sp
 class Projector:
     """Attenuated parallel-beam projector/back-projector for one attenuation map."""
 
-    def __init__(self, mu_per_mm: np.ndarray, proto: SpectProtocol,
-                 rotations: tuple[list[sparse.csr_matrix], list[sparse.csr_matrix]] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        mu_per_mm: np.ndarray,
+        proto: SpectProtocol,
+        rotations: tuple[list[sparse.csr_matrix], list[sparse.csr_matrix]] | None = None,
+    ) -> None:
         nz, ny, nx = mu_per_mm.shape
         assert ny == nx == proto.matrix
         self.n, self.nz, self.proto = nx, nz, proto
@@ -131,8 +138,12 @@ class Projector:
         return self.rot_t[a] @ spread.reshape(self.n * self.n, self.nz)
 
 
-def simulate(activity_mbq: np.ndarray, projector: Projector, rng: np.random.Generator,
-             camera: Camera = CAMERA) -> np.ndarray:
+def simulate(
+    activity_mbq: np.ndarray,
+    projector: Projector,
+    rng: np.random.Generator,
+    camera: Camera = CAMERA,
+) -> np.ndarray:
     """Noisy projections (n_angles, nz, nx) in counts, with distance-dependent blur and scatter.
 
     ``projector`` carries the true attenuation map of the phantom.
@@ -152,7 +163,7 @@ def simulate(activity_mbq: np.ndarray, projector: Projector, rng: np.random.Gene
         vol = projector.rotated(a, cols)  # (ny, nx, nz)
         prim = np.zeros((nz, n), dtype=np.float64)
         for j0 in range(0, n, group):
-            plane = vol[j0:j0 + group].sum(axis=0).T  # (nz, nx)
+            plane = vol[j0 : j0 + group].sum(axis=0).T  # (nz, nx)
             if not plane.any():
                 continue
             sig = float(camera.sigma_mm(dist[min(j0 + group // 2, n - 1)])) / p.pixel_mm
