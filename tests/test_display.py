@@ -24,6 +24,7 @@ from casereport.display import (
     show_fusion,
     show_planar_views,
 )
+from casereport.display.slices import fusion_colormap
 from casereport.errors import FigureError
 from casereport.io.types import CTVolume, PlanarImage, SpectVolume
 from tests.figure_synth import FOR_UID, ct_volume, source, spect_volume, spot, wholebody
@@ -203,6 +204,11 @@ def test_fusion_overlay_and_colorbar() -> None:
     # lungs (CT ~ -850 HU) carry the SPECT uptake on the same grid
     lung = disp.ct.array < -700
     assert disp.nm.array[lung].mean() > 5 * disp.nm.array[~lung & (disp.ct.array > -500)].mean()
+    # a half-transparent overlay gets a colour bar blended the same way over one CT grey
+    bar = disp.colorbar.cmap(np.linspace(0.0, 1.0, 7))[:, :3]
+    base = fusion_colormap()(np.linspace(0.0, 1.0, 7))[:, :3]
+    grey = (bar - 0.5 * base) / 0.5
+    assert np.allclose(grey, grey[0, 0]) and 0.0 < grey[0, 0] < 1.0
     with pytest.raises(FigureError, match="alpha"):
         show_fusion(ct, nm, grid, CT_WINDOWS["lung"], NMWindow(50, 99.9), ax=ax, alpha=0.0)
 

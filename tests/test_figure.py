@@ -5,16 +5,19 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from PIL import Image
+from pypdf import PdfReader
 
 from casereport.annotate import load_case
 from casereport.errors import CaseFileError, FigureError
 from casereport.figure import (
+    FIGURE1,
     FIGURE1_LAYOUT,
     SIMULATED_MARK,
     draw_panel,
@@ -24,6 +27,8 @@ from casereport.figure import (
     single_panel_figure,
     write_figure1,
 )
+from casereport.figure.layout import Column, FigureLayout, check, solve
+from casereport.figure.style import LICENCE
 from tests.figure_synth import CASE_YAML, SyntheticLoader, make_case_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,35 +104,84 @@ def _bbox(ax) -> tuple[float, float, float, float]:
 def test_figure1_layout_labels_and_mark(synth_case) -> None:
     spec, loader, _ = synth_case
     res = figure1([spec], loader=loader)
-    assert res.fig.get_size_inches()[0] == pytest.approx(180 / 25.4)
-    assert list(res.panels) == [p for row in FIGURE1_LAYOUT for p in row]
+    assert res.fig.get_size_inches()[0] == pytest.approx(FIGURE1.width_mm / 25.4)
+    assert set(res.panels) == set(FIGURE1.panel_ids)
     boxes = {pid: _bbox(a.ax) for pid, a in res.panels.items()}
-    # rows top to bottom, panels left to right, no overlaps, inside the figure
-    for upper, lower in zip(FIGURE1_LAYOUT, FIGURE1_LAYOUT[1:], strict=False):
-        assert min(boxes[p][1] for p in upper) > max(boxes[p][3] for p in lower)
-    for row in FIGURE1_LAYOUT:
-        for left, right in zip(row, row[1:], strict=False):
-            assert boxes[left][2] < boxes[right][0]
+    # within each column: rows top to bottom, panels left to right; columns side by side
+    for col in FIGURE1.columns:
+        for upper, lower in zip(col.rows, col.rows[1:], strict=False):
+            assert min(boxes[p][1] for p in upper) > max(boxes[p][3] for p in lower)
+        for row in col.rows:
+            for left, right in zip(row, row[1:], strict=False):
+                assert boxes[left][2] < boxes[right][0]
+    for a, b in zip(FIGURE1.columns, FIGURE1.columns[1:], strict=False):
+        assert max(boxes[p][2] for p in a.panel_ids) < min(boxes[p][0] for p in b.panel_ids)
     assert all(0 <= b[0] and b[2] <= 1 and 0 <= b[1] and b[3] <= 1 for b in boxes.values())
     assert {t.get_text() for t in res.labels.values()} == set(res.panels)
     assert res.simulated and res.mark is not None and res.mark.get_text() == SIMULATED_MARK
 
 
-def test_no_mark_when_sources_are_not_simulated(tmp_path: Path) -> None:
-    path = make_case_dir(tmp_path)
-    loader = SyntheticLoader(tmp_path, simulated=False)
-    res = figure1([load_case(path, loader=loader)], loader=loader)
-    assert not res.simulated and res.mark is None
-    texts = [t.get_text() for a in res.panels.values() for t in a.texts]
-    assert "SIMULATED" not in texts
+def test_layout_solver_equal_columns_and_minimums() -> None:
+    layout = FigureLayout(
+        columns=(Column(rows=(("a", "b"), ("c",))), Column(rows=(("t",),), min_width_mm=30.0)),
+        width_mm=180.0,
+    )
+    aspects = {"a": 1.0, "b": 1.0, "c": 2.0, "t": 0.5}
+    placed = solve(layout, aspects)
+    rects = placed.rects
+    col_a_top = rects["a"][1] + rects["a"][3]
+    assert col_a_top - rects["c"][1] == pytest.approx(rects["t"][3])
+    assert check(layout, placed) == []
+    # a wide tall panel squeezes the left column: the panel minimum wins over equal heights
+    squeezed = solve(layout, {**aspects, "t": 2.0})
+    assert min(r[2] for k, r in squeezed.rects.items() if k != "t") >= 40.0 - 1e-6
+    # each minimum is enforced by check(), to the tenth of a millimetre or point
+    strict = FigureLayout(columns=layout.columns, min_panel_mm=rects["c"][2] + 0.1)
+    assert any("panel" in p for p in check(strict, placed))
+    assert check(layout, placed, text_sizes_pt=[("x", 6.9)]) == ["text 'x' is 6.9 pt (minimum 7)"]
+    assert check(layout, placed, view_widths_mm={"t": [27.9]})
 
 
-def test_figure1_needs_every_panel(tmp_path: Path) -> None:
-    text = CASE_YAML.split("  C3:\n")[0] + "annotations: []\n"
-    path = make_case_dir(tmp_path, text)
-    loader = SyntheticLoader(tmp_path)
-    with pytest.raises(FigureError, match="needs panel C3"):
-        figure1([load_case(path, loader=loader)], loader=loader)
+def test_figure1_meets_print_minimums(real_specs) -> None:
+    """At print size (180 mm): C1 >= 60 mm, its views >= 28 mm, panels >= 40 mm, text >= 7 pt."""
+    res = figure1(real_specs)
+    assert res.fig.get_size_inches()[0] * 25.4 == pytest.approx(FIGURE1.width_mm)
+    assert res.problems() == []
+    w_in = res.fig.get_size_inches()[0]
+    c1_mm = res.panels["C1"].ax.get_position().width * w_in * 25.4
+    assert c1_mm >= 60.0
+    assert min(res.view_widths_mm()["C1"]) >= 28.0
+    sizes = [size for _, size in res.text_sizes_pt()]
+    assert len(sizes) > 30 and min(sizes) >= 7.0  # every label, tick and scale bar text
+    # the check sees a single label made smaller
+    res.panels["C2"].colorbar.ax.yaxis.get_ticklabels()[0].set_fontsize(6.5)
+    res.fig.canvas.draw()  # tick labels are re-created on draw; set one again after it
+    res.panels["C2"].texts[0].set_fontsize(6.5)
+    assert any("6.5 pt" in p for p in res.problems())
+
+
+def _overlay_to_bar_distance(res) -> float:
+    """75th percentile of the distance (RGB levels) from C2's coloured pixels to the bar."""
+    c2 = res.panels["C2"]
+    rgb = np.asarray(Image.open(io.BytesIO(render(res.fig, "png", dpi=100))).convert("RGB"))
+    h, w, _ = rgb.shape
+    x0, y0, x1, y1 = _bbox(c2.ax)
+    bx0, by0, bx1, by1 = _bbox(c2.colorbar.ax)
+    bar = rgb[int((1 - by1) * h) + 2 : int((1 - by0) * h) - 2, int((bx0 + bx1) / 2 * w)]
+    panel = rgb[int((1 - y1) * h) : int((1 - y0) * h), int(x0 * w) : int(x1 * w)]
+    panel = panel.astype(float)
+    coloured = panel[(panel.max(axis=2) - panel.min(axis=2)) > 60]  # not grey
+    assert len(coloured) > 1000
+    gaps = np.linalg.norm(coloured[:, None, :] - bar[None, :, :].astype(float), axis=2)
+    return float(np.percentile(gaps.min(axis=1), 75))
+
+
+def test_fusion_colours_on_the_image_are_those_of_the_colour_bar(real_specs) -> None:
+    res = figure1(real_specs)
+    assert _overlay_to_bar_distance(res) < 8.0
+    # the same overlay blended at 60 % over the CT (olive on grey) is far from every bar colour
+    res.panels["C2"].images[-1].set_alpha(0.6)
+    assert _overlay_to_bar_distance(res) > 40.0
 
 
 # --------------------------------------------------------------------------- files
@@ -152,6 +206,13 @@ def test_outputs_are_deterministic_and_well_formed(synth_case) -> None:
     assert "<dc:date>" not in svg and "Matplotlib v" not in svg
     assert b"CreationDate" not in first["figure1.pdf"]
     assert first["figure1.pdf"].startswith(b"%PDF")
+    # text stays text in the SVG (labels searchable), licence and source in every format
+    assert ">A1</text>" in svg.replace("\n", "") or re.search(r"<text[^>]*>A1</text>", svg)
+    assert LICENCE in svg and "Majeed" in svg
+    assert png.info["Copyright"] == LICENCE and "DICOM" in png.info["Source"]
+    assert tif.tag_v2[33432] == LICENCE and "Majeed" in tif.tag_v2[270]
+    meta = PdfReader(io.BytesIO(first["figure1.pdf"])).metadata
+    assert LICENCE in meta["/Keywords"] and "Majeed" in meta["/Subject"]
 
 
 def test_write_figure1_and_panel_sidecars(tmp_path: Path) -> None:

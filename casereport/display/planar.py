@@ -210,5 +210,5 @@ def show_planar_views(
     ax.set_ylim(y_bottom, y_top)
     extras: list = []
     if scale_bar_mm:
-        extras.extend(add_scale_bar(ax, scale_bar_mm, color=INK_ON_WHITE, fontsize=fontsize - 1))
+        extras.extend(add_scale_bar(ax, scale_bar_mm, color=INK_ON_WHITE, fontsize=fontsize))
     return PlanarDisplay(images, texts, offsets, boxes, vmin, vmax, extras)

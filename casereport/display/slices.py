@@ -33,6 +33,27 @@ def fusion_colormap(name: str = FUSION_CMAP, start: float = FUSION_CMAP_START) -
     return ListedColormap(base(np.linspace(start, 1.0, 256)), name=f"{name}_from_{start:g}")
 
 
+def blended_colormap(cmap: Colormap, alpha: float, grey: float) -> ListedColormap:
+    """``cmap`` drawn at opacity ``alpha`` over a grey of level ``grey`` (0-1).
+
+    A colour bar with this map shows the colours a semi-transparent overlay takes on
+    a background of that grey, so the bar matches the image.
+    """
+    rgba = cmap(np.linspace(0.0, 1.0, 256))
+    rgba[:, :3] = alpha * rgba[:, :3] + (1.0 - alpha) * grey
+    rgba[:, 3] = 1.0
+    return ListedColormap(rgba, name=f"{cmap.name}_over_{grey:.2f}")
+
+
+def _ct_grey(ct: SliceDisplay, layer: np.ma.MaskedArray) -> float:
+    """Median display grey (0-1) of the CT under the visible overlay pixels."""
+    lo, hi = ct.ct_window.limits_hu
+    under = ct.ct.array[~np.ma.getmaskarray(layer)]
+    if under.size == 0:
+        return 0.0
+    return float(np.clip((np.median(under) - lo) / (hi - lo), 0.0, 1.0))
+
+
 #: HU given to points of a plane outside the CT (air).
 CT_FILL_HU = -1000.0
 
@@ -104,7 +125,7 @@ def show_ct_plane(
         )
     extras: list = []
     if scale_bar_mm:
-        extras.extend(add_scale_bar(ax, scale_bar_mm, color=INK_ON_BLACK, fontsize=fontsize - 1))
+        extras.extend(add_scale_bar(ax, scale_bar_mm, color=INK_ON_BLACK, fontsize=fontsize))
     return SliceDisplay([im], texts, grid, plane, window, extras=extras)
 
 
@@ -127,7 +148,9 @@ def show_fusion(
 
     Both volumes are resampled on the same ``grid`` through their own affines, so they
     line up wherever their voxels sit. SPECT values below the window's lower limit are
-    transparent; the colour map is ``cmap`` from :data:`FUSION_CMAP_START` up.
+    transparent; the colour map is ``cmap`` from :data:`FUSION_CMAP_START` up. With
+    ``alpha`` 1 the overlay is opaque and its colours are those of the colour bar; below 1
+    the bar is drawn blended over the median CT grey under the overlay.
     ``nm_window`` percentiles are taken over the whole SPECT volume
     (voxels > 0) so that the colour scale does not depend on the plane shown.
     """
@@ -160,13 +183,14 @@ def show_fusion(
     out.nm_limits = (vmin, vmax)
     if colorbar:
         cax = ax.inset_axes((1.03, 0.0, 0.05, 1.0))
-        mappable = ScalarMappable(norm=Normalize(vmin=vmin, vmax=vmax), cmap=cm)
+        bar_cm = cm if alpha >= 1.0 else blended_colormap(cm, alpha, _ct_grey(out, layer))
+        mappable = ScalarMappable(norm=Normalize(vmin=vmin, vmax=vmax), cmap=bar_cm)
         cb = ax.figure.colorbar(mappable, cax=cax)
         cb.locator = MaxNLocator(nbins=4)
         cb.formatter = FormatStrFormatter("%g")
         cb.update_ticks()
-        cb.set_label(f"SPECT ({spect.units.lower()})", fontsize=fontsize - 1, labelpad=2)
-        cb.ax.tick_params(labelsize=fontsize - 1.5, length=2, pad=1)
+        cb.set_label(f"SPECT ({spect.units.lower()})", fontsize=fontsize, labelpad=2)
+        cb.ax.tick_params(labelsize=fontsize, length=2, pad=1)
         cb.outline.set_linewidth(0.5)
         out.colorbar = cb
     return out
@@ -208,7 +232,7 @@ def show_nm_plane(
         )
     extras: list = []
     if scale_bar_mm:
-        extras.extend(add_scale_bar(ax, scale_bar_mm, color="black", fontsize=fontsize - 1))
+        extras.extend(add_scale_bar(ax, scale_bar_mm, color="black", fontsize=fontsize))
     # the CT slot holds the NM plane here; there is no CT window
     return SliceDisplay(
         [im],

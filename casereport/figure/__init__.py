@@ -17,11 +17,13 @@ from .composite import (
     layout_rows,
     load_cases,
     panel_outputs,
+    place,
     sidecar,
     single_panel_figure,
     write_figure1,
     write_panels,
 )
+from .layout import FIGURE1, Column, FigureLayout, Placement
 from .panels import (
     PanelArtists,
     ct_panel,
@@ -36,6 +38,10 @@ from .style import DPI, METADATA, RC, figure_style, render
 
 __all__ = [
     "DPI",
+    "FIGURE1",
+    "Column",
+    "FigureLayout",
+    "Placement",
     "FIGURE1_FORMATS",
     "FIGURE1_LAYOUT",
     "METADATA",
@@ -52,6 +58,7 @@ __all__ = [
     "figure_style",
     "fusion_panel",
     "layout_rows",
+    "place",
     "load_cases",
     "panel_outputs",
     "planar_panel",

@@ -16,32 +16,70 @@ from casereport.annotate.case import Loader
 from casereport.errors import FigureError
 from casereport.fileio import write_atomic
 
+from .layout import FIGURE1, MM_PER_IN, FigureLayout, Placement, check, solve
 from .panels import PanelArtists, data_aspect, draw_panel
 from .style import DPI, VECTOR_IMAGE_DPI, figure_style, png_to_tiff, render
 
-#: Rows of Figure 1, as in the original publication.
-FIGURE1_LAYOUT: tuple[tuple[str, ...], ...] = (("A1", "A2"), ("B1", "B2"), ("C1", "C2", "C3"))
+#: Panels of Figure 1 grouped by case, in reading order (captions, panel files).
+FIGURE1_LAYOUT: tuple[tuple[str, ...], ...] = tuple(
+    tuple(sorted(p for p in FIGURE1.panel_ids if p[0] == case))
+    for case in sorted({p[0] for p in FIGURE1.panel_ids})
+)
 FIGURE1_FORMATS = ("png", "tif", "svg", "pdf")
 SIMULATED_MARK = "SIMULATED DATA \u2014 synthetic DICOM studies, not patient images"
 
-_MM = 1.0 / 25.4
-#: Layout in inches.
+_MM = 1.0 / MM_PER_IN
+#: Layout in inches (single-case figures for notebooks).
 _MARGIN = 0.05
 _GAP = 0.07
 _LABEL_BAND = 0.17
 _COLORBAR_EXTRA = 0.55
-_MARK_BAND = 0.22
 
 
 @dataclass
 class Figure1:
-    """The composite figure and what each panel drew."""
+    """The composite figure, what each panel drew, and where the layout put it."""
 
     fig: Figure
     panels: dict[str, PanelArtists]
     labels: dict[str, Text]
     simulated: bool
     mark: Text | None
+    layout: FigureLayout = FIGURE1
+    placement: Placement | None = None
+
+    def view_widths_mm(self) -> dict[str, list[float]]:
+        """Printed width (mm) of each view of every multi-view panel."""
+        out: dict[str, list[float]] = {}
+        w_in = self.fig.get_size_inches()[0]
+        for pid, art in self.panels.items():
+            if len(art.images) < 2 or art.colorbar is not None or art.kind.value == "fusion":
+                continue
+            x0, x1 = art.ax.get_xlim()
+            axes_mm = art.ax.get_position().width * w_in * MM_PER_IN
+            out[pid] = [
+                abs(im.get_extent()[1] - im.get_extent()[0]) / abs(x1 - x0) * axes_mm
+                for im in art.images
+            ]
+        return out
+
+    def text_sizes_pt(self) -> list[tuple[str, float]]:
+        """(text, size in points) of every visible, non-empty text of the figure."""
+        return [
+            (t.get_text(), float(t.get_fontsize()))
+            for t in self.fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip()
+        ]
+
+    def problems(self) -> list[str]:
+        """What falls short of the layout's print-size minimums (empty when none)."""
+        assert self.placement is not None
+        return check(
+            self.layout,
+            self.placement,
+            view_widths_mm=self.view_widths_mm(),
+            text_sizes_pt=self.text_sizes_pt(),
+        )
 
 
 def _extra_width(art: PanelArtists) -> float:
@@ -69,7 +107,6 @@ def layout_rows(
     *,
     width_in: float,
     max_row_height_in: float = 2.4,
-    mark_band: bool = False,
 ) -> dict[str, tuple[float, float, float, float]]:
     """Place the panels row by row, each row filling the width at one height.
 
@@ -82,7 +119,6 @@ def layout_rows(
         free = width_in - 2 * _MARGIN - (len(row) - 1) * _GAP - sum(_extra_width(a) for a in row)
         heights.append(min(max_row_height_in, free / aspects))
     total = 2 * _MARGIN + sum(h + _LABEL_BAND for h in heights) + (len(rows) - 1) * _GAP
-    total += _MARK_BAND if mark_band else 0.0
     fig.set_size_inches(width_in, total)
     rects: dict[str, tuple[float, float, float, float]] = {}
     top = total - _MARGIN
@@ -99,7 +135,10 @@ def layout_rows(
     return rects
 
 
-def _label(fig: Figure, panel_id: str, rect: tuple[float, float, float, float]) -> Text:
+def _label(
+    fig: Figure, panel_id: str, rect: tuple[float, float, float, float], *, size_pt: float = 9.0
+) -> Text:
+    """Panel label above the panel's upper-left corner; ``rect`` in inches."""
     w_in, h_in = fig.get_size_inches()
     left, bottom, _, h = rect
     return fig.text(
@@ -108,46 +147,68 @@ def _label(fig: Figure, panel_id: str, rect: tuple[float, float, float, float]) 
         panel_id,
         ha="left",
         va="bottom",
-        fontsize=9,
+        fontsize=size_pt,
         fontweight="bold",
         color="black",
     )
+
+
+def place(
+    fig: Figure, panels: Mapping[str, PanelArtists], layout: FigureLayout, *, mark: bool
+) -> Placement:
+    """Size ``fig`` and move each panel's axes where ``layout`` puts it."""
+    placement = solve(
+        layout,
+        {pid: data_aspect(a.ax) for pid, a in panels.items()},
+        colorbars=[pid for pid, a in panels.items() if a.colorbar is not None],
+        mark=mark,
+    )
+    w, h = placement.width_mm, placement.height_mm
+    fig.set_size_inches(w * _MM, h * _MM)
+    for pid, (x, y, pw, ph) in placement.rects.items():
+        panels[pid].ax.set_position((x / w, y / h, pw / w, ph / h))
+    return placement
 
 
 def figure1(
     case_specs: Sequence[CaseSpec],
     *,
     fig: Figure | None = None,
-    width_mm: float = 180.0,
+    layout: FigureLayout = FIGURE1,
     loader: Loader | None = None,
 ) -> Figure1:
-    """Draw Figure 1 from the case files declaring panels A1, A2, B1, B2, C1, C2, C3.
+    """Draw Figure 1 from the case files declaring the panels of ``layout``.
 
     Args:
         case_specs: validated case files (control and others may be included; only the
-            panels of :data:`FIGURE1_LAYOUT` are drawn).
+            panels of ``layout`` are drawn).
         fig: figure to draw into (a new ``matplotlib.figure.Figure`` by default; no pyplot).
-        width_mm: figure width (180 mm: two journal columns). The height follows.
+        layout: where each panel goes and the print-size minimums (:data:`FIGURE1`); the
+            figure is ``layout.width_mm`` wide, its height follows.
         loader: study loader (defaults to the cached ``casereport.io.load``).
     """
-    owners = {pid: _find_panel(case_specs, pid) for row in FIGURE1_LAYOUT for pid in row}
+    owners = {pid: _find_panel(case_specs, pid) for pid in layout.panel_ids}
     with figure_style():
         fig = fig or Figure()
         panels: dict[str, PanelArtists] = {}
-        for row in FIGURE1_LAYOUT:
-            for pid in row:
-                ax = fig.add_axes((0.0, 0.0, 1.0, 1.0), label=pid)
-                panels[pid] = draw_panel(owners[pid], pid, ax=ax, loader=loader)
+        for pid in sorted(layout.panel_ids):
+            ax = fig.add_axes((0.0, 0.0, 1.0, 1.0), label=pid)
+            panels[pid] = draw_panel(
+                owners[pid], pid, ax=ax, loader=loader, fontsize=layout.text_pt
+            )
         simulated = any(p.simulated for p in panels.values())
-        rows = [[panels[pid] for pid in row] for row in FIGURE1_LAYOUT]
-        rects = layout_rows(fig, rows, width_in=width_mm * _MM, mark_band=simulated)
-        labels = {pid: _label(fig, pid, rects[pid]) for pid in panels}
+        placement = place(fig, panels, layout, mark=simulated)
+        labels = {
+            pid: _label(
+                fig, pid, tuple(v * _MM for v in placement.rects[pid]), size_pt=layout.label_pt
+            )
+            for pid in panels
+        }
         mark = None
         if simulated:
-            h_in = fig.get_size_inches()[1]
             mark = fig.text(
                 0.5,
-                (_MARGIN + 0.06) / h_in,
+                placement.mark_y_mm / placement.height_mm,
                 SIMULATED_MARK,
                 ha="center",
                 va="bottom",
@@ -155,7 +216,7 @@ def figure1(
                 fontweight="bold",
                 color="#b2182b",
             )
-    return Figure1(fig, panels, labels, simulated, mark)
+    return Figure1(fig, panels, labels, simulated, mark, layout, placement)
 
 
 def case_panel_figure(
@@ -270,7 +331,7 @@ def panel_outputs(
     loader: Loader | None = None,
 ) -> dict[str, bytes]:
     """``{"<panel>.png": bytes, "<panel>.json": bytes}`` for the requested panels."""
-    wanted = list(panel_ids) if panel_ids is not None else [p for r in FIGURE1_LAYOUT for p in r]
+    wanted = list(panel_ids) if panel_ids is not None else sorted(FIGURE1.panel_ids)
     out: dict[str, bytes] = {}
     for pid in wanted:
         spec = _find_panel(specs, pid)
@@ -367,6 +428,7 @@ __all__ = [
     "figure1",
     "figure1_outputs",
     "layout_rows",
+    "place",
     "load_cases",
     "panel_outputs",
     "sidecar",

@@ -118,7 +118,7 @@ def _scale(panel: PanelSpec) -> float | None:
     return SCALE_BAR_MM[panel.kind] if panel.scale_bar_mm is None else (panel.scale_bar_mm or None)
 
 
-def simulated_tag(ax: Axes, *, dark: bool, fontsize: float = 5.5) -> Text:
+def simulated_tag(ax: Axes, *, dark: bool, fontsize: float = 7.0) -> Text:
     """A small "SIMULATED" mark in the lower-left corner of a panel."""
     return ax.text(
         0.015,
@@ -175,11 +175,11 @@ def planar_panel(
         return (float(out[0]), float(out[1]))
 
     anns = draw_annotations(
-        annotations, ax, to_data=to_data, color=ANNOTATION_COLOR_NM, fontsize=fontsize - 0.5
+        annotations, ax, to_data=to_data, color=ANNOTATION_COLOR_NM, fontsize=fontsize
     )
     texts = list(disp.texts)
     if study.source.simulated:
-        texts.append(simulated_tag(ax, dark=False))
+        texts.append(simulated_tag(ax, dark=False, fontsize=fontsize))
     return PanelArtists(
         panel.panel_id,
         panel.kind,
@@ -272,11 +272,11 @@ def ct_panel(
         ct, _grid(ct, panel), window, ax=ax, scale_bar_mm=_scale(panel), fontsize=fontsize
     )
     anns = draw_annotations(
-        annotations, ax, color=ANNOTATION_COLOR_CT, halo="black", fontsize=fontsize - 0.5
+        annotations, ax, color=ANNOTATION_COLOR_CT, halo="black", fontsize=fontsize
     )
     texts = list(disp.texts)
     if ct.source.simulated:
-        texts.append(simulated_tag(ax, dark=True))
+        texts.append(simulated_tag(ax, dark=True, fontsize=fontsize))
     return PanelArtists(
         panel.panel_id,
         panel.kind,
@@ -320,11 +320,11 @@ def fusion_panel(
         fontsize=fontsize,
     )
     anns = draw_annotations(
-        annotations, ax, color=ANNOTATION_COLOR_FUSION, halo="black", fontsize=fontsize - 0.5
+        annotations, ax, color=ANNOTATION_COLOR_FUSION, halo="black", fontsize=fontsize
     )
     texts = list(disp.texts)
     if ct.source.simulated or spect.source.simulated:
-        texts.append(simulated_tag(ax, dark=True))
+        texts.append(simulated_tag(ax, dark=True, fontsize=fontsize))
     used = _slice_used(ct, panel)
     used["spect"] = {k: v for k, v in _slice_used(spect, panel).items() if k in ("index_ijk",)}
     assert disp.nm_limits is not None
