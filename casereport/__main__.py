@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from types import ModuleType
 
@@ -63,6 +64,12 @@ def build_parser(
     """The argument parser with one subparser per available command."""
     commands = _available() if commands is None else commands
     parser = argparse.ArgumentParser(prog="casereport", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log details (e.g. pydicom's remarks on odd values) to stderr",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, mod in commands.items():
         doc = (mod.__doc__ or name).strip().splitlines()[0]
@@ -76,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run a subcommand; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        log = logging.getLogger("casereport")
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
     try:
         return int(args._run(args))
     except CaseReportError as err:

@@ -252,6 +252,72 @@ def nm_wholebody(**kwargs: object) -> Dataset:
     return nm_planar(whole_body=True, **kwargs)  # type: ignore[arg-type]
 
 
+def body_counts(rows: int, cols: int, seed: int = 0, mean: float = 30.0) -> np.ndarray:
+    """(rows, cols) uint16 Poisson counts of one upright 'body' (head, trunk, two legs) on a
+    near-empty background, as a whole-body camera records it; a hot spot at 1/3 height."""
+    rng = np.random.default_rng(seed)
+    j, i = np.mgrid[0:rows, 0:cols]
+    y, x = j / rows, (i + 0.5) / cols - 0.5
+    head = (x / 0.12) ** 2 + ((y - 0.08) / 0.06) ** 2 < 1
+    trunk = (np.abs(x) < 0.3) & (y >= 0.13) & (y < 0.55)
+    legs = (np.abs(np.abs(x) - 0.12) < 0.09) & (y >= 0.55) & (y < 0.97)
+    lam = np.where(head | trunk | legs, mean, 0.05)
+    lam[int(rows / 3) : int(rows / 3) + 3, cols // 2 - 2 : cols // 2 + 2] = mean * 10
+    return rng.poisson(lam).astype(np.uint16)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8) -> np.ndarray:
+    """Two (rows, cols) images in one, separated by ``gap`` empty columns."""
+    blank = np.zeros((left.shape[0], gap), dtype=left.dtype)
+    return np.hstack([left, blank, right])
+
+
+def sc_nm(
+    counts: np.ndarray,
+    *,
+    whole_body: bool = True,
+    description: str = "SIMULATED bone scan",
+    image_type: Sequence[str] | None = None,
+    pixel_spacing: tuple[float, float] | None = (2.4, 2.4),
+    key: str = "sc",
+    series_uid: str | None = None,
+    series_number: int = 1,
+) -> Dataset:
+    """Secondary Capture Image Storage with Modality NM, one frame, no View Code Sequence
+    and no Detector Information Sequence: the common vendor export of a planar image.
+
+    ImageType defaults to ``DERIVED\\PRIMARY\\WHOLE BODY\\EMISSION`` (or ``STATIC``).
+    """
+    if image_type is None:
+        image_type = ["DERIVED", "PRIMARY", "WHOLE BODY" if whole_body else "STATIC", "EMISSION"]
+    ds = nm_planar(
+        counts,
+        views=("?",),
+        sop_class=SC_IMAGE,
+        image_type=image_type,
+        pixel_spacing=pixel_spacing,
+        key=key,
+        series_uid=series_uid,
+        description=description,
+        duration_ms=None,
+    )
+    del ds.NumberOfFrames
+    ds.SeriesNumber = series_number
+    ds.ConversionType = "WSD"
+    return ds
+
+
+def ct_localizer(
+    *, rows: int = 32, cols: int = 48, key: str = "scout", series_number: int = 1
+) -> Dataset:
+    """A CT localizer (scout): one coronal projection image, ImageType LOCALIZER."""
+    ds = ct_series(1, rows=rows, cols=cols, key=key, description="Topogram 0.6 T20f")[0]
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 0, -1]
+    ds.SeriesNumber = series_number
+    return ds
+
+
 def spect_volume_values(shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
     """(slices, rows, cols) uint16 counts with a hot sphere; slice k has +k in a corner marker."""
     rng = np.random.default_rng(seed)

@@ -410,10 +410,11 @@ def test_inspect_json_counts_and_hu(tmp_path: Path, capsys: pytest.CaptureFixtur
         "ANT": float(wb.pixel_array[0].sum()),
         "POST": float(wb.pixel_array[1].sum()),
     }
-    assert nm["views"][0]["pixel_spacing_mm"] == [2.4, 2.4] and nm["views"][0]["matrix"] == [
+    assert nm["frames"][0]["pixel_spacing_mm"] == [2.4, 2.4] and nm["frames"][0]["matrix"] == [
         128,
         48,
     ]
+    assert nm["frames"][0]["spacing_source"] == "PixelSpacing"
     assert nm["transfer_syntax"] == "Explicit VR Little Endian"
     assert nm["sop_class"] == "Nuclear Medicine Image Storage"
     ct = kinds["CTVolume"]

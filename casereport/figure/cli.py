@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -20,7 +21,7 @@ from casereport.display import (
 )
 from casereport.errors import FigureError
 from casereport.fileio import write_atomic
-from casereport.io import load
+from casereport.io import PlanarOptions, load
 from casereport.io.types import CTVolume, PlanarStudy, SpectVolume, Study, Volume, WholeBody
 
 from .panels import data_aspect, simulated_tag
@@ -131,7 +132,14 @@ def run(args: argparse.Namespace) -> int:
         raise FigureError(f"{out}: folder {out.parent} does not exist")
     if args.dpi <= 0 or args.dpi > 1200:
         raise FigureError(f"--dpi must lie in 1..1200, got {args.dpi}")
-    study = load(args.path, modality=args.modality, series_uid=args.series_uid)
+    study = load(
+        args.path,
+        modality=args.modality,
+        series_uid=args.series_uid,
+        options=PlanarOptions(lenient=True),
+    )
+    for w in getattr(study, "warnings", ()):
+        print(f"warning: {w}", file=sys.stderr)
     fig = draw_study(study, args)
     data = render(fig, fmt, dpi=args.dpi)
     write_atomic(out, data)

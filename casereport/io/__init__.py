@@ -6,9 +6,10 @@ series it holds from headers only. Errors are :class:`casereport.errors.DicomInp
 subclasses that name the file and the DICOM attribute.
 """
 
-from casereport.io.loader import classify, load
+from casereport.io.loader import classify, load, load_views
+from casereport.io.planar import PlanarOptions
 from casereport.io.record import files_read, forget_files_read, record_read
-from casereport.io.scan import SeriesSummary, scan
+from casereport.io.scan import SeriesChoice, SeriesSummary, scan
 from casereport.io.types import (
     CTVolume,
     PlanarImage,
@@ -23,7 +24,9 @@ from casereport.io.types import (
 __all__ = [
     "CTVolume",
     "PlanarImage",
+    "PlanarOptions",
     "PlanarStudy",
+    "SeriesChoice",
     "SeriesSummary",
     "SourceInfo",
     "SpectVolume",
@@ -34,6 +37,7 @@ __all__ = [
     "files_read",
     "forget_files_read",
     "load",
+    "load_views",
     "record_read",
     "scan",
 ]

@@ -14,6 +14,8 @@ from pydicom.uid import UID
 from casereport.errors import SeriesSelectionError
 from casereport.io.common import is_simulated, text
 from casereport.io.loader import build_series
+from casereport.io.planar import PlanarOptions
+from casereport.io.quiet import dicom_warnings
 from casereport.io.read import is_directory_file, read_dataset
 from casereport.io.scan import collect
 from casereport.io.types import CTVolume, PlanarStudy, SpectVolume, Study, Volume, WholeBody
@@ -99,28 +101,39 @@ def _header_summary(ds: Dataset, n_files: int) -> dict[str, Any]:
 
 
 def study_summary(study: Study) -> dict[str, Any]:
-    """Kind, views/frames, matrix, spacing (mm) and counts (NM) or HU range (CT)."""
+    """Kind, frames with views, matrix, spacing (mm) and its source, counts (NM) or HU (CT)."""
     out: dict[str, Any] = {"kind": type(study).__name__}
     if isinstance(study, PlanarStudy | WholeBody):
-        views = [
+        frames = [
             {
-                "view": v.view,
+                "view": v.view if v.view_known else "unknown",
                 "view_source": v.view_source,
                 "frame_index": v.frame_index,
+                "columns": None if v.columns is None else list(v.columns),
                 "matrix": list(v.shape),
                 "pixel_spacing_mm": [round(x, 4) for x in v.pixel_spacing_mm],
+                "spacing_source": v.spacing_source,
                 "total_counts": v.total_counts,
                 "duration_s": v.duration_s,
             }
             for v in study.views
         ]
-        out["views"] = views
-        out["n_frames"] = len(views)
-        out["total_counts"] = {v["view"]: v["total_counts"] for v in views}
+        first = study.views[0]
+        out["frames"] = frames
+        out["n_frames"] = len(frames)
+        out["matrix"] = list(first.shape)
+        out["spacing_mm"] = [round(x, 4) for x in first.pixel_spacing_mm]
+        out["spacing_source"] = first.spacing_source
+        out["total_counts"] = {
+            (v.view if v.view_known else f"unknown frame {v.frame_index}"): v.total_counts
+            for v in study.views
+        }
+        out["warnings"] = list(study.warnings)
     elif isinstance(study, Volume):
         lo, hi = float(np.min(study.array)), float(np.max(study.array))
         out["matrix"] = list(study.shape)
         out["spacing_mm"] = [round(x, 4) for x in study.spacing_mm]
+        out["spacing_source"] = "PixelSpacing and ImagePositionPatient"
         out["origin_mm"] = [round(float(x), 3) for x in study.affine[:3, 3]]
         out["warnings"] = list(study.warnings)
         if isinstance(study, CTVolume):
@@ -135,16 +148,22 @@ def study_summary(study: Study) -> dict[str, Any]:
 def inspect_path(
     path: str | Path, *, modality: str | None = None, series_uid: str | None = None
 ) -> dict[str, Any]:
-    """Summary of every (selected) series under ``path``: a JSON-ready dict."""
+    """Summary of every (selected) series under ``path``: a JSON-ready dict.
+
+    Never refuses a readable series because a study looks incomplete (one view, no view
+    names, no spacing): what is missing or assumed is listed under ``warnings``, with
+    pydicom's warnings about odd values.
+    """
     p = Path(path)
-    groups: list[list[tuple[Path, Dataset]]] = []
-    if p.is_file():
-        ds = read_dataset(p, headers_only=True)
-        if not is_directory_file(ds):
-            groups.append([(p, ds)])
-    if not groups:
-        for s in collect(p):
-            groups.append(list(zip(s.summary.paths, s.headers, strict=True)))
+    with dicom_warnings() as read_warnings:
+        groups: list[list[tuple[Path, Dataset]]] = []
+        if p.is_file():
+            ds = read_dataset(p, headers_only=True)
+            if not is_directory_file(ds):
+                groups.append([(p, ds)])
+        if not groups:
+            for s in collect(p):
+                groups.append(list(zip(s.summary.paths, s.headers, strict=True)))
     series = []
     for items in groups:
         first = items[0][1]
@@ -152,15 +171,20 @@ def inspect_path(
             continue
         if series_uid and text(first, "SeriesInstanceUID") != series_uid:
             continue
-        entry = _header_summary(first, len(items))
-        entry.update(study_summary(build_series(items)))
+        with dicom_warnings() as caught:
+            entry = _header_summary(first, len(items))
+            entry.update(study_summary(build_series(items, PlanarOptions(lenient=True))))
+        entry["warnings"] = [*entry["warnings"], *caught]
         series.append(entry)
     if not series and (modality or series_uid):
         want = ", ".join(
             f"{k}={v}" for k, v in (("modality", modality), ("series_uid", series_uid)) if v
         )
         raise SeriesSelectionError(p, f"no series matches {want}")
-    return {"path": str(p), "series": series}
+    out: dict[str, Any] = {"path": str(p), "series": series}
+    shown = {w for s in series for w in s["warnings"]}
+    out["warnings"] = [w for w in read_warnings if w not in shown]
+    return out
 
 
 def _fmt_num(x: float) -> str:
@@ -196,14 +220,16 @@ def format_text(report: dict[str, Any]) -> str:
         sim = "; simulated data" if s["simulated"] else ""
         lines.append(f"  de-identified:   {deid}{sim}")
         lines.append(f"  study:           {s['study']['description']!r}, date {s['study']['date']}")
-        if "views" in s:
-            for v in s["views"]:
+        if "frames" in s:
+            for v in s["frames"]:
                 dy, dx = v["pixel_spacing_mm"]
                 dur = f", {v['duration_s']:.0f} s" if v["duration_s"] else ""
+                cut = f" columns {v['columns'][0]}-{v['columns'][1]}" if v["columns"] else ""
                 lines.append(
-                    f"  view {v['view']:<5} frame {v['frame_index']}: "
+                    f"  view {v['view']:<7} frame {v['frame_index']}{cut}: "
                     f"{v['matrix'][0]} x {v['matrix'][1]} px, "
-                    f"{dy:.3f} x {dx:.3f} mm, total_counts {_fmt_num(v['total_counts'])}{dur}"
+                    f"{dy:.3f} x {dx:.3f} mm [{v['spacing_source']}], "
+                    f"total_counts {_fmt_num(v['total_counts'])}{dur}"
                     f"  [view from {v['view_source']}]"
                 )
         else:
@@ -218,6 +244,8 @@ def format_text(report: dict[str, Any]) -> str:
             if "value_range" in s:
                 lo, hi = (_fmt_num(x) for x in s["value_range"])
                 lines.append(f"  values ({s['units']}): {lo} .. {hi}")
-            for w in s["warnings"]:
-                lines.append(f"  warning:         {w}")
+        for w in s["warnings"]:
+            lines.append(f"  warning: {w}")
+    for w in report.get("warnings", []):
+        lines.append(f"warning: {w}")
     return "\n".join(lines)

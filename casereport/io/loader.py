@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from casereport.errors import DicomInputError, SeriesSelectionError, UnsupportedDicomError
+from casereport.errors import DicomInputError, UnsupportedDicomError
 from casereport.io.common import image_type, text
-from casereport.io.planar import build_planar, is_whole_body
+from casereport.io.planar import PlanarOptions, assemble, build_planar, is_whole_body
+from casereport.io.quiet import dicom_warnings
 from casereport.io.read import is_directory_file, read_dataset
-from casereport.io.scan import collect, select
-from casereport.io.types import Study
+from casereport.io.scan import SeriesChoice, collect, select
+from casereport.io.types import PlanarStudy, SourceInfo, Study, WholeBody
 from casereport.io.volume import build_ct, build_spect
 
 Kind = Literal["ct", "spect", "wholebody", "planar"]
@@ -83,11 +85,13 @@ def classify(ds: Dataset, path: Path) -> Kind:
     return "wholebody" if is_whole_body(ds) else "planar"
 
 
-def build_series(items: Sequence[tuple[Path, Dataset]]) -> Study:
+def build_series(
+    items: Sequence[tuple[Path, Dataset]], options: PlanarOptions | None = None
+) -> Study:
     """Build the study object from the (path, dataset) pairs of one series.
 
     The datasets may be headers read without pixel data; pixels are then read from the
-    files.
+    files. ``options`` (declared views and spacing, leniency) apply to planar NM only.
     """
     kinds = {classify(ds, p) for p, ds in items}
     if len(kinds) > 1:
@@ -99,27 +103,26 @@ def build_series(items: Sequence[tuple[Path, Dataset]]) -> Study:
         return build_ct(items)
     if kind == "spect":
         return build_spect(items)
-    return build_planar(list(items), whole_body=kind == "wholebody")
+    return build_planar(list(items), whole_body=kind == "wholebody", options=options)
 
 
-def _check_selectors(ds: Dataset, path: Path, modality: str | None, series_uid: str | None) -> None:
-    have_mod = text(ds, "Modality").upper()
-    have_uid = text(ds, "SeriesInstanceUID")
-    if modality is not None and have_mod != modality.upper():
-        raise SeriesSelectionError(path, f"file is {have_mod}, not {modality.upper()}", "Modality")
-    if series_uid is not None and have_uid != series_uid:
-        raise SeriesSelectionError(
-            path, f"file belongs to series {have_uid}, not {series_uid}", "SeriesInstanceUID"
-        )
-
-
-def load(path: str | Path, *, modality: str | None = None, series_uid: str | None = None) -> Study:
+def load(
+    path: str | Path,
+    *,
+    modality: str | None = None,
+    series_uid: str | None = None,
+    choice: SeriesChoice | None = None,
+    options: PlanarOptions | None = None,
+) -> Study:
     """Load a DICOM file, a folder (searched recursively) or a DICOMDIR.
 
     Args:
         path: file, folder or DICOMDIR.
         modality: pick the series of this modality (``"NM"``, ``"CT"``) in a folder.
         series_uid: pick the series with this SeriesInstanceUID in a folder.
+        choice: pick by SeriesInstanceUID, SeriesNumber and/or SeriesDescription (a
+            folder holding a localizer and several reconstructions).
+        options: declared views and pixel spacing for planar NM, and leniency.
 
     Returns:
         ``PlanarStudy`` (static NM), ``WholeBody`` (NM WHOLE BODY), ``SpectVolume``
@@ -129,11 +132,74 @@ def load(path: str | Path, *, modality: str | None = None, series_uid: str | Non
         DicomInputError: or one of its subclasses, naming the file and the DICOM attribute.
     """
     p = Path(path)
-    if p.is_file():
-        ds = read_dataset(p, headers_only=True)
-        if not is_directory_file(ds):
-            _check_selectors(ds, p, modality, series_uid)
-            return build_series([(p, ds)])
-    series = collect(p)
-    chosen = select(series, p, modality=modality, series_uid=series_uid)
-    return build_series(list(zip(chosen.summary.paths, chosen.headers, strict=True)))
+    want = (choice or SeriesChoice()).merged(modality=modality, series_uid=series_uid)
+    with dicom_warnings():
+        if p.is_file():
+            ds = read_dataset(p, headers_only=True)
+            if not is_directory_file(ds):
+                want.check(ds, p)
+                return build_series([(p, ds)], options)
+        series = collect(p)
+        chosen = select(series, p, want)
+        return build_series(list(zip(chosen.summary.paths, chosen.headers, strict=True)), options)
+
+
+def load_views(
+    files: dict[str, str | Path],
+    *,
+    choice: SeriesChoice | None = None,
+    options: PlanarOptions | None = None,
+) -> PlanarStudy | WholeBody:
+    """One planar study from one file (or folder) per view, e.g. ``{"ANT": a, "POST": b}``.
+
+    Each file must hold exactly one view; a view it records must match its key, a file
+    that records none takes the key's name. The result is a WholeBody when every file is
+    a whole-body sweep, else a PlanarStudy.
+
+    Raises:
+        DicomInputError: a file holds several views, or records another view than its key.
+    """
+    options = options or PlanarOptions()
+    views = []
+    warns: list[str] = []
+    whole = []
+    paths: list[Path] = []
+    for name, f in files.items():
+        key = name.upper()
+        study = load(
+            f,
+            choice=choice,
+            options=PlanarOptions(views=(key,), spacing_mm=options.spacing_mm, lenient=False),
+        )
+        if not isinstance(study, PlanarStudy | WholeBody):
+            raise DicomInputError(f, f"holds a {type(study).__name__}, not a planar {key} view")
+        if len(study.views) != 1:
+            raise DicomInputError(
+                f,
+                f"declared as the {key} view but holds {len(study.views)} views "
+                f"({', '.join(v.view for v in study.views)})",
+                "NumberOfFrames",
+            )
+        v = study.views[0]
+        if v.view.upper() != key:
+            raise DicomInputError(
+                f,
+                f"declared as the {key} view but the file records {v.view} "
+                f"(from {v.view_source}); fix the case file",
+                "ViewCodeSequence",
+            )
+        views.append(v)
+        warns.extend(study.warnings)
+        whole.append(isinstance(study, WholeBody))
+        paths.extend(study.source.paths)
+    if not views:
+        raise DicomInputError(".", "no view files given")
+    src: SourceInfo = replace(views[0].source, paths=tuple(paths))
+    views = [replace(v, source=src) for v in views]
+    return assemble(
+        views,
+        whole_body=all(whole),
+        path=Path(next(iter(files.values()))),
+        lenient=options.lenient,
+        warnings=tuple(w for w in warns if not w.startswith("whole-body study without")),
+    )

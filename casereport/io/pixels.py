@@ -1,7 +1,7 @@
 """Pixel data: transfer-syntax checks, decoding and rescale.
 
-Decoding goes through pydicom's pixel backends (pylibjpeg with openjpeg/libjpeg, pyjpegls,
-Pillow, pydicom's own RLE and deflate support). Every failure becomes a
+Decoding goes through pydicom's pixel backends (pylibjpeg with openjpeg/libjpeg/rle,
+pyjpegls, Pillow, pydicom's own RLE and deflate support). Every failure becomes a
 :class:`~casereport.errors.PixelDataError` or :class:`~casereport.errors.UnsupportedDicomError`
 that names the file, the attribute and the transfer syntax.
 """
@@ -58,6 +58,13 @@ def _standard_syntax(tsuid: str) -> UID | None:
     return ts if ts.is_transfer_syntax else None
 
 
+#: How to turn a file no installed plugin decodes into one that loads, without further loss.
+CONVERT_HINT = (
+    "convert it to an uncompressed syntax without further loss, e.g. "
+    "'gdcmconv --raw IN OUT' (GDCM) or 'dcmdjpeg IN OUT' (DCMTK)"
+)
+
+
 def _check_decoder(ts: UID, path: Path) -> None:
     if ts in _NATIVE:
         return
@@ -67,15 +74,13 @@ def _check_decoder(ts: UID, path: Path) -> None:
     except NotImplementedError:
         raise UnsupportedDicomError(
             path,
-            f"no pixel decoder exists for transfer syntax {label}; "
-            "convert the file to an uncompressed syntax",
+            f"no installed plugin decodes transfer syntax {label}; {CONVERT_HINT}",
             "TransferSyntaxUID",
         ) from None
     if not decoder.is_available:
-        missing = "; ".join(decoder.missing_dependencies) or "a decoding plugin"
         raise UnsupportedDicomError(
             path,
-            f"cannot decode transfer syntax {label}: missing {missing}",
+            f"no installed plugin decodes transfer syntax {label}; {CONVERT_HINT}",
             "TransferSyntaxUID",
         )
 
@@ -210,9 +215,10 @@ def stored_frames(ds: Dataset, path: Path) -> np.ndarray:
         OSError,
     ) as exc:
         msg = " ".join(str(exc).split())[:200]
+        hint = "" if ts in _NATIVE else f"; if the file opens elsewhere, {CONVERT_HINT}"
         raise PixelDataError(
             path,
-            f"cannot decode pixel data ({ts.name}, {ts}): {type(exc).__name__}: {msg}",
+            f"cannot decode pixel data ({ts.name}, {ts}): {type(exc).__name__}: {msg}{hint}",
             "PixelData",
         ) from None
     arr = np.asarray(arr)

@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.fileset import FileSet
 
 from casereport.errors import DicomInputError, SeriesSelectionError
-from casereport.io.common import text
+from casereport.io.common import image_type, integer, text
 from casereport.io.read import is_directory_file, read_dataset
 
 
@@ -24,6 +24,8 @@ class SeriesSummary:
         series_description: SeriesDescription ('' if absent).
         n_files: number of files in the series.
         paths: the files, sorted by path.
+        series_number: SeriesNumber, None if absent.
+        localizer: every file is a localizer/scout (ImageType LOCALIZER), not a volume.
     """
 
     modality: str
@@ -31,11 +33,93 @@ class SeriesSummary:
     series_description: str
     n_files: int
     paths: tuple[Path, ...]
+    series_number: int | None = None
+    localizer: bool = False
 
     def describe(self) -> str:
         """One-line description used in selection errors and by ``inspect``."""
+        num = f" number {self.series_number}" if self.series_number is not None else ""
         desc = f" {self.series_description!r}" if self.series_description else ""
-        return f"{self.modality} {self.series_instance_uid}{desc} ({self.n_files} files)"
+        loc = ", localizer" if self.localizer else ""
+        return (
+            f"{self.modality} series{num}{desc} uid {self.series_instance_uid} "
+            f"({self.n_files} files{loc})"
+        )
+
+
+@dataclass(frozen=True)
+class SeriesChoice:
+    """Which series of a folder to load; every field given must match.
+
+    Attributes:
+        modality: ``"NM"`` or ``"CT"`` (any case).
+        series_uid: SeriesInstanceUID.
+        series_number: SeriesNumber.
+        series_description: SeriesDescription, compared case-insensitively.
+    """
+
+    modality: str | None = None
+    series_uid: str | None = None
+    series_number: int | None = None
+    series_description: str | None = None
+
+    def merged(self, *, modality: str | None, series_uid: str | None) -> SeriesChoice:
+        """This choice with ``modality``/``series_uid`` filled in where given."""
+        return SeriesChoice(
+            modality=modality or self.modality,
+            series_uid=series_uid or self.series_uid,
+            series_number=self.series_number,
+            series_description=self.series_description,
+        )
+
+    @property
+    def explicit(self) -> bool:
+        """True when the series itself is named (not only the modality)."""
+        return any(
+            v is not None for v in (self.series_uid, self.series_number, self.series_description)
+        )
+
+    def wanted(self) -> str:
+        return ", ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("modality", self.modality),
+                ("series_uid", self.series_uid),
+                ("series_number", self.series_number),
+                ("series_description", self.series_description),
+            )
+            if v is not None
+        )
+
+    def matches(self, s: SeriesSummary) -> bool:
+        return (
+            (self.modality is None or s.modality == self.modality.upper())
+            and (self.series_uid is None or s.series_instance_uid == self.series_uid)
+            and (self.series_number is None or s.series_number == self.series_number)
+            and (
+                self.series_description is None
+                or s.series_description.strip().upper() == self.series_description.strip().upper()
+            )
+        )
+
+    def check(self, ds: Dataset, path: Path) -> None:
+        """Raise if the single file ``ds`` does not match this choice."""
+        if self == SeriesChoice():
+            return
+        s = _summary("", [(path, ds)])
+        for want, have, label, tag in (
+            (self.modality and self.modality.upper(), s.modality, "is", "Modality"),
+            (self.series_uid, s.series_instance_uid, "belongs to series", "SeriesInstanceUID"),
+            (self.series_number, s.series_number, "has SeriesNumber", "SeriesNumber"),
+            (
+                self.series_description and self.series_description.strip().upper(),
+                s.series_description.strip().upper(),
+                "has SeriesDescription",
+                "SeriesDescription",
+            ),
+        ):
+            if want is not None and want != have:
+                raise SeriesSelectionError(path, f"file {label} {have}, not {want}", tag)
 
 
 @dataclass(frozen=True)
@@ -100,6 +184,26 @@ def _candidate_files(path: Path) -> tuple[list[Path], bool]:
     return [path], True
 
 
+def _series_number(ds: Dataset) -> int | None:
+    try:
+        return integer(ds, "SeriesNumber")
+    except (TypeError, ValueError):
+        return None
+
+
+def _summary(uid: str, members: list[tuple[Path, Dataset]]) -> SeriesSummary:
+    first = members[0][1]
+    return SeriesSummary(
+        modality=text(first, "Modality").upper(),
+        series_instance_uid=uid or text(first, "SeriesInstanceUID"),
+        series_description=text(first, "SeriesDescription"),
+        n_files=len(members),
+        paths=tuple(p for p, _ in members),
+        series_number=_series_number(first),
+        localizer=all("LOCALIZER" in image_type(ds) for _, ds in members),
+    )
+
+
 def collect(path: str | Path) -> list[_Series]:
     """Read every header under ``path`` and group the files by SeriesInstanceUID."""
     root = Path(path)
@@ -122,14 +226,7 @@ def collect(path: str | Path) -> list[_Series]:
         groups.setdefault(key, []).append((f, ds))
     out = []
     for key, members in groups.items():
-        first = members[0][1]
-        summary = SeriesSummary(
-            modality=text(first, "Modality").upper(),
-            series_instance_uid="" if key.startswith("file:") else key,
-            series_description=text(first, "SeriesDescription"),
-            n_files=len(members),
-            paths=tuple(p for p, _ in members),
-        )
+        summary = _summary("" if key.startswith("file:") else key, members)
         out.append(_Series(summary, tuple(d for _, d in members)))
     out.sort(
         key=lambda s: (
@@ -153,26 +250,22 @@ def scan(path: str | Path) -> list[SeriesSummary]:
     return [s.summary for s in collect(path)]
 
 
-def select(
-    series: list[_Series], root: Path, *, modality: str | None, series_uid: str | None
-) -> _Series:
-    """The one series matching the selectors; SeriesSelectionError listing the choices."""
-    chosen = [
-        s
-        for s in series
-        if (modality is None or s.summary.modality == modality.upper())
-        and (series_uid is None or s.summary.series_instance_uid == series_uid)
-    ]
+def select(series: list[_Series], root: Path, want: SeriesChoice) -> _Series:
+    """The one series matching ``want``; SeriesSelectionError listing the choices.
+
+    Localizer (scout) series are left out unless named explicitly: they are never the
+    volume a case file means.
+    """
+    chosen = [s for s in series if want.matches(s.summary)]
+    if not want.explicit and len(chosen) > 1:
+        chosen = [s for s in chosen if not s.summary.localizer] or chosen
     listing = "; ".join(s.summary.describe() for s in series)
     if not chosen:
-        want = ", ".join(
-            f"{k}={v}" for k, v in (("modality", modality), ("series_uid", series_uid)) if v
-        )
-        raise SeriesSelectionError(root, f"no series matches {want}; present: {listing}")
+        raise SeriesSelectionError(root, f"no series matches {want.wanted()}; present: {listing}")
     if len(chosen) > 1:
         raise SeriesSelectionError(
             root,
-            f"{len(chosen)} series found, choose one with modality= or series_uid=: "
-            + "; ".join(s.summary.describe() for s in chosen),
+            f"{len(chosen)} series found, choose one with series_uid, series_number or "
+            "series_description: " + "; ".join(s.summary.describe() for s in chosen),
         )
     return chosen[0]

@@ -60,6 +60,11 @@ class PlanarImage:
         duration_s: acquisition duration in seconds, if recorded.
         frame_index: 0-based frame of the source file this view came from.
         source: the file(s) and UIDs.
+        spacing_source: where the pixel spacing came from (``"PixelSpacing"``,
+            ``"DetectorInformationSequence.PixelSpacing"``, ``"ImagerPixelSpacing"``,
+            ``"case file"`` ...; ``"unknown"`` when 1 mm was assumed for display).
+        columns: (first, last + 1) columns of the stored frame this view was cut from
+            when several views share one image side by side; None for a whole frame.
     """
 
     counts: np.ndarray
@@ -69,6 +74,8 @@ class PlanarImage:
     duration_s: float | None
     frame_index: int
     source: SourceInfo
+    spacing_source: str = "PixelSpacing"
+    columns: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", _readonly(self.counts))
@@ -83,6 +90,11 @@ class PlanarImage:
     @property
     def shape(self) -> tuple[int, int]:
         return self.counts.shape  # type: ignore[return-value]
+
+    @property
+    def view_known(self) -> bool:
+        """False when no attribute, layout or declaration named this view."""
+        return self.view_source != "none"
 
     @property
     def size_mm(self) -> tuple[float, float]:
@@ -130,30 +142,58 @@ def _find_view(views: tuple[PlanarImage, ...], name: str, path: Path) -> PlanarI
 
 @dataclass(frozen=True)
 class PlanarStudy:
-    """Static planar views (one or more) from one series."""
+    """Static planar views (one or more) from one series or one file per view.
+
+    ``warnings`` lists what was tolerated or assumed (a view not recorded, no spacing).
+    """
 
     views: tuple[PlanarImage, ...]
     source: SourceInfo
+    warnings: tuple[str, ...] = ()
 
     def view(self, name: str) -> PlanarImage:
         """The view called ``name`` (case-insensitive); error listing the views present."""
         return _find_view(self.views, name, self.source.paths[0])
 
+    def has_view(self, name: str) -> bool:
+        return any(v.view.upper() == name.upper() for v in self.views)
+
 
 @dataclass(frozen=True)
 class WholeBody:
-    """Whole-body sweep: anterior and posterior views (one file with two frames, or two)."""
+    """Whole-body sweep: anterior and/or posterior view.
 
-    anterior: PlanarImage
-    posterior: PlanarImage
+    One of the two may be missing (a scanner export holding a single view); ``views``
+    then has one element and :meth:`view` of the absent one raises, naming what exists.
+    """
+
+    anterior: PlanarImage | None
+    posterior: PlanarImage | None
     source: SourceInfo
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.anterior is None and self.posterior is None:
+            raise DicomInputError(
+                self.source.paths[0], "a whole-body study needs an ANT or a POST view"
+            )
 
     @property
-    def views(self) -> tuple[PlanarImage, PlanarImage]:
-        return (self.anterior, self.posterior)
+    def views(self) -> tuple[PlanarImage, ...]:
+        return tuple(v for v in (self.anterior, self.posterior) if v is not None)
+
+    @property
+    def missing_views(self) -> tuple[str, ...]:
+        """Names of the standard views (ANT, POST) this study does not hold."""
+        return tuple(
+            name for name, v in (("ANT", self.anterior), ("POST", self.posterior)) if v is None
+        )
 
     def view(self, name: str) -> PlanarImage:
         return _find_view(self.views, name, self.source.paths[0])
+
+    def has_view(self, name: str) -> bool:
+        return any(v.view.upper() == name.upper() for v in self.views)
 
 
 @dataclass(frozen=True)
