@@ -30,7 +30,7 @@ import pydicom
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from casereport.io import load  # noqa: E402
+from casereport.io import PlanarOptions, load  # noqa: E402
 from tests import dicom_factory as factory  # noqa: E402
 
 
@@ -71,15 +71,48 @@ def make_wb(path: Path) -> None:
     factory.save(factory.nm_wholebody(counts=counts), path)
 
 
+def make_sc_wb(path: Path, syntax: str = "j2k") -> None:
+    """Single-frame Secondary Capture whole-body (Modality NM), 1024 x 256, one view,
+    PixelSpacing at the root, no view codes: the common vendor export (JPEG 2000 lossless
+    by default, ``syntax="explicit"`` for uncompressed)."""
+    counts = factory.body_counts(1024, 256, seed=0, mean=12.0)
+    factory.save(factory.sc_nm(counts, description="WB ANT"), path, syntax)
+
+
+def load_sc(path: Path) -> object:
+    """casereport's load of the SC whole-body, its view declared as a case file would."""
+    return load(path, options=PlanarOptions(views=("ANT",)))
+
+
+def make_ct_folder(folder: Path, n: int, matrix: int) -> None:
+    """``n`` axial CT slices in shuffled file order plus a localizer (its own series) in
+    the same folder, as scanners export a study."""
+    make_ct(folder, n, matrix)
+    scout = factory.ct_localizer(rows=matrix, cols=matrix)
+    factory.save(scout, folder / "SCOUT_0001.dcm")
+
+
+def _axial_series_id(folder: Path) -> str:
+    """SimpleITK's id of the series with the most files (the axial one, not the scout)."""
+    import SimpleITK as sitk
+
+    ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    return max(
+        ids, key=lambda i: len(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), i))
+    )
+
+
 def bench_ct(folder: Path, repeats: int) -> dict[str, object]:
     import SimpleITK as sitk
+
+    series_id = _axial_series_id(folder)
 
     def ours() -> np.ndarray:
         return load(folder).array
 
     def reference() -> np.ndarray:
         reader = sitk.ImageSeriesReader()
-        reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder)))
+        reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series_id))
         return sitk.GetArrayFromImage(reader.Execute())
 
     a, b = ours(), reference()

@@ -10,7 +10,11 @@ Measures, with ``--repeats`` rounds (default 3), median and minimum wall seconds
 * ``synth``   ``casereport.synth.generate()`` of every subject, in a fresh process, once
   per round (interleaved with the render rounds);
 * ``ct_load`` a ~100-slice CT series: casereport vs SimpleITK vs a bare pydicom loop;
-* ``wb_load`` a whole-body NM file: casereport vs ``pydicom.dcmread().pixel_array``.
+* ``wb_load`` a whole-body NM file: casereport vs ``pydicom.dcmread().pixel_array``;
+* ``sc_load`` a single-frame Secondary Capture whole-body (JPEG 2000 lossless, and
+  uncompressed beside it): casereport vs ``pydicom.dcmread().pixel_array``;
+* ``ct_folder_load`` a 300-slice CT folder with a localizer mixed in: casereport vs
+  SimpleITK ``ImageSeriesReader`` on the axial series.
 
     python bench/run.py [--repeats 3] [--quick] [--only NAME ...] [--data DIR] [--out DIR]
 
@@ -48,7 +52,9 @@ for _p in (str(ROOT), str(BENCH)):
 os.environ.setdefault("SOURCE_DATE_EPOCH", "1554076800")
 os.environ["PYTHONHASHSEED"] = "0"
 
-GROUPS = ("render", "synth", "ct_load", "wb_load")
+GROUPS = ("render", "synth", "ct_load", "wb_load", "sc_load", "ct_folder_load")
+#: groups timed by bench_loads
+IO_GROUPS = {"ct_load", "wb_load", "sc_load", "ct_folder_load"}
 #: whole-body loads per timed sample
 WB_BATCH = 20
 
@@ -60,6 +66,8 @@ GOALS: dict[str, tuple[str, float, str]] = {
     "text_edit_over_cold": ("", float("nan"), "x"),
     "ct_load_over_simpleitk": ("<=", 1.0, "x"),
     "wb_load_over_pydicom": ("<=", 1.2, "x"),
+    "sc_wb_load_over_pydicom": ("<=", 1.2, "x"),
+    "ct_folder_load_over_simpleitk": ("<=", 1.0, "x"),
     "synth_seconds": ("<=", 60.0, "s"),
     "peak_rss_mb": ("<=", 1536.0, "MB"),
 }
@@ -71,6 +79,12 @@ DESCRIPTIONS = {
     "text_edit_over_cold": "article text edited / cold",
     "ct_load_over_simpleitk": "CT series load: casereport / SimpleITK ImageSeriesReader",
     "wb_load_over_pydicom": "whole-body NM load: casereport / pydicom dcmread().pixel_array",
+    "sc_wb_load_over_pydicom": (
+        "single-frame SC whole-body (JPEG 2000 lossless) load: casereport / pydicom"
+    ),
+    "ct_folder_load_over_simpleitk": (
+        "300-slice CT folder with a localizer: casereport / SimpleITK ImageSeriesReader"
+    ),
     "synth_seconds": "simulated data, all subjects incl. SPECT (generate(), seconds)",
     "peak_rss_mb": "peak summed RSS of all processes during a cold render (MB)",
 }
@@ -395,6 +409,40 @@ def bench_loads(
                     "ratio_median": res["ours"]["median_s"] / res["reference"]["median_s"],
                     "ratio_min": res["ours"]["min_s"] / res["reference"]["min_s"],
                 }
+            log_wb = True
+        else:
+            log_wb = False
+        if "sc_load" in which:
+            for syntax in ("j2k", "explicit"):
+                sc = tmpdir / f"sc_{syntax}.dcm"
+                bench_io.make_sc_wb(sc, syntax)
+                res = bench_io.interleaved(
+                    lambda sc=sc: [bench_io.load_sc(sc) for _ in range(WB_BATCH)],
+                    lambda sc=sc: [pydicom.dcmread(sc).pixel_array for _ in range(WB_BATCH)],
+                    wb_repeats,
+                )
+                key = "sc_wholebody" if syntax == "j2k" else "sc_wholebody_uncompressed"
+                out[key] = {
+                    "reference_name": "pydicom.dcmread(...).pixel_array",
+                    "syntax": syntax,
+                    "batch": WB_BATCH,
+                    **res,
+                    "ratio_median": res["ours"]["median_s"] / res["reference"]["median_s"],
+                    "ratio_min": res["ours"]["min_s"] / res["reference"]["min_s"],
+                }
+            log(
+                f"sc_load: ours/pydicom {out['sc_wholebody']['ratio_median']:.3f} (JPEG 2000), "
+                f"{out['sc_wholebody_uncompressed']['ratio_median']:.3f} (uncompressed)"
+            )
+        if "ct_folder_load" in which:
+            folder = tmpdir / "ct_folder"
+            bench_io.make_ct_folder(folder, 300, 512)
+            out["ct_folder"] = bench_io.bench_ct(folder, max(3, repeats // 3))
+            out["ct_folder"]["ratio_min"] = (
+                out["ct_folder"]["ours"]["min_s"] / out["ct_folder"]["reference"]["min_s"]
+            )
+            log(f"ct_folder_load: ours/sitk {out['ct_folder']['ratio_median']:.3f}")
+        if log_wb:
             log(
                 f"wb_load: ours/pydicom {out['wholebody_nm']['ratio_median']:.3f}"
                 + (
@@ -504,6 +552,12 @@ def headline(raw: dict[str, Any]) -> dict[str, float | None]:
         ),
         "wb_load_over_pydicom": (
             round(io_["wholebody_nm"]["ratio_median"], 4) if "wholebody_nm" in io_ else None
+        ),
+        "sc_wb_load_over_pydicom": (
+            round(io_["sc_wholebody"]["ratio_median"], 4) if "sc_wholebody" in io_ else None
+        ),
+        "ct_folder_load_over_simpleitk": (
+            round(io_["ct_folder"]["ratio_median"], 4) if "ct_folder" in io_ else None
         ),
         "synth_seconds": synth["generate_s"]["median"] if synth else None,
         "peak_rss_mb": rss["peak_tree_rss_mb"] if rss else None,
@@ -662,7 +716,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     load_start = [round(x, 2) for x in os.getloadavg()]
     t_start = time.perf_counter()
-    if which & {"ct_load", "wb_load"}:
+    if which & IO_GROUPS:
         io_repeats = (3, 5) if args.quick else (max(repeats, 9), max(repeats, 15))
         raw["io"] = bench_loads(which, *io_repeats, log)
     renders: dict[str, list[dict[str, Any]]] = {}

@@ -185,3 +185,30 @@ def test_results_serialise_with_sources(results: dict) -> None:
     assert d["case_id"] == "C"
     assert d["sources"]["spect"] and d["sources"]["ct"]
     assert {les["site"] for les in d["lesions"]} >= {"L1/L2"}
+
+
+def test_single_view_and_missing_studies_are_named_not_invented(studies: dict) -> None:
+    import dataclasses
+
+    c, ctrl = studies["C"], studies["control"]
+    post_only = dataclasses.replace(c["wb"], anterior=None)
+    r = analysis.analyse_case("C", post_only, ctrl["wb"])
+    assert r.planar == ()
+    with pytest.raises(KeyError):
+        r.measurement("lung / soft tissue")
+    assert r.not_measured["lung / soft tissue"] == (
+        "the case's whole-body study has no ANT view (only POST)"
+    )
+    assert {les.site for les in r.lesions} == {"thoracic spine", "L1/L2"}
+    assert "lesions: right hemipelvis" in r.not_measured
+    assert "lesions: thoracic spine" not in r.not_measured
+    assert r.not_measured["lung CT"] == "no CT study for the case"
+    assert r.not_measured["SPECT lung / vertebra"] == "no SPECT study for the case"
+    assert r.ct is None and r.spect is None
+    d = r.as_dict()
+    assert d["planar"] == [] and d["not_measured"] == r.not_measured
+    full = analysis.analyse_case("C", c["wb"], ctrl["wb"], ct=c["ct"], control_ct=ctrl["ct"])
+    assert "lung / soft tissue" not in full.not_measured
+    assert set(full.not_measured) == {"SPECT lung / vertebra"}
+    fig = analysis.roi_overlay_figure(post_only, r)
+    assert [ax.get_title() for ax in fig.axes] == ["POST (simulated)"]

@@ -304,3 +304,30 @@ def test_ct_folder_with_localizer_and_one_reconstruction(tmp_path: Path) -> None
     f.save_series(f.ct_series(4), root / "axial")
     vol = load(root)
     assert isinstance(vol, CTVolume) and vol.shape == (4, 32, 32)
+
+
+def test_ct_series_with_scout_and_a_second_copy_in_it(tmp_path: Path) -> None:
+    series = f.ct_series(4)
+    scout = f.ct_localizer()
+    scout.SeriesInstanceUID = series[0].SeriesInstanceUID
+    paths = f.save_series([*series, scout], tmp_path / "ct")
+    (tmp_path / "ct" / "copy.dcm").write_bytes(paths[2].read_bytes())
+    vol = load(tmp_path / "ct")
+    assert vol.shape == (4, 32, 32)
+    np.testing.assert_array_equal(vol.array[:, 0, 0], np.arange(4))
+    assert any("localizer image(s) left out: IM_0005.dcm" in w for w in vol.warnings)
+    assert any(
+        "second copies left out: copy.dcm (same instance as IM_0003.dcm)" in w for w in vol.warnings
+    )
+
+
+def test_ct_gantry_tilt_is_reported(tmp_path: Path) -> None:
+    series = f.ct_series(n=5, dz=5)
+    for k, ds in enumerate(series):
+        x, y, z = ds.ImagePositionPatient
+        ds.ImagePositionPatient = [x, y + 0.9 * k, z]
+    vol = load(f.save_series(series, tmp_path / "ct")[0].parent)
+    assert isinstance(vol, CTVolume)
+    assert any("gantry tilt of 10.2 degrees" in w for w in vol.warnings)
+    straight = load(f.save_series(f.ct_series(n=5, dz=5), tmp_path / "ct2")[0].parent)
+    assert straight.warnings == ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from casereport.analysis.body import LESION_SITES, LESION_VIEWS
 from casereport.analysis.planar import (
     Lesion,
     Measurement,
@@ -33,6 +34,7 @@ class CaseAnalysis:
     ct_control: LungCT | None = None
     spect: SpectLung | None = None
     sources: dict[str, list[str]] = field(default_factory=dict)
+    not_measured: dict[str, str] = field(default_factory=dict)
 
     def measurement(self, name: str) -> Measurement:
         for m in self.planar:
@@ -49,6 +51,7 @@ class CaseAnalysis:
             "ct_control": self.ct_control.as_dict() if self.ct_control else None,
             "spect": self.spect.as_dict() if self.spect else None,
             "sources": self.sources,
+            "not_measured": self.not_measured,
         }
 
 
@@ -56,24 +59,64 @@ def _series(study: Any) -> list[str]:
     return [study.source.series_instance_uid] if study is not None else []
 
 
+def _missing_view(view: str, wb: WholeBody | None, control_wb: WholeBody | None) -> str | None:
+    """Why ``view`` cannot be measured in both whole-body studies, or None if it can."""
+    for who, study in (("case", wb), ("control", control_wb)):
+        if study is None:
+            return f"no whole-body study for the {who}"
+        if not study.has_view(view):
+            present = ", ".join(v.view for v in study.views)
+            return f"the {who}'s whole-body study has no {view} view (only {present})"
+    return None
+
+
 def analyse_case(
     case_id: str,
-    wb: WholeBody,
-    control_wb: WholeBody,
+    wb: WholeBody | None,
+    control_wb: WholeBody | None,
     *,
     ct: CTVolume | None = None,
     control_ct: CTVolume | None = None,
     spect: SpectVolume | None = None,
 ) -> CaseAnalysis:
-    """Run every measurement the available studies allow."""
-    planar = (
-        *lung_measurements(wb, control_wb),
-        heterogeneity_measurement(wb, control_wb),
-        stomach_measurement(wb, control_wb),
-    )
-    lesions = tuple(find_lesions(wb, control_wb))
+    """Run every measurement the available studies allow; list the others with the reason.
+
+    A whole-body study may hold one view only (ANT or POST), and the CT or SPECT may be
+    missing: the measurements needing them are left out and named in ``not_measured``.
+    """
+    not_measured: dict[str, str] = {}
+    planar: list[Measurement] = []
+    ant = _missing_view("ANT", wb, control_wb)
+    if ant is None:
+        assert wb is not None and control_wb is not None
+        planar += lung_measurements(wb, control_wb)
+        planar.append(heterogeneity_measurement(wb, control_wb))
+        planar.append(stomach_measurement(wb, control_wb))
+    else:
+        for name in ("lung / soft tissue", "lung / rib", "lung heterogeneity (CV)"):
+            not_measured[name] = ant
+        not_measured["stomach / liver"] = ant
+    sites = {}
+    for site, region in LESION_SITES.items():
+        why = _missing_view(LESION_VIEWS.get(site, "ANT"), wb, control_wb)
+        if why is None:
+            sites[site] = region
+        else:
+            not_measured[f"lesions: {site}"] = why
+    lesions: tuple[Lesion, ...] = ()
+    if sites:
+        assert wb is not None and control_wb is not None
+        lesions = tuple(find_lesions(wb, control_wb, sites=sites))
+    if ct is None:
+        not_measured["lung CT"] = "no CT study for the case"
     ct_stats = lung_ct(ct) if ct is not None else None
     ct_ref = lung_ct(control_ct) if control_ct is not None else None
+    if ct is not None and control_ct is None:
+        not_measured["lung CT of the control"] = "no CT study for the control"
+    if spect is None or ct is None:
+        not_measured["SPECT lung / vertebra"] = (
+            "no SPECT study for the case" if spect is None else "no CT to place the lung mask"
+        )
     spect_stats = (
         spect_lung_to_vertebra(spect, ct) if (spect is not None and ct is not None) else None
     )
@@ -86,10 +129,11 @@ def analyse_case(
     }
     return CaseAnalysis(
         case_id,
-        planar,
+        tuple(planar),
         lesions,
         ct_stats,
         ct_ref,
         spect_stats,
         {k: v for k, v in sources.items() if v},
+        not_measured,
     )

@@ -56,12 +56,14 @@ def draw_rois(
 
 def roi_overlay_figure(wb: WholeBody, result: CaseAnalysis, *, height_in: float = 6.0) -> Figure:
     """Anterior and posterior whole-body views (inverted grey) with every measured ROI:
-    anatomical regions in blue, lesions and their references in red."""
-    views = [wb.view("ANT"), wb.view("POST")]
+    anatomical regions in blue, lesions and their references in red. A study holding one
+    view only is drawn with that view."""
+    views = list(wb.views)
+    n = len(views)
     w, h = views[0].size_mm
-    fig = Figure(figsize=(2 * height_in * w / h + 0.2, height_in))
+    fig = Figure(figsize=(n * height_in * w / h + 0.2, height_in))
     for i, image in enumerate(views):
-        ax = fig.add_axes((i / 2 + 0.005, 0.0, 0.49, 0.95))
+        ax = fig.add_axes((i / n + 0.005, 0.0, 1 / n - 0.01, 0.95))
         vmax = float(np.percentile(image.counts, 99.5)) or 1.0
         ax.imshow(
             image.counts,

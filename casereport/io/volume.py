@@ -28,7 +28,14 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from casereport.errors import GeometryError
-from casereport.io.common import check_spacing, floats, orientation, source_info, text
+from casereport.io.common import (
+    check_spacing,
+    floats,
+    image_type,
+    orientation,
+    source_info,
+    text,
+)
 from casereport.io.pixels import load_frames, n_frames
 from casereport.io.types import CTVolume, SpectVolume
 
@@ -120,7 +127,9 @@ def _plan(geoms: Sequence[_SliceGeom], fallback_step_mm: float | None) -> _Plan:
         a, b = geoms[order[k]], geoms[order[k + 1]]
         raise GeometryError(
             b.path,
-            f"duplicate slice position {ds_[k]:.3f} mm along the normal (also in {a.path.name})",
+            f"duplicate slice position {ds_[k]:.3f} mm along the normal (also in {a.path.name}); "
+            "the series mixes two reconstructions or acquisitions: export one, or pick it "
+            "by series_number/series_description",
             "ImagePositionPatient",
         )
     step = float(np.median(diffs))
@@ -253,11 +262,68 @@ def stack_slices(
     return arr, _affine(geoms[0], plan.origin, plan.step), plan.warnings
 
 
+def _set_aside(
+    items: Sequence[tuple[Path, Dataset]],
+) -> tuple[list[tuple[Path, Dataset]], list[str]]:
+    """Drop localizer images and second copies of one instance from a CT series.
+
+    Some scanners give the scout the axial series' SeriesInstanceUID, and exports made
+    twice hold the same SOPInstanceUID in two files; neither is a slice of the volume.
+    """
+    kept: list[tuple[Path, Dataset]] = []
+    seen: dict[str, Path] = {}
+    scouts: list[str] = []
+    copies: list[str] = []
+    for p, ds in items:
+        if "LOCALIZER" in image_type(ds):
+            scouts.append(p.name)
+            continue
+        sop = text(ds, "SOPInstanceUID")
+        if sop and sop in seen:
+            copies.append(f"{p.name} (same instance as {seen[sop].name})")
+            continue
+        if sop:
+            seen[sop] = p
+        kept.append((p, ds))
+    if not kept:
+        return list(items), []
+    warns = []
+    if scouts:
+        warns.append(f"localizer image(s) left out: {', '.join(scouts[:5])}")
+    if copies:
+        warns.append(f"second copies left out: {', '.join(copies[:5])}")
+    return kept, warns
+
+
+def _tilt_warning(affine: np.ndarray) -> list[str]:
+    """A note when the slice step is not along the slice normal (gantry tilt)."""
+    normal = np.cross(affine[:3, 0], affine[:3, 1])
+    step = affine[:3, 2]
+    cos = abs(float(normal @ step)) / (np.linalg.norm(normal) * np.linalg.norm(step))
+    angle = float(np.degrees(np.arccos(min(1.0, cos))))
+    if angle < 0.5:
+        return []
+    return [
+        f"gantry tilt of {angle:.1f} degrees: slices are sheared; planes are resampled "
+        "from the patient positions of every slice"
+    ]
+
+
 def build_ct(items: Sequence[tuple[Path, Dataset]]) -> CTVolume:
-    """A CTVolume in HU from the files of one CT series (headers or full datasets)."""
-    arr, affine, warns = stack_slices(items)
-    src = source_info([items[i][0] for i in range(len(items))], items[0][1])
-    return CTVolume(array=arr, affine=affine, source=src, warnings=warns)
+    """A CTVolume in HU from the files of one CT series (headers or full datasets).
+
+    Localizer images and second copies of an instance are left out with a warning; a
+    tilted gantry gives a sheared affine (every voxel keeps its patient position).
+    """
+    kept, notes = _set_aside(items)
+    arr, affine, warns = stack_slices(kept)
+    src = source_info([p for p, _ in kept], kept[0][1])
+    return CTVolume(
+        array=arr,
+        affine=affine,
+        source=src,
+        warnings=(*notes, *warns, *_tilt_warning(affine)),
+    )
 
 
 def _geometry_item(ds: Dataset) -> Dataset:
