@@ -19,6 +19,7 @@ from casereport.errors import CaseReportError, RenderError
 COMMANDS: dict[str, str] = {
     "render": "casereport.render.cmd_render",
     "clean": "casereport.render.cmd_clean",
+    "watch": "casereport.render.cmd_watch",
     "verify": "casereport.review.verify",
     "bundle": "casereport.review.bundle",
 }

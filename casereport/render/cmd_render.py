@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casereport.render.params import parse_assignment
+
+if TYPE_CHECKING:
+    from casereport.render.pipeline import RenderOptions
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,6 +58,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="render input that fails the de-identification gate, as a local draft "
         "with a visible warning (never for bundle)",
     )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running: serve build/ with live reload and re-render on every change "
+        "(same as render.py watch)",
+    )
+    p.add_argument(
+        "--port", type=int, default=0, help="with --watch: port on 127.0.0.1 (default: a free one)"
+    )
 
 
 def _overrides(assignments: list[str]) -> dict[str | None, dict[str, Any]]:
@@ -65,11 +77,11 @@ def _overrides(assignments: list[str]) -> dict[str | None, dict[str, Any]]:
     return dict(out)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Render; print the published paths (and, unless quiet, what was reused)."""
+def options(args: argparse.Namespace) -> RenderOptions:
+    """Render options from the command line (runs the de-identification gate)."""
     from casereport.deid.gate import render_gate
     from casereport.errors import ParameterError
-    from casereport.render.pipeline import RenderOptions, render
+    from casereport.render.pipeline import RenderOptions
 
     if args.jobs is not None and args.jobs < 1:
         raise ParameterError("<command line>", "--jobs", f"must be at least 1, got {args.jobs}")
@@ -78,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         allow_phi=args.allow_phi,
         cache_file=(args.build or args.root / "build") / ".deid-gate.json",
     )
-    opts = RenderOptions.for_root(
+    return RenderOptions.for_root(
         args.root,
         data_dir=args.data,
         notebooks_dir=args.notebooks,
@@ -93,7 +105,17 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         banner=banner,
     )
-    result = render(opts)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render; print the published paths (and, unless quiet, what was reused)."""
+    if args.watch:
+        from casereport.render.cmd_watch import run as run_watch
+
+        return run_watch(args)
+    from casereport.render.pipeline import render
+
+    result = render(options(args))
     if not args.quiet:
         reused = sum(s.cached for s in result.steps)
         print(f"wrote {result.html}")

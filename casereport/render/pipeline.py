@@ -43,6 +43,7 @@ from casereport.render.hashing import (
     sha256_file,
 )
 from casereport.render.params import validate_parameters
+from casereport.render.prose import code_digest, splice_prose
 from casereport.render.publish import BuildLock, fresh_stage, publish, record_kernel_pid
 
 #: imported in the article kernel while it waits for the cases (a head start, same results)
@@ -398,6 +399,7 @@ class _Render:
     # ---------------------------------------------------------------- article
     def article_key(self, run: NotebookRun) -> str:
         key = self.base_key("article", run)
+        key["notebook"] = code_digest(run.source)  # prose edits reuse the run: see prose.py
         folders = {"results": self.stage / "cases"}
         if self.figure is not None:
             folders["figures"] = self.stage / "figures"
@@ -423,6 +425,7 @@ class _Render:
             entry = self.cache.lookup(key) if self.opts.use_cache else None
             if entry is not None:
                 RunCache.restore(entry, run.output, self.stage / "figures")
+                splice_prose(run.output, run.source)
                 self.article_inputs = dict(entry.meta.get("inputs", {}))
                 self.note(StepRecord("article", True, time.perf_counter() - t0, key))
                 return

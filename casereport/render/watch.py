@@ -1,0 +1,513 @@
+"""``render.py watch``: re-render on every saved change and reload the page in the browser.
+
+One process holds the session:
+
+* a **server** (``http.server``, 127.0.0.1, a free port unless given) serves ``build/``;
+  the article it serves carries a few lines of script that ask ``/__casereport__/state``
+  for the session's generation and reload the page when it moves. The script (and, after
+  a failed render, the escaped error report) is added to the served copy only, never to
+  ``build/article.html``;
+* a **watcher** polls the notebooks, every file below ``data/`` (``case.yaml`` and DICOM),
+  the package source and ``matplotlibrc`` by (size, mtime, inode), and waits until a burst
+  of writes has settled;
+* the **render loop** runs the ordinary cached render (:func:`render`) in this process, HTML
+  only, so only what the change touches re-executes: a prose edit splices the new markdown
+  into the cached article (no kernel), a case-file or DICOM edit re-executes the runs that
+  read it. The PDF follows in a separate process and is published when done, unless the
+  HTML moved on meanwhile; ``build/article.pdf`` is removed when a new HTML is published,
+  so ``build/`` never holds a PDF older than the HTML (the manifest lists what is there).
+
+A failed render prints its report and shows it in the page, above the last good article,
+which stays published. Ctrl-C (or SIGTERM) stops the loop, kills the render's kernels and
+the PDF process, and closes the server; every publication is atomic, so the build is the
+last complete one.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import casereport
+from casereport.errors import CaseReportError, RenderError
+from casereport.fileio import sha256_file, write_atomic
+from casereport.render.hashing import files_under
+from casereport.render.pipeline import RenderOptions, RenderResult, render
+from casereport.render.publish import BuildLock, stop_orphans
+
+#: endpoint the reload script polls (JSON: generation, error, busy)
+STATE_PATH = "/__casereport__/state"
+#: id of the injected script element (tests look for it)
+SCRIPT_ID = "casereport-live-reload"
+ERROR_ID = "casereport-watch-error"
+PDF_WORK = ".watch-pdf"
+_PDF_CODE = (
+    "import sys\nfrom pathlib import Path\nfrom casereport.render.export import html_to_pdf\n"
+    "html_to_pdf(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+)
+_SCRIPT = """<script id="{id}">
+(function () {{
+  var seen = {generation};
+  function poll() {{
+    fetch("{path}", {{cache: "no-store"}})
+      .then(function (r) {{ return r.json(); }})
+      .then(function (s) {{
+        if (s.generation !== seen) {{ location.reload(); }} else {{ setTimeout(poll, 250); }}
+      }})
+      .catch(function () {{ setTimeout(poll, 1000); }});
+  }}
+  setTimeout(poll, 250);
+}})();
+</script>
+"""
+_PLACEHOLDER = (
+    "<!DOCTYPE html><html><head><meta charset='utf-8'><title>casereport watch</title></head>"
+    "<body><p>No article yet: the first render is running.</p></body></html>"
+)
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """Settings of a watch session.
+
+    Attributes:
+        port: TCP port on 127.0.0.1 (0: a free one, chosen by the system).
+        poll_seconds: interval between two scans of the watched files (s).
+        settle_seconds: a change is rendered once no file changed for this long (s).
+        pdf: make the PDF in the background after each published HTML.
+    """
+
+    port: int = 0
+    poll_seconds: float = 0.2
+    settle_seconds: float = 0.1
+    pdf: bool = True
+
+
+class LiveState:
+    """What the page needs to know: a generation number (moves on every publish and every
+    new error) and the current error report (``None`` after a good render)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.generation = 0
+        self.error: str | None = None
+        self.busy = False
+
+    def published(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self.error = None
+
+    def failed(self, report: str) -> None:
+        with self._lock:
+            self.generation += 1
+            self.error = report
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"generation": self.generation, "error": self.error, "busy": self.busy}
+
+
+def served_page(article: str | None, state: dict[str, Any]) -> str:
+    """The page served for the article: ``article`` with the reload script (and the escaped
+    error report, when the last render failed) added before ``</body>``."""
+    page = article if article is not None else _PLACEHOLDER
+    extra = ""
+    if state["error"]:
+        extra += (
+            f'<div id="{ERROR_ID}" style="border:2px solid #b00;background:#fee;color:#600;'
+            'padding:0.5em 1em;margin:1em;font-family:monospace">'
+            "<strong>render failed; the article below is the last good one</strong>"
+            f'<pre style="white-space:pre-wrap">{html.escape(state["error"])}</pre></div>\n'
+        )
+    extra += _SCRIPT.format(id=SCRIPT_ID, generation=state["generation"], path=STATE_PATH)
+    at = page.rfind("</body>")
+    if at < 0:
+        return page + extra
+    if state["error"]:  # the error goes first, the script last
+        body = page.find(">", page.find("<body")) + 1 if "<body" in page else 0
+        error, script = extra.split("<script", 1)
+        page = page[:body] + error + page[body:]
+        at = page.rfind("</body>")
+        extra = "<script" + script
+    return page[:at] + extra + page[at:]
+
+
+def _handler(build_dir: Path, state: LiveState) -> type[SimpleHTTPRequestHandler]:
+    article = build_dir / "article.html"
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(build_dir), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            pass  # one line per request would drown the render messages
+
+        def end_headers(self) -> None:
+            self.send_header("Cache-Control", "no-store")
+            super().end_headers()
+
+        def _send(self, body: bytes, content_type: str) -> None:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
+            self.do_GET()
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            path = self.path.split("?", 1)[0]
+            if path == STATE_PATH:
+                body = json.dumps(state.snapshot()).encode()
+                self._send(body, "application/json")
+            elif path in ("/", "/article.html", "/index.html"):
+                snap = state.snapshot()  # before reading: a newer page reloads once more
+                try:
+                    text: str | None = article.read_text(encoding="utf-8")
+                except OSError:
+                    text = None
+                self._send(served_page(text, snap).encode(), "text/html; charset=utf-8")
+            else:
+                super().do_GET()
+
+    return Handler
+
+
+class Server:
+    """``build/`` over HTTP on 127.0.0.1, in a background thread."""
+
+    def __init__(self, build_dir: Path, state: LiveState, port: int = 0) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(build_dir, state))
+        self.httpd.daemon_threads = True
+        self.port = int(self.httpd.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+def watched_files(opts: RenderOptions) -> list[Path]:
+    """Every file a render depends on: notebooks, ``data/`` (case files and DICOM), the
+    package source (``.py``, templates, CSS) and the project's ``matplotlibrc``."""
+    package = Path(casereport.__file__).resolve().parent
+    files = files_under(opts.notebooks_dir) + files_under(opts.data_dir)
+    files += [p for p in files_under(package) if p.suffix != ".pyc"]
+    rc = opts.root / "matplotlibrc"
+    if rc.is_file():
+        files.append(rc)
+    return files
+
+
+Stamp = tuple[int, int, int]
+
+
+class Watcher:
+    """Polls :func:`watched_files` by (size, mtime ns, inode): no file content is read."""
+
+    def __init__(self, opts: RenderOptions) -> None:
+        self.opts = opts
+        self.seen = self.scan()
+
+    def scan(self) -> dict[Path, Stamp]:
+        out: dict[Path, Stamp] = {}
+        for p in watched_files(self.opts):
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            out[p] = (st.st_size, st.st_mtime_ns, st.st_ino)
+        return out
+
+    def changed(self, now: dict[Path, Stamp]) -> list[Path]:
+        """Files added, removed or modified since :attr:`seen` (sorted)."""
+        keys = set(now) | set(self.seen)
+        return sorted(p for p in keys if now.get(p) != self.seen.get(p))
+
+    def wait(
+        self,
+        stop: threading.Event,
+        poll: float,
+        settle: float,
+        tick: Callable[[], None] = lambda: None,
+    ) -> list[Path]:
+        """Block until something changed and stayed unchanged for ``settle`` s (or stop).
+
+        ``tick`` is called before every scan. Returns the changed files and takes the new
+        state as seen.
+        """
+        while not stop.is_set():
+            tick()
+            now = self.scan()
+            if self.changed(now):
+                while not stop.wait(settle):
+                    later = self.scan()
+                    if later == now:
+                        break
+                    now = later
+                changed = self.changed(now)
+                self.seen = now
+                if changed:
+                    return changed
+            stop.wait(poll)
+        return []
+
+
+class PdfJob:
+    """The PDF of one published HTML, made in a child process (never blocks the HTML)."""
+
+    def __init__(self, opts: RenderOptions) -> None:
+        self.build_dir = opts.build_dir
+        self.root = opts.root
+        self.work = opts.build_dir / PDF_WORK
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True)
+        source = self.work / "article.html"
+        shutil.copyfile(opts.build_dir / "article.html", source)
+        self.html_sha256 = sha256_file(source)
+        self.t0 = time.perf_counter()
+        self._log = open(self.work / "stderr.txt", "wb")  # noqa: SIM115 - closed in finish
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _PDF_CODE, str(source), str(self.work / "article.pdf")],
+            cwd=opts.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+        )
+
+    def done(self) -> bool:
+        return self.proc.poll() is not None
+
+    def stop(self) -> None:
+        """Kill the child (if running) and remove the work folder."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._log.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def publish(self) -> str:
+        """Move the finished PDF into ``build/`` if its HTML is still the published one.
+
+        Returns a message for the terminal. The manifest gains the PDF among its outputs
+        and a ``pdf`` step.
+        """
+        seconds = time.perf_counter() - self.t0
+        self.proc.wait()
+        self._log.close()
+        pdf = self.work / "article.pdf"
+        try:
+            if self.proc.returncode != 0 or not pdf.is_file():
+                err = (self.work / "stderr.txt").read_text(errors="replace").strip()
+                return "PDF failed: " + (err.splitlines()[-1] if err else "no output")
+            with BuildLock(self.build_dir):
+                html_now = self.build_dir / "article.html"
+                if not html_now.is_file() or sha256_file(html_now) != self.html_sha256:
+                    return "PDF skipped (the HTML changed meanwhile)"
+                add_pdf_to_manifest(self.build_dir, self.root, pdf, seconds)
+                os.replace(pdf, self.build_dir / "article.pdf")
+            return f"PDF published in {seconds:.1f} s"
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def add_pdf_to_manifest(build_dir: Path, root: Path, pdf: Path, seconds: float) -> None:
+    """List ``pdf`` (about to become ``build/article.pdf``) in ``build/manifest.json``."""
+    path = build_dir / "manifest.json"
+    doc = json.loads(path.read_text())
+    name = _rel(build_dir / "article.pdf", root)
+    outputs = [o for o in doc.get("outputs", []) if o["path"] != name]
+    outputs.append({"path": name, "sha256": sha256_file(pdf)})
+    doc["outputs"] = sorted(outputs, key=lambda o: o["path"])
+    doc["steps"] = [s for s in doc.get("steps", []) if s["step"] != "pdf"]
+    doc["steps"].append({"step": "pdf", "cached": False, "seconds": round(seconds, 3), "key": ""})
+    write_atomic(path, (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode())
+
+
+def drop_stale_pdf(build_dir: Path) -> bool:
+    """Remove ``build/article.pdf`` when the manifest does not list it (it belongs to an
+    older HTML). Returns whether a file was removed."""
+    pdf = build_dir / "article.pdf"
+    if not pdf.is_file():
+        return False
+    try:
+        doc = json.loads((build_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    listed = {o["sha256"] for o in doc.get("outputs", []) if o["path"].endswith("article.pdf")}
+    if sha256_file(pdf) in listed:
+        return False
+    with BuildLock(build_dir):
+        pdf.unlink(missing_ok=True)
+    return True
+
+
+def describe(result: RenderResult) -> str:
+    """One line: the steps that ran (not reused from the cache) and the total time."""
+    ran = [s.step for s in result.steps if not s.cached and s.step != "plan"]
+    total = sum(s.seconds for s in result.steps)
+    return f"published {result.html.name} in {total:.1f} s (ran: {', '.join(ran) or 'nothing'})"
+
+
+def error_report(exc: BaseException) -> str:
+    """The text shown in the terminal and in the page for a failed render."""
+    if isinstance(exc, RenderError):
+        return exc.report()
+    if isinstance(exc, CaseReportError):
+        return f"error: {' '.join(str(exc).split())}"
+    return f"error: {type(exc).__name__}: {exc}"
+
+
+class Session:
+    """A running watch session (see the module docstring).
+
+    ``prepare`` returns the render options for the next render (called before each one,
+    so that checks such as the de-identification gate see the current data).
+    """
+
+    def __init__(
+        self,
+        prepare: Callable[[], RenderOptions],
+        opts: WatchOptions,
+        *,
+        out: Callable[[str], None] | None = None,
+    ) -> None:
+        self.prepare = prepare
+        self.opts = opts
+        self.out = out or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.stop = threading.Event()
+        self.state = LiveState()
+        first = prepare()
+        self.build_dir = first.build_dir
+        self.build_dir.mkdir(parents=True, exist_ok=True)
+        self.watcher = Watcher(first)
+        self.server = Server(self.build_dir, self.state, opts.port)
+        self.pdf: PdfJob | None = None
+        self._loop = threading.Thread(target=self._run_loop, name="watch", daemon=True)
+        self.renders = 0
+
+    # ------------------------------------------------------------------ loop
+    def render_once(self, why: str) -> None:
+        """One HTML render (errors reported, never raised), then the PDF in the background."""
+        self._stop_pdf()
+        self.state.busy = True
+        self.out(f"rendering ({why})")
+        try:
+            opts = replace(self.prepare(), html_only=True, progress=False)
+            result = render(opts)
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, the session goes on
+            if self.stop.is_set():
+                return
+            report = error_report(exc)
+            self.state.failed(report)
+            self.out(report)
+            self.out("the last good article stays served")
+            return
+        finally:
+            self.state.busy = False
+            self.renders += 1
+        drop_stale_pdf(self.build_dir)
+        self.state.published()
+        self.out(describe(result))
+        if self.opts.pdf and not self.stop.is_set():
+            self.pdf = PdfJob(opts)
+
+    def _stop_pdf(self) -> None:
+        if self.pdf is not None:
+            self.pdf.stop()
+            self.pdf = None
+
+    def _poll_pdf(self) -> None:
+        if self.pdf is not None and self.pdf.done():
+            job, self.pdf = self.pdf, None
+            self.out(job.publish())
+
+    def _run_loop(self) -> None:
+        self.render_once("start")
+        while not self.stop.is_set():
+            changed = self.watcher.wait(
+                self.stop, self.opts.poll_seconds, self.opts.settle_seconds, self._poll_pdf
+            )
+            if self.stop.is_set():
+                break
+            if changed:
+                names = [_rel(p, self.watcher.opts.root) for p in changed]
+                why = ", ".join(names[:3]) + (
+                    f" and {len(names) - 3} more" if len(names) > 3 else ""
+                )
+                self.render_once(f"changed: {why}")
+
+    # ------------------------------------------------------------------ life
+    def start(self) -> str:
+        """Start the server and the loop; returns the URL."""
+        self.server.start()
+        self._loop.start()
+        return self.server.url
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop everything: the loop, the render's kernels, the PDF process, the server."""
+        self.stop.set()
+        deadline = time.monotonic() + timeout
+        while self._loop.is_alive() and time.monotonic() < deadline:
+            stop_orphans(self.build_dir)  # kernels of a render in progress: it then fails
+            self._loop.join(0.1)
+        self._stop_pdf()
+        stop_orphans(self.build_dir)
+        self.server.stop()
+
+    def serve_forever(self) -> None:
+        """Run until SIGINT/SIGTERM (or :attr:`stop`), then :meth:`close`."""
+
+        def on_term(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            while not self.stop.is_set():
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.out("stopping")
+            self.close()
+            signal.signal(signal.SIGTERM, previous)
+            self.out("stopped")
+
+
+def watch(prepare: Callable[[], RenderOptions], opts: WatchOptions) -> int:
+    """Run a watch session in the foreground; returns the exit status (0)."""
+    session = Session(prepare, opts)
+    url = session.start()
+    print(f"serving {url} (build/ of {session.watcher.opts.root}); Ctrl-C stops", flush=True)
+    session.serve_forever()
+    return 0

@@ -1,0 +1,235 @@
+"""``render.py watch`` driven like an author: edits in a project copy, the served page follows.
+
+A small project (two cases, a control, a figure notebook drawing one panel per case from
+the case files' captions and arrows, an article) is watched by a real ``render.py watch``
+process. Each edit must change the page served over HTTP, with only the expected steps
+re-executed (read from ``build/manifest.json``); a broken edit shows its error, escaped,
+above the last good article; SIGINT leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from casereport.render.watch import SCRIPT_ID, served_page
+from tests.nbfactory import make_notebook
+from tests.test_render_cache import CASE_CELLS, _dicom
+
+ROOT = Path(__file__).resolve().parents[1]
+TITLE = "Watch test report"
+
+CASE_YAML = """case: {case}
+role: case
+panels:
+  {case}1: {{caption: "Panel of case {case}, version 1.", arrow_x: 0.5}}
+"""
+
+FIGURE_CELLS = [
+    ("code", 'data_dir = "data"\nfigures_dir = "f"', ["parameters"]),
+    (
+        "code",
+        "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
+        "from casereport.annotate.case import read_yaml\n"
+        "figs = Path(figures_dir)\n(figs / 'panels').mkdir(parents=True, exist_ok=True)\n"
+        "for path in sorted(Path(data_dir).glob('*/case.yaml')):\n"
+        "    spec = read_yaml(path)\n"
+        "    for pid, panel in (spec.get('panels') or {}).items():\n"
+        "        fig, ax = plt.subplots(figsize=(1, 1))\n"
+        "        ax.annotate('', (panel['arrow_x'], 0.5), (0.1, 0.1), arrowprops={})\n"
+        "        fig.savefig(figs / 'panels' / f'{pid}.png', dpi=30, metadata={'Software': None})\n"
+        "        plt.close(fig)\n"
+        "        side = {'caption': panel['caption'], 'arrow_x': panel['arrow_x']}\n"
+        "        (figs / 'panels' / f'{pid}.json').write_text(json.dumps(side))",
+        None,
+    ),
+]
+
+ARTICLE_CELLS = [
+    ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
+    ("md", f"# {TITLE}\n\nFirst paragraph.", None),
+    (
+        "code",
+        "import json\nfrom pathlib import Path\n"
+        "for p in sorted(Path(figures_dir).glob('panels/*.json')):\n"
+        "    side = json.loads(p.read_text())\n"
+        "    print('panel', p.stem, side['caption'], 'arrow at', side['arrow_x'])\n"
+        "for p in sorted(Path(results_dir).glob('*/results.json')):\n"
+        "    print('case', p.parent.name, 'sum', json.loads(p.read_text())['sum'])",
+        None,
+    ),
+    ("md", "## Discussion\n\nClosing words.", None),
+]
+
+
+def _project(root: Path) -> Path:
+    for case, offset in (("A", 0), ("B", 100), ("control", 7)):
+        _dicom(root / "data" / case / "img.dcm", offset)
+        text = CASE_YAML.format(case=case)
+        if case == "control":
+            text = "case: control\nrole: control\n"
+        (root / "data" / case / "case.yaml").write_text(text)
+    make_notebook(root / "notebooks" / "case.ipynb", CASE_CELLS)
+    make_notebook(root / "notebooks" / "figure.ipynb", FIGURE_CELLS)
+    make_notebook(root / "notebooks" / "article.ipynb", ARTICLE_CELLS, title=TITLE)
+    return root
+
+
+class Watch:
+    """A ``render.py watch`` process on ``project`` (its own session, output in files)."""
+
+    def __init__(self, project: Path, *args: str) -> None:
+        self.project = project
+        self.log = project.parent / f"{project.name}-watch.log"
+        env = {**os.environ, "SOURCE_DATE_EPOCH": "1554076800", "PYTHONPATH": str(ROOT)}
+        cmd = [sys.executable, str(ROOT / "render.py"), "watch", "--root", str(project), *args]
+        with open(self.log, "wb") as fh:
+            self.proc = subprocess.Popen(
+                cmd, cwd=project, stdout=fh, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True,
+            )  # fmt: skip
+        line = self.wait(lambda: "serving http://127.0.0.1:" in self.output(), 60)
+        self.url = line.split("serving ", 1)[1].split()[0]
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait(self, ready: Callable[[], object], timeout: float = 240) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if ready():
+                return self.output()
+            assert self.proc.poll() is None, self.output()
+            time.sleep(0.1)
+        raise AssertionError(f"timed out; watch output:\n{self.output()}")
+
+    def get(self, path: str = "article.html") -> str:
+        with urllib.request.urlopen(self.url + path, timeout=10) as resp:
+            return resp.read().decode()
+
+    def page_after(self, contains: str) -> str:
+        """Wait until the served article contains ``contains``; return the page."""
+        self.wait(lambda: contains in self.get())
+        return self.get()
+
+    def state(self) -> dict:
+        return json.loads(self.get("__casereport__/state"))
+
+    def interrupt(self) -> int:
+        os.killpg(self.proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+        return self.proc.wait(timeout=120)
+
+
+def ran_steps(project: Path) -> set[str]:
+    """Steps of the last published render that executed (not reused); no plan, no pdf."""
+    steps = json.loads((project / "build" / "manifest.json").read_text())["steps"]
+    return {s["step"] for s in steps if not s["cached"] and s["step"] not in ("plan", "pdf")}
+
+
+def processes_in(folder: Path) -> list[int]:
+    """Process ids whose working directory is ``folder`` (kernels, PDF child, watch)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if Path(os.readlink(proc / "cwd")) == folder:
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def edit_markdown(project: Path, index: int, text: str) -> None:
+    path = project / "notebooks" / "article.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[index].cell_type == "markdown"
+    nb.cells[index].source = text
+    nbformat.write(nb, path)
+
+
+def test_served_page_gets_script_and_escaped_error_article_file_does_not() -> None:
+    article = "<html><body><p>text</p></body></html>"
+    page = served_page(article, {"generation": 3, "error": None})
+    assert f'<script id="{SCRIPT_ID}">' in page and "var seen = 3;" in page
+    assert page.index("<p>text</p>") < page.index("<script")
+    page = served_page(article, {"generation": 4, "error": "ValueError: <b>x</b> & y"})
+    assert "ValueError: &lt;b&gt;x&lt;/b&gt; &amp; y" in page and "<b>x</b>" not in page
+    assert page.index("render failed") < page.index("<p>text</p>") < page.index("<script")
+
+
+@pytest.mark.slow
+def test_watch_session_follows_edits_and_stops_cleanly(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p")
+    watch = Watch(project)
+    try:
+        page = watch.page_after("First paragraph.")
+        assert "panel A1 Panel of case A, version 1. arrow at 0.5" in page
+        assert f'id="{SCRIPT_ID}"' in page
+        html_file = project / "build" / "article.html"
+        assert "<script" not in html_file.read_text()  # injected only into the served page
+        assert ran_steps(project) == {"figure", "case A", "case B", "article", "html"}
+        watch.wait(lambda: (project / "build" / "article.pdf").is_file())  # in the background
+
+        # prose: the new text, no notebook executed (the article is spliced, not run)
+        edit_markdown(project, 1, f"# {TITLE}\n\nFirst paragraph, with one more sentence.")
+        page = watch.page_after("with one more sentence.")
+        assert ran_steps(project) == {"html"}
+        assert "Closing words." in page and "case B sum 8416" in page
+
+        # caption of panel A1: the figure, case A (it reads its case file) and the article
+        yaml_a = project / "data" / "A" / "case.yaml"
+        yaml_a.write_text(yaml_a.read_text().replace("version 1.", "version 2."))
+        page = watch.page_after("Panel of case A, version 2.")
+        assert ran_steps(project) == {"figure", "case A", "article", "html"}
+        assert "Panel of case B, version 1." in page
+
+        # an arrow of case B moved
+        yaml_b = project / "data" / "B" / "case.yaml"
+        yaml_b.write_text(yaml_b.read_text().replace("arrow_x: 0.5", "arrow_x: 0.7"))
+        page = watch.page_after("panel B1 Panel of case B, version 1. arrow at 0.7")
+        assert ran_steps(project) == {"figure", "case B", "article", "html"}
+
+        # a broken edit: the error (escaped) above the last good article
+        good = html_file.read_bytes()
+        nb_path = project / "notebooks" / "article.ipynb"
+        nb = nbformat.read(nb_path, as_version=4)
+        nb.cells[2].source += "\nraise ValueError('<b>broken</b> on purpose')"
+        nbformat.write(nb, nb_path)
+        page = watch.page_after("render failed")
+        assert "ValueError: &lt;b&gt;broken&lt;/b&gt; on purpose" in page
+        assert "<b>broken</b>" not in page
+        assert "arrow at 0.7" in page  # the previous article, still served
+        assert html_file.read_bytes() == good
+        assert "ValueError: <b>broken</b> on purpose" in watch.output()  # and in the terminal
+
+        # fixed again: the error goes away
+        nb.cells[2].source = nb.cells[2].source.rsplit("\n", 1)[0]
+        nbformat.write(nb, nb_path)
+        watch.wait(lambda: watch.state()["error"] is None)
+        assert "render failed" not in watch.get()
+    finally:
+        status = watch.interrupt()
+    assert status == 0, watch.output()
+    assert "stopped" in watch.output()
+    time.sleep(0.5)
+    assert processes_in(project) == []
+    build = project / "build"
+    assert not list(build.glob(".staging-*")) and not (build / ".watch-pdf").exists()
+    # consistent: every output the manifest lists is there with its hash, no stale PDF
+    from casereport.fileio import sha256_file
+
+    outputs = json.loads((build / "manifest.json").read_text())["outputs"]
+    for out in outputs:
+        assert sha256_file(project / out["path"]) == out["sha256"], out["path"]
+    listed = {o["path"] for o in outputs}
+    assert (build / "article.pdf").is_file() == ("build/article.pdf" in listed)
