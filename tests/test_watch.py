@@ -24,6 +24,7 @@ import pytest
 
 from casereport.render.watch import SCRIPT_ID, served_page
 from tests.nbfactory import make_notebook
+from tests.test_render import run_render
 from tests.test_render_cache import CASE_CELLS, _dicom
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,3 +234,12 @@ def test_watch_session_follows_edits_and_stops_cleanly(tmp_path: Path) -> None:
         assert sha256_file(project / out["path"]) == out["sha256"], out["path"]
     listed = {o["path"] for o in outputs}
     assert (build / "article.pdf").is_file() == ("build/article.pdf" in listed)
+
+    # the last article was spliced from a cached run (prose edit): executing everything
+    # anew writes the same notebook and the same HTML, byte for byte
+    spliced = {n: (build / n).read_bytes() for n in ("notebooks/article.ipynb", "article.html")}
+    res = run_render(project, "--no-cache", "--html-only", "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert ran_steps(project) >= {"article", "figure", "case A"}
+    for name, data in spliced.items():
+        assert (build / name).read_bytes() == data, name

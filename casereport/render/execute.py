@@ -148,6 +148,8 @@ def scrub_notebook(path: Path) -> None:
     for cell in nb.cells:
         for key in _VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # papermill draws a random id
     nbformat.write(nb, path)
 
 

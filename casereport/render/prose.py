@@ -61,6 +61,7 @@ def splice_prose(executed: Path, source: Path) -> bool:
     outputs = iter(ran)
     for cell in src.cells:
         if cell.cell_type != "code":
+            cell.metadata.setdefault("tags", [])  # as papermill leaves every cell it ran
             cells.append(cell)
             continue
         cells.append(next(outputs))

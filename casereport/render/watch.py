@@ -372,11 +372,10 @@ def drop_stale_pdf(build_dir: Path) -> bool:
     return True
 
 
-def describe(result: RenderResult) -> str:
-    """One line: the steps that ran (not reused from the cache) and the total time."""
+def describe(result: RenderResult, seconds: float) -> str:
+    """One line: the steps that ran (not reused from the cache) and the wall time (s)."""
     ran = [s.step for s in result.steps if not s.cached and s.step != "plan"]
-    total = sum(s.seconds for s in result.steps)
-    return f"published {result.html.name} in {total:.1f} s (ran: {', '.join(ran) or 'nothing'})"
+    return f"published {result.html.name} in {seconds:.1f} s (ran: {', '.join(ran) or 'nothing'})"
 
 
 def error_report(exc: BaseException) -> str:
@@ -422,6 +421,7 @@ class Session:
         self._stop_pdf()
         self.state.busy = True
         self.out(f"rendering ({why})")
+        t0 = time.perf_counter()
         try:
             opts = replace(self.prepare(), html_only=True, progress=False)
             result = render(opts)
@@ -438,7 +438,7 @@ class Session:
             self.renders += 1
         drop_stale_pdf(self.build_dir)
         self.state.published()
-        self.out(describe(result))
+        self.out(describe(result, time.perf_counter() - t0))
         if self.opts.pdf and not self.stop.is_set():
             self.pdf = PdfJob(opts)
 
