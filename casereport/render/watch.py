@@ -104,7 +104,8 @@ class LiveState:
         self._lock = threading.Lock()
         self.generation = 0
         self.error: str | None = None
-        self.busy = False
+        self.busy = False  # a render is in progress
+        self.pdf = False  # a PDF is being made
 
     def published(self) -> None:
         with self._lock:
@@ -118,7 +119,12 @@ class LiveState:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"generation": self.generation, "error": self.error, "busy": self.busy}
+            return {
+                "generation": self.generation,
+                "error": self.error,
+                "busy": self.busy,
+                "pdf": self.pdf,
+            }
 
 
 def served_page(article: str | None, state: dict[str, Any]) -> str:
@@ -420,6 +426,13 @@ class Session:
         """One HTML render (errors reported, never raised), then the PDF in the background."""
         self._stop_pdf()
         self.state.busy = True
+        try:
+            self._render(why)
+        finally:
+            self.state.busy = False
+            self.renders += 1
+
+    def _render(self, why: str) -> None:
         self.out(f"rendering ({why})")
         t0 = time.perf_counter()
         try:
@@ -433,24 +446,24 @@ class Session:
             self.out(report)
             self.out("the last good article stays served")
             return
-        finally:
-            self.state.busy = False
-            self.renders += 1
         drop_stale_pdf(self.build_dir)
-        self.state.published()
-        self.out(describe(result, time.perf_counter() - t0))
         if self.opts.pdf and not self.stop.is_set():
             self.pdf = PdfJob(opts)
+            self.state.pdf = True
+        self.state.published()
+        self.out(describe(result, time.perf_counter() - t0))
 
     def _stop_pdf(self) -> None:
         if self.pdf is not None:
             self.pdf.stop()
             self.pdf = None
+            self.state.pdf = False
 
     def _poll_pdf(self) -> None:
         if self.pdf is not None and self.pdf.done():
             job, self.pdf = self.pdf, None
             self.out(job.publish())
+            self.state.pdf = False
 
     def _run_loop(self) -> None:
         self.render_once("start")
