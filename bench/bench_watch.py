@@ -109,8 +109,8 @@ def executed_steps(project: Path) -> list[str]:
 def append_sentence(project: Path, text: str) -> None:
     path = project / "notebooks" / "article.ipynb"
     nb = nbformat.read(path, as_version=4)
-    cell = [c for c in nb.cells if c.cell_type == "markdown"][1]
-    cell.source += f" {text}"
+    cell = max((c for c in nb.cells if c.cell_type == "markdown"), key=lambda c: len(c.source))
+    cell.source += f" {text}"  # the longest prose cell: a paragraph, not a heading
     nbformat.write(nb, path)
 
 
