@@ -163,25 +163,3 @@ def test_two_renders_are_byte_identical(project: Path, tmp_path: Path) -> None:
     assert run_render(project, "--build", str(project / "build2")).returncode == 0
     for name, data in first.items():
         assert (project / "build2" / name).read_bytes() == data, name
-
-
-def test_environment_yml_matches_pyproject() -> None:
-    import tomllib
-
-    import yaml
-
-    def norm(req: str) -> str:
-        return re.split(r"[<>=!~\[ ;]", req, maxsplit=1)[0].strip().lower().replace("_", "-")
-
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {norm(r) for r in project["dependencies"]}
-    for extra in ("test", "bench"):
-        wanted |= {norm(r) for r in project["optional-dependencies"][extra]}
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    listed: set[str] = set()
-    for dep in env["dependencies"]:
-        if isinstance(dep, dict):
-            listed |= {norm(r) for r in dep.get("pip", []) if not r.startswith("-e")}
-        elif not dep.startswith(("python", "pip")):
-            listed.add(norm(dep))
-    assert listed == wanted, {"missing": wanted - listed, "extra": listed - wanted}
