@@ -103,6 +103,11 @@ def test_render_writes_self_contained_html_and_pdf(project: Path) -> None:
     assert TITLE in " ".join(text.split())
     executed = nbformat.read(project / "build" / "notebooks" / "case_T.ipynb", as_version=4)
     assert "papermill" not in executed.metadata  # timings scrubbed
+    # stderr is a pipe here, as in a CI log: one plain line per step, no terminal codes
+    assert "\x1b" not in res.stderr and "\r" not in res.stderr, res.stderr
+    steps = [line.split(":")[0] for line in res.stderr.splitlines()]
+    assert steps == ["case T", "article", "html", "pdf"], res.stderr
+    assert re.search(r"^pdf: written in \d+\.\d s$", res.stderr, re.MULTILINE), res.stderr
 
 
 def test_with_code_keeps_code_cells(project: Path) -> None:

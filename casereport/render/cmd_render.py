@@ -47,8 +47,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="execute every notebook even if a cached run matches (the cache is refreshed)",
     )
-    p.add_argument(
+    talk = p.add_mutually_exclusive_group()
+    talk.add_argument(
         "-q", "--quiet", action="store_true", help="no progress display (errors still print)"
+    )
+    talk.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also report when each step starts and how long each took",
     )
     p.add_argument("--with-code", action="store_true", help="keep code cells in the HTML")
     p.add_argument("--html-only", action="store_true", help="skip the PDF")
@@ -103,6 +110,7 @@ def options(args: argparse.Namespace) -> RenderOptions:
         jobs=args.jobs,
         use_cache=not args.no_cache,
         progress=not args.quiet,
+        verbose=args.verbose,
         banner=banner,
     )
 

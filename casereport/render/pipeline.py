@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from casereport.render.hashing import (
     sha256_file,
 )
 from casereport.render.params import validate_parameters
+from casereport.render.progress import Progress, Verbosity
 from casereport.render.prose import code_digest, splice_prose
 from casereport.render.publish import BuildLock, fresh_stage, publish, record_kernel_pid
 
@@ -70,7 +70,9 @@ class RenderOptions:
         banner: visible warning printed at the top of the article (e.g. for --allow-phi).
         jobs: case and figure notebooks executed at once (``None``: number of CPUs).
         use_cache: reuse cached runs (``False``: execute everything; results still stored).
-        progress: show a progress bar per case on stderr.
+        progress: report the steps on stderr (bars on a terminal, else one line per step;
+            see :mod:`casereport.render.progress`).
+        verbose: also report when each step starts, and every timing.
     """
 
     root: Path
@@ -86,6 +88,7 @@ class RenderOptions:
     jobs: int | None = None
     use_cache: bool = True
     progress: bool = False
+    verbose: bool = False
 
     @classmethod
     def for_root(cls, root: Path, **kwargs: Any) -> RenderOptions:
@@ -268,30 +271,23 @@ class _Render:
         self.article_inputs: dict[str, str] = {}
         self.figure: NotebookRun | None = None
         self._lock = threading.Lock()
-        self._bars = 0
+        level = Verbosity.QUIET
+        if opts.progress:
+            level = Verbosity.VERBOSE if opts.verbose else Verbosity.NORMAL
+        self.progress = Progress(level)
 
     # ---------------------------------------------------------------- helpers
     def note(self, step: StepRecord) -> None:
         with self._lock:
             self.steps.append(step)
-        if self.opts.progress and step.cached:
-            from tqdm import tqdm
-
-            tqdm.write(f"{step.step}: cached", file=sys.stderr)
+        if step.step == "plan":
+            self.progress.line(f"plan: {step.seconds:.1f} s", level=Verbosity.VERBOSE)
+        else:
+            verb = "written" if step.step in ("html", "pdf") else "executed"
+            self.progress.step(step.step, cached=step.cached, seconds=step.seconds, verb=verb)
 
     def progress_for(self, label: str) -> dict[str, Any] | bool:
-        if not self.opts.progress:
-            return False
-        with self._lock:
-            position = self._bars
-            self._bars += 1
-        return {
-            "desc": label,
-            "position": position,
-            "leave": True,
-            "file": sys.stderr,
-            "dynamic_ncols": True,
-        }
+        return self.progress.notebook(label)
 
     def kernel(self, cwd: Path) -> Kernel:
         return Kernel(cwd, pid_sink=lambda pid: record_kernel_pid(self.opts.build_dir, pid))
@@ -468,16 +464,18 @@ class _Render:
             return
         from casereport.render.export import html_to_pdf, notebook_to_html
 
-        notebook_to_html(
-            article.output,
-            self.stage / "article.html",
-            with_code=self.opts.with_code,
-            banner=self.opts.banner,
-        )
+        with self.progress.working("html"):
+            notebook_to_html(
+                article.output,
+                self.stage / "article.html",
+                with_code=self.opts.with_code,
+                banner=self.opts.banner,
+            )
         self.note(StepRecord("html", False, time.perf_counter() - t0, key))
         if not self.opts.html_only:
             t1 = time.perf_counter()
-            html_to_pdf(self.stage / "article.html", self.stage / "article.pdf")
+            with self.progress.working("pdf"):
+                html_to_pdf(self.stage / "article.html", self.stage / "article.pdf")
             self.note(StepRecord("pdf", False, time.perf_counter() - t1, key))
         self.cache.store_export(key, [self.stage / n for n in names])
 
