@@ -621,3 +621,15 @@ def encode_jpeg_lossless(frame: np.ndarray, precision: int) -> bytes:
     seg += b"\xff\xda" + (8).to_bytes(2, "big") + bytes([1, 1, 0x00, 1, 0, 0])
     seg += scan + b"\xff\xd9"
     return bytes(seg)
+
+
+def save_bare(ds: Dataset, path: str | Path) -> Path:
+    """Write ``ds`` as a bare data set: no preamble, no ``DICM``, no file meta (implicit VR
+    little endian), as some exporters and PACS caches do. Readers accept it by content."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = copy.deepcopy(ds)
+    del ds.file_meta
+    ds.preamble = None
+    ds.save_as(path, implicit_vr=True, little_endian=True, enforce_file_format=False)
+    return path

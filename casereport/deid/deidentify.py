@@ -12,6 +12,9 @@ What :func:`deidentify_dataset` does (see ``docs/DEIDENTIFICATION.md``):
 * every UID that is not a UID of the DICOM standard is replaced by
   ``generate_uid(prefix, entropy_srcs=[salt, uid])``: the same input UID always gives
   the same output UID for one salt, so series, studies and references stay consistent;
+* every other free-text value (any text VR but coded and equipment values) is cleaned:
+  words outside the gate's vocabulary, ID-like numbers and dates are removed
+  (:func:`casereport.deid.text.clean_text`), e.g. ``ProtocolName``, ``CollimatorGridName``;
 * private elements and overlay planes are removed;
 * ``PatientIdentityRemoved`` = ``YES``, ``DeidentificationMethod`` and its code sequence
   and ``LongitudinalTemporalInformationModified`` = ``MODIFIED`` are written.
@@ -30,21 +33,24 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_ROOT_UID, generate_uid
 
-from casereport.deid.gate import dicom_files, require_deidentified
+from casereport.deid.gate import READ_ERRORS, dicom_files, require_deidentified
 from casereport.deid.profile import (
     BY_KEYWORD,
     MAX_AGE_YEARS,
     OPTIONS,
+    SAFE_TEXT,
     STANDARD_UID_ROOT,
+    TEXT_VR,
     age_years,
 )
+from casereport.deid.text import clean_text, uid_has_datetime
 from casereport.errors import NotDicomError, PhiError, ReviewError
+from casereport.io.read import read_dataset
 
 #: Salt used when none is given: public, so the date shift and pseudonyms can be recomputed
 #: by anyone who knows the original patient ID. Pass a secret salt for real patient data.
@@ -113,9 +119,18 @@ class DeidRun:
         if not old or old.startswith(STANDARD_UID_ROOT):
             return old
         if old not in self.uids:
-            self.uids[old] = str(
-                generate_uid(self.params.uid_prefix, entropy_srcs=[self.params.salt, old])
-            )
+            # a generated number may start with digits that read as a date-time; the
+            # gate would refuse it, so draw again (deterministically)
+            for attempt in range(100):
+                extra = [str(attempt)] if attempt else []
+                new = str(
+                    generate_uid(
+                        self.params.uid_prefix, entropy_srcs=[self.params.salt, old, *extra]
+                    )
+                )
+                if not uid_has_datetime(new):
+                    break
+            self.uids[old] = new
         return self.uids[old]
 
 
@@ -189,7 +204,7 @@ def _apply(ds: Dataset, run: DeidRun, *, days: int, tokens: list[str], top: bool
             elem.value = ""
             continue
         if rule is not None and rule.action == "C" and elem.VR not in ("SQ",):
-            _set(ds, tag, [_clean_text(v, tokens) for v in _values(elem.value)])
+            _set(ds, tag, [clean_text(_clean_text(v, tokens)) for v in _values(elem.value)])
             continue
         if kw == "PatientAge":
             years = age_years(str(elem.value or ""))
@@ -207,6 +222,8 @@ def _apply(ds: Dataset, run: DeidRun, *, days: int, tokens: list[str], top: bool
             _set(ds, tag, [_shift_dt(v, days) for v in _values(elem.value)])
         elif elem.VR == "UI" and elem.value:
             _set(ds, tag, [run.uid(v) for v in _values(elem.value)])
+        elif elem.VR in TEXT_VR and kw not in SAFE_TEXT and rule is None and elem.value:
+            _set(ds, tag, [clean_text(_clean_text(v, tokens)) for v in _values(elem.value)])
 
 
 def _declare(ds: Dataset) -> None:
@@ -237,7 +254,13 @@ def deidentify_dataset(ds: Dataset, run: DeidRun, *, path: Path | None = None) -
     run.patients.add(key)
     days = date_shift_days(key, run.params.salt)
     tokens = _tokens(ds)
-    _apply(ds, run, days=days, tokens=tokens)
+    try:
+        _apply(ds, run, days=days, tokens=tokens)
+    except READ_ERRORS as exc:
+        msg = " ".join(str(exc).split())[:120]
+        raise NotDicomError(
+            path or Path("<dataset>"), f"cannot be de-identified: {type(exc).__name__}: {msg}"
+        ) from None
     code = pseudonym(key, run.params.salt)
     ds.PatientName = f"ANON^{code}"
     ds.PatientID = f"ANON-{code}"
@@ -268,12 +291,13 @@ def deidentify_tree(
     """De-identify every DICOM file under ``in_dir`` into ``out_dir`` (same relative paths).
 
     Everything is written to a staging folder beside ``out_dir``, checked with the gate,
-    then moved into place: on any error nothing is left at ``out_dir``. Non-DICOM files
-    are not copied.
+    then moved into place: on any error nothing is left at ``out_dir``. Text files (notes,
+    case files) are not copied; every other file must be readable, complete DICOM.
 
     Raises:
         ReviewError: ``in_dir`` missing or without DICOM files, ``out_dir`` not empty.
-        NotDicomError: a ``.dcm`` file cannot be read.
+        DicomInputError: a file that is not text cannot be read as complete DICOM
+            (truncated, unknown VR, not a data set): nothing is written.
         PhiError: a file has burned-in annotation, or the output failed the gate.
     """
     params = params or DeidParams()
@@ -291,10 +315,7 @@ def deidentify_tree(
     try:
         for src in files:
             rel = src.relative_to(in_dir) if src != in_dir else Path(src.name)
-            try:
-                ds = pydicom.dcmread(src)
-            except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
-                raise NotDicomError(src, f"cannot be read: {exc}") from None
+            ds = read_dataset(src)  # refuses truncated or unreadable files (nothing written)
             deidentify_dataset(ds, run, path=src)
             dst = stage / rel
             dst.parent.mkdir(parents=True, exist_ok=True)

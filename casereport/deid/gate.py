@@ -6,12 +6,19 @@ any private element; any other non-empty person name; ``BurnedInAnnotation`` or
 or more; and the date policy: dates, date-times and times are accepted only when the file
 declares itself de-identified (``PatientIdentityRemoved`` = ``YES`` and a
 ``DeidentificationMethod`` text or code sequence), i.e. they were shifted or are
-fictitious. ``PatientBirthDate`` must always be empty.
+fictitious. ``PatientBirthDate`` must always be empty. Free text (any text VR outside
+:data:`~casereport.deid.profile.SAFE_TEXT`) must hold no word outside the vocabulary, no
+ID-like number and no date; UIDs no date-time (:mod:`casereport.deid.text`).
+
+Every file is checked whatever its name or preamble: a file that is not text is read as
+DICOM (the loader reads bare data sets too), and one that cannot be read or decoded is
+refused, not skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,13 +27,18 @@ from casereport.deid.profile import (
     MAX_AGE_YEARS,
     PSEUDONYM_ID,
     PSEUDONYM_NAME,
+    SAFE_TEXT,
+    STANDARD_UID_ROOT,
+    TEXT_VR,
     Category,
     age_years,
     declares_deidentified,
 )
-from casereport.errors import NotDicomError, PhiFindingsError
+from casereport.deid.text import text_problems, uid_has_datetime
+from casereport.errors import DicomInputError, NotDicomError, PhiFindingsError
 
 if TYPE_CHECKING:  # pydicom is imported only when a file is actually read
+    from pydicom.dataelem import DataElement
     from pydicom.dataset import Dataset
     from pydicom.tag import BaseTag
 
@@ -38,46 +50,120 @@ _ID_KEYWORDS = frozenset({"PatientID", "StudyID", "AccessionNumber"})
 _DATE_VR = frozenset({"DA", "DT", "TM"})
 
 
-def is_dicom_file(path: Path) -> bool:
-    """A regular file with the ``DICM`` marker at byte 128, a ``.dcm`` suffix, or DICOMDIR."""
-    if not path.is_file():
-        return False
-    if path.suffix.lower() == ".dcm" or path.name.upper() == "DICOMDIR":
-        return True
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:] == b"DICM"
+#: Bytes read to tell a text file (case file, README, manifest) from a binary one.
+_HEAD = 4096
 
 
-def dicom_files(root: str | Path) -> list[Path]:
-    """Every DICOM file under ``root`` (or ``root`` itself), sorted; hidden entries skipped."""
+def input_files(root: str | Path) -> list[Path]:
+    """Every regular file under ``root`` (or ``root`` itself), sorted; hidden entries skipped."""
     root = Path(root)
     if root.is_file():
-        return [root] if is_dicom_file(root) else []
+        return [root]
     out = []
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).parts
         if any(part.startswith(".") for part in rel):
             continue
-        if is_dicom_file(p):
+        if p.is_file():
             out.append(p)
     return out
 
 
+def is_text_file(path: Path) -> bool:
+    """UTF-8 text without NUL bytes in its first 4 KB (never DICOM: every DICOM data set
+    starts with a group number below 0x0100, hence a NUL byte, within its first bytes)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD)
+    except OSError:
+        return False
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return len(head) == _HEAD and exc.start >= len(head) - 3  # cut inside a character
+    return True
+
+
+def is_dicom_file(path: Path) -> bool:
+    """A regular file that is not text: the gate reads it as DICOM, whatever its name.
+
+    The loader reads bare data sets (no preamble, no ``DICM``) too, so neither the suffix
+    nor the marker can decide; a binary file that does not parse is refused by the gate.
+    """
+    return path.is_file() and not is_text_file(path)
+
+
+def dicom_files(root: str | Path) -> list[Path]:
+    """Every file under ``root`` the gate checks as DICOM (see :func:`is_dicom_file`)."""
+    return [p for p in input_files(root) if is_dicom_file(p)]
+
+
+#: What pydicom raises on malformed input (unknown VR, bad lengths, bad values).
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    NotImplementedError,
+    OverflowError,
+    MemoryError,
+    UnicodeError,
+)
+
+
+@contextmanager
+def quiet_pydicom() -> Iterator[None]:
+    """Silence pydicom's warnings and log records (the gate reports problems itself)."""
+    import logging
+    import warnings
+
+    log = logging.getLogger("pydicom")
+    was = log.disabled
+    log.disabled = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.disabled = was
+
+
 def read_header(path: str | Path) -> Dataset:
-    """The dataset of ``path`` with bulk values deferred (not loaded)."""
+    """The dataset of ``path`` with bulk values deferred (not loaded).
+
+    Part 10 files are read as such; a file without the ``DICM`` marker is read as a bare
+    data set and accepted, as by the loader, only when it has a SOPClassUID and Modality.
+
+    Raises:
+        NotDicomError: unreadable, or binary content that is not a DICOM data set.
+    """
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    path = Path(path)
+    hint = "the de-identification gate cannot check it; fix or remove the file"
     try:
-        return pydicom.dcmread(path, defer_size="4 KB")
-    except (InvalidDicomError, EOFError, OSError, ValueError, TypeError) as exc:
+        with quiet_pydicom():
+            try:
+                return pydicom.dcmread(path, defer_size="4 KB")
+            except InvalidDicomError:
+                ds = pydicom.dcmread(path, defer_size="4 KB", force=True)
+                bare = "SOPClassUID" in ds and "Modality" in ds
+    except PermissionError:
+        raise NotDicomError(path, f"permission denied; {hint}") from None
+    except (InvalidDicomError, *READ_ERRORS) as exc:
+        msg = " ".join(str(exc).split())[:160]
         raise NotDicomError(
-            path, f"cannot be read as DICOM for the de-identification check: {exc}"
+            path, f"unreadable as DICOM ({type(exc).__name__}: {msg}); {hint}"
         ) from None
+    if not bare:
+        raise NotDicomError(path, f"binary file that is not a DICOM data set; {hint}")
+    return ds
 
 
 def _empty(value: object) -> bool:
@@ -113,34 +199,79 @@ def _name_tokens(ds: Dataset) -> list[str]:
     return [t.upper() for t in tokens]
 
 
-def _offence(
-    tag: BaseTag, keyword: str, vr: str, value: object, *, declared: bool, tokens: list[str]
-) -> bool:
-    """Whether one (non-private, non-bulk) element identifies a person."""
+def _texts(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, bytes):
+        return [value.decode("latin-1")]
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        return [str(value)]
+    return [str(v) for v in value]  # type: ignore[union-attr]
+
+
+def _free_text(keyword: str, value: object) -> str | None:
+    """The reasons a free-text value may identify someone, or ``None`` when it passes."""
+    problems: list[str] = []
+    for text in _texts(value):
+        problems += [p for p in text_problems(text) if p not in problems]
+    return f"{keyword} ({'; '.join(problems)})" if problems else None
+
+
+def _finding(
+    keyword: str, vr: str, value: object, *, declared: bool, tokens: list[str]
+) -> str | None:
+    """What is wrong with one (non-private, non-bulk) element, or ``None`` when it passes."""
     rule = BY_KEYWORD.get(keyword)
     if keyword in ("BurnedInAnnotation", "RecognizableVisualFeatures"):
-        return str(value or "").strip().upper() == "YES"
+        return keyword if str(value or "").strip().upper() == "YES" else None
     if rule is not None:
         if rule.action == "K":
             if keyword == "PatientAge" and not _empty(value):
                 years = age_years(str(value))
-                return years is None or years > MAX_AGE_YEARS
-            return False
+                return keyword if years is None or years > MAX_AGE_YEARS else None
+            return None
         if rule.action == "C":
-            text = str(value or "").upper()
-            return any(t in text for t in tokens)
+            text = " ".join(_texts(value)).upper()
+            if any(t in text for t in tokens):
+                return keyword
+            return _free_text(keyword, value)
         if _empty(value):
-            return False
+            return None
         if keyword == "PatientName":
-            return not PSEUDONYM_NAME.match(str(value).strip())
+            return None if PSEUDONYM_NAME.match(str(value).strip()) else keyword
         if keyword in _ID_KEYWORDS:
-            return not (PSEUDONYM_ID.match(str(value).strip()) or declared)
-        return True
+            return None if PSEUDONYM_ID.match(str(value).strip()) or declared else keyword
+        return keyword
     if vr == "PN":
-        return not _empty(value)
+        return None if _empty(value) else keyword
     if vr in _DATE_VR:
-        return not declared and not _empty(value)
-    return False
+        return keyword if not declared and not _empty(value) else None
+    if vr == "UI":
+        if any(uid_has_datetime(u) for u in _texts(value) if not u.startswith(STANDARD_UID_ROOT)):
+            return f"{keyword} (UID holds a date-time)"
+        return None
+    if vr in TEXT_VR and keyword not in SAFE_TEXT:
+        return _free_text(keyword, value)
+    return None
+
+
+class _Unreadable(Exception):
+    """An element the gate cannot decode (unknown VR, malformed value)."""
+
+    def __init__(self, tag: str, reason: str) -> None:
+        self.tag = tag
+        self.reason = reason
+        super().__init__(f"{tag}: {reason}")
+
+
+def _element(ds: Dataset, tag: BaseTag) -> DataElement:
+    try:
+        return ds[tag]
+    except READ_ERRORS as exc:
+        msg = " ".join(str(exc).split())[:120]
+        raise _Unreadable(
+            f"({tag.group:04X},{tag.element:04X})", f"{type(exc).__name__}: {msg}"
+        ) from None
 
 
 def _walk(ds: Dataset, *, declared: bool, tokens: list[str]) -> Iterator[str]:
@@ -157,7 +288,7 @@ def _walk(ds: Dataset, *, declared: bool, tokens: list[str]) -> Iterator[str]:
             continue
         if tag == _PIXEL_DATA:
             continue
-        elem = ds[tag]
+        elem = _element(ds, tag)
         if elem.VR in _BULK_VR:
             continue
         keyword = elem.keyword
@@ -169,26 +300,76 @@ def _walk(ds: Dataset, *, declared: bool, tokens: list[str]) -> Iterator[str]:
             for item in elem.value:
                 yield from _walk(item, declared=declared, tokens=tokens)
             continue
-        if _offence(tag, keyword, elem.VR, elem.value, declared=declared, tokens=tokens):
-            yield _label(tag, keyword)
+        found = _finding(
+            keyword or _label(tag, ""), elem.VR, elem.value, declared=declared, tokens=tokens
+        )
+        if found is not None:
+            yield found
+
+
+def _walk_meta(ds: Dataset) -> Iterator[str]:
+    """File meta information: only its UIDs can carry a date-time."""
+    meta = getattr(ds, "file_meta", None)
+    for elem in meta.values() if meta is not None else ():
+        if getattr(elem, "VR", None) == "UI":
+            value = str(elem.value or "")
+            if not value.startswith(STANDARD_UID_ROOT) and uid_has_datetime(value):
+                yield f"{elem.keyword} (UID holds a date-time)"
 
 
 def check_dataset(ds: Dataset) -> list[str]:
-    """Offending attributes of one dataset (keywords; ``private (gggg,xxxx)`` per group)."""
-    declared = declares_deidentified(ds)
-    found = _walk(ds, declared=declared, tokens=_name_tokens(ds))
+    """Offending attributes of one dataset (keywords; ``private (gggg,xxxx)`` per group).
+
+    Raises:
+        DicomInputError: an element cannot be decoded (unknown VR, malformed value).
+    """
+    try:
+        declared = declares_deidentified(ds)
+        found = [*_walk(ds, declared=declared, tokens=_name_tokens(ds)), *_walk_meta(ds)]
+    except _Unreadable as exc:
+        raise DicomInputError("<dataset>", exc.reason, exc.tag) from None
+    except READ_ERRORS as exc:
+        raise DicomInputError("<dataset>", f"{type(exc).__name__}: {exc}") from None
     return list(dict.fromkeys(found))
 
 
 def check_file(path: str | Path) -> list[str]:
-    """Offending attributes of one DICOM file (empty list: the file passes)."""
-    return check_dataset(read_header(path))
+    """Offending attributes of one DICOM file (empty list: the file passes).
+
+    Raises:
+        NotDicomError: the file cannot be read, or an element of it cannot be decoded.
+    """
+    ds = read_header(path)
+    try:
+        with quiet_pydicom():
+            return check_dataset(ds)
+    except DicomInputError as exc:
+        raise NotDicomError(
+            path,
+            f"cannot be checked for identifiers: {exc.reason}; fix or remove the file",
+            exc.tag,
+        ) from None
 
 
-def check_tree(path: str | Path) -> dict[Path, list[str]]:
-    """Offending attributes per DICOM file under ``path``; files that pass are left out."""
+def gated_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Every file under ``paths`` the gate reads as DICOM, each once, in order."""
+    seen: dict[Path, None] = {}
+    for root in paths:
+        for f in dicom_files(root):
+            seen.setdefault(f, None)
+    return list(seen)
+
+
+def check_tree(path: str | Path, *, studies: Iterable[str | Path] = ()) -> dict[Path, list[str]]:
+    """Offending attributes per DICOM file under ``path`` (and ``studies``, files or
+    folders outside it); files that pass are left out.
+
+    Raises:
+        NotDicomError: a binary file that cannot be read or decoded (the gate cannot
+            vouch for it).
+    """
     out: dict[Path, list[str]] = {}
-    for f in dicom_files(path):
+    for f in gated_files([path, *studies]):
         tags = check_file(f)
         if tags:
             out[f] = tags
@@ -201,18 +382,13 @@ def require_deidentified(paths: Iterable[str | Path]) -> int:
     Raises:
         PhiFindingsError: (a :class:`~casereport.errors.PhiError`) listing each offending
             file and its tags.
+        NotDicomError: a binary file that cannot be read or decoded.
     """
-    findings: dict[Path, list[str]] = {}
-    n = 0
-    for root in paths:
-        for f in dicom_files(root):
-            n += 1
-            tags = check_file(f)
-            if tags:
-                findings[f] = tags
+    files = gated_files(paths)
+    findings = {f: tags for f in files if (tags := check_file(f))}
     if findings:
         raise PhiFindingsError(findings)
-    return n
+    return len(files)
 
 
 def describe(findings: dict[Path, list[str]]) -> str:
@@ -247,63 +423,70 @@ def _rules_digest() -> str:
     """Changes when the gate or the profile changes (invalidates cached results)."""
     import hashlib
 
-    from casereport.deid import profile
+    from casereport.deid import profile, text
 
     h = hashlib.sha256()
-    for mod_file in (__file__, profile.__file__):
+    for mod_file in (__file__, profile.__file__, text.__file__):
         h.update(Path(mod_file).read_bytes())
     return h.hexdigest()[:16]
 
 
-def check_tree_cached(root: str | Path, cache_file: str | Path) -> dict[Path, list[str]]:
-    """:func:`check_tree`, reusing results of files whose size and mtime are unchanged.
+def check_tree_cached(
+    root: str | Path, cache_file: str | Path, *, studies: Iterable[str | Path] = ()
+) -> dict[Path, list[str]]:
+    """:func:`check_tree` over ``root`` and ``studies``, reusing results by content.
 
-    The cache (JSON) is keyed by path, size, modification time (ns) and a digest of the
-    rules; it is rewritten atomically. A missing or unreadable cache is ignored.
+    The cache (JSON) maps the SHA-256 of a file's bytes (and a digest of the rules) to its
+    findings, so an edited file is always checked again whatever its size and time stamps;
+    it is rewritten atomically. A missing or unreadable cache is ignored.
     """
     import json
-    import os
-    import tempfile
+
+    from casereport.fileio import sha256_file, write_atomic
 
     cache_file = Path(cache_file)
     digest = _rules_digest()
     try:
         old = json.loads(cache_file.read_text())
         entries = old["files"] if old.get("rules") == digest else {}
+        if not isinstance(entries, dict):
+            entries = {}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         entries = {}
-    new: dict[str, list] = {}
+    new: dict[str, list[str]] = {}
     out: dict[Path, list[str]] = {}
-    for f in dicom_files(root):
-        st = f.stat()
-        key = str(f.resolve())
+    for f in gated_files([root, *studies]):
+        try:
+            key = sha256_file(f)
+        except OSError as exc:
+            raise NotDicomError(f, f"cannot read: {exc.strerror or exc}") from None
         hit = entries.get(key)
-        if isinstance(hit, list) and len(hit) == 3 and hit[:2] == [st.st_size, st.st_mtime_ns]:
-            tags = list(hit[2])
-        else:
-            tags = check_file(f)
-        new[key] = [st.st_size, st.st_mtime_ns, tags]
+        tags = [str(t) for t in hit] if isinstance(hit, list) else check_file(f)
+        new[key] = tags
         if tags:
             out[f] = tags
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{cache_file.name}.", dir=cache_file.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"rules": digest, "files": new}, fh, sort_keys=True)
-        os.replace(tmp, cache_file)
+        payload = json.dumps({"rules": digest, "files": new}, sort_keys=True)
+        write_atomic(cache_file, payload.encode("utf-8"))
     except OSError:
         pass  # the cache is an optimisation only
     return out
 
 
 def render_gate(
-    data_dir: str | Path, *, allow_phi: bool = False, cache_file: str | Path | None = None
+    data_dir: str | Path,
+    *,
+    allow_phi: bool = False,
+    cache_file: str | Path | None = None,
+    studies: Iterable[str | Path] = (),
 ) -> str:
     """The gate as run before a render; returns the banner to show (``""`` when clean).
 
     Without ``allow_phi`` identifiable input raises; with it, a warning listing the files
-    goes to stderr and :data:`PHI_BANNER` is returned for the article. ``cache_file``
-    (e.g. ``build/.deid-gate.json``) lets unchanged files skip the check.
+    goes to stderr and :data:`PHI_BANNER` is returned for the article. ``studies`` are
+    study files or folders outside ``data_dir`` that the case files name (they are gated
+    the same way). ``cache_file`` (e.g. ``build/.deid-gate.json``) lets files whose
+    content was already checked skip the check.
 
     Raises:
         PhiFindingsError: identifiable input and ``allow_phi`` is false.
@@ -311,7 +494,9 @@ def render_gate(
     import sys
 
     findings = (
-        check_tree_cached(data_dir, cache_file) if cache_file is not None else check_tree(data_dir)
+        check_tree_cached(data_dir, cache_file, studies=studies)
+        if cache_file is not None
+        else check_tree(data_dir, studies=studies)
     )
     if not findings:
         return ""

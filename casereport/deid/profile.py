@@ -137,6 +137,20 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
+#: Value representations of free text: checked by :mod:`casereport.deid.text` (names,
+#: ID-like numbers, dates) unless the attribute is in :data:`SAFE_TEXT` or has a rule.
+TEXT_VR = frozenset({"SH", "LO", "ST", "LT", "UT", "UC"})
+
+#: Text attributes that hold coded or equipment values, not free text: never checked
+#: (code values are numbers by design; code meanings come from a coding scheme).
+SAFE_TEXT = frozenset(
+    """
+    CodeValue LongCodeValue URNCodeValue CodingSchemeDesignator CodingSchemeVersion
+    CodeMeaning ContextIdentifier MappingResource MappingResourceName Manufacturer
+    ManufacturerModelName SoftwareVersions DeidentificationMethod
+    """.split()
+)
+
 #: keyword -> rule
 BY_KEYWORD: dict[str, Rule] = {r.keyword: r for r in RULES}
 

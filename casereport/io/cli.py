@@ -1,4 +1,8 @@
-"""Summarise DICOM input (modality, syntax, geometry, counts or HU) without showing identifiers."""
+"""Summarise DICOM input (modality, syntax, geometry, counts or HU) without showing identifiers.
+
+Free text (descriptions, manufacturer) is shown only when it passes the de-identification
+gate's free-text check (:mod:`casereport.deid.text`); otherwise it is withheld.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,15 @@ from casereport.io.scan import collect
 from casereport.io.types import CTVolume, PlanarStudy, SpectVolume, Study, Volume, WholeBody
 
 _WITHHELD = "present (not shown)"
+
+
+def checked_text(value: str) -> str:
+    """``value`` when it passes the de-identification gate's free-text check, else a note
+    saying why it is withheld (the value itself is never shown)."""
+    from casereport.deid.text import text_problems  # a leaf module: no import cycle
+
+    problems = text_problems(value)
+    return value if not problems else f"<withheld: {'; '.join(problems)}>"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,13 +101,13 @@ def _header_summary(ds: Dataset, n_files: int) -> dict[str, Any]:
         "transfer_syntax": _uid_name(ts),
         "transfer_syntax_uid": ts,
         "series_instance_uid": text(ds, "SeriesInstanceUID"),
-        "series_description": text(ds, "SeriesDescription"),
-        "manufacturer": text(ds, "Manufacturer"),
+        "series_description": checked_text(text(ds, "SeriesDescription")),
+        "manufacturer": checked_text(text(ds, "Manufacturer")),
         "n_files": n_files,
         "simulated": is_simulated(ds),
         "patient": patient_summary(ds),
         "study": {
-            "description": text(ds, "StudyDescription"),
+            "description": checked_text(text(ds, "StudyDescription")),
             "date": _plain_state(text(ds, "StudyDate")),
         },
     }

@@ -37,9 +37,18 @@ class SeriesSummary:
     localizer: bool = False
 
     def describe(self) -> str:
-        """One-line description used in selection errors and by ``inspect``."""
+        """One-line description used in selection errors and by ``inspect``.
+
+        The SeriesDescription is shown only when it passes the de-identification gate's
+        free-text check (these lines reach terminals, logs and rendered error cells).
+        """
+        from casereport.deid.text import text_problems  # leaf module, no import cycle
+
         num = f" number {self.series_number}" if self.series_number is not None else ""
-        desc = f" {self.series_description!r}" if self.series_description else ""
+        shown = self.series_description
+        if shown and text_problems(shown):
+            shown = "<description withheld: fails the de-identification check>"
+        desc = f" {shown!r}" if shown else ""
         loc = ", localizer" if self.localizer else ""
         return (
             f"{self.modality} series{num}{desc} uid {self.series_instance_uid} "
