@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -29,7 +30,13 @@ from casereport.review import (
 )
 from casereport.review.bundle import zip_date_time
 from casereport.review.provenance import provenance_html
-from casereport.review.verify import check_data, diff_image, report_text
+from casereport.review.verify import (
+    DIFF_MARGIN_PX,
+    DIFF_MIN_WIDTH_PX,
+    check_data,
+    diff_image,
+    report_text,
+)
 from tests import dicom_factory as fac
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,39 +123,44 @@ def test_identical_figures_pass_and_tampered_panel_fails(tmp_path: Path) -> None
         "panels/A2.png",
         "panels/B1.png",
     ]
-    assert all(c.passed and c.rms == 0.0 and c.max_abs == 0.0 for c in checks)
+    assert all(c.passed and c.pixels == 0 and c.max_abs == 0.0 for c in checks)
 
     _tamper_png(rendered / "panels" / "A2.png")
     diffs = tmp_path / "diffs"
     diffs.mkdir()
     by_name = {c.name: c for c in compare_figures(root / "figures", rendered, diff_dir=diffs)}
     bad = by_name["panels/A2.png"]
-    assert not bad.passed and bad.max_abs > 100 and bad.rms > 1.0
+    assert not bad.passed and bad.max_abs > 100 and bad.pixels == 400
     assert bad.diff_image == "diff_panels_A2.png" and (diffs / bad.diff_image).is_file()
     assert by_name["panels/A1.png"].passed and by_name["panels/A1.png"].diff_image is None
     # the diff image: three views side by side, the difference in red where pixels changed
     img = np.asarray(Image.open(diffs / bad.diff_image))
-    w = Image.open(rendered / "panels" / "A2.png").width
-    assert img.shape[1] == 3 * w + 16
-    heat = img[:, 2 * w + 16 :]
-    assert heat[20, 20, 0] == 255 and heat[20, 20, 1] < 128 and (heat[60, 60] == 255).all()
+    # cropped to the changed square (pixels 10-29) plus the margin, enlarged when narrow
+    crop = 30 + DIFF_MARGIN_PX
+    zoom = max(1, DIFF_MIN_WIDTH_PX // (3 * crop + 16))
+    assert img.shape[:2] == (crop * zoom, (3 * crop + 16) * zoom)
+    heat = img[:, (2 * crop + 16) * zoom :]
+    z = 20 * zoom
+    assert heat[z, z, 0] == 255 and heat[z, z, 1] < 128 and (heat[-1, -1] == 255).all()
 
 
-def test_small_differences_within_tolerance(tmp_path: Path) -> None:
+def test_one_channel_of_one_pixel_fails_and_shows_in_the_diff_image(tmp_path: Path) -> None:
     a = np.full((20, 20, 4), 200.0)
     b = a.copy()
-    b[0, 0, 0] += 40  # one channel of one pixel
-    img = diff_image(a, b)
-    assert img.size == (3 * 20 + 16, 20)
+    b[3, 4, 0] += 1  # one grey level of one channel of one pixel
+    img = np.asarray(diff_image(a, b))
+    zoom = DIFF_MIN_WIDTH_PX // (3 * 20 + 16)  # the whole image is within the margin
+    assert img.shape == (20 * zoom, (3 * 20 + 16) * zoom, 3)
+    heat = img[:, (2 * 20 + 16) * zoom :]
+    assert tuple(heat[3 * zoom, 4 * zoom]) == (255, 0, 0) and (heat[0, 0] == 255).all()
     root = tmp_path / "c"
     (root / "panels").mkdir(parents=True)
     Image.fromarray(a.astype(np.uint8)).save(root / "panels" / "X.png")
     (tmp_path / "r" / "panels").mkdir(parents=True)
     Image.fromarray(b.astype(np.uint8)).save(tmp_path / "r" / "panels" / "X.png")
-    (check,) = compare_figures(root, tmp_path / "r", 1.0)
-    assert check.passed and check.max_abs == 40.0 and check.rms == pytest.approx(40 / np.sqrt(1600))
-    (check,) = compare_figures(root, tmp_path / "r", 0.5)
-    assert not check.passed and "RMS 1.000 > 0.5" in check.note
+    (check,) = compare_figures(root, tmp_path / "r")
+    assert not check.passed and check.pixels == 1 and check.max_abs == 1.0
+    assert check.note == "1 pixel(s) differ (max |difference| 1)"
 
 
 def test_missing_and_resized_panels_fail(tmp_path: Path) -> None:
@@ -160,7 +172,7 @@ def test_missing_and_resized_panels_fail(tmp_path: Path) -> None:
     by_name = {c.name: c for c in compare_figures(root / "figures", rendered)}
     assert "size differs" in by_name["panels/A1.png"].note
     assert by_name["panels/B1.png"].note == "not produced by the re-render"
-    assert by_name["panels/Z9.png"].note == "re-rendered but no committed baseline"
+    assert by_name["panels/Z9.png"].note == "re-rendered but not committed"
 
 
 # --------------------------------------------------------------------------- data
@@ -192,7 +204,7 @@ def test_verify_passes_and_writes_report(tmp_path: Path) -> None:
     report = verify(root, rendered=rendered)
     assert report.passed
     text = report_text(report)
-    assert "RMS difference <= 1 grey levels" in text and "panels/A1.png" in text
+    assert "comparison: exact (no tolerance)" in text and "panels/A1.png" in text
     assert text.count("PASS") >= 6 and "verify: PASS" in text
     page = (root / "build" / "verify" / "report.html").read_text()
     assert "<h1>Verification: PASS</h1>" in page
@@ -207,7 +219,9 @@ def test_verify_cli_fails_on_tampered_panel_and_dicom(tmp_path: Path) -> None:
     done = _run("verify", "--rendered", str(rendered), cwd=root)
     assert done.returncode == 1, done.stderr
     out = done.stdout
-    assert "tolerance: a figure passes when the RMS difference <= 1 grey levels" in out
+    assert (
+        "comparison: exact (no tolerance)" in out and "differing figure files: panels/B1.png" in out
+    )
     assert [ln.split()[:2] for ln in out.splitlines() if ln.startswith("panels/B1.png")] == [
         ["panels/B1.png", "FAIL"]
     ]
@@ -461,7 +475,7 @@ def test_verify_rerenders_and_catches_a_tampered_committed_panel(tmp_path: Path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert [
         ln.split()[:3] for ln in ok.stdout.splitlines() if ln.startswith(("figure1", "panels/"))
-    ] == [["figure1.png", "PASS", "0.000"], ["panels/A1.png", "PASS", "0.000"]]
+    ] == [["figure1.png", "PASS", "0"], ["panels/A1.png", "PASS", "0"]]
     assert not list((root / "build").glob(".verify-*"))  # the re-render folder is removed
 
     _tamper_png(root / "figures" / "panels" / "A1.png")
@@ -471,3 +485,84 @@ def test_verify_rerenders_and_catches_a_tampered_committed_panel(tmp_path: Path)
         ["panels/A1.png", "FAIL"]
     ]
     assert (root / "build" / "verify" / "diff_panels_A1.png").is_file()
+
+
+# --------------------------------------------------------------------------- committed figures
+
+
+def _one_pixel(img: Image.Image) -> Image.Image:
+    """``img`` with one grey level of one channel of one pixel changed."""
+    arr = np.array(img)
+    y, x = arr.shape[0] // 3, arr.shape[1] // 3
+    arr[y, x, ...] = arr[y, x, ...] ^ 1
+    return Image.fromarray(arr, mode=img.mode)
+
+
+def _tamper_committed(path: Path) -> None:
+    """One pixel (PNG, TIFF, the first image embedded in an SVG), one byte of an image
+    stream (PDF) or one byte of text (JSON) of a committed figure file."""
+    import base64
+    import io
+    import re
+
+    raw = path.read_bytes()
+    if path.suffix in (".png", ".tif"):
+        with Image.open(path) as img:
+            out = io.BytesIO()
+            extra = {"compression": "tiff_lzw"} if path.suffix == ".tif" else {}
+            _one_pixel(img).save(out, format=img.format, dpi=img.info.get("dpi"), **extra)
+        path.write_bytes(out.getvalue())
+    elif path.suffix == ".svg":
+        m = re.search(rb"data:image/png;base64,\s*([A-Za-z0-9+/=\s]+)", raw)
+        assert m, path
+        with Image.open(io.BytesIO(base64.b64decode(m.group(1)))) as img:
+            out = io.BytesIO()
+            _one_pixel(img).save(out, format="PNG")
+        new = base64.b64encode(out.getvalue())
+        path.write_bytes(raw[: m.start(1)] + new + raw[m.end(1) :])
+    elif path.suffix == ".pdf":
+        streams = [
+            (m.end(), raw.index(b"endstream", m.end()))
+            for m in re.finditer(rb"(?<!end)stream\r?\n", raw)
+        ]
+        start, end = max(streams, key=lambda se: se[1] - se[0])
+        mid = (start + end) // 2
+        path.write_bytes(raw[:mid] + bytes([raw[mid] ^ 1]) + raw[mid + 1 :])
+    else:
+        assert path.suffix == ".json", path
+        text = raw.decode("utf-8")
+        at = text.index('": "') + 5  # inside the first string value
+        path.write_bytes((text[:at] + ("X" if text[at] != "X" else "Y") + text[at + 1 :]).encode())
+    assert path.read_bytes() != raw
+
+
+@pytest.mark.skipif(not (ROOT / "figures" / "figure1.png").is_file(), reason="no figures/")
+def test_verify_names_every_committed_figure_file_changed_by_one_pixel_or_byte(
+    tmp_path: Path,
+) -> None:
+    root = _project(tmp_path / "p")
+    shutil.rmtree(root / "figures")
+    committed = shutil.copytree(ROOT / "figures", root / "figures")
+    names = sorted(
+        p.relative_to(committed).as_posix()
+        for p in committed.rglob("*")
+        if p.is_file() and p.name != "README.md"
+    )
+    assert {"figure1.png", "figure1.tif", "figure1.svg", "figure1.pdf", "provenance.json"} <= set(
+        names
+    )
+    assert {"panels/A1.png", "panels/A1.json", "panels/C3.png", "panels/C3.json"} <= set(names)
+    assert verify(root, rendered=ROOT / "figures").passed
+    for name in names:
+        _tamper_committed(committed / name)
+    report = verify(root, rendered=ROOT / "figures")
+    assert not report.passed
+    assert [c.name for c in report.files if not c.passed] == names
+    for c in report.files:
+        if c.name.endswith((".png", ".tif")):
+            assert c.pixels == 1 and c.max_abs == 1.0, c
+            assert (root / "build" / "verify" / str(c.diff_image)).is_file()
+        elif c.name.endswith(".json"):
+            assert c.note.startswith("bytes differ") and str(c.diff_image).endswith(".diff")
+    text = report_text(report)
+    assert f"differing figure files: {', '.join(names)}" in text

@@ -95,8 +95,8 @@ In a checkout of the source repository with the data/ folder:
 
   make test                     # creates .venv and runs the test suite
   . .venv/bin/activate
-  python render.py verify       # re-renders from data/, compares every panel with figures/
-                                # (pixel tolerance printed) and data/ with its manifest
+  python render.py verify       # re-renders from data/, compares every file in figures/
+                                # exactly (no tolerance) and data/ with its manifest
 
 All input DICOM passed the DICOM PS3.15 Basic Application Level Confidentiality Profile
 gate before this bundle was written (see docs/DEIDENTIFICATION.md in the repository).
