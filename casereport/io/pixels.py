@@ -126,6 +126,104 @@ def _matrix(ds: Dataset, path: Path) -> tuple[int, int, int, int]:
     return rows, cols, spp, bits
 
 
+#: Largest amount of memory (bytes) one file's pixels may take once decoded: stored values
+#: plus their float32 copy. Overridden by the environment variable named below.
+MAX_PIXEL_BYTES = 1 << 30
+MAX_PIXEL_BYTES_ENV = "CASEREPORT_MAX_PIXEL_BYTES"
+#: Largest ratio of decoded to stored bytes accepted for compressed pixel data. Lossless
+#: codecs reach a few times, nearly empty NM frames a few hundred; a header that
+#: declares more than this many times the bytes the file holds is not decoded.
+MAX_COMPRESSION_RATIO = 1000
+
+
+def max_pixel_bytes() -> int:
+    """The pixel memory ceiling in bytes: ``$CASEREPORT_MAX_PIXEL_BYTES`` or the default."""
+    raw = os.environ.get(MAX_PIXEL_BYTES_ENV, "").strip()
+    try:
+        value = int(raw) if raw else MAX_PIXEL_BYTES
+    except ValueError:
+        return MAX_PIXEL_BYTES
+    return value if value > 0 else MAX_PIXEL_BYTES
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):,.1f} MiB"
+
+
+def _stored_length(ds: Dataset, path: Path) -> int | None:
+    """Bytes of (possibly compressed) pixel data the file holds, without decoding."""
+    elem = element(ds, "PixelData")
+    if elem is not None:
+        value = elem.value
+        if isinstance(value, bytes | bytearray):
+            return len(value)
+        length = getattr(elem, "length", None)
+        return int(length) if isinstance(length, int) and length != 0xFFFFFFFF else None
+    offset = getattr(ds, "_pixel_offset", None)
+    if offset is None:
+        return None
+    try:
+        return max(os.path.getsize(path) - int(offset), 0)
+    except OSError:
+        return None
+
+
+def check_pixel_budget(
+    ds: Dataset, path: Path, *, frames: int | None = None, ceiling_only: bool = False
+) -> int:
+    """Refuse, before anything is allocated, pixels a hostile or broken header inflates.
+
+    The declared size Rows x Columns x frames x SamplesPerPixel x BitsAllocated / 8 (plus a
+    float32 copy per pixel) must stay under :func:`max_pixel_bytes`, and must not exceed
+    the pixel data the file really holds: exactly for uncompressed syntaxes (checked when
+    decoding), at most :data:`MAX_COMPRESSION_RATIO` times for compressed ones.
+
+    Args:
+        frames: frames to budget for (default NumberOfFrames).
+        ceiling_only: check the ceiling only (``frames`` then counts the slices of a
+            volume spread over several files, of which ``ds`` is one).
+
+    Returns:
+        The declared decoded size in bytes (stored values only).
+
+    Raises:
+        PixelDataError: over the ceiling, or more than the file can hold.
+    """
+    rows = integer(ds, "Rows", 0) or 0
+    cols = integer(ds, "Columns", 0) or 0
+    bits = integer(ds, "BitsAllocated", 16) or 16
+    spp = integer(ds, "SamplesPerPixel", 1) or 1
+    nframes = frames if frames is not None else n_frames(ds, path)
+    if rows <= 0 or cols <= 0:
+        return 0
+    declared = rows * cols * nframes * spp * max(bits, 8) // 8
+    need = declared + rows * cols * nframes * 4
+    limit = max_pixel_bytes()
+    if need > limit:
+        raise PixelDataError(
+            path,
+            f"header declares {rows} x {cols} pixels x {nframes} frame(s) x {spp} sample(s) x "
+            f"{bits} bit: {_mib(need)} to decode, over the limit of {_mib(limit)} "
+            f"(raise it with {MAX_PIXEL_BYTES_ENV}=BYTES if the image is genuine)",
+            "Rows",
+        )
+    if ceiling_only:
+        return declared
+    meta = getattr(ds, "file_meta", None)
+    tsuid = text(meta, "TransferSyntaxUID") if meta is not None else ""
+    stored = _stored_length(ds, path)
+    if tsuid and tsuid not in _NATIVE and stored is not None:
+        if declared > stored * MAX_COMPRESSION_RATIO:
+            raise PixelDataError(
+                path,
+                f"header declares {rows} x {cols} pixels x {nframes} frame(s) "
+                f"({_mib(declared)}) but the file holds {stored} bytes of compressed pixel "
+                f"data (more than {MAX_COMPRESSION_RATIO}:1): header inconsistent; not decoded",
+                "Rows",
+            )
+    return declared
+
+
 def _pixel_bytes(ds: Dataset) -> bytes:
     """Pixel Data bytes without pydicom's element conversion when still raw."""
     elem = element(ds, "PixelData")
@@ -198,6 +296,7 @@ def stored_frames(ds: Dataset, path: Path) -> np.ndarray:
         raise PixelDataError(path, "no pixel data in the file", "PixelData")
     nframes = n_frames(ds, path)
     rows, cols, _, _ = _matrix(ds, path)
+    check_pixel_budget(ds, path, frames=nframes)
     _check_decoder(ts, path)
     if "PixelData" in ds and ts in _NATIVE:
         _check_native_length(ds, path, nframes)
@@ -350,6 +449,7 @@ def rescaled_from_tail(
             offset, nframes, rows, cols, dt, stored = layout
             slope, intercept = rescale_params(header, path)
             if out is None:
+                check_pixel_budget(header, path, frames=nframes)
                 out = np.empty((nframes, rows, cols), dtype=np.float32)
             elif out.size != nframes * rows * cols:
                 return None

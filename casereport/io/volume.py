@@ -36,7 +36,7 @@ from casereport.io.common import (
     source_info,
     text,
 )
-from casereport.io.pixels import load_frames, n_frames
+from casereport.io.pixels import check_pixel_budget, load_frames, n_frames
 from casereport.io.types import CTVolume, SpectVolume
 
 _DUPLICATE_MM = 0.01
@@ -247,6 +247,9 @@ def stack_slices(
     _check_consistent(geoms)
     plan = _plan(geoms, _fallback_step(items[0][1], items[0][0]))
     rows, cols = geoms[0].shape
+    for path, ds in items:  # before the volume is allocated: hostile headers cost nothing
+        check_pixel_budget(ds, path, frames=1)
+    check_pixel_budget(items[0][1], items[0][0], frames=len(items), ceiling_only=True)
     arr = np.empty((len(items), rows, cols), dtype=np.float32)
     jobs = [(items[i][0], items[i][1], arr[k]) for k, i in enumerate(plan.order)]
     if len(jobs) <= 2 or not _compressed(items[0][1]):
