@@ -83,7 +83,9 @@ def make_mini(project: Path) -> list[str]:
     for i, subject in enumerate(("A", "B", "C", "control")):
         _dicom(project / "data" / subject / "img.dcm", i)
         role = "control" if subject == "control" else "case"
-        (project / "data" / subject / "case.yaml").write_text(f"case: {subject}\nrole: {role}\n")
+        (project / "data" / subject / "case.yaml").write_text(
+            f"case: {subject}\nrole: {role}\npatient: {{age: 50, sex: F, history: test}}\n"
+        )
     _notebook(
         project / "notebooks" / "case.ipynb",
         [
@@ -148,13 +150,9 @@ def copy_real(project: Path) -> list[str]:
         shutil.copytree(ROOT / name, project / name)
     if (ROOT / "matplotlibrc").is_file():
         shutil.copyfile(ROOT / "matplotlibrc", project / "matplotlibrc")
-    import yaml
+    from casereport.case import index
 
-    return [
-        p.parent.name
-        for p in sorted((project / "data").glob("*/case.yaml"))
-        if (yaml.safe_load(p.read_text()) or {}).get("role", "case") != "control"
-    ]
+    return list(index(project / "data").cases)
 
 
 def _run(cmd: list[str], cwd: Path) -> None:

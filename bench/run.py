@@ -221,17 +221,13 @@ def snapshot_package(project: Path) -> None:
 
 def make_project(project: Path, data: Path) -> list[str]:
     """Copy notebooks/, ``data`` and matplotlibrc into ``project``; return the case ids."""
-    import yaml
+    from casereport.case import index
 
     shutil.copytree(ROOT / "notebooks", project / "notebooks")
     shutil.copytree(data, project / "data", ignore=shutil.ignore_patterns(".*"))
     if (ROOT / "matplotlibrc").is_file():
         shutil.copyfile(ROOT / "matplotlibrc", project / "matplotlibrc")
-    return [
-        p.parent.name
-        for p in sorted((project / "data").glob("*/case.yaml"))
-        if (yaml.safe_load(p.read_text()) or {}).get("role", "case") != "control"
-    ]
+    return list(index(project / "data").cases)
 
 
 def render_cmd(project: Path, *args: str) -> None:

@@ -69,6 +69,21 @@ class CaseFileError(CaseReportError):
         super().__init__(f"{self.path}: {entry}: {reason}")
 
 
+class WindowError(CaseReportError, ValueError):
+    """A display window is invalid.
+
+    Attributes:
+        argument: the argument (or case-file key) at fault, e.g. ``"width_hu"``, ``"hi"``,
+            ``"percentiles"``; ``""`` when the whole value is wrong.
+        reason: what is wrong, with the value and the allowed range.
+    """
+
+    def __init__(self, argument: str, reason: str) -> None:
+        self.argument = argument
+        self.reason = reason
+        super().__init__(f"{argument}: {reason}" if argument else reason)
+
+
 class FigureError(CaseReportError):
     """A panel cannot be drawn as asked (missing view, bad window, ...)."""
 
@@ -78,18 +93,32 @@ class SynthError(CaseReportError):
 
 
 class ParameterError(CaseReportError):
-    """A notebook parameter is unknown or of the wrong type.
+    """A notebook parameter (or command-line override) is unknown, mistyped or out of range.
 
     Attributes:
-        notebook: path of the notebook.
+        notebook: path of the notebook (or ``"<command line>"``).
         parameter: the parameter name.
+        reason: what is wrong.
+        case: the case the value was meant for, or ``None`` (every notebook).
+        value: the offending value as given, or ``None``.
     """
 
-    def __init__(self, notebook: str | Path, parameter: str, reason: str) -> None:
+    def __init__(
+        self,
+        notebook: str | Path,
+        parameter: str,
+        reason: str,
+        *,
+        case: str | None = None,
+        value: object = None,
+    ) -> None:
         self.notebook = Path(notebook)
         self.parameter = parameter
         self.reason = reason
-        super().__init__(f"{self.notebook}: parameter {parameter!r}: {reason}")
+        self.case = case
+        self.value = value
+        where = f"case {case}: " if case else ""
+        super().__init__(f"{self.notebook}: {where}parameter {parameter!r}: {reason}")
 
 
 class RenderError(CaseReportError):

@@ -14,9 +14,12 @@ import math
 import platform
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casereport.fileio import sha256_file
+
+if TYPE_CHECKING:
+    from casereport.analysis import CaseAnalysis
 
 #: Packages whose versions the Reproducibility section reports.
 KEY_PACKAGES = (
@@ -273,3 +276,83 @@ def provenance_appendix(provenance: Mapping[str, Any]) -> str:
         parts.append(table(["panel " + pid, ""], rows))
     parts.append("</section>")
     return "".join(parts)
+
+
+def case_tables(result: CaseAnalysis) -> str:
+    """HTML tables of one case's measurements beside the control (the case notebook)."""
+    parts = [
+        table(
+            ["measurement", "view", "case", "control", "case / control"],
+            [
+                [m.name, m.view, fmt(m.case_value), fmt(m.control_value), fmt(m.case_over_control)]
+                for m in result.planar
+            ],
+            caption=f"Planar whole-body ratios, case {result.case_id} and control",
+            numeric=(2, 3, 4),
+        ),
+        table(
+            ["site", "view", "lesion / normal bone", "same place in control", "reference"],
+            [
+                [
+                    les.site,
+                    les.view,
+                    fmt(les.lesion_to_normal),
+                    fmt(les.control_value),
+                    les.reference,
+                ]
+                for les in result.lesions
+            ]
+            or [["none found", "", "", "", ""]],
+            caption="Focal bone lesions",
+            numeric=(2, 3),
+        ),
+    ]
+    ct_rows = [
+        [
+            name,
+            fmt(v.mean_hu, 0),
+            fmt(v.p10_hu, 0),
+            fmt(v.p90_hu, 0),
+            f"{100 * v.dense_fraction:.2f} %",
+            fmt(v.volume_ml, 0),
+        ]
+        for name, v in (("case", result.ct), ("control", result.ct_control))
+        if v
+    ]
+    if ct_rows:
+        headers = ["lung CT", "mean HU", "10th pct HU", "90th pct HU", "voxels > -500 HU"]
+        parts.append(table([*headers, "volume (mL)"], ct_rows, numeric=(1, 2, 3, 4, 5)))
+    if result.spect:
+        s = result.spect
+        parts.append(
+            table(
+                ["SPECT", "lung mean", "vertebra mean", "lung / vertebra"],
+                [
+                    [
+                        "counts per voxel",
+                        fmt(s.lung_mean, 1),
+                        fmt(s.vertebra_mean, 1),
+                        fmt(s.lung_to_vertebra, 3),
+                    ]
+                ],
+                numeric=(1, 2, 3),
+            )
+        )
+    return "".join(parts)
+
+
+def write_case_outputs(out: str | Path, result: CaseAnalysis) -> list[Path]:
+    """Write ``results.json`` (the numbers the article quotes) and ``inputs.json`` (every
+    file this process read, relative to the working folder) into ``out``."""
+    import os
+
+    from casereport.io import files_read
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.json"
+    results.write_text(json.dumps(result.as_dict(), indent=1, sort_keys=True) + "\n")
+    inputs = out / "inputs.json"
+    read = sorted(os.path.relpath(p) for p in files_read())
+    inputs.write_text(json.dumps(read, indent=1) + "\n")
+    return [results, inputs]

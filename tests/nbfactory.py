@@ -58,3 +58,8 @@ def write_nm_image(path: Path, pixels: np.ndarray, sop_instance_uid: str) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def case_yaml(case_id: str, role: str = "case") -> str:
+    """The smallest valid case file (no panels, no studies) of subject ``case_id``."""
+    return f"case: {case_id}\nrole: {role}\npatient: {{age: 50, sex: F, history: test}}\n"

@@ -119,7 +119,7 @@ def studies() -> dict[str, dict]:
 def results(studies: dict[str, dict]) -> dict[str, analysis.CaseAnalysis]:
     ctrl = studies["control"]
     return {
-        cid: analysis.analyse_case(
+        cid: analysis.analyse_studies(
             cid, s["wb"], ctrl["wb"], ct=s["ct"], control_ct=ctrl["ct"], spect=s["spect"]
         )
         for cid, s in studies.items()
@@ -192,7 +192,7 @@ def test_single_view_and_missing_studies_are_named_not_invented(studies: dict) -
 
     c, ctrl = studies["C"], studies["control"]
     post_only = dataclasses.replace(c["wb"], anterior=None)
-    r = analysis.analyse_case("C", post_only, ctrl["wb"])
+    r = analysis.analyse_studies("C", post_only, ctrl["wb"])
     assert r.planar == ()
     with pytest.raises(KeyError):
         r.measurement("lung / soft tissue")
@@ -207,7 +207,7 @@ def test_single_view_and_missing_studies_are_named_not_invented(studies: dict) -
     assert r.ct is None and r.spect is None
     d = r.as_dict()
     assert d["planar"] == [] and d["not_measured"] == r.not_measured
-    full = analysis.analyse_case("C", c["wb"], ctrl["wb"], ct=c["ct"], control_ct=ctrl["ct"])
+    full = analysis.analyse_studies("C", c["wb"], ctrl["wb"], ct=c["ct"], control_ct=ctrl["ct"])
     assert "lung / soft tissue" not in full.not_measured
     assert set(full.not_measured) == {"SPECT lung / vertebra"}
     fig = analysis.roi_overlay_figure(post_only, r)

@@ -1,4 +1,5 @@
-"""casereport.annotate: case.yaml schema, strict validation with file + entry, drawing in mm."""
+"""casereport.case (case.yaml schema, strict validation with file + entry) and
+casereport.annotate (drawing in mm)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Ellipse
 from matplotlib.text import Annotation as MplAnnotation
 
-from casereport.annotate import AnnotationKind, PanelKind, draw_annotations, load_case
-from casereport.display import NMWindow, show_planar_views
+from casereport.annotate import draw_annotations
+from casereport.case import AnnotationKind, PanelKind, Window, load_case
+from casereport.display import show_planar_views
 from casereport.errors import CaseFileError
 from tests.figure_synth import CASE_YAML, SyntheticLoader, make_case_dir, wholebody
 
@@ -196,7 +198,7 @@ def test_draw_annotations_in_view_mm(case_dir: Path) -> None:
     wb = wholebody(case_dir / "wb/wb.dcm")
     fig = Figure()
     ax = fig.add_axes((0, 0, 1, 1))
-    disp = show_planar_views(wb.views, NMWindow(0, 99), ax=ax, gap_mm=15.0)
+    disp = show_planar_views(wb.views, Window(0, 99), ax=ax, gap_mm=15.0)
 
     def to_data(view, xy):
         return tuple(disp.to_data(view, xy))

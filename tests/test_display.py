@@ -9,15 +9,12 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from casereport.case import PRESETS, Window, WindowUnit
 from casereport.display import (
-    CT_WINDOWS,
     CropMM,
-    CTWindow,
-    NMWindow,
     Plane,
     PlaneGrid,
     add_scale_bar,
-    ct_window,
     default_grid,
     sample_plane,
     show_ct_plane,
@@ -25,7 +22,7 @@ from casereport.display import (
     show_planar_views,
 )
 from casereport.display.slices import fusion_colormap
-from casereport.errors import FigureError
+from casereport.errors import FigureError, WindowError
 from casereport.io.types import CTVolume, PlanarImage, SpectVolume
 from tests.figure_synth import FOR_UID, ct_volume, source, spect_volume, spot, wholebody
 
@@ -39,29 +36,22 @@ def _rgb(fig: Figure) -> np.ndarray:
 # --------------------------------------------------------------------------- windows
 
 
-def test_ct_presets() -> None:
-    assert CT_WINDOWS["lung"].limits_hu == (-1350.0, 150.0)
-    assert CT_WINDOWS["mediastinal"].limits_hu == (-160.0, 240.0)
-    assert ct_window("bone").width_hu > 0
-    with pytest.raises(FigureError, match="unknown CT window 'soft'"):
-        ct_window("soft")
-
-
-@pytest.mark.parametrize("width", [0.0, -10.0, float("nan")])
-def test_ct_window_width_must_be_positive(width: float) -> None:
-    with pytest.raises(FigureError, match="CT window"):
-        CTWindow(width, 40.0)
-
-
-def test_nm_window_counts_and_percentiles() -> None:
+def test_windows_limits_in_display_units() -> None:
+    assert PRESETS["lung"].limits_hu == (-1350.0, 150.0)
+    assert PRESETS["mediastinal"].limits_hu == (-160.0, 240.0)
     a = np.zeros((10, 10))
     a[5:, :] = np.arange(50).reshape(5, 10) + 1  # 1..50, zeros ignored
-    assert NMWindow(0, 100, "percentiles").limits(a) == (1.0, 50.0)
-    assert NMWindow(2, 9, "counts").limits(a) == (2.0, 9.0)
-    with pytest.raises(FigureError, match="lo < hi"):
-        NMWindow(5, 5, "counts")
-    with pytest.raises(FigureError, match=r"\[0, 100\]"):
-        NMWindow(1, 120)
+    assert Window(0, 100).limits(a) == (1.0, 50.0)
+    assert Window(2, 9, WindowUnit.COUNTS).limits(a) == (2.0, 9.0)
+
+
+def test_ct_plane_refuses_an_nm_window() -> None:
+    ct = ct_volume(Path("ct"))
+    fig = Figure()
+    with pytest.raises(WindowError, match="expected a CT window"):
+        show_ct_plane(
+            ct, default_grid(ct, "axial", -100.0), Window(1, 99), ax=fig.add_axes((0, 0, 1, 1))
+        )
 
 
 # --------------------------------------------------------------------------- planes
@@ -126,7 +116,7 @@ def test_axial_ct_patient_right_on_image_left() -> None:
     disp = show_ct_plane(
         ct,
         default_grid(ct, "axial", -100.0),
-        CT_WINDOWS["bone"],
+        PRESETS["bone"],
         ax=ax,
         markers=False,
         scale_bar_mm=None,
@@ -138,7 +128,7 @@ def test_axial_ct_patient_right_on_image_left() -> None:
     w = img.shape[1]
     assert img[:, : w // 4].max() > 250 and img[:, 3 * w // 4 :].max() < 250
     assert disp.texts == [] and disp.ct.array.min() >= -1100
-    disp = show_ct_plane(ct, default_grid(ct, "coronal", 0.0), CT_WINDOWS["bone"], ax=ax)
+    disp = show_ct_plane(ct, default_grid(ct, "coronal", 0.0), PRESETS["bone"], ax=ax)
     assert [t.get_text() for t in disp.texts] == ["R", "L", "S", "I"]
     y0, y1 = ax.get_ylim()
     assert y0 < y1  # coronal: superior up
@@ -149,7 +139,7 @@ def test_planar_ant_left_post_right_inverted_grey() -> None:
     fig = Figure(figsize=(3, 6))
     ax = fig.add_axes((0, 0, 1, 1))
     # given POST first: still drawn ANT left
-    disp = show_planar_views([wb.posterior, wb.anterior], NMWindow(0, 99.5), ax=ax, gap_mm=10)
+    disp = show_planar_views([wb.posterior, wb.anterior], Window(0, 99.5), ax=ax, gap_mm=10)
     assert list(disp.offsets_mm) == ["ANT", "POST"]
     assert disp.offsets_mm["ANT"] == (0.0, 0.0)
     assert disp.offsets_mm["POST"][0] == pytest.approx(256 * 2.3 + 10)
@@ -167,7 +157,7 @@ def test_planar_crop_and_errors() -> None:
     ax = fig.add_axes((0, 0, 1, 1))
     disp = show_planar_views(
         st.views,
-        NMWindow(0, 10, "counts"),
+        Window(0, 10, WindowUnit.COUNTS),
         ax=ax,
         crop=CropMM((90.0, 360.0), (36.0, 396.0)),
         gap_mm=5,
@@ -177,7 +167,10 @@ def test_planar_crop_and_errors() -> None:
     assert disp.images[0].get_array().shape == (200, 150)
     with pytest.raises(FigureError, match="misses the ANT view"):
         show_planar_views(
-            st.views, NMWindow(0, 10, "counts"), ax=ax, crop=CropMM((900.0, 1000.0), (0.0, 10.0))
+            st.views,
+            Window(0, 10, WindowUnit.COUNTS),
+            ax=ax,
+            crop=CropMM((900.0, 1000.0), (0.0, 10.0)),
         )
 
 
@@ -198,7 +191,7 @@ def test_fusion_overlay_and_colorbar() -> None:
     fig = Figure(figsize=(4, 3))
     ax = fig.add_axes((0.05, 0.05, 0.7, 0.9))
     grid = default_grid(ct, "axial", -100.0)
-    disp = show_fusion(ct, nm, grid, CT_WINDOWS["lung"], NMWindow(50, 99.9), ax=ax, alpha=0.5)
+    disp = show_fusion(ct, nm, grid, PRESETS["lung"], Window(50, 99.9), ax=ax, alpha=0.5)
     assert len(disp.images) == 2 and disp.colorbar is not None
     assert disp.nm is not None and disp.nm.array.shape == disp.ct.array.shape
     # lungs (CT ~ -850 HU) carry the SPECT uptake on the same grid
@@ -210,7 +203,7 @@ def test_fusion_overlay_and_colorbar() -> None:
     grey = (bar - 0.5 * base) / 0.5
     assert np.allclose(grey, grey[0, 0]) and 0.0 < grey[0, 0] < 1.0
     with pytest.raises(FigureError, match="alpha"):
-        show_fusion(ct, nm, grid, CT_WINDOWS["lung"], NMWindow(50, 99.9), ax=ax, alpha=0.0)
+        show_fusion(ct, nm, grid, PRESETS["lung"], Window(50, 99.9), ax=ax, alpha=0.0)
 
 
 def test_planar_image_type_sanity() -> None:

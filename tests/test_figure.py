@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from pypdf import PdfReader
 
-from casereport.annotate import load_case
+from casereport.case import load_case
 from casereport.errors import CaseFileError, FigureError
 from casereport.figure import (
     FIGURE1,

@@ -37,7 +37,7 @@ def test_notebook_is_thin_and_parameterised(name: str) -> None:
         ({"case_idx": "A"}, "case_idx", "unknown parameter"),
         ({"panels": "A1"}, "panels", "expected list"),
         ({"nm_window": 5}, "nm_window", "expected list"),
-        ({"studies": ["wb"]}, "studies", "expected dict"),
+        ({"ct_window": ["lung"]}, "ct_window", "expected str"),
     ],
 )
 def test_case_notebook_parameters_are_typed(values: dict, parameter: str, message: str) -> None:
@@ -51,7 +51,9 @@ def test_case_notebook_runs_top_to_bottom_with_nbclient(tmp_path: Path) -> None:
     """As a reader would in JupyterLab: kernel in notebooks/, default parameters (case A)."""
     nb = nbformat.read(NOTEBOOKS / "case.ipynb", as_version=4)
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    params.source = params.source.replace('"../build/cases/A"', repr(str(tmp_path / "A")))
+    params.source = params.source.replace(
+        'output_dir = ""', f"output_dir = {str(tmp_path / 'A')!r}"
+    )
     client = NotebookClient(
         nb,
         kernel_name=ensure_kernel(),

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from tests.nbfactory import make_notebook, write_nm_image
+from tests.nbfactory import case_yaml, make_notebook, write_nm_image
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Tiny report for the render test"
@@ -72,7 +72,7 @@ ARTICLE_CELLS = [
 def project(tmp_path: Path) -> Path:
     """A minimal project: one case with one DICOM file, a case and an article notebook."""
     _tiny_dicom(tmp_path / "data" / "T" / "img.dcm")
-    (tmp_path / "data" / "T" / "case.yaml").write_text("case: T\n")
+    (tmp_path / "data" / "T" / "case.yaml").write_text(case_yaml("T"))
     make_notebook(tmp_path / "notebooks" / "case.ipynb", CASE_CELLS)
     make_notebook(tmp_path / "notebooks" / "article.ipynb", ARTICLE_CELLS, title=TITLE)
     return tmp_path

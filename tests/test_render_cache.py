@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from pydicom.uid import generate_uid
 
-from tests.nbfactory import make_notebook, write_nm_image
+from tests.nbfactory import case_yaml, make_notebook, write_nm_image
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Render cache test report"
@@ -37,7 +37,7 @@ CASE_CELLS = [
     (
         "code",
         "import json, os, time\nfrom pathlib import Path\nimport pydicom\n"
-        "import casereport.io as cio\nfrom casereport.annotate.case import read_yaml",
+        "import casereport.io as cio\nfrom casereport.case import read_case",
         None,
     ),
     # with CASEREPORT_TEST_BARRIER set, each case waits until both have started: this only
@@ -55,7 +55,7 @@ CASE_CELLS = [
     ),
     (
         "code",
-        "spec = read_yaml(Path(data_dir) / case_id / 'case.yaml')\n"
+        "spec = read_case(Path(data_dir) / case_id / 'case.yaml')\n"
         "path = Path(data_dir) / case_id / 'img.dcm'\ncio.record_read(path)\n"
         "image = pydicom.dcmread(path).pixel_array",
         None,
@@ -181,7 +181,7 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for case, offset in (("A", 0), ("B", 100), ("control", 7)):
         _dicom(project / "data" / case / "img.dcm", offset)
         role = "control" if case == "control" else "case"
-        (project / "data" / case / "case.yaml").write_text(f"case: {case}\nrole: {role}\n")
+        (project / "data" / case / "case.yaml").write_text(case_yaml(case, role))
     _dicom(project / "data" / "A" / "unread.dcm", 50)
     make_notebook(project / "notebooks" / "case.ipynb", CASE_CELLS)
     make_notebook(project / "notebooks" / "article.ipynb", ARTICLE_CELLS, title=TITLE)

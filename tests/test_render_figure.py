@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.nbfactory import make_notebook
+from tests.nbfactory import case_yaml, make_notebook
 from tests.test_render_cache import CASE_CELLS, _dicom, cached, manifest, render
 
 TITLE = "Render figure-job test report"
@@ -72,7 +72,7 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for case, offset in (("A", 0), ("B", 100), ("control", 7)):
         _dicom(project / "data" / case / "img.dcm", offset)
         role = "control" if case == "control" else "case"
-        (project / "data" / case / "case.yaml").write_text(f"case: {case}\nrole: {role}\n")
+        (project / "data" / case / "case.yaml").write_text(case_yaml(case, role))
     make_notebook(project / "notebooks" / "case.ipynb", CASE_CELLS)
     make_notebook(project / "notebooks" / "figure.ipynb", FIGURE_CELLS)
     make_notebook(project / "notebooks" / "article.ipynb", ARTICLE_CELLS, title=TITLE)

@@ -38,6 +38,7 @@ from casereport.review.verify import (
     report_text,
 )
 from tests import dicom_factory as fac
+from tests.nbfactory import case_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PANELS = ("A1", "A2", "B1")
@@ -74,7 +75,7 @@ def _project(root: Path, *, identifiable: bool = False) -> Path:
     sp.DeidentificationMethod = "fictitious test data"
     (data / "A" / "spot").mkdir(parents=True)
     sp.save_as(data / "A" / "spot" / "spot.dcm", enforce_file_format=True)
-    (data / "A" / "case.yaml").write_text("case: A\n")
+    (data / "A" / "case.yaml").write_text(case_yaml("A"))
     files = {p.relative_to(data).as_posix(): _sha(p) for p in sorted(data.rglob("*.dcm"))}
     (data / "MANIFEST.json").write_text(json.dumps({"files": files, "seed": 1}, indent=2))
     build = root / "build"
@@ -418,7 +419,7 @@ def phi_project(tmp_path: Path) -> Path:
     ds.PatientName = "Doe^Jane"
     ds.PatientBirthDate = "19600214"
     ds.save_as(dcm, enforce_file_format=True)
-    (tmp_path / "data" / "T" / "case.yaml").write_text("case: T\n")
+    (tmp_path / "data" / "T" / "case.yaml").write_text(case_yaml("T"))
     make_notebook(tmp_path / "notebooks" / "case.ipynb", CASE_CELLS)
     make_notebook(tmp_path / "notebooks" / "article.ipynb", ARTICLE_CELLS, title=TITLE)
     return tmp_path
@@ -463,7 +464,7 @@ def test_verify_rerenders_and_catches_a_tampered_committed_panel(tmp_path: Path)
     root = tmp_path / "proj"
     dcm = root / "data" / "T" / "img.dcm"
     _tiny_dicom(dcm)
-    (root / "data" / "T" / "case.yaml").write_text("case: T\n")
+    (root / "data" / "T" / "case.yaml").write_text(case_yaml("T"))
     (root / "data" / "MANIFEST.json").write_text(json.dumps({"files": {"T/img.dcm": _sha(dcm)}}))
     make_notebook(root / "notebooks" / "case.ipynb", CASE_CELLS)
     make_notebook(root / "notebooks" / "article.ipynb", E2E_ARTICLE_CELLS, title="E2E")

@@ -7,7 +7,7 @@
 """
 
 from casereport.analysis.body import LESION_SITES, REGIONS, BodyFrame, body_frame, body_mask
-from casereport.analysis.case import CaseAnalysis, analyse_case
+from casereport.analysis.case import CaseAnalysis, analyse_case, analyse_studies
 from casereport.analysis.overlay import draw_rois, roi_overlay_figure
 from casereport.analysis.planar import Lesion, Measurement, find_lesions, lung_heterogeneity
 from casereport.analysis.roi import PlanarROI, ROIStats
@@ -25,6 +25,7 @@ __all__ = [
     "ROIStats",
     "SpectLung",
     "analyse_case",
+    "analyse_studies",
     "body_frame",
     "body_mask",
     "draw_rois",

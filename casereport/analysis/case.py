@@ -15,7 +15,10 @@ from casereport.analysis.planar import (
     stomach_measurement,
 )
 from casereport.analysis.volume import LungCT, SpectLung, lung_ct, spect_lung_to_vertebra
-from casereport.io import CTVolume, SpectVolume, WholeBody
+from casereport.case import CaseSpec
+from casereport.case.studies import Loader, load_study
+from casereport.errors import CaseFileError
+from casereport.io import CTVolume, SpectVolume, Study, WholeBody
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,40 @@ def _missing_view(view: str, wb: WholeBody | None, control_wb: WholeBody | None)
     return None
 
 
-def analyse_case(
+def _study(spec: CaseSpec, kind: str, cls: type, load: Loader) -> Any:
+    path = getattr(spec.studies, kind)
+    if path is None:
+        return None
+    modality = "CT" if cls is CTVolume else "NM"
+    study: Study = load(path, modality)
+    if not isinstance(study, cls):
+        raise CaseFileError(
+            spec.path,
+            f"studies.{kind}",
+            f"{path.name} is a {type(study).__name__}, expected a {cls.__name__}",
+        )
+    return study
+
+
+def analyse_case(spec: CaseSpec, control: CaseSpec, *, load: Loader | None = None) -> CaseAnalysis:
+    """Measure case ``spec`` against ``control`` from the studies their case files name
+    (``studies:``); what a missing study prevents is listed in ``not_measured``.
+
+    Studies are loaded through the cached loader, so a study the panels already drew is
+    not read again.
+    """
+    load = load or load_study
+    return analyse_studies(
+        spec.case_id,
+        _study(spec, "whole_body", WholeBody, load),
+        _study(control, "whole_body", WholeBody, load),
+        ct=_study(spec, "ct", CTVolume, load),
+        control_ct=_study(control, "ct", CTVolume, load),
+        spect=_study(spec, "spect", SpectVolume, load),
+    )
+
+
+def analyse_studies(
     case_id: str,
     wb: WholeBody | None,
     control_wb: WholeBody | None,

@@ -1,51 +1,10 @@
-"""Per-case data files (case.yaml) and their annotations, in millimetres.
+"""Case-file annotations drawn in millimetres.
 
-:func:`load_case` reads and validates ``data/<subject>/case.yaml`` (schema in
-docs/CASE_FILE.md) into frozen dataclasses; :func:`draw_annotations` draws arrows,
-circles, ellipses and labels on a panel through the panel's mm -> data mapping.
+:func:`draw_annotations` draws arrows, circles, ellipses and labels of a
+:class:`casereport.case.CaseSpec` on a panel through the panel's mm -> data mapping.
+The case file itself is read by :mod:`casereport.case`.
 """
 
-from .case import (
-    CT_PRESETS,
-    Annotation,
-    AnnotationKind,
-    Box,
-    CaseSpec,
-    PanelKind,
-    PanelSpec,
-    Patient,
-    WindowSpec,
-    case_files,
-    check_case,
-    check_panel,
-    clear_cache,
-    load_case,
-    load_study,
-    panel_bounds_mm,
-    parse_case,
-    studies_for,
-)
 from .draw import draw_annotations, identity
 
-__all__ = [
-    "CT_PRESETS",
-    "Annotation",
-    "AnnotationKind",
-    "Box",
-    "CaseSpec",
-    "PanelKind",
-    "PanelSpec",
-    "Patient",
-    "WindowSpec",
-    "case_files",
-    "check_case",
-    "check_panel",
-    "clear_cache",
-    "draw_annotations",
-    "identity",
-    "load_case",
-    "load_study",
-    "panel_bounds_mm",
-    "parse_case",
-    "studies_for",
-]
+__all__ = ["draw_annotations", "identity"]

@@ -9,7 +9,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.patches import Circle, Ellipse
 
-from .case import Annotation, AnnotationKind
+from casereport.case import Annotation, AnnotationKind
 
 #: (view name or None, (x_mm, y_mm)) -> axes data coordinates
 ToData = Callable[[str | None, tuple[float, float]], tuple[float, float]]

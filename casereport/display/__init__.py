@@ -1,5 +1,7 @@
 """Display conventions: NM planar in inverted grey scale, CT windows, SPECT/CT fusion.
 
+Windows are :class:`casereport.case.Window` (one type for CT and NM).
+
 Everything is drawn in millimetres: planar images in view mm, CT and SPECT planes in
 patient mm (LPS), so annotations and scale bars need no pixel arithmetic.
 """
@@ -8,17 +10,12 @@ from .overlays import add_orientation_markers, add_scale_bar, clean_axes
 from .planar import NM_CMAP, VIEW_SIDES, CropMM, PlanarDisplay, order_views, show_planar_views
 from .slices import FUSION_CMAP, SliceDisplay, show_ct_plane, show_fusion, show_nm_plane
 from .volume import Plane, PlaneGrid, PlaneImage, default_grid, sample_plane, volume_extent_mm
-from .windows import CT_WINDOWS, CTWindow, NMWindow, NMWindowMode, ct_window
 
 __all__ = [
-    "CT_WINDOWS",
     "FUSION_CMAP",
     "NM_CMAP",
     "VIEW_SIDES",
-    "CTWindow",
     "CropMM",
-    "NMWindow",
-    "NMWindowMode",
     "Plane",
     "PlaneGrid",
     "PlaneImage",
@@ -27,7 +24,6 @@ __all__ = [
     "add_orientation_markers",
     "add_scale_bar",
     "clean_axes",
-    "ct_window",
     "default_grid",
     "order_views",
     "sample_plane",

@@ -11,11 +11,11 @@ from matplotlib.axes import Axes
 from matplotlib.image import AxesImage
 from matplotlib.text import Text
 
+from casereport.case.window import Modality, Window
 from casereport.errors import FigureError
 from casereport.io.types import PlanarImage
 
 from .overlays import INK_ON_WHITE, add_scale_bar, clean_axes, outline
-from .windows import NMWindow
 
 #: Colour map of NM planar images: inverted grey scale (high counts dark).
 NM_CMAP = "gray_r"
@@ -109,7 +109,7 @@ def _crop_indices(img: PlanarImage, crop: CropMM | None) -> tuple[slice, slice, 
 
 def show_planar_views(
     views: Sequence[PlanarImage],
-    window: NMWindow,
+    window: Window,
     *,
     ax: Axes,
     crop: CropMM | None = None,
@@ -143,7 +143,7 @@ def show_planar_views(
     ordered = order_views(views)
     cut = [_crop_indices(v, crop) for v in ordered]
     arrays = [v.counts[rs, cs] for v, (rs, cs, _) in zip(ordered, cut, strict=True)]
-    vmin, vmax = window.limits(*arrays)
+    vmin, vmax = window.require(Modality.NM).limits(*arrays)
     clean_axes(ax, "white")
 
     images: list[AxesImage] = []

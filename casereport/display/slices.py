@@ -14,12 +14,12 @@ from matplotlib.image import AxesImage
 from matplotlib.text import Text
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
+from casereport.case.window import Modality, Window
 from casereport.errors import FigureError
 from casereport.io.types import CTVolume, SpectVolume
 
 from .overlays import INK_ON_BLACK, add_orientation_markers, add_scale_bar, clean_axes
 from .volume import PlaneGrid, PlaneImage, sample_plane
-from .windows import CTWindow, NMWindow
 
 #: Colour map of the NM layer in fused images: "hot" without its black-to-dark-red start,
 #: so that the lowest displayed uptake is red rather than darker than the CT below it.
@@ -75,7 +75,7 @@ class SliceDisplay:
     texts: list[Text]
     grid: PlaneGrid
     ct: PlaneImage
-    ct_window: CTWindow
+    ct_window: Window | None
     nm: PlaneImage | None = None
     nm_limits: tuple[float, float] | None = None
     colorbar: Colorbar | None = None
@@ -91,7 +91,7 @@ def _set_plane_limits(ax: Axes, grid: PlaneGrid) -> None:
 def show_ct_plane(
     ct: CTVolume,
     grid: PlaneGrid,
-    window: CTWindow,
+    window: Window,
     *,
     ax: Axes,
     markers: bool = True,
@@ -104,7 +104,7 @@ def show_ct_plane(
     with the patient's right on the image left and, for axial planes, anterior at the top.
     """
     plane = sample_plane(ct, grid, order=1, fill=CT_FILL_HU)
-    vmin, vmax = window.limits_hu
+    vmin, vmax = window.require(Modality.CT).limits_hu
     clean_axes(ax, "black")
     im = ax.imshow(
         plane.array,
@@ -133,8 +133,8 @@ def show_fusion(
     ct: CTVolume,
     spect: SpectVolume,
     grid: PlaneGrid,
-    ct_window: CTWindow,
-    nm_window: NMWindow,
+    ct_window: Window,
+    nm_window: Window,
     *,
     ax: Axes,
     alpha: float = 0.6,
@@ -160,7 +160,7 @@ def show_fusion(
         ct, grid, ct_window, ax=ax, markers=markers, scale_bar_mm=scale_bar_mm, fontsize=fontsize
     )
     nm = sample_plane(spect, grid, order=1, fill=0.0)
-    vmin, vmax = nm_window.limits(spect.array)
+    vmin, vmax = nm_window.require(Modality.NM, "nm_window").limits(spect.array)
     layer = np.ma.masked_less(nm.array, vmin)
     cm = fusion_colormap(cmap)
     im = ax.imshow(
@@ -199,7 +199,7 @@ def show_fusion(
 def show_nm_plane(
     spect: SpectVolume,
     grid: PlaneGrid,
-    window: NMWindow,
+    window: Window,
     *,
     ax: Axes,
     markers: bool = True,
@@ -211,7 +211,7 @@ def show_nm_plane(
     ``window`` percentiles are taken over the whole volume (voxels > 0).
     """
     plane = sample_plane(spect, grid, order=1, fill=0.0)
-    vmin, vmax = window.limits(spect.array)
+    vmin, vmax = window.require(Modality.NM).limits(spect.array)
     clean_axes(ax, "white")
     im = ax.imshow(
         plane.array,
@@ -239,7 +239,7 @@ def show_nm_plane(
         texts,
         grid,
         plane,
-        CTWindow(1.0, 0.0, "none"),
+        None,
         nm=plane,
         nm_limits=(vmin, vmax),
         extras=extras,

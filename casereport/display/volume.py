@@ -8,48 +8,13 @@ coordinates (this is how SPECT is fused with CT).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 from scipy import ndimage
 
+from casereport.case.plane import Plane
 from casereport.errors import FigureError
 from casereport.io.types import Volume
-
-
-class Plane(StrEnum):
-    """A patient plane; the in-plane axes (u, v) and the normal are LPS axes 0, 1, 2."""
-
-    AXIAL = "axial"
-    CORONAL = "coronal"
-    SAGITTAL = "sagittal"
-
-    @property
-    def axes(self) -> tuple[int, int, int]:
-        """(u axis, v axis, normal axis) as LPS indices (0 = x, 1 = y, 2 = z)."""
-        return {"axial": (0, 1, 2), "coronal": (0, 2, 1), "sagittal": (1, 2, 0)}[self.value]
-
-    @property
-    def v_down(self) -> bool:
-        """True if v grows downwards on screen (axial: anterior at the top)."""
-        return self is Plane.AXIAL
-
-    @property
-    def position_key(self) -> str:
-        """Name of the case-file key giving the plane position (``z_mm`` for axial ...)."""
-        return {"axial": "z_mm", "coronal": "y_mm", "sagittal": "x_mm"}[self.value]
-
-    @property
-    def markers(self) -> tuple[str, str, str, str]:
-        """Orientation letters (left, right, top, bottom) of the displayed plane.
-
-        Radiological convention: the patient's right on the image left.
-        """
-        return {
-            "axial": ("R", "L", "A", "P"),
-            "coronal": ("R", "L", "S", "I"),
-            "sagittal": ("A", "P", "S", "I"),
-        }[self.value]
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,15 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from casereport.case import Modality, Plane, Window
 from casereport.display import (
-    CT_WINDOWS,
-    CTWindow,
-    NMWindow,
-    Plane,
-    ct_window,
+    PlaneGrid,
     default_grid,
     show_ct_plane,
     show_nm_plane,
     show_planar_views,
 )
-from casereport.errors import FigureError
+from casereport.errors import FigureError, WindowError
 from casereport.fileio import write_atomic
 from casereport.io import PlanarOptions, load
 from casereport.io.types import CTVolume, PlanarStudy, SpectVolume, Study, Volume, WholeBody
@@ -62,28 +59,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dpi", type=int, default=150, help="raster resolution (default 150)")
 
 
-def _pair(text: str, option: str) -> tuple[float, float]:
+def _window(value: object, modality: Modality, option: str) -> Window:
     try:
-        a, b = (float(v) for v in text.split(","))
-    except ValueError:
-        raise FigureError(f"{option} expects two numbers LO,HI, got {text!r}") from None
-    return a, b
+        return Window.from_cli(value, modality)
+    except WindowError as err:
+        raise FigureError(f"{option}: {err}") from None
 
 
-def _ct_window(text: str) -> CTWindow:
-    if text in CT_WINDOWS:
-        return ct_window(text)
-    width, level = _pair(text, "--window")
-    return CTWindow(width, level)
+def _ct_window(text: str) -> Window:
+    return _window(text, Modality.CT, "--window")
 
 
-def _nm_window(args: argparse.Namespace) -> NMWindow:
+def _nm_window(args: argparse.Namespace) -> Window:
     if args.counts:
-        return NMWindow(*_pair(args.counts, "--counts"), mode="counts")
-    return NMWindow(*_pair(args.percentiles, "--percentiles"), mode="percentiles")
+        return _window(f"{{counts: [{args.counts}]}}", Modality.NM, "--counts")
+    return _window(args.percentiles, Modality.NM, "--percentiles")
 
 
-def _plane_grid(vol: Volume, args: argparse.Namespace):
+def _plane_grid(vol: Volume, args: argparse.Namespace) -> PlaneGrid:
     plane = Plane(args.plane)
     lo, hi = vol.bounds_mm()
     axis = plane.axes[2]

@@ -11,8 +11,8 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from casereport.annotate import CaseSpec, case_files, load_case
-from casereport.annotate.case import Loader
+from casereport.case import CaseSpec, index
+from casereport.case.studies import Loader
 from casereport.errors import FigureError
 from casereport.fileio import write_atomic
 
@@ -377,10 +377,10 @@ def write_files(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
 
 def load_cases(data_dir: str | Path, *, loader: Loader | None = None) -> list[CaseSpec]:
     """Every ``<subject>/case.yaml`` under ``data_dir``, validated against its images."""
-    files = case_files(data_dir)
-    if not files:
+    cases = index(data_dir, check_images=True, loader=loader)
+    if not cases:
         raise FigureError(f"{data_dir}: no <subject>/case.yaml found")
-    return [load_case(p, loader=loader) for p in files.values()]
+    return list(cases.values())
 
 
 def write_panels(

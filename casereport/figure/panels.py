@@ -1,6 +1,6 @@
 """One function per panel kind: each takes ``ax=`` and returns what it drew.
 
-Panel functions work on loaded studies and a :class:`~casereport.annotate.PanelSpec`;
+Panel functions work on loaded studies and a :class:`~casereport.case.PanelSpec`;
 :func:`draw_panel` looks both up from a case file.
 """
 
@@ -17,22 +17,12 @@ from matplotlib.colorbar import Colorbar
 from matplotlib.image import AxesImage
 from matplotlib.text import Text
 
-from casereport.annotate import (
-    Annotation,
-    CaseSpec,
-    PanelKind,
-    PanelSpec,
-    WindowSpec,
-    draw_annotations,
-    load_study,
-    studies_for,
-)
-from casereport.annotate.case import Loader
+from casereport.annotate import draw_annotations
+from casereport.case import Annotation, CaseSpec, Modality, PanelKind, PanelSpec
+from casereport.case.studies import Loader, load_study, studies_for
 from casereport.display import (
     CropMM,
-    CTWindow,
-    NMWindow,
-    Plane,
+    PlaneGrid,
     default_grid,
     show_ct_plane,
     show_fusion,
@@ -98,18 +88,6 @@ class PanelArtists:
         return any(s.simulated for s in self.sources)
 
 
-def to_ct_window(w: WindowSpec) -> CTWindow:
-    if w.modality != "CT":
-        raise FigureError(f"expected a CT window, got an NM window {w.as_dict()}")
-    return CTWindow(w.width_hu, w.level_hu, w.name)
-
-
-def to_nm_window(w: WindowSpec) -> NMWindow:
-    if w.modality != "NM":
-        raise FigureError(f"expected an NM window, got a CT window {w.as_dict()}")
-    return NMWindow(w.lo, w.hi, w.mode)
-
-
 def _crop(panel: PanelSpec) -> CropMM | None:
     return None if panel.crop is None else CropMM(panel.crop.x_mm, panel.crop.y_mm)
 
@@ -159,7 +137,7 @@ def planar_panel(
 ) -> PanelArtists:
     """Static (or whole-body) NM views side by side, inverted grey, with annotations."""
     views = _views(study, panel.views, panel.panel_id)
-    window = to_nm_window(panel.window)
+    window = panel.window.require(Modality.NM)
     disp = show_planar_views(
         views,
         window,
@@ -218,12 +196,12 @@ def wholebody_panel(
     return planar_panel(study, panel, annotations, ax=ax, fontsize=fontsize)
 
 
-def _grid(volume: Volume, panel: PanelSpec):
+def _grid(volume: Volume, panel: PanelSpec) -> PlaneGrid:
     assert panel.plane is not None and panel.position_mm is not None
     crop = panel.crop
     return default_grid(
         volume,
-        Plane(panel.plane),
+        panel.plane,
         panel.position_mm,
         u_range_mm=None if crop is None else crop.x_mm,
         v_range_mm=None if crop is None else crop.y_mm,
@@ -236,11 +214,10 @@ def _slice_used(volume: Volume, panel: PanelSpec) -> dict[str, Any]:
     centre = np.zeros(3)
     lo, hi = volume.bounds_mm()
     centre[:] = (lo + hi) / 2.0
-    axis = {"axial": 2, "coronal": 1, "sagittal": 0}[panel.plane]
-    centre[axis] = panel.position_mm
+    centre[panel.plane.normal_axis] = panel.position_mm
     i, j, k = volume.patient_to_index(centre)
     used: dict[str, Any] = {
-        "plane": panel.plane,
+        "plane": panel.plane.value,
         "position_mm": panel.position_mm,
         "index_ijk": [round(float(i), 2), round(float(j), 2), round(float(k), 2)],
     }
@@ -267,7 +244,7 @@ def ct_panel(
     """A CT plane in patient mm (radiological convention) with a CT window."""
     if not isinstance(ct, CTVolume):
         raise FigureError(f"panel {panel.panel_id}: {ct.source.paths[0]} is not a CT volume")
-    window = to_ct_window(panel.window)
+    window = panel.window.require(Modality.CT)
     disp = show_ct_plane(
         ct, _grid(ct, panel), window, ax=ax, scale_bar_mm=_scale(panel), fontsize=fontsize
     )
@@ -306,8 +283,8 @@ def fusion_panel(
     if ct.source.frame_of_reference_uid != spect.source.frame_of_reference_uid:
         raise FigureError(f"panel {panel.panel_id}: SPECT and CT frames of reference differ")
     assert panel.overlay_window is not None
-    ct_win = to_ct_window(panel.window)
-    nm_win = to_nm_window(panel.overlay_window)
+    ct_win = panel.window.require(Modality.CT)
+    nm_win = panel.overlay_window.require(Modality.NM, "overlay_window")
     disp = show_fusion(
         ct,
         spect,

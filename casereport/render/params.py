@@ -10,8 +10,7 @@ import ast
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from casereport.case.parse import yaml_value
 from casereport.errors import ParameterError
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -101,8 +100,4 @@ def parse_assignment(text: str) -> tuple[str | None, str, Any]:
         raise ParameterError("<command line>", text, "expected name=value or CASE:name=value")
     key, raw = text.split("=", 1)
     case, _, name = key.rpartition(":")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return (case or None), name.strip(), value
+    return (case or None), name.strip(), yaml_value(raw)

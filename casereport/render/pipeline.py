@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import casereport
+from casereport.case import index
 from casereport.errors import ParameterError, RenderError, RenderFailures
 from casereport.render.cache import CacheEntry, RunCache, folder_listing
 from casereport.render.execute import Kernel, NotebookRun, execute, lighten_imports
@@ -125,32 +124,17 @@ class RenderResult:
     steps: tuple[StepRecord, ...] = ()
 
 
-def _case_specs(data_dir: Path) -> dict[str, dict[str, Any]]:
-    specs: dict[str, dict[str, Any]] = {}
-    for case_file in sorted(data_dir.glob("*/case.yaml")):
-        try:
-            spec = yaml.safe_load(case_file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise RenderError(
-                case_file, f"case file is not valid YAML: {exc}".splitlines()[0]
-            ) from None
-        specs[case_file.parent.name] = spec if isinstance(spec, dict) else {}
-    return specs
-
-
 def discover_cases(data_dir: Path) -> tuple[str, ...]:
-    """Case ids: subject folders with a ``case.yaml`` whose role is not ``control``."""
-    found = [c for c, s in _case_specs(data_dir).items() if s.get("role", "case") != "control"]
+    """Case ids: subjects of the case index whose role is ``case``."""
+    found = index(data_dir).cases
     if not found:
         raise RenderError(data_dir, "no case folders with a case.yaml")
-    return tuple(found)
+    return found
 
 
 def control_folders(data_dir: Path) -> tuple[Path, ...]:
-    """Subject folders whose ``case.yaml`` has ``role: control``."""
-    return tuple(
-        data_dir / c for c, s in _case_specs(data_dir).items() if s.get("role", "case") == "control"
-    )
+    """Subject folders whose case file has ``role: control``."""
+    return tuple(data_dir / c for c in index(data_dir).controls)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -213,7 +197,8 @@ def plan_figure(opts: RenderOptions, stage: Path) -> NotebookRun | None:
 def plan_runs(opts: RenderOptions, stage: Path) -> tuple[list[NotebookRun], NotebookRun]:
     """The case runs and the article run, writing into ``stage``."""
     cases = opts.cases or discover_cases(opts.data_dir)
-    unknown = [c for c in cases if not (opts.data_dir / c / "case.yaml").is_file()]
+    known = index(opts.data_dir)
+    unknown = [c for c in cases if c not in known]
     if unknown:
         raise RenderError(opts.data_dir, f"no case.yaml for case(s) {', '.join(unknown)}")
     scopes = [s for s in opts.overrides if s is not None and s not in cases]
@@ -488,7 +473,7 @@ class _Render:
             inputs[_rel(run.source, self.root)] = self.hasher.sha256(run.source)
         for found in [*self.case_inputs.values(), self.figure_inputs, self.article_inputs]:
             inputs.update(found)
-        for case_file in sorted(opts.data_dir.glob("*/case.yaml")):
+        for case_file in index(opts.data_dir).files:
             inputs[_rel(case_file, self.root)] = self.hasher.sha256(case_file)
         outputs: dict[str, str] = {}
         placed = {

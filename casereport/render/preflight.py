@@ -1,9 +1,9 @@
-"""Checks of a case run's parameters against the data, before any cell executes.
+"""Checks of a case run's parameters against the case index, before any kernel starts.
 
-Type checks live in :mod:`casereport.render.params`; here the *values* are checked: the
-case folder and its ``case.yaml`` exist, the studies the notebook will load exist for the
-case and the control, and the requested panels are declared in the case file. Each
-failure is a :class:`ParameterError` naming the notebook and the parameter.
+Type checks live in :mod:`casereport.render.params`; here the *values* are checked against
+the data: the case and the control exist in the data folder's case index, and the
+requested panels are declared in the case file. Each failure is a :class:`ParameterError`
+naming the notebook and the parameter.
 """
 
 from __future__ import annotations
@@ -12,13 +12,9 @@ import ast
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from casereport.case import Role, index
 from casereport.errors import ParameterError
 from casereport.render.params import declared_parameters
-
-#: Studies every case run needs (key of the ``studies`` parameter).
-REQUIRED_STUDIES = ("whole_body",)
 
 
 def _value(name: str, params: dict[str, Any], declared: dict[str, dict[str, Any]]) -> Any:
@@ -38,43 +34,37 @@ def check_case_parameters(notebook: Path, params: dict[str, Any], cwd: Path) -> 
     declared = declared_parameters(notebook)
     if "case_id" not in declared or "data_dir" not in declared:
         return
-    case_id = _value("case_id", params, declared)
+    case_id = str(_value("case_id", params, declared))
     data_dir = cwd / str(_value("data_dir", params, declared))
-    case_dir = data_dir / str(case_id)
-    if not (case_dir / "case.yaml").is_file():
-        known = sorted(p.parent.name for p in data_dir.glob("*/case.yaml"))
+    cases = index(data_dir)
+    if case_id not in cases:
         raise ParameterError(
             notebook,
             "case_id",
-            f"no data for case {case_id!r}: {case_dir}/case.yaml not found "
-            f"(cases with data: {', '.join(known) or 'none'})",
+            f"no data for case {case_id!r}: {data_dir / case_id}/case.yaml not found "
+            f"(cases with data: {', '.join(cases) or 'none'})",
+            case=case_id,
+            value=case_id,
         )
-    studies = _value("studies", params, declared)
-    if isinstance(studies, dict):
-        subjects = [str(case_id)]
-        control = _value("control_id", params, declared)
-        if control:
-            subjects.append(str(control))
-        for key in REQUIRED_STUDIES:
-            if key not in studies:
-                raise ParameterError(notebook, "studies", f"no {key!r} entry")
-            for subject in subjects:
-                path = data_dir / subject / str(studies[key])
-                if not path.exists():
-                    raise ParameterError(
-                        notebook,
-                        "studies",
-                        f"missing {key} study for {subject}: {path} does not exist",
-                    )
+    control = _value("control_id", params, declared)
+    if control and (control not in cases or cases[str(control)].role is not Role.CONTROL):
+        raise ParameterError(
+            notebook,
+            "control_id",
+            f"no control subject {control!r} (controls: {', '.join(cases.controls) or 'none'})",
+            case=case_id,
+            value=control,
+        )
     panels = _value("panels", params, declared)
     if panels:
-        spec = yaml.safe_load((case_dir / "case.yaml").read_text()) or {}
-        declared_panels = sorted((spec.get("panels") or {}).keys())
-        unknown = [p for p in panels if p not in declared_panels]
+        known = cases[case_id].panel_ids
+        unknown = [p for p in panels if p not in known]
         if unknown:
             raise ParameterError(
                 notebook,
                 "panels",
                 f"case {case_id} has no panel {', '.join(map(str, unknown))} "
-                f"(panels: {', '.join(declared_panels) or 'none'})",
+                f"(panels: {', '.join(known) or 'none'})",
+                case=case_id,
+                value=panels,
             )

@@ -1,0 +1,217 @@
+"""The case model: frozen dataclasses for a validated ``case.yaml``.
+
+Built only by :func:`casereport.case.parse_case`; see docs/CASE_FILE.md for the file and
+how to add a field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from pathlib import Path
+
+from casereport.errors import CaseFileError
+
+from .plane import Plane
+from .window import Modality, Window
+
+
+class Role(StrEnum):
+    """What a subject is for."""
+
+    CASE = "case"  # shown in Figure 1 and described in the article
+    CONTROL = "control"  # normal reference of the measurements
+
+
+class PanelKind(StrEnum):
+    """What a panel shows."""
+
+    PLANAR = "planar"  # static NM views (PlanarStudy)
+    WHOLEBODY = "wholebody"  # whole-body NM sweep (WholeBody)
+    CT = "ct"  # a CT plane (CTVolume)
+    FUSION = "fusion"  # SPECT on CT (CTVolume + SpectVolume, same frame of reference)
+
+    @property
+    def modality(self) -> Modality:
+        """Modality of the panel's ``study`` (and of its ``window``)."""
+        return Modality.CT if self in (PanelKind.CT, PanelKind.FUSION) else Modality.NM
+
+    @property
+    def planar(self) -> bool:
+        return self in (PanelKind.PLANAR, PanelKind.WHOLEBODY)
+
+
+class AnnotationKind(StrEnum):
+    ARROW = "arrow"
+    CIRCLE = "circle"
+    ELLIPSE = "ellipse"
+    LABEL = "label"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in mm (planar: view mm; CT: the panel plane's u, v in patient mm)."""
+
+    x_mm: tuple[float, float]
+    y_mm: tuple[float, float]
+
+    def contains(self, xy: tuple[float, float]) -> bool:
+        return (self.x_mm[0] <= xy[0] <= self.x_mm[1]) and (self.y_mm[0] <= xy[1] <= self.y_mm[1])
+
+
+@dataclass(frozen=True)
+class Patient:
+    """Patient facts: age in years, sex ``F``/``M``, a short history."""
+
+    age_years: int
+    sex: str
+    history: str
+
+
+@dataclass(frozen=True)
+class Studies:
+    """The studies of a subject used by the measurements (absolute paths or ``None``).
+
+    ``whole_body``: whole-body NM (every measurement needs it); ``ct``: chest CT;
+    ``spect``: SPECT volume registered to ``ct``. Add a kind by adding a field here and a
+    key in ``casereport/case/keys.py`` (docs/CASE_FILE.md).
+    """
+
+    whole_body: Path | None = None
+    ct: Path | None = None
+    spect: Path | None = None
+
+    def items(self) -> tuple[tuple[str, Path], ...]:
+        """(kind, path) of the studies given."""
+        return tuple((f.name, getattr(self, f.name)) for f in fields(self) if getattr(self, f.name))
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """One figure panel as declared in the case file.
+
+    Attributes:
+        panel_id: e.g. ``"A1"``.
+        kind: planar / wholebody / ct / fusion.
+        study: absolute path of the study (file or folder); ``study_rel`` as written.
+        window: display window (HU for ct/fusion, counts or percentiles for planar).
+        caption, alt: caption text and alt text.
+        views: planar views to show (ANT then POST).
+        plane, position_mm: CT plane and its position along the plane normal (LPS mm).
+        crop: displayed region in mm, or None for the whole image.
+        overlay, overlay_window, alpha: SPECT volume, its window and opacity (fusion).
+        scale_bar_mm: scale bar length in mm (None: default for the kind, 0: none).
+    """
+
+    panel_id: str
+    kind: PanelKind
+    study: Path
+    study_rel: str
+    window: Window
+    caption: str
+    alt: str
+    views: tuple[str, ...] = ()
+    plane: Plane | None = None
+    position_mm: float | None = None
+    crop: Box | None = None
+    overlay: Path | None = None
+    overlay_rel: str | None = None
+    overlay_window: Window | None = None
+    alpha: float = 0.6
+    scale_bar_mm: float | None = None
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """An arrow, circle, ellipse or label on one panel, in mm.
+
+    ``xy_mm`` is the arrow tip, the circle/ellipse centre or the label position;
+    ``tail_mm`` the arrow tail (where its text goes). ``entry`` names it in the case file.
+    """
+
+    entry: str
+    panel: str
+    kind: AnnotationKind
+    xy_mm: tuple[float, float]
+    view: str | None = None
+    tail_mm: tuple[float, float] | None = None
+    radius_mm: float | None = None
+    width_mm: float | None = None
+    height_mm: float | None = None
+    angle_deg: float = 0.0
+    text: str = ""
+    color: str | None = None
+
+    @property
+    def xy_key(self) -> str:
+        """Case-file key of ``xy_mm`` (``tip_mm``, ``at_mm`` or ``center_mm``)."""
+        if self.kind is AnnotationKind.ARROW:
+            return "tip_mm"
+        return "at_mm" if self.kind is AnnotationKind.LABEL else "center_mm"
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """A validated case file (``data/<subject>/case.yaml``)."""
+
+    path: Path
+    case_id: str
+    role: Role
+    patient: Patient
+    findings: tuple[str, ...]
+    panels: tuple[PanelSpec, ...]
+    annotations: tuple[Annotation, ...]
+    studies: Studies = field(default_factory=Studies)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def panel_ids(self) -> tuple[str, ...]:
+        return tuple(p.panel_id for p in self.panels)
+
+    def panel(self, panel_id: str) -> PanelSpec:
+        for p in self.panels:
+            if p.panel_id == panel_id:
+                return p
+        raise CaseFileError(
+            self.path,
+            f"panels.{panel_id}",
+            f"no such panel (panels: {', '.join(self.panel_ids) or 'none'})",
+        )
+
+    def annotations_for(self, panel_id: str) -> tuple[Annotation, ...]:
+        return tuple(a for a in self.annotations if a.panel == panel_id)
+
+    def study(self, kind: str) -> Path:
+        """Path of study ``kind`` (``whole_body``, ``ct``, ``spect``); CaseFileError if absent."""
+        path = getattr(self.studies, kind, None)
+        if path is None:
+            raise CaseFileError(
+                self.path, f"studies.{kind}", "required here but not given in the case file"
+            )
+        return path
+
+    def with_windows(self, *, nm: Window | None = None, ct: Window | None = None) -> CaseSpec:
+        """A copy whose NM panels use window ``nm`` and CT/fusion panels ``ct`` (``None``:
+        keep the case file's)."""
+        if nm is not None:
+            nm.require(Modality.NM, "nm_window")
+        if ct is not None:
+            ct.require(Modality.CT, "ct_window")
+        panels = []
+        for p in self.panels:
+            new = nm if p.kind.modality is Modality.NM else ct
+            panels.append(p if new is None else replace(p, window=new))
+        return replace(self, panels=tuple(panels))
+
+    def with_crop(self, panel_id: str, crop: Box) -> CaseSpec:
+        """A copy whose panel ``panel_id`` shows ``crop`` (mm, as in ``crop_mm``)."""
+        self.panel(panel_id)
+        return replace(
+            self,
+            panels=tuple(
+                replace(p, crop=crop) if p.panel_id == panel_id else p for p in self.panels
+            ),
+        )
