@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 from casereport.render.watch import SCRIPT_ID, served_page
-from tests.nbfactory import make_notebook
+from tests.nbfactory import case_yaml, make_notebook
 from tests.test_render import run_render
 from tests.test_render_cache import CASE_CELLS, _dicom
 
@@ -32,8 +32,17 @@ TITLE = "Watch test report"
 
 CASE_YAML = """case: {case}
 role: case
+patient: {{age: 50, sex: F, history: test}}
 panels:
-  {case}1: {{caption: "Panel of case {case}, version 1.", arrow_x: 0.5}}
+  {case}1:
+    kind: planar
+    study: img.dcm
+    views: [ANT]
+    window: {{percentiles: [1, 99]}}
+    caption: "Panel of case {case}, version 1."
+    alt: A test panel.
+annotations:
+  - {{panel: {case}1, type: arrow, tip_mm: [0.5, 0.5], tail_mm: [0.1, 0.1]}}
 """
 
 FIGURE_CELLS = [
@@ -41,16 +50,16 @@ FIGURE_CELLS = [
     (
         "code",
         "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
-        "from casereport.annotate.case import read_yaml\n"
+        "from casereport.case import index\n"
         "figs = Path(figures_dir)\n(figs / 'panels').mkdir(parents=True, exist_ok=True)\n"
-        "for path in sorted(Path(data_dir).glob('*/case.yaml')):\n"
-        "    spec = read_yaml(path)\n"
-        "    for pid, panel in (spec.get('panels') or {}).items():\n"
+        "for spec in index(data_dir).values():\n"
+        "    for panel in spec.panels:\n"
+        "        pid, arrow_x = panel.panel_id, spec.annotations_for(panel.panel_id)[0].xy_mm[0]\n"
         "        fig, ax = plt.subplots(figsize=(1, 1))\n"
-        "        ax.annotate('', (panel['arrow_x'], 0.5), (0.1, 0.1), arrowprops={})\n"
+        "        ax.annotate('', (arrow_x, 0.5), (0.1, 0.1), arrowprops={})\n"
         "        fig.savefig(figs / 'panels' / f'{pid}.png', dpi=30, metadata={'Software': None})\n"
         "        plt.close(fig)\n"
-        "        side = {'caption': panel['caption'], 'arrow_x': panel['arrow_x']}\n"
+        "        side = {'caption': panel.caption, 'arrow_x': arrow_x}\n"
         "        (figs / 'panels' / f'{pid}.json').write_text(json.dumps(side))",
         None,
     ),
@@ -78,7 +87,7 @@ def _project(root: Path) -> Path:
         _dicom(root / "data" / case / "img.dcm", offset)
         text = CASE_YAML.format(case=case)
         if case == "control":
-            text = "case: control\nrole: control\n"
+            text = case_yaml("control", "control")
         (root / "data" / case / "case.yaml").write_text(text)
     make_notebook(root / "notebooks" / "case.ipynb", CASE_CELLS)
     make_notebook(root / "notebooks" / "figure.ipynb", FIGURE_CELLS)
@@ -196,7 +205,7 @@ def test_watch_session_follows_edits_and_stops_cleanly(tmp_path: Path) -> None:
 
         # an arrow of case B moved
         yaml_b = project / "data" / "B" / "case.yaml"
-        yaml_b.write_text(yaml_b.read_text().replace("arrow_x: 0.5", "arrow_x: 0.7"))
+        yaml_b.write_text(yaml_b.read_text().replace("tip_mm: [0.5, 0.5]", "tip_mm: [0.7, 0.5]"))
         page = watch.page_after("panel B1 Panel of case B, version 1. arrow at 0.7")
         assert ran_steps(project) == {"figure", "case B", "article", "html"}
 
