@@ -159,6 +159,15 @@ def processes_in(folder: Path) -> list[int]:
     return found
 
 
+def kernels_in(folder: Path) -> list[int]:
+    """Kernels (ipykernel processes) working in ``folder``."""
+    return [
+        pid
+        for pid in processes_in(folder)
+        if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
 def edit_markdown(project: Path, index: int, text: str) -> None:
     path = project / "notebooks" / "article.ipynb"
     nb = nbformat.read(path, as_version=4)
@@ -189,6 +198,7 @@ def test_watch_session_follows_edits_and_stops_cleanly(tmp_path: Path) -> None:
         assert "<script" not in html_file.read_text()  # injected only into the served page
         assert ran_steps(project) == {"figure", "case A", "case B", "article", "html"}
         watch.wait(lambda: (project / "build" / "article.pdf").is_file())  # in the background
+        watch.wait(lambda: len(kernels_in(project)) == 2)  # the pool, ready for the next edit
 
         # prose: the new text, no notebook executed (the article is spliced, not run)
         edit_markdown(project, 1, f"# {TITLE}\n\nFirst paragraph, with one more sentence.")

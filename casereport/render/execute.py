@@ -82,8 +82,9 @@ class Kernel:
             cwd=str(cwd), env=env, extra_arguments=["--HistoryManager.hist_file=:memory:"]
         )
         pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
-        if pid_sink is not None and pid:
-            pid_sink(int(pid))
+        self.pid = int(pid) if pid else 0
+        if pid_sink is not None and self.pid:
+            pid_sink(self.pid)
 
     def preload(self, modules: tuple[str, ...]) -> None:
         """Import ``modules`` in the kernel, silently, while it would otherwise wait.

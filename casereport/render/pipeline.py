@@ -72,6 +72,8 @@ class RenderOptions:
         progress: report the steps on stderr (bars on a terminal, else one line per step;
             see :mod:`casereport.render.progress`).
         verbose: also report when each step starts, and every timing.
+        kernels: where runs get their kernel, ``(cwd, pid_sink) -> Kernel`` (``None``: a
+            new one each; a watch session passes :meth:`KernelPool.take`).
     """
 
     root: Path
@@ -88,6 +90,9 @@ class RenderOptions:
     use_cache: bool = True
     progress: bool = False
     verbose: bool = False
+    kernels: Callable[[Path, Callable[[int], None]], Kernel] | None = field(
+        default=None, compare=False
+    )
 
     @classmethod
     def for_root(cls, root: Path, **kwargs: Any) -> RenderOptions:
@@ -275,7 +280,12 @@ class _Render:
         return self.progress.notebook(label)
 
     def kernel(self, cwd: Path) -> Kernel:
-        return Kernel(cwd, pid_sink=lambda pid: record_kernel_pid(self.opts.build_dir, pid))
+        def sink(pid: int) -> None:
+            record_kernel_pid(self.opts.build_dir, pid)
+
+        if self.opts.kernels is not None:
+            return self.opts.kernels(cwd, sink)
+        return Kernel(cwd, pid_sink=sink)
 
     def base_key(self, kind: str, run: NotebookRun) -> dict[str, Any]:
         return {

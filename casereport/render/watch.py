@@ -45,6 +45,7 @@ import casereport
 from casereport.errors import CaseReportError, RenderError
 from casereport.fileio import sha256_file, write_atomic
 from casereport.render.hashing import files_under
+from casereport.render.kernel_pool import KernelPool
 from casereport.render.pipeline import RenderOptions, RenderResult, render
 from casereport.render.publish import BuildLock, stop_orphans
 
@@ -88,12 +89,14 @@ class WatchOptions:
         poll_seconds: interval between two scans of the watched files (s).
         settle_seconds: a change is rendered once no file changed for this long (s).
         pdf: make the PDF in the background after each published HTML.
+        kernels: kernels kept started and preloaded for the next render (0: none).
     """
 
     port: int = 0
     poll_seconds: float = 0.2
     settle_seconds: float = 0.1
     pdf: bool = True
+    kernels: int = 2
 
 
 class LiveState:
@@ -418,6 +421,8 @@ class Session:
         self.watcher = Watcher(first)
         self.server = Server(self.build_dir, self.state, opts.port)
         self.pdf: PdfJob | None = None
+        self.pool = KernelPool(first.root, opts.kernels) if opts.kernels > 0 else None
+        self.package = Path(casereport.__file__).resolve().parent
         self._loop = threading.Thread(target=self._run_loop, name="watch", daemon=True)
         self.renders = 0
 
@@ -431,12 +436,15 @@ class Session:
         finally:
             self.state.busy = False
             self.renders += 1
+            if self.pool is not None and not self.stop.is_set():
+                self.pool.fill()
 
     def _render(self, why: str) -> None:
         self.out(f"rendering ({why})")
         t0 = time.perf_counter()
         try:
-            opts = replace(self.prepare(), html_only=True, progress=False)
+            kernels = self.pool.take if self.pool is not None else None
+            opts = replace(self.prepare(), html_only=True, progress=False, kernels=kernels)
             result = render(opts)
         except Exception as exc:  # noqa: BLE001 - any failure is reported, the session goes on
             if self.stop.is_set():
@@ -473,12 +481,18 @@ class Session:
             )
             if self.stop.is_set():
                 break
+            if changed and self.pool is not None and any(self._code(p) for p in changed):
+                self.pool.flush()  # waiting kernels may have imported the old code
             if changed:
                 names = [_rel(p, self.watcher.opts.root) for p in changed]
                 why = ", ".join(names[:3]) + (
                     f" and {len(names) - 3} more" if len(names) > 3 else ""
                 )
                 self.render_once(f"changed: {why}")
+
+    def _code(self, path: Path) -> bool:
+        """Whether ``path`` is package source or ``matplotlibrc`` (read at import time)."""
+        return path.name == "matplotlibrc" or path.is_relative_to(self.package)
 
     # ------------------------------------------------------------------ life
     def start(self) -> str:
@@ -496,6 +510,8 @@ class Session:
             self._loop.join(0.1)
         self._stop_pdf()
         stop_orphans(self.build_dir)
+        if self.pool is not None:
+            self.pool.close()
         self.server.stop()
 
     def serve_forever(self) -> None:

@@ -1,0 +1,111 @@
+"""Kernels started ahead of need, for a watch session.
+
+A render starts one kernel per executed run and shuts it down afterwards (a run never
+reuses a kernel another run has touched, so results cannot depend on what ran before).
+Starting a kernel and importing numpy, SciPy and matplotlib in it takes seconds on a
+loaded machine; a :class:`KernelPool` does that in the background between renders, so a
+run takes a kernel that is already up. Only third-party modules are preloaded: importing
+``casereport.io`` would change what the record-inputs cell reports, and the package
+source may change during the session (:meth:`KernelPool.flush` then starts fresh ones).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from casereport.render.execute import Kernel
+
+#: modules imported in a pooled kernel while it waits (idempotent for the notebook)
+POOL_PRELOAD = ("numpy", "scipy.ndimage", "matplotlib.pyplot", "pydicom", "yaml")
+
+
+class KernelPool:
+    """Up to ``size`` started, preloaded kernels with working directory ``cwd``.
+
+    :meth:`take` hands one out or, when none is ready or ``cwd`` differs, starts one on
+    the spot like a render without a pool; :meth:`fill` starts replacements in the
+    background (a watch session calls it after each render, not during one).
+    """
+
+    def __init__(self, cwd: Path, size: int = 2, preload: tuple[str, ...] = POOL_PRELOAD) -> None:
+        self.cwd = cwd
+        self.size = size
+        self.preload = preload
+        self._ready: list[Kernel] = []
+        self._starting = 0
+        self._closed = False
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._threads: list[threading.Thread] = []
+        self.fill()
+
+    def fill(self) -> None:
+        """Start kernels in the background until ``size`` are ready or starting."""
+        with self._lock:
+            missing = self.size - len(self._ready) - self._starting
+            if self._closed or missing <= 0:
+                return
+            self._starting += missing
+            generation = self._generation
+        for _ in range(missing):
+            thread = threading.Thread(target=self._start_one, args=(generation,), daemon=True)
+            thread.start()
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+
+    def _start_one(self, generation: int) -> None:
+        kernel: Kernel | None = None
+        try:
+            kernel = Kernel(self.cwd)
+            kernel.preload(self.preload)
+        except Exception:  # noqa: BLE001 - a render starts its own kernel instead
+            kernel = None
+        with self._lock:
+            self._starting -= 1
+            keep = kernel is not None and not self._closed and generation == self._generation
+            if keep:
+                self._ready.append(kernel)  # type: ignore[arg-type]
+        if kernel is not None and not keep:
+            kernel.shutdown()
+
+    def take(self, cwd: Path, pid_sink: Callable[[int], None] | None = None) -> Kernel:
+        """A ready kernel for ``cwd`` (its pid given to ``pid_sink``), else a new one."""
+        kernel = None
+        with self._lock:
+            if cwd == self.cwd and self._ready:
+                kernel = self._ready.pop(0)
+        if kernel is None:
+            return Kernel(cwd, pid_sink=pid_sink)
+        if pid_sink is not None and kernel.pid:
+            pid_sink(kernel.pid)
+        return kernel  # the owner calls fill() once the render is done (CPU is scarce)
+
+    def ready(self) -> int:
+        """How many kernels are waiting."""
+        with self._lock:
+            return len(self._ready)
+
+    def flush(self) -> None:
+        """Shut the waiting kernels down and start fresh ones (the package changed)."""
+        with self._lock:
+            old, self._ready = self._ready, []
+            self._generation += 1
+        for kernel in old:
+            kernel.shutdown()
+        self.fill()
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Shut every waiting kernel down, and those still starting once they are up."""
+        with self._lock:
+            self._closed = True
+            old, self._ready = self._ready, []
+        for kernel in old:
+            kernel.shutdown()
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    def pids(self) -> list[int]:
+        """Process ids of the waiting kernels."""
+        with self._lock:
+            return [k.pid for k in self._ready if k.pid]
