@@ -262,3 +262,11 @@ def test_watch_session_follows_edits_and_stops_cleanly(tmp_path: Path) -> None:
     assert ran_steps(project) >= {"article", "figure", "case A"}
     for name, data in spliced.items():
         assert (build / name).read_bytes() == data, name
+
+
+def test_watch_option_errors_exit_2_before_serving(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p")
+    res = run_render(project, "--watch", "--port", "70000")
+    assert res.returncode == 2
+    assert res.stderr.startswith("error:") and "--port" in res.stderr
+    assert "Traceback" not in res.stderr and "serving" not in res.stdout
