@@ -15,7 +15,7 @@ import logging
 import sys
 from types import ModuleType
 
-from casereport.errors import CaseReportError
+from casereport.errors import CaseReportError, os_error_line
 
 #: Subcommand name -> module providing ``add_arguments(parser)`` and ``run(args) -> int``.
 _COMMANDS: dict[str, str] = {
@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the file concerned, not the input (e.g. a read-only -o folder)
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - bad input must never end in a traceback
         where = getattr(args, "path", None)
         prefix = f"{where}: " if where is not None else ""

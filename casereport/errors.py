@@ -226,3 +226,32 @@ class RenderFailures(RenderError):
     def report(self) -> str:
         """One report block per failed run."""
         return "\n".join(e.report() for e in self.errors)
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error: the path, the problem and what to do.
+
+    Names the file the error is about (``exc.filename``; the folder for a hidden staging
+    or temporary file), never the input the command was reading, and says how to fix it
+    for the usual output problems.
+    """
+    import errno
+
+    while exc.errno is None and isinstance(exc.__context__, OSError):
+        exc = exc.__context__  # libraries re-raise a bare OSError around the real one
+    where = "" if exc.filename is None else str(exc.filename)
+    if Path(where).name.startswith("."):  # staging and temporary files: name the folder
+        where = str(Path(where).parent)
+    if exc.filename2 is not None and not Path(str(exc.filename2)).name.startswith("."):
+        where = f"{where} -> {exc.filename2}"
+    problem = exc.strerror or type(exc).__name__
+    hints = {
+        errno.EACCES: "make it writable (or readable) or choose another location",
+        errno.EPERM: "make it writable (or readable) or choose another location",
+        errno.EROFS: "choose another output location",
+        errno.ENOSPC: "free some space or choose another output location",
+        errno.EDQUOT: "free some space or choose another output location",
+    }
+    hint = hints.get(exc.errno or 0, "")
+    text = f"{where}: {problem.lower()}" if where else problem.lower()
+    return f"{text}; {hint}" if hint else text

@@ -37,3 +37,27 @@ def write_atomic(path: str | Path, data: bytes, *, mode: int = 0o644) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+#: Bytes read to tell a text file (case file, README, notes) from a binary one.
+_TEXT_HEAD = 4096
+
+
+def is_text_file(path: str | Path) -> bool:
+    """UTF-8 text without NUL bytes in its first 4 KB.
+
+    Never DICOM: every DICOM data set starts with a group number below 0x0100, hence a
+    NUL byte, within its first bytes. Unreadable files are not text.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_TEXT_HEAD)
+    except OSError:
+        return False
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return len(head) == _TEXT_HEAD and exc.start >= len(head) - 3  # cut in a character
+    return True

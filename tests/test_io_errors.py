@@ -3,6 +3,7 @@ prints one line and exits 2."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -159,6 +160,14 @@ def _several_series(tmp: Path) -> Path:
 def _only_text(tmp: Path) -> Path:
     (tmp / "d").mkdir()
     (tmp / "d" / "readme.txt").write_text("hello")
+    return tmp / "d"
+
+
+def _binary_junk_beside_slices(tmp: Path) -> Path:
+    """A CT folder with a PNG among the slices: refused, never skipped (it could be a
+    damaged slice, and skipping it would leave a gap filled in silently)."""
+    f.save_series(f.ct_series(n=3), tmp / "d")
+    (tmp / "d" / "readme.txt").write_text("text files are skipped")
     (tmp / "d" / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(50))
     return tmp / "d"
 
@@ -257,6 +266,12 @@ CASES: dict[str, Case] = {
         "BitsAllocated",
     ),
     "colour_image": Case(_nm_edit(_rgb), UnsupportedDicomError, "colour image", "SamplesPerPixel"),
+    "palette_colour_nm": Case(
+        _nm_edit(lambda ds: setattr(ds, "PhotometricInterpretation", "PALETTE COLOR")),
+        UnsupportedDicomError,
+        "PALETTE COLOR: the stored values are not counts",
+        "PhotometricInterpretation",
+    ),
     "rescale_slope_zero": Case(
         _nm_edit(_set(RescaleSlope=0)), PixelDataError, "RescaleSlope is 0", "RescaleSlope"
     ),
@@ -425,6 +440,9 @@ CASES: dict[str, Case] = {
     # folders and selection
     "empty_folder": Case(_empty_dir, SeriesSelectionError, "no DICOM files"),
     "folder_without_dicom": Case(_only_text, SeriesSelectionError, "no DICOM files"),
+    "binary_junk_in_a_study_folder": Case(
+        _binary_junk_beside_slices, NotDicomError, r"image.png: not a DICOM file.*not text"
+    ),
     "several_series": Case(
         _several_series, SeriesSelectionError, r"2 series found.*CT .*NM ", load_kwargs={}
     ),
@@ -521,3 +539,14 @@ def test_inspect_describes_incomplete_study_with_a_warning(
     out = capsys.readouterr().out
     warns = [line.strip() for line in out.splitlines() if line.strip().startswith("warning:")]
     assert any(_DESCRIBED[name] in w for w in warns), out
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_slice_is_refused_not_skipped(tmp_path: Path) -> None:
+    paths = f.save_series(f.ct_series(n=5), tmp_path / "ct")
+    paths[2].chmod(0)
+    try:
+        with pytest.raises(NotDicomError, match=r"IM_0003.dcm: .*every file in the study"):
+            load(tmp_path / "ct")
+    finally:
+        paths[2].chmod(0o644)

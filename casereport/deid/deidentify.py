@@ -319,7 +319,12 @@ def deidentify_tree(
             deidentify_dataset(ds, run, path=src)
             dst = stage / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
-            ds.save_as(dst, enforce_file_format=True)
+            try:
+                ds.save_as(dst, enforce_file_format=True)
+            except OSError as exc:  # pydicom re-raises without errno or file name
+                cause = exc if exc.errno is not None else exc.__context__
+                no = getattr(cause, "errno", None)
+                raise OSError(no, os.strerror(no) if no else str(exc), str(out_dir)) from None
             written.append(out_dir / rel)
         require_deidentified([stage])
         _check_target(out_dir)

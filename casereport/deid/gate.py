@@ -36,6 +36,7 @@ from casereport.deid.profile import (
 )
 from casereport.deid.text import text_problems, uid_has_datetime
 from casereport.errors import DicomInputError, NotDicomError, PhiFindingsError
+from casereport.fileio import is_text_file
 
 if TYPE_CHECKING:  # pydicom is imported only when a file is actually read
     from pydicom.dataelem import DataElement
@@ -48,10 +49,6 @@ _PIXEL_DATA = 0x7FE00010
 #: Attributes whose dummy value may be a pseudonym (other ``Z`` attributes must be empty).
 _ID_KEYWORDS = frozenset({"PatientID", "StudyID", "AccessionNumber"})
 _DATE_VR = frozenset({"DA", "DT", "TM"})
-
-
-#: Bytes read to tell a text file (case file, README, manifest) from a binary one.
-_HEAD = 4096
 
 
 def input_files(root: str | Path) -> list[Path]:
@@ -67,23 +64,6 @@ def input_files(root: str | Path) -> list[Path]:
         if p.is_file():
             out.append(p)
     return out
-
-
-def is_text_file(path: Path) -> bool:
-    """UTF-8 text without NUL bytes in its first 4 KB (never DICOM: every DICOM data set
-    starts with a group number below 0x0100, hence a NUL byte, within its first bytes)."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(_HEAD)
-    except OSError:
-        return False
-    if b"\x00" in head:
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return len(head) == _HEAD and exc.start >= len(head) - 3  # cut inside a character
-    return True
 
 
 def is_dicom_file(path: Path) -> bool:

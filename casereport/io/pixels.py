@@ -32,6 +32,10 @@ _NATIVE = {
 }
 
 
+#: Photometric interpretations whose stored values are intensities (counts, HU).
+GREYSCALE = frozenset({"MONOCHROME1", "MONOCHROME2"})
+
+
 def transfer_syntax(ds: Dataset, path: Path) -> UID:
     """The transfer syntax of ``ds``; error if it is unknown or has no usable decoder."""
     meta = getattr(ds, "file_meta", None)
@@ -122,6 +126,15 @@ def _matrix(ds: Dataset, path: Path) -> tuple[int, int, int, int]:
             path,
             f"colour image (SamplesPerPixel {spp}, {photometric}); counts and HU need greyscale",
             "SamplesPerPixel",
+        )
+    photometric = text(ds, "PhotometricInterpretation").upper()
+    if photometric and photometric not in GREYSCALE:
+        # PALETTE COLOR stores indices into a colour table, not counts or HU
+        raise UnsupportedDicomError(
+            path,
+            f"PhotometricInterpretation is {photometric}: the stored values are not counts or "
+            "HU; export the original greyscale image (MONOCHROME2)",
+            "PhotometricInterpretation",
         )
     return rows, cols, spp, bits
 

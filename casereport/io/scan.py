@@ -10,6 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.fileset import FileSet
 
 from casereport.errors import DicomInputError, SeriesSelectionError
+from casereport.fileio import is_text_file
 from casereport.io.common import image_type, integer, text
 from casereport.io.read import is_directory_file, read_dataset
 
@@ -179,7 +180,8 @@ def _files_of_dicomdir(path: Path, ds: Dataset) -> list[Path]:
 def _candidate_files(path: Path) -> tuple[list[Path], bool]:
     """(files to read, strict) for a file, folder or DICOMDIR path.
 
-    ``strict`` is False for folder walks, where non-DICOM files are skipped.
+    ``strict`` is False for folder walks, where text files are skipped (any other file
+    must be readable DICOM).
     """
     if not path.exists():
         raise DicomInputError(path, "no such file or folder")
@@ -225,10 +227,18 @@ def collect(path: str | Path) -> list[_Series]:
     for f in files:
         try:
             ds = read_dataset(f, headers_only=True)
-        except DicomInputError:
+        except DicomInputError as err:
             if strict:
                 raise
-            continue
+            if not is_text_file(f):
+                # a damaged or unreadable slice must not silently leave a gap
+                raise type(err)(
+                    f,
+                    f"{err.reason}; every file in the study folder {root} that is not text "
+                    "must be readable DICOM: fix it, or move it out of the folder",
+                    err.tag,
+                ) from None
+            continue  # notes and other text files cannot be images
         if is_directory_file(ds):
             continue
         key = text(ds, "SeriesInstanceUID") or f"file:{f}"

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from casereport.errors import CaseReportError, RenderError
+from casereport.errors import CaseReportError, RenderError, os_error_line
 
 #: subcommand name -> module providing ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS: dict[str, str] = {
@@ -65,3 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; previous outputs kept", file=sys.stderr)
         return 130
+    except OSError as exc:  # output folder read-only or full, input unreadable
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - never a traceback for bad input
+        msg = " ".join(str(exc).split())
+        print(f"error: unexpected {type(exc).__name__}: {msg}", file=sys.stderr)
+        return 2

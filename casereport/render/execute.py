@@ -218,6 +218,8 @@ def execute(
             source=exc.source,
             exception=f"{exc.ename}: {exc.evalue}",
         ) from None
+    except OSError:
+        raise  # the output location (full, read-only) or the source file, not the notebook
     except Exception as exc:  # kernel died, notebook unreadable, ...
         raise RenderError(run.source, f"{type(exc).__name__}: {exc}", case=run.label) from None
     finally:

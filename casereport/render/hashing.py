@@ -89,10 +89,15 @@ class FileHasher:
         """Write the table back (atomically) when something new was hashed."""
         if self.table is None or not self._dirty:
             return
-        self.table.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.table.with_name(f".{self.table.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(self._known, sort_keys=True))
-        os.replace(tmp, self.table)
+        try:
+            self.table.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self._known, sort_keys=True))
+            os.replace(tmp, self.table)
+        except OSError:
+            # a cache only: a full or read-only disk must not hide the render's own error
+            tmp.unlink(missing_ok=True)
+            return
         self._dirty = False
 
 

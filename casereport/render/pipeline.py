@@ -261,6 +261,7 @@ class _Render:
         self.article_inputs: dict[str, str] = {}
         self.figure: NotebookRun | None = None
         self._lock = threading.Lock()
+        self.os_error: OSError | None = None  # from the article thread, raised by run()
         level = Verbosity.QUIET
         if opts.progress:
             level = Verbosity.VERBOSE if opts.verbose else Verbosity.NORMAL
@@ -429,6 +430,8 @@ class _Render:
             self.note(StepRecord("article", False, time.perf_counter() - t0, key))
         except RenderError as err:
             failed.append(err)
+        except OSError as exc:  # output location full or read-only: re-raised by run()
+            self.os_error = exc
         except Exception as exc:  # noqa: BLE001 - reported like a failed notebook
             failed.append(RenderError(run.source, f"{type(exc).__name__}: {exc}", case="article"))
         finally:
@@ -579,6 +582,8 @@ class _Render:
                         raise exc
         cases_done.set()
         article_thread.join()
+        if self.os_error is not None:
+            raise self.os_error
         self.hasher.save()
         if failed:
             failed.sort(key=lambda e: str(e.case))

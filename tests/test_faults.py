@@ -1,0 +1,144 @@
+"""No tracebacks: unreadable input and unwritable or full output end in one line, exit 2.
+
+The output-location cases mount a small tmpfs or a read-only bind mount, which needs root;
+they are skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import dicom_factory as fac
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str, cwd: Path, module: bool = False) -> subprocess.CompletedProcess[str]:
+    cmd = (
+        [sys.executable, "-m", "casereport"]
+        if module
+        else [sys.executable, str(ROOT / "render.py")]
+    )
+    return subprocess.run(cmd + list(args), cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def _one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip() and not ln.startswith("warning")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    return lines[0]
+
+
+def _project(root: Path) -> Path:
+    """The smallest project the render accepts: one case, one tiny image, two notebooks."""
+    from tests.nbfactory import make_notebook
+    from tests.test_render import CASE_CELLS, _tiny_dicom
+    from tests.test_review import E2E_ARTICLE_CELLS
+
+    dcm = root / "data" / "T" / "img.dcm"
+    _tiny_dicom(dcm)
+    (root / "data" / "T" / "case.yaml").write_text("case: T\n")
+    digest = hashlib.sha256(dcm.read_bytes()).hexdigest()
+    (root / "data" / "MANIFEST.json").write_text(json.dumps({"files": {"T/img.dcm": digest}}))
+    make_notebook(root / "notebooks" / "case.ipynb", CASE_CELLS)
+    make_notebook(root / "notebooks" / "article.ipynb", E2E_ARTICLE_CELLS, title="E2E")
+    return root
+
+
+def _unknown_vr(path: Path) -> Path:
+    ds = fac.nm_wholebody()
+    ds.DeidentificationMethod = "fictitious test data"
+    fac.save(ds, path)
+    raw = path.read_bytes()
+    at = raw.index(b"\x08\x00\x3e\x10LO")
+    path.write_bytes(raw[: at + 4] + b"ZZ" + raw[at + 6 :])
+    return path
+
+
+def test_unknown_vr_is_one_line_in_render_verify_and_bundle(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    assert _run("--html-only", "-q", cwd=root).returncode == 0  # bundle needs a render
+    (root / "build" / "article.pdf").write_bytes(b"%PDF-1.7\n% stand-in\n")
+    _unknown_vr(root / "data" / "T" / "wb.dcm")
+    before = (root / "build" / "article.html").read_bytes()
+    for args in (
+        ("--html-only", "-q", "--no-cache"),
+        ("verify", "--rendered", str(root / "figures")),
+        ("bundle",),
+    ):
+        line = _one_line(_run(*args, cwd=root))
+        assert "wb.dcm [(0008,103E)]" in line and "Unknown Value Representation" in line, args
+    assert (root / "build" / "article.html").read_bytes() == before
+
+
+# --------------------------------------------------------------------------- root only
+
+
+def _mount(*args: str) -> bool:
+    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+
+@contextlib.contextmanager
+def _tmpfs(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir(parents=True)
+    if os.geteuid() != 0 or not _mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)):
+        pytest.skip("needs root and mount (tmpfs)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@contextlib.contextmanager
+def _read_only(path: Path) -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or not _mount("--bind", str(path), str(path)):
+        pytest.skip("needs root and mount (bind)")
+    try:
+        if not _mount("-o", "remount,bind,ro", str(path)):
+            pytest.skip("cannot remount read-only")
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_view_into_a_read_only_folder_names_the_folder(tmp_path: Path) -> None:
+    src = fac.save(fac.nm_wholebody(), tmp_path / "in" / "wb.dcm")
+    with _read_only(tmp_path / "ro") as ro:
+        line = _one_line(_run("view", str(src), "-o", str(ro / "wb.png"), cwd=ROOT, module=True))
+    assert line == f"error: {ro}: read-only file system; choose another output location"
+
+
+def test_deidentify_onto_a_full_disk_leaves_nothing(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    for k in range(4):
+        fac.save(fac.nm_wholebody(key=f"k{k}", shape=(256, 128)), src / f"wb{k}.dcm")
+    with _tmpfs(tmp_path / "full", "96k") as full:
+        done = _run("deidentify", str(src), str(full / "out"), cwd=ROOT, module=True)
+        line = _one_line(done)
+        assert "no space left on device" in line
+        assert list(full.iterdir()) == []
+
+
+def test_render_into_read_only_or_full_locations_is_one_line(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    with _read_only(tmp_path / "ro") as ro:
+        line = _one_line(_run("--html-only", "-q", "--build", str(ro / "b"), cwd=root))
+        assert line.startswith(f"error: {ro}") and "read-only file system" in line
+        line = _one_line(_run("--html-only", "-q", "--figures", str(ro / "f"), cwd=root))
+        assert line.startswith(f"error: {ro}") and "read-only file system" in line
+    assert not (root / "build" / "article.html").exists()
+    with _tmpfs(tmp_path / "full", "48k") as full:
+        done = _run("--html-only", "-q", "--no-cache", "--build", str(full / "b"), cwd=root)
+        assert "no space left on device" in _one_line(done)
+        assert not (full / "b" / "article.html").exists()
