@@ -41,13 +41,13 @@ def _one_line(done: subprocess.CompletedProcess[str]) -> str:
 
 def _project(root: Path) -> Path:
     """The smallest project the render accepts: one case, one tiny image, two notebooks."""
-    from tests.nbfactory import make_notebook
+    from tests.nbfactory import case_yaml, make_notebook
     from tests.test_render import CASE_CELLS, _tiny_dicom
     from tests.test_review import E2E_ARTICLE_CELLS
 
     dcm = root / "data" / "T" / "img.dcm"
     _tiny_dicom(dcm)
-    (root / "data" / "T" / "case.yaml").write_text("case: T\n")
+    (root / "data" / "T" / "case.yaml").write_text(case_yaml("T"))
     digest = hashlib.sha256(dcm.read_bytes()).hexdigest()
     (root / "data" / "MANIFEST.json").write_text(json.dumps({"files": {"T/img.dcm": digest}}))
     make_notebook(root / "notebooks" / "case.ipynb", CASE_CELLS)
