@@ -12,10 +12,13 @@ import importlib.metadata
 import json
 import math
 import platform
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from casereport.analysis.planar import PATCHINESS
 from casereport.fileio import sha256_file
 
 if TYPE_CHECKING:
@@ -54,43 +57,183 @@ def fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+#: Longest alt text of an image; a longer description goes in a linked long description.
+MAX_ALT_CHARS = 250
+
+
+def breakable(value: Any, *, min_len: int = 24) -> str:
+    """Escaped text in which long tokens (UIDs, paths) may wrap after ``. / _ , -``.
+
+    A ``<wbr>`` is put after those characters inside tokens of ``min_len`` characters or
+    more, so a table cell wraps at those boundaries instead of inside a word.
+    """
+
+    def soften(match: re.Match[str]) -> str:
+        return re.sub(r"([./_,-])", r"\1<wbr>", match.group(0))
+
+    return re.sub(rf"[^\s<>&]{{{min_len},}}", soften, esc(value))
+
+
 def table(
     headers: Sequence[str],
     rows: Iterable[Sequence[Any]],
     *,
     caption: str = "",
     numeric: Sequence[int] = (),
+    row_headers: bool = True,
+    table_id: str = "",
+    wrap: bool = False,
 ) -> str:
-    """An HTML table; cells are escaped, columns in ``numeric`` right-aligned."""
+    """An accessible HTML table in its own horizontally scrolling box.
+
+    Cells are escaped; columns in ``numeric`` are right-aligned; ``caption`` (give one for
+    every table of the article) is the table's title and its box's label; header cells carry
+    ``scope="col"``, and with ``row_headers`` the first cell of each row is a
+    ``<th scope="row">``. ``wrap`` lets long tokens (UIDs, paths) wrap at ``. / _``.
+    """
     num = set(numeric)
+    text = breakable if wrap else esc
 
-    def cells(values: Sequence[Any], tag: str) -> str:
-        return "".join(
-            f"<{tag}{' class=num' if i in num else ''}>{esc(v)}</{tag}>"
-            for i, v in enumerate(values)
-        )
+    def cls(i: int) -> str:
+        return " class=num" if i in num else ""
 
-    parts = ["<table>"]
-    if caption:
-        parts.append(f"<caption>{esc(caption)}</caption>")
-    parts.append(f"<thead><tr>{cells(headers, 'th')}</tr></thead><tbody>")
-    parts.extend(f"<tr>{cells(r, 'td')}</tr>" for r in rows)
-    parts.append("</tbody></table>")
-    return "".join(parts)
+    head = "".join(f'<th scope="col"{cls(i)}>{esc(h)}</th>' for i, h in enumerate(headers))
+    body = []
+    for row in rows:
+        cells = []
+        for i, v in enumerate(row):
+            if i == 0 and row_headers:
+                cells.append(f'<th scope="row"{cls(i)}>{text(v)}</th>')
+            else:
+                cells.append(f"<td{cls(i)}>{text(v)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    ident = f' id="{esc(table_id)}"' if table_id else ""
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    label = f' aria-label="{esc(caption)}"' if caption else ""
+    return (
+        f'<div class="table-wrap" role="region"{label} tabindex="0">'
+        f"<table{ident}>{cap}<thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def png_data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+@dataclass(frozen=True)
+class PanelLink:
+    """A link from a region of a composite figure to one panel's own file.
+
+    Attributes:
+        panel_id: e.g. ``"C1"``.
+        href: link target, relative to the article (``figures/panels/C1.png``).
+        box: ``[left, top, width, height]`` as fractions of the composite image.
+    """
+
+    panel_id: str
+    href: str
+    box: tuple[float, float, float, float]
+
+
+def panel_links(
+    panels: Mapping[str, Mapping[str, Any]], *, folder: str = "figures/panels"
+) -> list[PanelLink]:
+    """Links to each panel's 300-dpi PNG, placed where the sidecar says it sits."""
+    return [
+        PanelLink(pid, f"{folder}/{side.get('image', pid + '.png')}", tuple(side["figure1_box"]))
+        for pid, side in sorted(panels.items())
+        if side.get("figure1_box")
+    ]
+
+
 def figure_html(
-    image: Path, *, caption: str, alt: str, label: str = "", provenance: str = ""
+    image: Path,
+    *,
+    caption: str,
+    alt: str,
+    label: str = "",
+    figure_id: str = "figure-1",
+    description: Mapping[str, str] | None = None,
+    links: Sequence[PanelLink] = (),
+    provenance: str = "",
 ) -> str:
-    """``<figure>`` with the PNG embedded, an escaped caption and optional provenance."""
+    """``<figure>`` with the PNG embedded, a short alt text and an escaped caption.
+
+    ``description`` (panel -> text) becomes the long description the image points to
+    (``aria-describedby``); ``links`` lay a link to each panel's own file over the image
+    and list them after the caption; ``provenance`` is shown below, on screen only.
+    """
+    if len(alt) > MAX_ALT_CHARS:
+        raise ValueError(f"alt text is {len(alt)} characters (at most {MAX_ALT_CHARS})")
+    fid = esc(figure_id)
+    desc_id = f"{fid}-desc"
     lab = f"<b>{esc(label)}</b> " if label else ""
+    overlay = "".join(
+        f'<a class="panel-link" href="{esc(link.href)}" '
+        f'style="left:{link.box[0] * 100:.3f}%;top:{link.box[1] * 100:.3f}%;'
+        f'width:{link.box[2] * 100:.3f}%;height:{link.box[3] * 100:.3f}%" '
+        f'aria-label="Panel {esc(link.panel_id)} at 300 dpi"></a>'
+        for link in links
+    )
+    files = (
+        '<span class="screen-only panel-files"> Each panel at 300 dpi: '
+        + ", ".join(f'<a href="{esc(k.href)}">{esc(k.panel_id)}</a>' for k in links)
+        + ".</span>"
+        if links
+        else ""
+    )
+    described = f' aria-describedby="{desc_id}"' if description else ""
+    longdesc = ""
+    if description:
+        items = "".join(
+            f"<li><b>{esc(pid)}.</b> {esc(text)}</li>" for pid, text in description.items()
+        )
+        longdesc = (
+            f'<details class="longdesc" id="{desc_id}"><summary>Image description</summary>'
+            f"<ul>{items}</ul></details>"
+        )
     return (
-        f'<figure><img src="{png_data_uri(image)}" alt="{esc(alt)}" style="width:100%">'
-        f"<figcaption>{lab}{esc(caption)}</figcaption>{provenance}</figure>"
+        f'<figure id="{fid}" class="figure">'
+        f'<div class="figure-image"><img src="{png_data_uri(image)}" alt="{esc(alt)}"'
+        f"{described}>{overlay}</div>"
+        f"<figcaption>{lab}{esc(caption)}{files}</figcaption>{longdesc}{provenance}</figure>"
+    )
+
+
+def provenance_tables(provenance: Mapping[str, Any], *, heading_level: int = 3) -> str:
+    """Sources of every panel as key-value tables (long values wrap at ``. / _``)."""
+    from casereport.review.provenance import provenance_rows
+
+    parts = []
+    for pid in sorted(provenance.get("panels", {})):
+        rows = provenance_rows(provenance["panels"][pid])
+        parts.append(
+            table(
+                ["item", "value"],
+                rows,
+                caption=f"Sources of panel {pid}",
+                wrap=True,
+            )
+        )
+    return "".join(parts)
+
+
+def json_download(data: Mapping[str, Any], *, filename: str, text: str) -> str:
+    """A link that downloads ``data`` as a JSON file embedded in the page."""
+    raw = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    uri = "data:application/json;base64," + base64.b64encode(raw).decode("ascii")
+    return f'<a class="download" download="{esc(filename)}" href="{uri}">{esc(text)}</a>'
+
+
+def provenance_details(provenance: Mapping[str, Any]) -> str:
+    """On screen, under the figure: the source tables, and the JSON as a download."""
+    return (
+        '<details class="provenance screen-only"><summary>Sources of each panel</summary>'
+        + provenance_tables(provenance)
+        + "<p>"
+        + json_download(provenance, filename="provenance.json", text="Download provenance.json")
+        + " (the same record, machine-readable).</p></details>"
     )
 
 
@@ -167,7 +310,7 @@ def findings_rows(results: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
                 case_id,
                 pair(r, "lung / soft tissue"),
                 pair(r, "lung / rib"),
-                pair(r, "lung heterogeneity (CV)"),
+                pair(r, PATCHINESS),
                 pair(r, "stomach / liver"),
                 les,
                 ct_txt,
@@ -181,7 +324,7 @@ FINDINGS_HEADERS = (
     "case",
     "lung / soft tissue",
     "lung / rib",
-    "lung heterogeneity (CV)",
+    "lung patchiness (P90 / P50)",
     "stomach / liver",
     "bone lesions: n, lesion / normal bone",
     "CT mean lung HU",
@@ -267,15 +410,12 @@ def show_figure(fig: Any, *, alt: str, dpi: int = 110) -> Any:
 
 
 def provenance_appendix(provenance: Mapping[str, Any]) -> str:
-    """Printed appendix: the sources of every panel (the HTML shows them under the figure)."""
-    from casereport.review.provenance import provenance_rows
-
-    parts = ['<section class="print-only appendix"><h2>Appendix: sources of each panel</h2>']
-    for pid in sorted(provenance.get("panels", {})):
-        rows = provenance_rows(provenance["panels"][pid])
-        parts.append(table(["panel " + pid, ""], rows))
-    parts.append("</section>")
-    return "".join(parts)
+    """Printed appendix: the sources of every panel as key-value tables."""
+    return (
+        '<section class="print-only appendix"><h2>Appendix: sources of each panel</h2>'
+        + provenance_tables(provenance)
+        + "</section>"
+    )
 
 
 def case_tables(result: CaseAnalysis) -> str:
@@ -321,7 +461,14 @@ def case_tables(result: CaseAnalysis) -> str:
     ]
     if ct_rows:
         headers = ["lung CT", "mean HU", "10th pct HU", "90th pct HU", "voxels > -500 HU"]
-        parts.append(table([*headers, "volume (mL)"], ct_rows, numeric=(1, 2, 3, 4, 5)))
+        parts.append(
+            table(
+                [*headers, "volume (mL)"],
+                ct_rows,
+                caption="Lung attenuation on CT, case and control",
+                numeric=(1, 2, 3, 4, 5),
+            )
+        )
     if result.spect:
         s = result.spect
         parts.append(
@@ -335,6 +482,7 @@ def case_tables(result: CaseAnalysis) -> str:
                         fmt(s.lung_to_vertebra, 3),
                     ]
                 ],
+                caption="SPECT uptake in the lungs and vertebrae",
                 numeric=(1, 2, 3),
             )
         )
@@ -356,3 +504,106 @@ def write_case_outputs(out: str | Path, result: CaseAnalysis) -> list[Path]:
     read = sorted(os.path.relpath(p) for p in files_read())
     inputs.write_text(json.dumps(read, indent=1) + "\n")
     return [results, inputs]
+
+
+# ------------------------------------------------------------------ computed claims
+
+#: Case-over-control ratio from which lung uptake is called "several times" the normal
+#: value, "clearly" above it, or "slightly" above it; below the last, "about the same".
+UPTAKE_WORDS = ((3.0, "several times"), (1.5, "clearly more"), (1.15, "slightly more"))
+#: Largest difference (HU) between a case's and the control's mean lung attenuation
+#: still called "the same as in the control".
+SAME_HU = 50.0
+#: Case-over-control patchiness ratio from which lung uptake is called patchy.
+PATCHY = 1.3
+
+
+def uptake_word(case_over_control: float) -> str:
+    """Comparative words for a case-over-control uptake ratio (:data:`UPTAKE_WORDS`)."""
+    for threshold, word in UPTAKE_WORDS:
+        if case_over_control >= threshold:
+            return word
+    return "about the same"
+
+
+def _span(values: Sequence[float], digits: int = 1) -> str:
+    lo, hi = min(values), max(values)
+    return (
+        f"{lo:.{digits}f}"
+        if f"{lo:.{digits}f}" == f"{hi:.{digits}f}"
+        else (f"{lo:.{digits}f}–{hi:.{digits}f}")
+    )
+
+
+def discussion_claims(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """The Discussion's quantitative paragraph, every number and comparative word computed.
+
+    Cases are every result except the control. Words follow :data:`UPTAKE_WORDS`,
+    :data:`SAME_HU` and :data:`PATCHY`; numbers are the measured ratios.
+    """
+    cases = {k: r for k, r in sorted(results.items()) if k != "control"}
+    lung = {
+        k: measured(r, "lung / soft tissue", "case_over_control")
+        for k, r in cases.items()
+        if measured(r, "lung / soft tissue", "case_over_control") is not None
+    }
+    parts = []
+    if lung:
+        ratios = [v for v in lung.values() if v is not None]
+        word = uptake_word(min(ratios))
+        each = ", ".join(f"{v:.1f}× in {k}" for k, v in lung.items())
+        if word == "several times":
+            verb = "take up several times as much tracer relative to soft tissue as in the control"
+        elif word == "about the same":
+            verb = "take up about as much tracer relative to soft tissue as in the control"
+        else:
+            verb = f"take up {word} tracer relative to soft tissue than in the control"
+        parts.append(
+            f"in every case the lungs {verb} ({_span(ratios)} times the normal ratio: {each})"
+        )
+    hu = {
+        k: (r["ct"]["mean_hu"], r["ct_control"]["mean_hu"])
+        for k, r in cases.items()
+        if r.get("ct") and r.get("ct_control")
+    }
+    if hu:
+        diff = max(abs(c - n) for c, n in hu.values())
+        means = [c for c, _ in hu.values()]
+        if diff <= SAME_HU:
+            parts.append(
+                f"while their mean attenuation on CT ({_span(means, 0)} HU) stays within "
+                f"{diff:.0f} HU of the control's"
+            )
+        else:
+            parts.append(
+                f"and their mean attenuation on CT ({_span(means, 0)} HU) differs from the "
+                f"control's by up to {diff:.0f} HU"
+            )
+    patch = {
+        k: (measured(r, PATCHINESS), measured(r, PATCHINESS, "case_over_control"))
+        for k, r in cases.items()
+        if measured(r, PATCHINESS) is not None
+    }
+    patchy = [k for k, (_, rel) in patch.items() if rel is not None and rel >= PATCHY]
+    text = (
+        ("The measurements make the visual findings explicit: " + ", ".join(parts) + ".")
+        if parts
+        else ""
+    )
+    if patch:
+        values = "; ".join(f"{k} {v:.2f}" for k, (v, _) in patch.items())
+        control = next(iter(cases.values()))
+        ref = measured(control, PATCHINESS, "control")
+        ref_txt = f", control {ref:.2f}" if ref is not None else ""
+        if patchy:
+            text += (
+                f" Lung uptake is patchy in case {', '.join(patchy)} and diffuse in the others"
+                f" (patchiness, the 90th over the 50th percentile of lung counts: {values}"
+                f"{ref_txt})."
+            )
+        else:
+            text += (
+                f" No case shows patchy lung uptake (patchiness, the 90th over the 50th "
+                f"percentile of lung counts: {values}{ref_txt})."
+            )
+    return f"<p>{esc(text)}</p>" if text else ""

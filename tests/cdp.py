@@ -155,13 +155,15 @@ class Page:
             )
 
     # ------------------------------------------------------------------ helpers
-    def navigate(self, url: str, *, width_px: int = 1000, height_px: int = 1400) -> None:
+    def navigate(
+        self, url: str, *, width_px: int = 1000, height_px: int = 1400, mobile: bool = False
+    ) -> None:
         """Enable the recorded domains, load ``url`` and wait for its load event."""
         for domain in ("Network", "Runtime", "Log", "Page"):
             self.send(f"{domain}.enable")
         self.send(
             "Emulation.setDeviceMetricsOverride",
-            {"width": width_px, "height": height_px, "deviceScaleFactor": 1, "mobile": False},
+            {"width": width_px, "height": height_px, "deviceScaleFactor": 1, "mobile": mobile},
         )
         result = self.send("Page.navigate", {"url": url})
         if result.get("errorText"):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from casereport import analysis
+from casereport.analysis.planar import PATCHINESS
 from casereport.analysis.volume import sample_mask
 from casereport.io import CTVolume, PlanarImage, SourceInfo, load
 
@@ -148,9 +149,11 @@ def test_stomach_uptake_only_in_case_a(results: dict) -> None:
         assert results[cid].measurement("stomach / liver").case_over_control < 1.4
 
 
-def test_patchy_uptake_in_case_b_is_heterogeneous(results: dict) -> None:
-    het = results["B"].measurement("lung heterogeneity (CV)")
-    assert het.case_value > 1.3 * het.control_value
+def test_patchiness_separates_patchy_b_from_diffuse_c(results: dict) -> None:
+    b, c = (results[k].measurement(PATCHINESS) for k in ("B", "C"))
+    assert b.case_value > 1.3 * b.control_value  # patchy: hot patches above the median
+    assert b.case_value > 1.2 * c.case_value  # diffuse C stays near normal
+    assert c.case_value < 1.15 * c.control_value
 
 
 def test_case_c_lesions_at_every_site_and_none_elsewhere(results: dict) -> None:

@@ -1,6 +1,6 @@
 """ROI statistics behind each finding, placed from anatomy and geometry (never pixel boxes).
 
-* planar whole-body: lung/soft-tissue, lung/rib, lung heterogeneity, stomach/liver and
+* planar whole-body: lung/soft-tissue, lung/rib, lung patchiness, stomach/liver and
   lesion/normal-bone ratios, each measured at the same anatomical place in the control;
 * CT: lung attenuation in HU (normal lungs are the finding);
 * SPECT: lung uptake relative to the vertebrae, with masks carried from CT by patient mm.

@@ -25,7 +25,7 @@ from casereport.io import CTVolume, SpectVolume, Study, WholeBody
 class CaseAnalysis:
     """Quantitative findings of one case (planar, CT, SPECT), each beside the control.
 
-    ``planar`` holds ratios (lung/soft tissue, lung/rib, lung heterogeneity,
+    ``planar`` holds ratios (lung/soft tissue, lung/rib, lung patchiness,
     stomach/liver); ``lesions`` the focal bone lesions found; ``ct`` the lung HU of the
     case and ``ct_control`` of the control; ``spect`` the lung-to-vertebra uptake.
     """

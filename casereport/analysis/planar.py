@@ -108,11 +108,22 @@ def stomach_measurement(case: WholeBody, control: WholeBody, view: str = "ANT") 
     )
 
 
-def lung_heterogeneity(image: PlanarImage, *, sigma_mm: float = 8.0) -> float:
-    """Coefficient of variation of the smoothed counts inside both lung ROIs.
+#: Name of the lung patchiness measurement in results.
+PATCHINESS = "lung patchiness (P90 / P50)"
+#: View on which patchiness is read: the posterior view sees the lungs with little
+#: overlap from the heart, liver and stomach.
+PATCHINESS_VIEW = "POST"
 
-    Smoothing first removes most Poisson noise, so the value reflects patchy uptake
-    rather than count statistics.
+
+def lung_heterogeneity(image: PlanarImage, *, sigma_mm: float = 10.0) -> float:
+    """Patchiness of lung uptake: 90th over 50th percentile of smoothed lung counts.
+
+    Counts are smoothed (Gaussian, ``sigma_mm``) to remove most Poisson noise, then the
+    upper tail of both lung ROIs is compared with their median. Diffuse uptake raises the
+    whole lung together and keeps the ratio near its normal value; patchy uptake puts
+    hot patches above an unchanged median and raises it. Unitless; 1.0 for a flat lung.
+    (A coefficient of variation over the lungs does not separate the two: it is
+    dominated by the steady fall of counts toward the lung edges.)
     """
     frame = body_frame(image)
     dy, dx = image.pixel_spacing_mm
@@ -122,19 +133,18 @@ def lung_heterogeneity(image: PlanarImage, *, sigma_mm: float = 8.0) -> float:
     values = np.concatenate(
         [smooth[REGIONS[n].roi(frame).mask(image)] for n in ("right lung", "left lung")]
     )
-    return ratio(float(values.std()), float(values.mean()))
+    p50, p90 = np.percentile(values, [50.0, 90.0])
+    return ratio(float(p90), float(p50))
 
 
 def heterogeneity_measurement(
-    case: WholeBody, control: WholeBody, view: str = "ANT"
+    case: WholeBody, control: WholeBody, view: str = PATCHINESS_VIEW
 ) -> Measurement:
-    """Lung heterogeneity (coefficient of variation) in the case and the control."""
+    """Lung patchiness (:func:`lung_heterogeneity`) in the case and the control."""
     c, n = case.view(view), control.view(view)
     frame = body_frame(c)
     rois = tuple(REGIONS[k].roi(frame) for k in ("right lung", "left lung"))
-    return Measurement(
-        "lung heterogeneity (CV)", view, lung_heterogeneity(c), lung_heterogeneity(n), rois
-    )
+    return Measurement(PATCHINESS, view, lung_heterogeneity(c), lung_heterogeneity(n), rois)
 
 
 # ------------------------------------------------------------------------------ lesions

@@ -323,23 +323,48 @@ def _json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def figure_boxes(result: Figure1) -> dict[str, list[float]]:
+    """Each panel's box on the composite, label band included, as fractions of the
+    figure: ``[left, top, width, height]`` measured from the upper-left corner (for links
+    laid over the image)."""
+    assert result.placement is not None
+    fw, fh = result.placement.width_mm, result.placement.height_mm
+    band = result.layout.label_band_mm
+    out = {}
+    for pid, (x, y, w, h) in result.placement.rects.items():
+        w_total = w + (result.layout.colorbar_mm if result.panels[pid].colorbar else 0.0)
+        out[pid] = [
+            round(x / fw, 5),
+            round((fh - (y + h + band)) / fh, 5),
+            round(w_total / fw, 5),
+            round((h + band) / fh, 5),
+        ]
+    return out
+
+
 def panel_outputs(
     specs: Sequence[CaseSpec],
     *,
     root: Path,
     panel_ids: Iterable[str] | None = None,
     loader: Loader | None = None,
+    boxes: Mapping[str, list[float]] | None = None,
 ) -> dict[str, bytes]:
-    """``{"<panel>.png": bytes, "<panel>.json": bytes}`` for the requested panels."""
+    """``{"<panel>.png": bytes, "<panel>.json": bytes}`` for the requested panels.
+
+    ``boxes`` (from :func:`figure_boxes`) adds each panel's place on Figure 1 to its
+    sidecar as ``figure1_box``.
+    """
     wanted = list(panel_ids) if panel_ids is not None else sorted(FIGURE1.panel_ids)
     out: dict[str, bytes] = {}
     for pid in wanted:
         spec = _find_panel(specs, pid)
         fig, art = single_panel_figure(spec, pid, loader=loader)
         out[f"{pid}.png"] = render(fig, "png")
-        out[f"{pid}.json"] = _json_bytes(
-            {**sidecar(spec, art, root=root), "image": f"{pid}.png", "dpi": DPI}
-        )
+        extra: dict[str, Any] = {"image": f"{pid}.png", "dpi": DPI}
+        if boxes and pid in boxes:
+            extra["figure1_box"] = boxes[pid]
+        out[f"{pid}.json"] = _json_bytes({**sidecar(spec, art, root=root), **extra})
     return out
 
 
@@ -355,7 +380,15 @@ def figure1_outputs(
     PNG and TIFF at ``dpi``; the TIFF is the PNG rendering re-encoded (RGB, LZW). SVG and
     PDF keep text and lines as vectors, with images embedded at ``vector_image_dpi``.
     """
-    result = figure1(specs, loader=loader)
+    return composite_files(
+        figure1(specs, loader=loader), dpi=dpi, vector_image_dpi=vector_image_dpi
+    )
+
+
+def composite_files(
+    result: Figure1, *, dpi: int = DPI, vector_image_dpi: int = VECTOR_IMAGE_DPI
+) -> dict[str, bytes]:
+    """The drawn composite as ``figure1.{png,tif,svg,pdf}`` bytes."""
     png = render(result.fig, "png", dpi=dpi)
     return {
         "figure1.png": png,
@@ -413,8 +446,10 @@ def write_figure1(
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     root = root or repo_root(data_dir)
     specs = load_cases(data_dir, loader=loader)
-    files = dict(figure1_outputs(specs, loader=loader))
-    for name, data in panel_outputs(specs, root=root, loader=loader).items():
+    result = figure1(specs, loader=loader)
+    files = composite_files(result)
+    boxes = figure_boxes(result)
+    for name, data in panel_outputs(specs, root=root, loader=loader, boxes=boxes).items():
         files[f"panels/{name}"] = data
     return write_files(out_dir, files)
 
@@ -427,6 +462,8 @@ __all__ = [
     "case_panel_figure",
     "figure1",
     "figure1_outputs",
+    "figure_boxes",
+    "composite_files",
     "layout_rows",
     "place",
     "load_cases",

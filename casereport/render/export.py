@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbconvert import HTMLExporter
@@ -48,6 +50,120 @@ def _template_stamp() -> tuple[tuple[str, int, int], ...]:
     )
 
 
+def _info(nb: nbformat.NotebookNode) -> dict[str, Any]:
+    """The article's bibliographic record (``metadata.casereport`` of the notebook)."""
+    return dict(nb.metadata.get("casereport", {}))
+
+
+def citation_meta(title: str, info: dict[str, Any]) -> list[tuple[str, str]]:
+    """``<meta>`` name/content pairs: Dublin-Core-like basics and Google Scholar ``citation_*``."""
+    meta: list[tuple[str, str]] = [("citation_title", title)]
+    meta += [("citation_author", a) for a in info.get("authors", [])]
+    meta += [("author", "; ".join(info.get("authors", [])))] if info.get("authors") else []
+    if info.get("language"):
+        meta.append(("citation_language", str(info["language"])))
+    stamp = _source_date()
+    if stamp:
+        meta.append(("citation_publication_date", stamp[:10].replace("-", "/")))
+    if info.get("keywords"):
+        meta.append(("citation_keywords", "; ".join(info["keywords"])))
+        meta.append(("keywords", ", ".join(info["keywords"])))
+    if info.get("description"):
+        meta.append(("description", str(info["description"])))
+    if info.get("license"):
+        meta.append(("dc.rights", str(info["license"])))
+    for item in info.get("references", []):
+        parts = [f"citation_title={item.get('title', '')}"]
+        parts += [
+            f"citation_author={a.get('family', '')} {a.get('given', '')}".strip()
+            for a in item.get("author", [])
+        ]
+        journal = item.get("container-title", "")
+        if journal:
+            key = (
+                "citation_journal_title"
+                if item.get("type") == "article-journal"
+                else ("citation_inbook_title")
+            )
+            parts.append(f"{key}={journal}")
+        year = item.get("issued", {}).get("date-parts", [[None]])[0][0]
+        if year:
+            parts.append(f"citation_publication_date={year}")
+        for field, key in (("volume", "citation_volume"), ("issue", "citation_issue")):
+            if item.get(field):
+                parts.append(f"{key}={item[field]}")
+        if item.get("page"):
+            first, _, last = str(item["page"]).partition("-")
+            parts.append(f"citation_firstpage={first}")
+            if last:
+                parts.append(f"citation_lastpage={last}")
+        if item.get("DOI"):
+            parts.append(f"citation_doi={item['DOI']}")
+        meta.append(("citation_reference", "; ".join(parts)))
+    return meta
+
+
+def _person(author: dict[str, Any]) -> dict[str, str]:
+    return {
+        "@type": "Person",
+        "familyName": author.get("family", ""),
+        "givenName": author.get("given", ""),
+    }
+
+
+def _creative_work(item: dict[str, Any]) -> dict[str, Any]:
+    work: dict[str, Any] = {
+        "@type": "ScholarlyArticle" if item.get("type") == "article-journal" else "Chapter",
+        "name": item.get("title", ""),
+        "author": [_person(a) for a in item.get("author", [])],
+    }
+    year = item.get("issued", {}).get("date-parts", [[None]])[0]
+    if year and year[0]:
+        work["datePublished"] = "-".join(f"{v:02d}" if i else str(v) for i, v in enumerate(year))
+    if item.get("container-title"):
+        work["isPartOf"] = {
+            "@type": "Periodical" if work["@type"] == "ScholarlyArticle" else "Book",
+            "name": item["container-title"],
+        }
+    if item.get("volume"):
+        work["volumeNumber"] = str(item["volume"])
+    if item.get("issue"):
+        work["issueNumber"] = str(item["issue"])
+    if item.get("page"):
+        work["pagination"] = str(item["page"])
+    if item.get("DOI"):
+        work["identifier"] = f"https://doi.org/{item['DOI']}"
+    return work
+
+
+def jsonld(title: str, info: dict[str, Any]) -> str:
+    """A schema.org ``ScholarlyArticle`` block, safe to embed in ``<script>``."""
+    refs = info.get("references", [])
+    doc: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "ScholarlyArticle",
+        "headline": title,
+        "name": title,
+        "author": [{"@type": "Organization", "name": a} for a in info.get("authors", [])],
+        "inLanguage": info.get("language", "en"),
+        "keywords": info.get("keywords", []),
+        "citation": [_creative_work(r) for r in refs],
+    }
+    if info.get("license"):
+        doc["license"] = info["license"]
+    if info.get("description"):
+        doc["description"] = info["description"]
+    based = [r for r in refs if r.get("id") == info.get("based_on", "majeed2019")]
+    if based:
+        doc["isBasedOn"] = _creative_work(based[0])
+    stamp = _source_date()
+    if stamp:
+        doc["datePublished"] = stamp[:10]
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=1)
+    # never let data close the script element or open a comment
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 @functools.lru_cache(maxsize=4)
 def _exporter(with_code: bool, stamp: tuple[tuple[str, int, int], ...]) -> HTMLExporter:
     """The HTML exporter, kept per process: compiling its templates costs ~0.2 s a time,
@@ -82,6 +198,9 @@ def notebook_to_html(
     resources = {
         "metadata": {"path": str(notebook.parent), "name": notebook.stem},
         "article_title": _title(nb, notebook.stem),
+        "article_language": _info(nb).get("language", "en"),
+        "article_meta": citation_meta(_title(nb, notebook.stem), _info(nb)),
+        "article_jsonld": jsonld(_title(nb, notebook.stem), _info(nb)) if _info(nb) else "",
         "article_css": CSS_PATH.read_text(),
         "casereport_version": casereport.__version__,
         "show_code": with_code,
@@ -108,19 +227,95 @@ def _source_date() -> str | None:
     return datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: Block elements a figure may be moved before (the first of them on a page).
+_FLOW_BLOCKS = {"p", "h1", "h2", "h3", "h4", "ul", "ol", "table", "details", "section", "pre"}
+
+
+def _first_reference_page(doc: Any, target: str) -> int | None:
+    """Index of the first page holding a link to ``#target``."""
+    for number, page in enumerate(doc.pages):
+        for box in page._page_box.descendants():
+            el = getattr(box, "element", None)
+            if el is not None and el.tag == "a" and el.get("href") == f"#{target}":
+                return number
+    return None
+
+
+def _first_block(page: Any) -> Any:
+    """The first paragraph-like element laid out on ``page`` (it may continue a block)."""
+    for box in page._page_box.descendants():
+        el = getattr(box, "element", None)
+        if (
+            el is None
+            or box.element_tag not in _FLOW_BLOCKS
+            and not (box.element_tag == "div" and "table-wrap" in (el.get("class") or ""))
+        ):
+            continue
+        if getattr(box, "is_for_root_element", False):
+            continue
+        return el
+    return None
+
+
+def place_figures(html: Any, **options: Any) -> Any:
+    """Lay out ``html`` with each ``<figure class="figure">`` at the top of the page after
+    the page that first links to it (``<a href="#id">``), like a journal's top float.
+
+    The page is laid out once without the figure to find where pages begin, the figure
+    is moved before the first block of the page after its first mention, and the page
+    is laid out again. Figures never mentioned stay where they are.
+    """
+    root = html.etree_element
+    parents = {child: parent for parent in root.iter() for child in parent}
+    figures = [
+        el
+        for el in root.iter("figure")
+        if "figure" in (el.get("class") or "").split() and el.get("id")
+    ]
+    if not figures:
+        return html.render(**options)
+    moved = []
+    for fig in figures:
+        parent = parents[fig]
+        moved.append((fig, parent, list(parent).index(fig)))
+        parent.remove(fig)
+    draft = html.render(**options)
+    parents = {child: parent for parent in root.iter() for child in parent}
+    for fig, parent, index in reversed(moved):
+        page = _first_reference_page(draft, fig.get("id"))
+        anchor = None
+        if page is not None and page + 1 < len(draft.pages):
+            anchor = _first_block(draft.pages[page + 1])
+        if anchor is not None and anchor in parents:
+            host = parents[anchor]
+            host.insert(list(host).index(anchor), fig)
+        else:
+            parent.insert(index, fig)
+    return html.render(**options)
+
+
 def html_to_pdf(source: Path, output: Path) -> Path:
-    """Render ``source`` HTML to an A4 PDF with WeasyPrint (no network, fixed metadata)."""
+    """Render ``source`` HTML to a tagged (PDF/UA-1) A4 PDF with WeasyPrint.
+
+    No network; fixed metadata (title, authors, language and keywords come from the
+    HTML's ``<title>``, ``<meta>`` and ``lang``); figures float to the top of the page
+    after their first mention (:func:`place_figures`).
+    """
     import weasyprint  # imported late: loading pango/cairo costs ~0.5 s
 
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
+    options = {"pdf_variant": "pdf/ua-1"}
     try:
-        doc = weasyprint.HTML(filename=str(source), url_fetcher=fetcher).render()
+        html = weasyprint.HTML(filename=str(source), url_fetcher=fetcher)
+        doc = place_figures(html, **options)
         stamp = _source_date()
         doc.metadata.created = stamp
         doc.metadata.modified = stamp
         doc.metadata.generator = f"casereport {casereport.__version__}"
         output.parent.mkdir(parents=True, exist_ok=True)
-        doc.write_pdf(str(output), pdf_identifier=b"casereport-article", pdf_version="1.7")
+        doc.write_pdf(
+            str(output), pdf_identifier=b"casereport-article", pdf_version="1.7", **options
+        )
     except Exception as exc:
         raise RenderError(source, f"PDF export failed: {type(exc).__name__}: {exc}") from None
     return output

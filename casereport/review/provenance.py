@@ -165,8 +165,20 @@ def write_provenance(figures_dir: str | Path, **kwargs: Any) -> Path:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    """Plain words for a reader: ``key value; key value``, lists comma-separated."""
+    if isinstance(value, dict):
+        parts = []
+        for k in sorted(value):
+            v = value[k]
+            inner = _fmt(v)
+            if isinstance(v, dict) and v:
+                inner = f"({inner})"
+            parts.append(f"{str(k).replace('_', ' ')} {inner}".strip())
+        return "; ".join(parts) if parts else "none"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value) if value else "none"
+    if value is None:
+        return "none"
     return str(value)
 
 
