@@ -7,6 +7,8 @@ from typing import Any
 
 from casereport.analysis.body import LESION_SITES, LESION_VIEWS
 from casereport.analysis.planar import (
+    PATCHINESS,
+    PATCHINESS_VIEW,
     Lesion,
     Measurement,
     find_lesions,
@@ -126,12 +128,16 @@ def analyse_studies(
     if ant is None:
         assert wb is not None and control_wb is not None
         planar += lung_measurements(wb, control_wb)
-        planar.append(heterogeneity_measurement(wb, control_wb))
         planar.append(stomach_measurement(wb, control_wb))
     else:
-        for name in ("lung / soft tissue", "lung / rib", "lung heterogeneity (CV)"):
+        for name in ("lung / soft tissue", "lung / rib", "stomach / liver"):
             not_measured[name] = ant
-        not_measured["stomach / liver"] = ant
+    post = _missing_view(PATCHINESS_VIEW, wb, control_wb)
+    if post is None:
+        assert wb is not None and control_wb is not None
+        planar.append(heterogeneity_measurement(wb, control_wb))
+    else:
+        not_measured[PATCHINESS] = post
     sites = {}
     for site, region in LESION_SITES.items():
         why = _missing_view(LESION_VIEWS.get(site, "ANT"), wb, control_wb)
