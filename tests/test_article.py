@@ -724,3 +724,31 @@ def test_html_at_phone_and_desktop_widths(article: Rendered, tmp_path: Path) -> 
     for link in links:  # each link resolves inside the bundle (article.html beside figures/)
         assert (article.figures / link["href"].removeprefix("figures/")).is_file()
         assert link["w"] > 50 and link["h"] > 50
+
+
+def test_jats_of_the_article(article: Rendered) -> None:
+    """build/article.jats.xml: JATS 1.3 structure, the front matter from CITATION.cff, the
+    figure pointing at its file with the alt text of the HTML, the tables, the references."""
+    import xml.etree.ElementTree as ET
+
+    from tests.jats_check import XLINK_HREF, jats_problems
+
+    text = (article.build / "article.jats.xml").read_text(encoding="utf-8")
+    root = ET.fromstring(text[text.index("<article") :])
+    assert jats_problems(root) == []
+    meta = root.find("front/article-meta")
+    assert meta is not None
+    assert " ".join(meta.findtext("title-group/article-title", "").split()) == _title()
+    assert meta.findtext("related-article/article-title") == (
+        "Appearances of soft tissue calcification on Tc99m MDP bone scan"
+    )
+    (fig,) = root.iter("fig")
+    graphic = fig.find("graphic")
+    assert graphic is not None
+    href = graphic.get(XLINK_HREF, "")
+    assert href.startswith("figures/") and (article.figures / href[len("figures/") :]).is_file()
+    alt = " ".join(graphic.findtext("alt-text", "").split())
+    assert alt and alt in " ".join(html.unescape(article.html.read_text()).split())
+    assert [w.findtext("label") for w in root.iter("table-wrap") if w.find("label") is not None]
+    assert len(root.findall("back/ref-list/ref")) >= 3
+    assert root.find(".//xref[@ref-type='bibr']") is not None

@@ -106,8 +106,10 @@ def test_render_writes_self_contained_html_and_pdf(project: Path) -> None:
     # stderr is a pipe here, as in a CI log: one plain line per step, no terminal codes
     assert "\x1b" not in res.stderr and "\r" not in res.stderr, res.stderr
     steps = [line.split(":")[0] for line in res.stderr.splitlines()]
-    assert steps == ["case T", "article", "html", "pdf"], res.stderr
+    assert steps == ["case T", "article", "html", "pdf", "jats"], res.stderr
     assert re.search(r"^pdf: written in \d+\.\d s$", res.stderr, re.MULTILINE), res.stderr
+    jats = (project / "build" / "article.jats.xml").read_text()
+    assert 'dtd-version="1.3"' in jats and f"<article-title>{TITLE}</article-title>" in jats
 
 
 def test_with_code_keeps_code_cells(project: Path) -> None:

@@ -129,5 +129,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {result.html}")
         if result.pdf:
             print(f"wrote {result.pdf}")
+        if result.jats:
+            print(f"wrote {result.jats}")
         print(f"wrote {result.manifest} ({reused} step(s) reused from the cache)")
     return 0

@@ -40,6 +40,8 @@ from casereport.render.hashing import (
     package_digest,
     sha256_file,
 )
+from casereport.render.jats import JATS_NAME, read_meta, write_jats
+from casereport.render.jats import figure_files as jats_figure_files
 from casereport.render.params import validate_parameters
 from casereport.render.progress import Progress, Verbosity
 from casereport.render.prose import code_digest, splice_prose
@@ -127,6 +129,7 @@ class RenderResult:
     notebooks: tuple[Path, ...]
     manifest: Path | None = None
     steps: tuple[StepRecord, ...] = ()
+    jats: Path | None = None
 
 
 def discover_cases(data_dir: Path) -> tuple[str, ...]:
@@ -274,7 +277,7 @@ class _Render:
         if step.step == "plan":
             self.progress.line(f"plan: {step.seconds:.1f} s", level=Verbosity.VERBOSE)
         else:
-            verb = "written" if step.step in ("html", "pdf") else "executed"
+            verb = "written" if step.step in ("html", "pdf", "jats") else "executed"
             self.progress.step(step.step, cached=step.cached, seconds=step.seconds, verb=verb)
 
     def progress_for(self, label: str) -> dict[str, Any] | bool:
@@ -440,7 +443,13 @@ class _Render:
 
     # ---------------------------------------------------------------- export
     def export(self, article: NotebookRun) -> None:
-        names = ("article.html",) if self.opts.html_only else ("article.html", "article.pdf")
+        names = ("article.html",)
+        if not self.opts.html_only:
+            names += ("article.pdf", JATS_NAME)
+        citation = self.root / "CITATION.cff"
+        figure_files = jats_figure_files(
+            self.stage / "figures" if self.figure is not None else self.opts.figures_dir
+        )
         key = digest_json(
             {
                 "kind": "export",
@@ -448,6 +457,8 @@ class _Render:
                 "with_code": self.opts.with_code,
                 "banner": self.opts.banner,
                 "names": names,
+                "citation": sha256_file(citation) if citation.is_file() else "",
+                "figure_files": figure_files,
                 "package": self.package,
                 "versions": self.versions,
                 "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
@@ -475,6 +486,15 @@ class _Render:
             with self.progress.working("pdf"):
                 html_to_pdf(self.stage / "article.html", self.stage / "article.pdf")
             self.note(StepRecord("pdf", False, time.perf_counter() - t1, key))
+            t2 = time.perf_counter()
+            with self.progress.working("jats"):
+                write_jats(
+                    self.stage / "article.html",
+                    self.stage / JATS_NAME,
+                    read_meta(citation),
+                    figure_files,
+                )
+            self.note(StepRecord("jats", False, time.perf_counter() - t2, key))
         self.cache.store_export(key, [self.stage / n for n in names])
 
     # ---------------------------------------------------------------- manifest
@@ -600,6 +620,7 @@ class _Render:
             notebooks=notebooks,
             manifest=opts.build_dir / manifest.name,
             steps=tuple(self.steps),
+            jats=None if opts.html_only else opts.build_dir / JATS_NAME,
         )
 
 

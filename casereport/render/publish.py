@@ -5,7 +5,8 @@ step succeeded:
 
 1. ``build/notebooks/``, ``build/cases/`` and ``figures/`` are swapped with their staged
    versions in one step each (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames);
-2. ``manifest.json``, ``article.pdf`` and ``article.html`` are moved in with ``os.replace``.
+2. ``manifest.json``, ``article.jats.xml``, ``article.pdf`` and ``article.html`` are moved in
+   with ``os.replace``.
 
 Each step is atomic, so a render killed at any moment (even SIGKILL) leaves every published
 file and folder whole: old, or new. The next render takes the lock, stops kernels left by
@@ -178,7 +179,7 @@ def publish(
             if src.is_file() and not (staged_figures / name).exists():
                 shutil.copy2(src, staged_figures / name)
         swap_dir(staged_figures, figures_dir)
-    for name in ("manifest.json", "article.pdf", "article.html"):
+    for name in ("manifest.json", "article.jats.xml", "article.pdf", "article.html"):
         if (stage / name).is_file():
             _move(stage / name, build_dir / name)
 
