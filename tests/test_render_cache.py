@@ -159,17 +159,17 @@ def manifest(project: Path) -> dict:
 
 
 def cached(project: Path) -> dict[str, bool]:
-    """step name -> reused from the cache (html/pdf steps appear as ``export``)."""
+    """step name -> reused from the cache (html/pdf/jats steps appear as ``export``)."""
     out: dict[str, bool] = {}
     for s in manifest(project)["steps"]:
-        name = "export" if s["step"] in ("html", "pdf") else s["step"]
+        name = "export" if s["step"] in ("html", "pdf", "jats") else s["step"]
         out[name] = s["cached"]
     out.pop("plan", None)
     return out
 
 
 def snapshot(project: Path) -> dict[str, bytes]:
-    files = [project / "build" / "article.html", project / "build" / "article.pdf"]
+    files = [project / "build" / n for n in ("article.html", "article.pdf", "article.jats.xml")]
     files += sorted(p for p in (project / "figures").rglob("*") if p.is_file())
     return {str(p.relative_to(project)): p.read_bytes() for p in files}
 

@@ -350,6 +350,70 @@ def test_bundle_missing_inputs_exit_2(tmp_path: Path) -> None:
     assert not (root / "build" / "submission.zip").exists()
 
 
+def _jats(root: Path) -> None:
+    (root / "build" / "article.jats.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<article xmlns:xlink="http://www.w3.org/1999/xlink" '
+        'dtd-version="1.3"><front><article-meta><title-group><article-title>T</article-title>'
+        '</title-group></article-meta></front><body><fig id="fig1"><graphic '
+        'xlink:href="figures/figure1.png"/></fig></body></article>\n'
+    )
+
+
+def test_meca_package_is_deterministic_and_lists_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    from casereport.review.bundle import MECA_NS, build_meca
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")
+    root = _project(tmp_path / "p")
+    with pytest.raises(ReviewError, match=r"missing: .*article\.jats\.xml"):
+        build_meca(root)
+    _jats(root)
+    a = build_meca(root, tmp_path / "a.meca.zip")
+    build_meca(root, tmp_path / "b.meca.zip")
+    assert (tmp_path / "a.meca.zip").read_bytes() == (tmp_path / "b.meca.zip").read_bytes()
+    with zipfile.ZipFile(a.path) as zf:
+        names = zf.namelist()
+        manifest = ET.fromstring(zf.read("manifest.xml"))
+        jats = ET.fromstring(zf.read("article.jats.xml"))
+        sums = zf.read("SHA256SUMS").decode()
+        assert {i.date_time for i in zf.infolist()} == {(2019, 4, 1, 0, 0, 0)}
+    assert names[0] == "manifest.xml" and names == list(a.entries)
+    assert {"article.jats.xml", "article.pdf", "figures/figure1.png", "data/MANIFEST.json"} <= set(
+        names
+    )
+    ns = {"m": MECA_NS}
+    xlink = "{http://www.w3.org/1999/xlink}href"
+    assert manifest.tag == f"{{{MECA_NS}}}manifest" and manifest.get("manifest-version") == "1"
+    hrefs = [i.get(xlink) for i in manifest.iterfind(".//m:instance", ns)]
+    assert sorted(hrefs) == sorted(names[1:])  # every file once, the manifest itself aside
+    kinds = {
+        item.get("item-type"): [i.get(xlink) for i in item.iterfind("m:instance", ns)]
+        for item in manifest.iterfind("m:item", ns)
+    }
+    assert kinds["article-metadata"] == ["article.jats.xml"]
+    assert kinds["manuscript"] == ["article.pdf", "article.html"]
+    assert kinds["figure"] == ["figures/figure1.png"]
+    media = {i.get(xlink): i.get("media-type") for i in manifest.iterfind(".//m:instance", ns)}
+    assert media["article.pdf"] == "application/pdf" and media["figures/figure1.png"] == "image/png"
+    for g in jats.iter("graphic"):  # the JATS points only at files of the package
+        assert g.get(xlink) in names
+    assert "  article.jats.xml\n" in sums
+
+
+def test_bundle_meca_command(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    _jats(root)
+    done = _run("bundle", "--meca", cwd=root)
+    assert done.returncode == 0, done.stderr
+    target = root / "build" / "submission.meca.zip"
+    assert "submission.meca.zip" in done.stdout and zipfile.is_zipfile(target)
+    assert not (root / "build" / "submission.zip").exists()
+
+
 # --------------------------------------------------------------------------- provenance
 
 

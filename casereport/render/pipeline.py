@@ -447,8 +447,9 @@ class _Render:
         if not self.opts.html_only:
             names += ("article.pdf", JATS_NAME)
         citation = self.root / "CITATION.cff"
+        staged = self.stage / "figures"  # empty when the figure run was reused
         figure_files = jats_figure_files(
-            self.stage / "figures" if self.figure is not None else self.opts.figures_dir
+            staged if staged.is_dir() and any(staged.iterdir()) else self.opts.figures_dir
         )
         key = digest_json(
             {

@@ -12,6 +12,12 @@ Contents (sorted, every entry dated ``SOURCE_DATE_EPOCH`` or 1980-01-01, mode 06
 
 The data themselves are not included. The bundle is refused when the input DICOM fail the
 de-identification gate (there is no ``--allow-phi`` here).
+
+``--meca`` writes the same files as a MECA package (Manuscript Exchange Common Approach,
+manifest version 1) instead, for journal systems that take one: ``manifest.xml`` first,
+then ``article.jats.xml`` (the article metadata and text, JATS 1.3), the PDF and HTML
+(the manuscript), the Figure 1 files (one figure item, one instance per format) and every
+other entry as supplementary material. Same inputs, same bytes.
 """
 
 from __future__ import annotations
@@ -22,13 +28,16 @@ import hashlib
 import importlib.metadata
 import os
 import platform
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 from casereport.deid.gate import require_deidentified
 from casereport.errors import ReviewError
+from casereport.render.jats import JATS_NAME
 
 _EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
 _MODE = 0o100644
@@ -78,6 +87,8 @@ Contents
 {listing}
 
 article.html / article.pdf   the rendered article (HTML is self-contained)
+article.jats.xml             (MECA package only) the article as JATS 1.3 XML
+manifest.xml                 (MECA package only) what each file is, for the journal system
 figures/                     Figure 1 in PNG, TIFF, SVG and PDF; each panel as PNG with a
                              JSON sidecar; provenance.json lists for each panel the DICOM
                              files, SeriesInstanceUID, frames or slices, display window,
@@ -178,7 +189,16 @@ def build_bundle(
     target = Path(target) if target else build / "submission.zip"
     if target.exists():
         raise ReviewError(target, "bundle target exists; remove it or choose another name")
-    files = collect(root, build_dir=build, figures_dir=figures, data_dir=data)
+    contents = _contents(root, build, figures, data, {})
+    _write_zip(target, dict(sorted(contents.items())))
+    return BundleResult(target, tuple(sorted(contents)))
+
+
+def _contents(
+    root: Path, build: Path, figures: Path, data: Path, extra: dict[str, Path]
+) -> dict[str, bytes]:
+    """Every entry of the bundle (``extra`` added before the checksums and README)."""
+    files = collect(root, build_dir=build, figures_dir=figures, data_dir=data) | extra
     require_deidentified([data])
     contents = {name: path.read_bytes() for name, path in files.items()}
     contents["environment/requirements.txt"] = freeze().encode()
@@ -186,13 +206,109 @@ def build_bundle(
     contents["SHA256SUMS"] = sums.encode()
     names = sorted(contents) + ["README.txt"]
     contents["README.txt"] = _readme(root, sorted(names)).encode()
+    return contents
+
+
+MECA_NS = "https://manuscriptexchange.org/schema/manifest"
+_MEDIA_TYPES = {
+    ".xml": "application/xml",
+    ".pdf": "application/pdf",
+    ".html": "text/html",
+    ".png": "image/png",
+    ".tif": "image/tiff",
+    ".svg": "image/svg+xml",
+    ".json": "application/json",
+    ".ipynb": "application/x-ipynb+json",
+    ".txt": "text/plain",
+}
+
+
+def media_type(name: str) -> str:
+    """MIME type of a package entry by its extension (``text/plain`` for SHA256SUMS)."""
+    return _MEDIA_TYPES.get(Path(name).suffix.lower(), "text/plain")
+
+
+def meca_items(names: list[str]) -> list[tuple[str, str, list[str]]]:
+    """``(item-type, description, [entry names])`` of the MECA manifest, in manifest order."""
+    figure = sorted(n for n in names if re.fullmatch(r"figures/figure\d+\.\w+", n))
+    manuscript = [n for n in ("article.pdf", "article.html") if n in names]
+    items = [
+        ("article-metadata", "Article metadata and text, JATS 1.3", [JATS_NAME]),
+        ("manuscript", "The rendered article", manuscript),
+    ]
+    by_number: dict[str, list[str]] = {}
+    for n in figure:
+        by_number.setdefault(re.sub(r"\D", "", Path(n).stem), []).append(n)
+    for number, files in sorted(by_number.items(), key=lambda kv: int(kv[0])):
+        items.append(("figure", f"Figure {number}", files))
+    done = {JATS_NAME, *manuscript, *figure}
+    for n in names:
+        if n not in done:
+            items.append(("supplementary-material", n, [n]))
+    return items
+
+
+def meca_manifest(names: list[str]) -> bytes:
+    """``manifest.xml`` listing every entry of the package (see :func:`meca_items`)."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<!DOCTYPE manifest PUBLIC "-//MECA//DTD Manifest v1.0//en" '
+        '"https://meca.zip/manifest-1.0.dtd">',
+        f'<manifest xmlns="{MECA_NS}" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        'manifest-version="1">',
+    ]
+    for i, (kind, description, files) in enumerate(meca_items(names), start=1):
+        lines.append(f'  <item id="item-{i}" item-type="{kind}">')
+        lines.append(f"    <item-description>{xml_escape(description)}</item-description>")
+        for f in files:
+            lines.append(
+                f'    <instance media-type="{media_type(f)}" xlink:href="{xml_escape(f)}"/>'
+            )
+        lines.append("  </item>")
+    lines.append("</manifest>")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def build_meca(
+    root: str | Path,
+    target: str | Path | None = None,
+    *,
+    build_dir: str | Path | None = None,
+    figures_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
+) -> BundleResult:
+    """Write the MECA package (module docstring): the bundle's files plus the JATS XML and
+    ``manifest.xml``; default target ``root/build/submission.meca.zip``.
+
+    Raises:
+        ReviewError: the target exists, or an input (including the JATS XML) is missing.
+        PhiError: an input DICOM file fails the de-identification gate.
+    """
+    root = Path(root).resolve()
+    build = Path(build_dir) if build_dir else root / "build"
+    target = Path(target) if target else build / "submission.meca.zip"
+    jats = build / JATS_NAME
+    if not jats.is_file():
+        raise ReviewError(root, f"cannot bundle, missing: {jats} (run python render.py first)")
+    if target.exists():
+        raise ReviewError(target, "bundle target exists; remove it or choose another name")
+    figures = Path(figures_dir) if figures_dir else root / "figures"
+    data = Path(data_dir) if data_dir else root / "data"
+    contents = _contents(root, build, figures, data, {JATS_NAME: jats})
+    manifest = meca_manifest(sorted(contents))
+    _write_zip(target, {"manifest.xml": manifest, **dict(sorted(contents.items()))})
+    return BundleResult(target, ("manifest.xml", *sorted(contents)))
+
+
+def _write_zip(target: Path, contents: dict[str, bytes]) -> None:
+    """Write ``contents`` in the given order, deterministic entries, atomically."""
     when = zip_date_time()
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
-            for name in sorted(contents):
-                zf.writestr(_entry(name, when), contents[name], compresslevel=9)
+            for name, data in contents.items():
+                zf.writestr(_entry(name, when), data, compresslevel=9)
         os.chmod(tmp, 0o644)
         if target.exists():
             raise ReviewError(target, "bundle target appeared while writing; not replaced")
@@ -200,7 +316,6 @@ def build_bundle(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return BundleResult(target, tuple(sorted(contents)))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -210,11 +325,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         type=Path,
         metavar="ZIP",
-        help="zip to create (default: ROOT/build/submission.zip); must not exist",
+        help="zip to create (default: ROOT/build/submission.zip, with --meca "
+        "ROOT/build/submission.meca.zip); must not exist",
+    )
+    parser.add_argument(
+        "--meca",
+        action="store_true",
+        help="write a MECA package (manifest.xml, JATS XML, PDF, figures, supplementary files)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    result = build_bundle(args.root, args.output)
+    result = (build_meca if args.meca else build_bundle)(args.root, args.output)
     print(f"wrote {result.path} ({len(result.entries)} entries)")
     return 0
