@@ -235,3 +235,54 @@ def test_makefile_installs_every_set_from_its_lock_with_hashes() -> None:
     for name in SETS:
         assert re.search(rf"\$\(PIP_LOCKED\) requirements/{name}\.txt", makefile), name
     assert "install -q -e ." not in makefile  # the project itself only with --no-deps
+
+
+def binder_problems(binder: Path, makefile: str, readme: str, repository: str) -> list[str]:
+    """Disagreements of the repo2docker files with the lock, the kernel and the README."""
+    problems = []
+    lock_python = re.search(r"^LOCK_PYTHON\s*:=\s*(\S+)", makefile, re.M)
+    runtime = (binder / "runtime.txt").read_text().strip()
+    if not lock_python or runtime != f"python-{lock_python.group(1)}":
+        problems.append(f"runtime.txt {runtime!r}, lock for {lock_python and lock_python[1]}")
+    lines = [
+        line.strip()
+        for line in (binder / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    if lines != ["-r ../requirements/lab.txt"]:
+        problems.append(f"requirements.txt should only include the lab lock, has {lines}")
+    post = (binder / "postBuild").read_text()
+    if "pip install --no-deps --no-build-isolation -e ." not in post:
+        problems.append("postBuild does not install the project without dependencies")
+    if "ensure_kernel()" not in post:
+        problems.append("postBuild does not register the notebooks' kernel")
+    if not (binder / "postBuild").stat().st_mode & 0o111:
+        problems.append("postBuild is not executable")
+    slug = repository.removeprefix("https://github.com/").strip("/")
+    if f"https://mybinder.org/v2/gh/{slug}/HEAD" not in readme:
+        problems.append(f"README has no Binder badge for {slug}")
+    return problems
+
+
+def test_binder_files_match_the_lock_kernel_and_repository() -> None:
+    from casereport.render.kernel import KERNEL_NAME
+
+    repository = yaml.safe_load((ROOT / "CITATION.cff").read_text())["repository-code"]
+    makefile = (ROOT / "Makefile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert binder_problems(ROOT / "binder", makefile, readme, repository) == []
+    for name in ("article", "case", "figure"):  # the kernel postBuild registers is theirs
+        nb = yaml.safe_load((ROOT / "notebooks" / f"{name}.ipynb").read_text())
+        assert nb["metadata"]["kernelspec"]["name"] == KERNEL_NAME
+
+
+def test_binder_check_reports_drift(tmp_path: Path) -> None:
+    import shutil
+
+    binder = shutil.copytree(ROOT / "binder", tmp_path / "binder")
+    (binder / "runtime.txt").write_text("python-3.12\n")
+    (binder / "requirements.txt").write_text("-r ../requirements/lab.txt\nnumpy\n")
+    makefile = (ROOT / "Makefile").read_text()
+    problems = binder_problems(binder, makefile, "no badge", "https://github.com/a/b")
+    assert len(problems) == 3, problems
+    assert "python-3.12" in problems[0] and "numpy" in problems[1] and "a/b" in problems[2]
