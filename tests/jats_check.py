@@ -22,7 +22,8 @@ KNOWN = set(
     list list-item fig label caption graphic inline-graphic alt-text table-wrap table
     thead tbody tfoot tr th td col colgroup xref ext-link uri boxed-text disp-quote
     preformat code styled-content break def-list def-item term def fn-group fn
-    ref-list ref mixed-citation element-citation app-group app""".split()
+    ref-list ref mixed-citation element-citation app-group app named-content
+    long-desc""".split()
 ) | {ALI_REF}
 
 ARTICLE_META_ORDER = [

@@ -128,7 +128,7 @@ def read_meta(citation: Path) -> ArticleMeta:
     )
 
 
-_DATA_URI = re.compile(r"""(\ssrc=["'])data:[^"']*(["'])""")
+_DATA_URI = re.compile(r"""(\s(?:src|href)=["'])data:[^"']*(["'])""")
 
 
 def figure_files(folder: Path) -> list[str]:
@@ -245,10 +245,32 @@ def _label(container: ET.Element, pattern: str, number: int) -> None:
     container.text = "\n"
 
 
+def _graphic(fig: ET.Element) -> None:
+    """One ``<graphic>`` child with the image's alt text and, from a list in the figure (the
+    HTML's long image description), its ``<long-desc>``."""
+    if fig.find("graphic") is not None:
+        return
+    image = next(fig.iter("inline-graphic"), None)
+    if image is None:
+        return
+    graphic = _el("graphic", None, dict(image.attrib))
+    alt = image.find("alt-text")
+    if alt is not None:
+        graphic.append(alt)
+    items = next(fig.iter("list"), None)
+    if items is not None:
+        text = " ".join(_text(i) for i in items.findall("list-item") if _text(i))
+        if text:
+            _sub(graphic, "long-desc", text)
+    graphic.tail = "\n"
+    fig.append(graphic)
+
+
 def _figures(body: ET.Element, hrefs: Sequence[str]) -> None:
     """Id, label and file of each figure; images still inlined elsewhere are dropped."""
     for n, fig in enumerate(body.iter("fig"), start=1):
-        fig.set("id", f"fig{n}")
+        fig.set("id", fig.get("id") or f"fig{n}")
+        _graphic(fig)
         for extra in [c for c in fig if c.tag not in ("caption", "graphic", "alt-text")]:
             fig.remove(extra)  # e.g. the HTML's per-panel source tables (in the appendix too)
         _label(fig, r"Figure \d+[.:]?", n)
@@ -265,9 +287,35 @@ def _figures(body: ET.Element, hrefs: Sequence[str]) -> None:
                 _remove_keep_tail(parents[g], g)
 
 
+def _screen_only(root: ET.Element) -> None:
+    """Drop what the HTML marks as screen-only, and unwrap links to inlined data."""
+    parents = _parents(root)
+    for e in list(root.iter("named-content")):
+        if e.get("content-type") == "screen-only":
+            _remove_keep_tail(parents[e], e)
+    for link in list(root.iter("ext-link")):
+        if link.get(f"{{{XLINK}}}href", "").startswith("data:"):
+            parent = parents[link]
+            i = list(parent).index(link)
+            words = _text(link) + (link.tail or "")
+            if i == 0:
+                parent.text = (parent.text or "") + words
+            else:
+                parent[i - 1].tail = (parent[i - 1].tail or "") + words
+            parent.remove(link)
+
+
+def _xref_types(root: ET.Element) -> None:
+    kinds = {e.get("id"): {"fig": "fig", "table-wrap": "table"}.get(e.tag) for e in root.iter()}
+    for x in root.iter("xref"):
+        kind = kinds.get(x.get("rid"))
+        if kind and not x.get("ref-type"):
+            x.set("ref-type", kind)
+
+
 def _tables(body: ET.Element) -> None:
     for n, wrap in enumerate(body.iter("table-wrap"), start=1):
-        wrap.set("id", f"table{n}")
+        wrap.set("id", wrap.get("id") or f"table{n}")
         if wrap.find("caption") is not None:
             _label(wrap, r"Table \d+[.:]?", n)
 
@@ -452,8 +500,10 @@ def postprocess(jats: str, meta: ArticleMeta, figures: Sequence[str] = ()) -> st
     title = _text(title_el) if title_el is not None else ""
     _strip_anchors(body)
     _unwrap_title_section(body, title)
+    _screen_only(body)
     _figures(body, figures)
     _tables(body)
+    _xref_types(body)
     ids = _references(body, back)
     if ids:
         _link_citations(body, ids)
