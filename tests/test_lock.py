@@ -286,3 +286,15 @@ def test_binder_check_reports_drift(tmp_path: Path) -> None:
     problems = binder_problems(binder, makefile, "no badge", "https://github.com/a/b")
     assert len(problems) == 3, problems
     assert "python-3.12" in problems[0] and "numpy" in problems[1] and "a/b" in problems[2]
+
+
+def test_make_figures_does_what_the_figure_notebook_does() -> None:
+    """``make figures`` re-draws figures/ with the two calls of notebooks/figure.ipynb."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^figures:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe, "make figures has no recipe"
+    notebook = yaml.safe_load((ROOT / "notebooks" / "figure.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    for call in ("write_figure1(", "write_provenance("):
+        assert call in code and call in recipe.group(1), call
+    assert "notebook='notebooks/figure.ipynb'" in recipe.group(1)
