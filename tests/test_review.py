@@ -404,6 +404,21 @@ def test_meca_package_is_deterministic_and_lists_every_file(
     assert "  article.jats.xml\n" in sums
 
 
+def test_bundle_and_clean_honour_quiet_and_verbose(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    quiet = _run("bundle", "-q", "-o", str(tmp_path / "q.zip"), cwd=root)
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    loud = _run("bundle", "--verbose", "-o", str(tmp_path / "v.zip"), cwd=root)
+    assert loud.returncode == 0, loud.stderr
+    assert "  article.pdf\n" in loud.stdout and "  SHA256SUMS\n" in loud.stdout
+    assert loud.stdout.rstrip().endswith("entries)")
+    both = _run("bundle", "-q", "-v", cwd=root)
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+    cleaned = _run("clean", "-v", cwd=root)
+    assert cleaned.returncode == 0 and f"removed {root / 'build' / 'article.pdf'}" in cleaned.stdout
+    assert _run("clean", "-q", cwd=root).stdout == ""
+
+
 def test_bundle_meca_command(tmp_path: Path) -> None:
     root = _project(tmp_path / "p")
     _jats(root)

@@ -44,7 +44,18 @@ def build_parser(command: str = DEFAULT_COMMAND) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=doc, epilog=epilog)
     p.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
     mod.add_arguments(p)
+    if not any("--quiet" in a.option_strings for a in p._actions):
+        add_talk_options(p)
     return p
+
+
+def add_talk_options(p: argparse.ArgumentParser) -> None:
+    """``-q/--quiet`` and ``-v/--verbose``, which every command honours."""
+    talk = p.add_mutually_exclusive_group()
+    talk.add_argument(
+        "-q", "--quiet", action="store_true", help="print only errors (and verify's report)"
+    )
+    talk.add_argument("-v", "--verbose", action="store_true", help="report each step")
 
 
 def main(argv: list[str] | None = None) -> int:

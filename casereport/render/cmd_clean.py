@@ -18,5 +18,9 @@ def run(args: argparse.Namespace) -> int:
 
     build = (args.build or args.root / "build").resolve()
     removed = clean(build, keep_cache=args.keep_cache)
-    print(f"removed {len(removed)} item(s) from {build}")
+    if args.verbose:
+        for path in removed:
+            print(f"removed {path}")
+    if not args.quiet:
+        print(f"removed {len(removed)} item(s) from {build}")
     return 0

@@ -337,5 +337,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = (build_meca if args.meca else build_bundle)(args.root, args.output)
-    print(f"wrote {result.path} ({len(result.entries)} entries)")
+    if args.verbose:
+        for name in result.entries:
+            print(f"  {name}")
+    if not args.quiet:
+        print(f"wrote {result.path} ({len(result.entries)} entries)")
     return 0

@@ -367,7 +367,7 @@ def check_data(data_dir: Path) -> tuple[int, list[DataCheck]]:
 # --------------------------------------------------------------------------- render
 
 
-def rerender(root: Path, out_dir: Path) -> Path:
+def rerender(root: Path, out_dir: Path, *, progress: bool = False) -> Path:
     """Render the article from ``root/data`` with figures written to ``out_dir/figures``.
 
     Every notebook is executed (no cache) and only the HTML is exported (no PDF).
@@ -380,6 +380,8 @@ def rerender(root: Path, out_dir: Path) -> Path:
         figures_dir=out_dir / "figures",
         html_only=True,
         use_cache=False,
+        progress=progress,
+        verbose=progress,
     )
     render(opts)
     return out_dir / "figures"
@@ -390,6 +392,7 @@ def verify(
     *,
     rendered: str | Path | None = None,
     report_dir: str | Path | None = None,
+    progress: bool = False,
 ) -> VerifyReport:
     """Check ``root``'s data against its manifest and its figures against a re-render.
 
@@ -398,6 +401,7 @@ def verify(
         rendered: an already rendered figures folder to compare instead of re-rendering.
         report_dir: where ``report.html`` and diff images go (default ``root/build/verify``);
             replaced as a whole when the check ends.
+        progress: report the steps of the re-render on stderr.
 
     Raises:
         ReviewError: committed figures missing or empty, data manifest missing or unreadable.
@@ -428,7 +432,7 @@ def verify(
         else:
             work = stage / "render"
             try:
-                rendered_dir = rerender(root, work)
+                rendered_dir = rerender(root, work, progress=progress)
             except CaseReportError as err:
                 render_error = f"re-render failed: {err}"
                 checks = []
@@ -550,8 +554,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.rendered is None:
+    if args.rendered is None and not args.quiet:
         print("verify: re-rendering the article from data/ (about a minute) ...", file=sys.stderr)
-    report = verify(args.root, rendered=args.rendered, report_dir=args.report)
+    report = verify(
+        args.root, rendered=args.rendered, report_dir=args.report, progress=args.verbose
+    )
     print(report_text(report))
     return 0 if report.passed else 1
