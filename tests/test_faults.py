@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pydicom
 import pytest
 
 from tests import dicom_factory as fac
@@ -142,3 +143,50 @@ def test_render_into_read_only_or_full_locations_is_one_line(tmp_path: Path) -> 
         done = _run("--html-only", "-q", "--no-cache", "--build", str(full / "b"), cwd=root)
         assert "no space left on device" in _one_line(done)
         assert not (full / "b" / "article.html").exists()
+
+
+# --------------------------------------------------------------------------- preflight
+
+
+@pytest.mark.parametrize("case", ["Z", "", "../T", "."])
+def test_case_option_unknown_empty_or_path_like_exits_2(tmp_path: Path, case: str) -> None:
+    root = _project(tmp_path / "p")
+    line = _one_line(_run("--case", case, "--html-only", "-q", cwd=root))
+    assert "parameter '--case'" in line
+    assert not (root / "build" / "article.html").exists()
+
+
+def test_bad_study_is_one_line_before_any_notebook(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    case = root / "data" / "T" / "case.yaml"
+    case.write_text(case.read_text() + "studies: {whole_body: img.dcm}\n")
+    dcm = root / "data" / "T" / "img.dcm"
+    dcm.write_bytes(dcm.read_bytes()[:-40])  # pixel data cut short
+    line = _one_line(_run("--html-only", "-q", cwd=root))
+    assert "case.yaml: studies.whole_body: study cannot be read" in line
+    assert "img.dcm [PixelData]" in line and "truncated" in line
+    assert not (root / "build" / "notebooks").exists()
+
+
+def test_study_outside_the_data_folder_needs_the_opt_in_and_is_gated(tmp_path: Path) -> None:
+    from tests.nbfactory import case_yaml
+
+    root = _project(tmp_path / "p")
+    outside = tmp_path / "elsewhere" / "wb.dcm"
+    outside.parent.mkdir()
+    (root / "data" / "T" / "img.dcm").rename(outside)
+    case = root / "data" / "T" / "case.yaml"
+    case.write_text(case_yaml("T") + f"studies: {{whole_body: {outside}}}\n")
+    line = _one_line(_run("--html-only", "-q", cwd=root))
+    assert "studies.whole_body" in line and "outside the data folder" in line
+    case.write_text("external_studies: true\n" + case.read_text())
+    ds = pydicom.dcmread(outside)
+    ds.SeriesDescription = "WB Jane Doe"
+    ds.save_as(outside)
+    done = _run("--html-only", "-q", cwd=root)
+    assert done.returncode == 2 and f"{outside}: SeriesDescription" in done.stderr
+    assert "Jane" not in done.stderr and "Traceback" not in done.stderr
+    (root / "figures").mkdir()
+    (root / "figures" / "figure1.png").write_bytes(b"stand-in")
+    verified = _run("verify", "--rendered", str(root / "figures"), cwd=root)
+    assert verified.returncode == 1 and f"{outside}: SeriesDescription" in verified.stdout

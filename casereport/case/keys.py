@@ -76,6 +76,11 @@ TOP: tuple[Key, ...] = (
     Key("findings", {"type": "array", "items": TEXT}, "short factual texts (article)"),
     Key("studies", {"$ref": "#/$defs/studies"}, "studies used by the measurements"),
     Key(
+        "external_studies",
+        {"type": "boolean"},
+        "allow study paths outside the data folder (still de-identification gated)",
+    ),
+    Key(
         "panels",
         {"type": ["object", "null"], "additionalProperties": {"$ref": "#/$defs/panel"}},
         "figure panels by id",

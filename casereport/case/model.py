@@ -184,6 +184,22 @@ class CaseSpec:
     def annotations_for(self, panel_id: str) -> tuple[Annotation, ...]:
         return tuple(a for a in self.annotations if a.panel == panel_id)
 
+    def study_paths(self) -> tuple[tuple[str, Path], ...]:
+        """(case-file entry, absolute path) of every study the case file names, each once."""
+        out: dict[Path, str] = {}
+        for kind, path in self.studies.items():
+            out.setdefault(path, f"studies.{kind}")
+        for p in self.panels:
+            out.setdefault(p.study, f"panels.{p.panel_id}.study")
+            if p.overlay is not None:
+                out.setdefault(p.overlay, f"panels.{p.panel_id}.overlay")
+        return tuple((entry, path) for path, entry in out.items())
+
+    def external_study_paths(self, data_dir: Path) -> tuple[Path, ...]:
+        """Study paths outside ``data_dir`` (allowed only with ``external_studies: true``)."""
+        root = Path(data_dir).resolve()
+        return tuple(p for _, p in self.study_paths() if not p.is_relative_to(root))
+
     def study(self, kind: str) -> Path:
         """Path of study ``kind`` (``whole_body``, ``ct``, ``spect``); CaseFileError if absent."""
         path = getattr(self.studies, kind, None)

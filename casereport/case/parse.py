@@ -39,6 +39,9 @@ class _Ctx:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: the data folder (parent of the subject folder): study paths must stay inside
+        self.data_dir = path.parent.parent
+        self.external_ok = False
 
     def fail(self, entry: str, reason: str) -> CaseFileError:
         return CaseFileError(self.path, entry, reason)
@@ -99,6 +102,13 @@ class _Ctx:
         path = (folder / rel).resolve()
         if not path.exists():
             raise self.fail(entry, f"{rel!r} does not exist (paths are relative to {folder})")
+        if not self.external_ok and not path.is_relative_to(self.data_dir):
+            raise self.fail(
+                entry,
+                f"{rel!r} resolves outside the data folder {self.data_dir}; move the study "
+                "into it, or set 'external_studies: true' (the study is still checked by "
+                "the de-identification gate)",
+            )
         return path, rel
 
 
@@ -297,6 +307,10 @@ def parse_case(path: str | Path, data: Any) -> CaseSpec:
     if not isinstance(raw_findings, list):
         raise ctx.fail("findings", "expected a list of short texts")
     findings = tuple(ctx.text(f, f"findings[{i}]") for i, f in enumerate(raw_findings))
+    external = top.get("external_studies", False)
+    if not isinstance(external, bool):
+        raise ctx.fail("external_studies", f"expected true or false, got {external!r}")
+    ctx.external_ok = external
     studies = _studies(ctx, path.parent, top["studies"]) if "studies" in top else Studies()
     raw_panels = ctx.mapping(top.get("panels") or {}, "panels")
     panels = {pid: _panel(ctx, path.parent, pid, v) for pid, v in raw_panels.items()}

@@ -331,6 +331,19 @@ def check_file(path: str | Path) -> list[str]:
         ) from None
 
 
+def external_studies(data_dir: str | Path) -> list[Path]:
+    """Studies the case files under ``data_dir`` name outside it (``external_studies:
+    true``): gated like the data folder itself.
+
+    Raises:
+        CaseFileError: a case file is invalid (e.g. an outside path without the opt-in).
+    """
+    from casereport.case import index
+
+    idx = index(data_dir)
+    return sorted({p for spec in idx.values() for p in spec.external_study_paths(idx.data_dir)})
+
+
 def gated_files(paths: Iterable[str | Path]) -> list[Path]:
     """Every file under ``paths`` the gate reads as DICOM, each once, in order."""
     seen: dict[Path, None] = {}
@@ -463,9 +476,9 @@ def render_gate(
     """The gate as run before a render; returns the banner to show (``""`` when clean).
 
     Without ``allow_phi`` identifiable input raises; with it, a warning listing the files
-    goes to stderr and :data:`PHI_BANNER` is returned for the article. ``studies`` are
-    study files or folders outside ``data_dir`` that the case files name (they are gated
-    the same way). ``cache_file`` (e.g. ``build/.deid-gate.json``) lets files whose
+    goes to stderr and :data:`PHI_BANNER` is returned for the article. Study files or
+    folders outside ``data_dir`` that the case files name are gated the same way, as are
+    extra ``studies``. ``cache_file`` (e.g. ``build/.deid-gate.json``) lets files whose
     content was already checked skip the check.
 
     Raises:
@@ -473,6 +486,7 @@ def render_gate(
     """
     import sys
 
+    studies = [*studies, *external_studies(data_dir)]
     findings = (
         check_tree_cached(data_dir, cache_file, studies=studies)
         if cache_file is not None

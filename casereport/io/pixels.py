@@ -237,6 +237,79 @@ def check_pixel_budget(
     return declared
 
 
+def check_pixel_length(ds: Dataset, path: Path) -> None:
+    """Refuse a file too short for the pixels its header declares, from the header alone.
+
+    ``ds`` may be a header read without pixel data (the pixel bytes are then the rest of
+    the file). Uncompressed pixel data must be complete; compressed pixel data must be
+    present and within :func:`check_pixel_budget`'s ratio.
+
+    Raises:
+        PixelDataError: no pixel data, or fewer bytes than declared.
+    """
+    check_pixel_budget(ds, path)
+    stored = _stored_length(ds, path)
+    if stored is None:
+        return
+    if stored == 0:
+        raise PixelDataError(path, "no pixel data in the file (truncated?)", "PixelData")
+    meta = getattr(ds, "file_meta", None)
+    tsuid = text(meta, "TransferSyntaxUID") if meta is not None else "1.2.840.10008.1.2"
+    offset = getattr(ds, "_pixel_offset", None)
+    if tsuid not in _NATIVE and offset is not None:
+        problem = _encapsulation_problem(path, int(offset))
+        if problem:
+            raise PixelDataError(path, f"compressed pixel data {problem}", "PixelData")
+    if tsuid in _STREAMABLE_SYNTAXES:
+        rows, cols = integer(ds, "Rows", 0) or 0, integer(ds, "Columns", 0) or 0
+        bits = integer(ds, "BitsAllocated", 16) or 16
+        spp = integer(ds, "SamplesPerPixel", 1) or 1
+        nframes = n_frames(ds, path)
+        need = rows * cols * spp * nframes * bits // 8
+        if stored < need:
+            raise PixelDataError(
+                path,
+                f"file truncated: Rows x Columns x Frames ({rows} x {cols} x {nframes}, "
+                f"{bits} bit) needs {need} bytes of pixel data, the file holds at most {stored}",
+                "PixelData",
+            )
+
+
+def _encapsulation_problem(path: Path, offset: int) -> str:
+    """What is wrong with the item structure of encapsulated Pixel Data starting at
+    ``offset`` (the element's tag), or ``""``: every item must fit in the file and the
+    sequence delimiter must follow the last one (a cut file has neither)."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            fh.seek(offset)
+            head = fh.read(12)
+            if head[:4] != b"\xe0\x7f\x10\x00":
+                return ""  # not where expected: leave it to the decoder
+            pos = offset + 12
+            while True:
+                fh.seek(pos)
+                item = fh.read(8)
+                if len(item) < 8:
+                    return f"cut short at byte {pos} of {size} (file truncated)"
+                tag, length = item[:4], int.from_bytes(item[4:8], "little")
+                if tag == b"\xfe\xff\xdd\xe0":
+                    return ""
+                if tag != b"\xfe\xff\x00\xe0":
+                    return f"malformed: no item tag at byte {pos}"
+                pos += 8 + length
+                if pos > size:
+                    return f"cut short: an item ends at byte {pos}, the file at {size} (truncated)"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+
+
+#: uncompressed syntaxes whose pixel bytes in the file are the stored values
+_STREAMABLE_SYNTAXES = frozenset(
+    {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
+)
+
+
 def _pixel_bytes(ds: Dataset) -> bytes:
     """Pixel Data bytes without pydicom's element conversion when still raw."""
     elem = element(ds, "PixelData")

@@ -89,21 +89,26 @@ def options(args: argparse.Namespace) -> RenderOptions:
     from casereport.deid.gate import render_gate
     from casereport.errors import ParameterError
     from casereport.render.pipeline import RenderOptions
+    from casereport.render.preflight import check_case_ids, check_study_data
 
     if args.jobs is not None and args.jobs < 1:
         raise ParameterError("<command line>", "--jobs", f"must be at least 1, got {args.jobs}")
+    data_dir = (args.data or args.root / "data").resolve()
+    cases = tuple(args.cases) if args.cases is not None else None
+    check_case_ids(data_dir, cases)
     banner = render_gate(
         args.data or args.root / "data",
         allow_phi=args.allow_phi,
         cache_file=(args.build or args.root / "build") / ".deid-gate.json",
     )
+    check_study_data(data_dir, cases)  # one line, before any notebook starts
     return RenderOptions.for_root(
         args.root,
         data_dir=args.data,
         notebooks_dir=args.notebooks,
         build_dir=args.build,
         figures_dir=args.figures,
-        cases=tuple(args.cases) if args.cases else None,
+        cases=cases,
         overrides=_overrides(args.param),
         with_code=args.with_code,
         html_only=args.html_only,

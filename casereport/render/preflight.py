@@ -68,3 +68,50 @@ def check_case_parameters(notebook: Path, params: dict[str, Any], cwd: Path) -> 
                 case=case_id,
                 value=panels,
             )
+
+
+def check_case_ids(data_dir: Path, cases: tuple[str, ...] | None) -> None:
+    """``--case`` values: plain subject names of cases in ``data_dir``'s case index.
+
+    Raises:
+        ParameterError: an empty, path-like or unknown id (exit status 2).
+    """
+    if cases is None:
+        return
+    known = index(data_dir)
+    for case in cases:
+        if not case or case in (".", "..") or any(c in case for c in "/\\") or case[0] == ".":
+            raise ParameterError(
+                "<command line>", "--case", f"{case!r} is not a case id (a subject folder name)"
+            )
+        if case not in known or known[case].role is not Role.CASE:
+            raise ParameterError(
+                "<command line>",
+                "--case",
+                f"no case {case!r} in {data_dir} (cases: {', '.join(known.cases) or 'none'})",
+            )
+
+
+def check_study_data(data_dir: Path, cases: tuple[str, ...] | None) -> None:
+    """Every study the case files of ``cases`` (all cases when ``None``) and of the controls
+    name can be read: each file's header, and its length against the pixels the header
+    declares, before any kernel starts (pixels are not decoded here).
+
+    Raises:
+        CaseFileError: one line naming the case file, the entry and the unreadable file.
+    """
+    from casereport.errors import CaseFileError, DicomInputError
+    from casereport.io.pixels import check_pixel_length
+    from casereport.io.scan import collect
+
+    known = index(data_dir)
+    subjects = [*(cases or known.cases), *known.controls]
+    for subject in dict.fromkeys(subjects):
+        spec = known[subject]
+        for entry, path in spec.study_paths():
+            try:
+                for series in collect(path):
+                    for file, header in zip(series.summary.paths, series.headers, strict=True):
+                        check_pixel_length(header, file)
+            except DicomInputError as err:
+                raise CaseFileError(spec.path, entry, f"study cannot be read: {err}") from None
