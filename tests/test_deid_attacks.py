@@ -22,6 +22,7 @@ from casereport.deid.gate import render_gate
 from casereport.deid.text import clean_text, text_problems, uid_has_datetime
 from casereport.errors import NotDicomError, PhiError
 from tests import dicom_factory as fac
+from tests.nbfactory import case_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,7 +136,7 @@ def test_bare_dataset_without_suffix_or_preamble_is_gated(tmp_path: Path) -> Non
         _clean(fac.nm_planar(patient_name="Doe^Jane")), data / "A" / "spot" / "IM1"
     )
     assert bare.read_bytes()[128:132] != b"DICM"
-    (data / "A" / "case.yaml").write_text("case: A\n")
+    (data / "A" / "case.yaml").write_text(case_yaml("A"))
     assert list(check_tree(data)) == [bare]
     with pytest.raises(PhiError, match=r"spot/IM1: .*PatientName"):
         render_gate(data)
