@@ -223,8 +223,10 @@ def _unwrap_title_section(body: ET.Element, title: str) -> None:
     body.extend(children)
 
 
-def _label(container: ET.Element, pattern: str, number: int) -> None:
-    """Move ``Figure 1.`` / ``Table 1.`` from the start of the caption into ``<label>``."""
+def _label(container: ET.Element, word: str, number: int) -> None:
+    """Move ``Figure 1.`` / ``Table 1.`` from the start of the caption into ``<label>``
+    (``WORD NUMBER`` when the caption does not start with one)."""
+    pattern = rf"{word} \d+[.:]?"
     caption = container.find("caption")
     label_text = None
     p = caption.find("p") if caption is not None else None
@@ -239,7 +241,7 @@ def _label(container: ET.Element, pattern: str, number: int) -> None:
             if m:
                 label_text = m.group(1).rstrip(".:")
                 p.text = (p.text or "")[m.end() :]
-    label = _el("label", label_text or pattern.split("\\")[0].strip() + f" {number}")
+    label = _el("label", label_text or f"{word} {number}")
     label.tail = container.text
     container.insert(0, label)
     container.text = "\n"
@@ -273,7 +275,7 @@ def _figures(body: ET.Element, hrefs: Sequence[str]) -> None:
         _graphic(fig)
         for extra in [c for c in fig if c.tag not in ("caption", "graphic", "alt-text")]:
             fig.remove(extra)  # e.g. the HTML's per-panel source tables (in the appendix too)
-        _label(fig, r"Figure \d+[.:]?", n)
+        _label(fig, "Figure", n)
         for g in fig.iter("graphic"):
             if n <= len(hrefs):
                 g.set(f"{{{XLINK}}}href", hrefs[n - 1])
@@ -317,7 +319,7 @@ def _tables(body: ET.Element) -> None:
     for n, wrap in enumerate(body.iter("table-wrap"), start=1):
         wrap.set("id", wrap.get("id") or f"table{n}")
         if wrap.find("caption") is not None:
-            _label(wrap, r"Table \d+[.:]?", n)
+            _label(wrap, "Table", n)
 
 
 def _references(body: ET.Element, back: ET.Element) -> dict[str, str]:
