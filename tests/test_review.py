@@ -84,7 +84,20 @@ def _project(root: Path, *, identifiable: bool = False) -> Path:
     (build / "article.pdf").write_bytes(b"%PDF-1.7\n% test\n")
     (build / "notebooks" / "article.ipynb").write_text('{"cells": []}')
     (build / "notebooks" / "case_A.ipynb").write_text('{"cells": []}')
+    _render_manifest(root)
     return root
+
+
+def _render_manifest(root: Path) -> None:
+    """build/manifest.json as the render writes it: inputs and outputs with SHA-256."""
+    inputs = sorted(p for p in (root / "data").rglob("*") if p.is_file())
+    outputs = [root / "build" / "article.html", root / "build" / "article.pdf"]
+
+    def entries(paths: list[Path]) -> list[dict[str, str]]:
+        return [{"path": p.relative_to(root).as_posix(), "sha256": _sha(p)} for p in paths]
+
+    doc = {"inputs": entries(inputs), "outputs": entries(outputs)}
+    (root / "build" / "manifest.json").write_text(json.dumps(doc, indent=1))
 
 
 def _copy_figures(src: Path, dst: Path) -> Path:
@@ -262,6 +275,7 @@ def test_verify_bad_input_exit_2_and_nothing_written(tmp_path: Path) -> None:
     assert sorted(p.name for p in (root / "build").iterdir()) == [
         "article.html",
         "article.pdf",
+        "manifest.json",
         "notebooks",
     ]
 
@@ -338,6 +352,7 @@ def test_bundle_refuses_existing_target_and_phi(tmp_path: Path) -> None:
     assert sorted(p.name for p in (bad / "build").iterdir()) == [
         "article.html",
         "article.pdf",
+        "manifest.json",
         "notebooks",
     ]
 
@@ -646,3 +661,20 @@ def test_verify_names_every_committed_figure_file_changed_by_one_pixel_or_byte(
             assert c.note.startswith("bytes differ") and str(c.diff_image).endswith(".diff")
     text = report_text(report)
     assert f"differing figure files: {', '.join(names)}" in text
+
+
+def test_bundle_refuses_a_build_older_than_its_inputs(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    case = root / "data" / "A" / "case.yaml"
+    case.write_text(case.read_text() + "findings: [edited after the render]\n")
+    with pytest.raises(ReviewError, match=r"stale: data/A/case.yaml changed since the render"):
+        build_bundle(root, tmp_path / "a.zip")
+    _render_manifest(root)  # as a new render would
+    assert build_bundle(root, tmp_path / "a.zip").path.is_file()
+    (root / "build" / "article.html").write_text("<html>edited by hand</html>")
+    with pytest.raises(ReviewError, match=r"stale: build/article.html"):
+        build_bundle(root, tmp_path / "b.zip")
+    (root / "build" / "manifest.json").unlink()
+    done = _run("bundle", "-o", str(tmp_path / "c.zip"), cwd=root)
+    assert done.returncode == 2 and "no render manifest" in done.stderr
+    assert not (tmp_path / "c.zip").exists() and not (tmp_path / "b.zip").exists()

@@ -179,7 +179,8 @@ def build_bundle(
         target: the zip to create (default ``root/build/submission.zip``); must not exist.
 
     Raises:
-        ReviewError: the target exists, or an input is missing.
+        ReviewError: the target exists, an input is missing, or the build is older than
+            its inputs (see :func:`check_fresh`).
         PhiError: an input DICOM file fails the de-identification gate.
     """
     root = Path(root).resolve()
@@ -194,11 +195,59 @@ def build_bundle(
     return BundleResult(target, tuple(sorted(contents)))
 
 
+def check_fresh(root: Path, build: Path, data: Path) -> None:
+    """Refuse a build older than its inputs, using the render's ``build/manifest.json``.
+
+    Every input it records (case files, data, notebooks) must still have the recorded
+    SHA-256, every output (article, notebooks, figures) too, and no case file may have
+    appeared since.
+
+    Raises:
+        ReviewError: no manifest, or what changed since the render (first few paths).
+    """
+    import json
+
+    from casereport.fileio import sha256_file
+
+    manifest = build / "manifest.json"
+    hint = "run python render.py again, then bundle"
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        recorded = [(str(e["path"]), str(e["sha256"])) for e in doc["inputs"] + doc["outputs"]]
+    except FileNotFoundError:
+        raise ReviewError(
+            manifest, f"no render manifest: the build cannot be dated; {hint}"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReviewError(manifest, f"render manifest unreadable ({exc}); {hint}") from None
+    changed = []
+    for rel, digest in recorded:
+        path = Path(rel) if Path(rel).is_absolute() else root / rel
+        try:
+            same = sha256_file(path) == digest
+        except OSError:
+            same = False
+        if not same:
+            changed.append(rel)
+    listed = {rel for rel, _ in recorded}
+    for case_file in sorted(data.glob("*/case.yaml")):
+        rel = os.path.relpath(case_file, root)
+        if Path(rel).as_posix() not in listed and str(case_file) not in listed:
+            changed.append(Path(rel).as_posix())
+    if changed:
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        raise ReviewError(
+            build / "article.html",
+            f"stale: {', '.join(changed[:3])}{more} changed since the render; {hint}",
+        )
+
+
 def _contents(
     root: Path, build: Path, figures: Path, data: Path, extra: dict[str, Path]
 ) -> dict[str, bytes]:
     """Every entry of the bundle (``extra`` added before the checksums and README)."""
     files = collect(root, build_dir=build, figures_dir=figures, data_dir=data) | extra
+    check_fresh(root, build, data)
     require_deidentified([data, *external_studies(data)])
     contents = {name: path.read_bytes() for name, path in files.items()}
     contents["environment/requirements.txt"] = freeze().encode()
