@@ -483,6 +483,11 @@ class Session:
                 break
             if changed and self.pool is not None and any(self._code(p) for p in changed):
                 self.pool.flush()  # waiting kernels may have imported the old code
+            if any(p.is_relative_to(self.package / "render") for p in changed):
+                self.out(
+                    "note: casereport/render changed; this session keeps the code it "
+                    "started with (restart it to use the new render code)"
+                )
             if changed:
                 names = [_rel(p, self.watcher.opts.root) for p in changed]
                 why = ", ".join(names[:3]) + (
