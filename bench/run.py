@@ -620,6 +620,7 @@ def results_md(doc: dict[str, Any]) -> str:
         "Ratios are ratios of medians. What each number means: [README.md](README.md); "
         "every raw timing: [results.json](results.json).",
         "",
+        *([f"Note on this run: {doc['note']}", ""] if doc.get("note") else []),
         "| measure | value | goal | status |",
         "|---|---|---|---|",
     ]
@@ -836,11 +837,15 @@ def main(argv: list[str] | None = None) -> int:
         help="where results.json and RESULTS.md go (default: bench/)",
     )
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    ap.add_argument(
+        "--note", default="", help="a sentence for RESULTS.md (e.g. what else ran on the machine)"
+    )
     args = ap.parse_args(argv)
     if not args.quick and args.repeats < 3:
         ap.error("--repeats must be at least 3 (use --quick for one round)")
     with contextlib.redirect_stdout(io.StringIO()) if args.quiet else contextlib.nullcontext():
         doc = run(args)
+    doc["note"] = args.note
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     (args.out / "RESULTS.md").write_text(results_md(doc))
