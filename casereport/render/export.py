@@ -185,6 +185,19 @@ def _exporter(with_code: bool, stamp: tuple[tuple[str, int, int], ...]) -> HTMLE
     return exporter
 
 
+def warm_exporter(*, with_code: bool = False) -> None:
+    """Build the exporter and compile its templates now, on a one-cell notebook (a watch
+    session does this while idle, so that its first edit does not pay for it)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="casereport-warm-") as tmp:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# Warm-up")]
+        path = Path(tmp) / "warm.ipynb"
+        nbformat.write(nb, path)
+        notebook_to_html(path, Path(tmp) / "warm.html", with_code=with_code)
+
+
 def notebook_to_html(
     notebook: Path, output: Path, *, with_code: bool = False, banner: str = ""
 ) -> Path:

@@ -44,6 +44,7 @@ from typing import Any
 import casereport
 from casereport.errors import CaseReportError, RenderError
 from casereport.fileio import sha256_file, write_atomic
+from casereport.render.export import warm_exporter
 from casereport.render.hashing import files_under
 from casereport.render.kernel_pool import KernelPool
 from casereport.render.pipeline import RenderOptions, RenderResult, render
@@ -417,6 +418,7 @@ class Session:
         self.state = LiveState()
         first = prepare()
         self.build_dir = first.build_dir
+        self.with_code = first.with_code
         self.build_dir.mkdir(parents=True, exist_ok=True)
         self.watcher = Watcher(first)
         self.server = Server(self.build_dir, self.state, opts.port)
@@ -475,6 +477,10 @@ class Session:
 
     def _run_loop(self) -> None:
         self.render_once("start")
+        try:  # the first edit should not pay for compiling the HTML templates
+            warm_exporter(with_code=self.with_code)
+        except Exception:  # noqa: BLE001 - only a head start; a real export reports errors
+            pass
         while not self.stop.is_set():
             changed = self.watcher.wait(
                 self.stop, self.opts.poll_seconds, self.opts.settle_seconds, self._poll_pdf
