@@ -71,6 +71,9 @@ def test_case_notebook_runs_top_to_bottom_with_nbclient(tmp_path: Path) -> None:
     assert lung["case_over_control"] > 1.3
     inputs = json.loads((tmp_path / "A" / "inputs.json").read_text())
     assert any(p.endswith("A/case.yaml") for p in inputs)
+    assert any(p.endswith("control/case.yaml") for p in inputs)
+    # no other case's file: editing case B's caption does not re-execute case A
+    assert not any(p.endswith(("B/case.yaml", "C/case.yaml")) for p in inputs)
     assert any("/wb/" in p for p in inputs) and any("/ct/" in p for p in inputs)
     html = "".join(
         o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", [])
