@@ -28,6 +28,7 @@ from tests.test_render import run_render
 from tests.test_render_cache import CASE_CELLS, _dicom
 
 ROOT = Path(__file__).resolve().parents[1]
+WATCH_ENV = {"SOURCE_DATE_EPOCH": "1554076800"}
 TITLE = "Watch test report"
 
 CASE_YAML = """case: {case}
@@ -101,7 +102,7 @@ class Watch:
     def __init__(self, project: Path, *args: str) -> None:
         self.project = project
         self.log = project.parent / f"{project.name}-watch.log"
-        env = {**os.environ, "SOURCE_DATE_EPOCH": "1554076800", "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **WATCH_ENV, "PYTHONPATH": str(ROOT)}
         cmd = [sys.executable, str(ROOT / "render.py"), "watch", "--root", str(project), *args]
         with open(self.log, "wb") as fh:
             self.proc = subprocess.Popen(
@@ -257,7 +258,12 @@ def test_watch_session_follows_edits_and_stops_cleanly(tmp_path: Path) -> None:
     # the last article was spliced from a cached run (prose edit): executing everything
     # anew writes the same notebook and the same HTML, byte for byte
     spliced = {n: (build / n).read_bytes() for n in ("notebooks/article.ipynb", "article.html")}
-    res = run_render(project, "--no-cache", "--html-only", "--quiet")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": WATCH_ENV["SOURCE_DATE_EPOCH"]}  # dates in the HTML
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "render.py"), "--root", str(project), "--no-cache",
+         "--html-only", "--quiet"],
+        cwd=project, capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert ran_steps(project) >= {"article", "figure", "case A"}
     for name, data in spliced.items():
