@@ -511,6 +511,8 @@ def assemble(
         views
     )
     if lenient:
+        if len(ant) <= 1 and len(post) <= 1 and unknown:
+            return PlanarStudy(views=tuple(views), source=src, warnings=tuple(warns))
         return PlanarStudy(views=tuple(views), source=src, warnings=(*warns, problem))
     hint = (
         "; declare the views in the case file (views: [ANT] or study: {ANT: ..., POST: ...})"
