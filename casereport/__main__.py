@@ -22,7 +22,7 @@ _COMMANDS: dict[str, str] = {
     "inspect": "casereport.io.cli",
     "view": "casereport.figure.cli",
     "deidentify": "casereport.deid.cli",
-    "new-case": "casereport.case.cli_new_case",
+    "new-case": "casereport.case.cmd_new",
 }
 
 

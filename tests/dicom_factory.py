@@ -282,6 +282,7 @@ def sc_nm(
     key: str = "sc",
     series_uid: str | None = None,
     series_number: int = 1,
+    patient_name: str = "SIMULATED^TEST",
 ) -> Dataset:
     """Secondary Capture Image Storage with Modality NM, one frame, no View Code Sequence
     and no Detector Information Sequence: the common vendor export of a planar image.
@@ -300,6 +301,7 @@ def sc_nm(
         series_uid=series_uid,
         description=description,
         duration_ms=None,
+        patient_name=patient_name,
     )
     del ds.NumberOfFrames
     ds.SeriesNumber = series_number
