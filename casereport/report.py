@@ -486,6 +486,14 @@ def case_tables(result: CaseAnalysis) -> str:
                 numeric=(1, 2, 3),
             )
         )
+    if result.not_measured:
+        parts.append(
+            table(
+                ["not measured", "why"],
+                [[name, why] for name, why in result.not_measured.items()],
+                caption="Measurements the studies of this case do not allow (none estimated)",
+            )
+        )
     return "".join(parts)
 
 

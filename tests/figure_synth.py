@@ -246,6 +246,6 @@ class SyntheticLoader:
         }
         self.calls: list[tuple[Path, str | None]] = []
 
-    def __call__(self, path: Path, modality: str | None = None):
+    def __call__(self, path: Path, modality: str | None = None, source: object = None):
         self.calls.append((Path(path), modality))
         return self.studies[Path(path).resolve()]

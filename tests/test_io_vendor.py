@@ -57,7 +57,7 @@ def test_single_view_sc_wholebody_loads_with_declared_view(tmp_path: Path, synta
     assert wb.anterior.view_source == "case file"
     assert wb.anterior.pixel_spacing_mm == (2.4, 2.4)
     assert wb.anterior.spacing_source == "PixelSpacing"
-    assert any("without a POST view" in w for w in wb.warnings)
+    assert any("whole-body study has no POST view" in w for w in wb.warnings)
     with pytest.raises(DicomInputError, match=r"no POST view \(views present: ANT\)"):
         wb.view("POST")
 

@@ -80,7 +80,7 @@ def _study(spec: CaseSpec, kind: str, cls: type, load: Loader) -> Any:
     if path is None:
         return None
     modality = "CT" if cls is CTVolume else "NM"
-    study: Study = load(path, modality)
+    study: Study = load(path, modality, spec.studies.source(kind))
     if not isinstance(study, cls):
         raise CaseFileError(
             spec.path,

@@ -61,7 +61,7 @@ def check_panel(spec: CaseSpec, panel: PanelSpec, load: Loader | None = None) ->
 
     entry = f"panels.{panel.panel_id}"
     try:
-        study = load(panel.study, panel.kind.modality.value)
+        study = load(panel.study, panel.kind.modality.value, panel.source)
     except CaseReportError as exc:
         raise fail(f"{entry}.study", f"cannot load {panel.study_rel!r}: {exc}") from exc
     if not isinstance(study, _EXPECTED[panel.kind]):
@@ -140,7 +140,7 @@ def check_studies(spec: CaseSpec, load: Loader | None = None) -> None:
     for kind, path in spec.studies.items():
         modality, cls = expected[kind]
         try:
-            study = load(path, modality)
+            study = load(path, modality, spec.studies.source(kind))
         except CaseReportError as exc:
             raise CaseFileError(spec.path, f"studies.{kind}", f"cannot load: {exc}") from exc
         if not isinstance(study, cls):

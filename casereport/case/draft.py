@@ -255,15 +255,21 @@ def _yaml(
     spect = next((s for s in studies if s.kind == "spect"), None)
     refs = {"whole_body": wb, "ct": ct, "spect": spect}
     if any(refs.values()):
-        lines.append("studies:")
-        for key, s in refs.items():
-            if s is not None:
-                lines.append(f"  {key}: {s.folder}")
+        lines.append("studies:  # used by the measurements")
+        for key, ref in refs.items():
+            if ref is None:
+                continue
+            if ref.notes and ref.kind == "wholebody":
+                value: Any = {"path": ref.folder, "views": list(ref.views)}
+                lines.append(f"  {key}: {_flow(value)}  # CHECK: views as in panel {case_id}1")
+            else:
+                lines.append(f"  {key}: {ref.folder}")
     lines.append("panels:")
     n = 0
     for s in studies:
         n += 1
         pid = f"{case_id}{n}"
+        extra: dict[str, Any]
         if s.kind in ("wholebody", "planar"):
             extra = {"views": list(s.views), "window": NM_WINDOW}
             lines += _panel_lines(pid, s.kind, s, extra)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import AnnotationKind, PanelKind, Role
+from .model import VIEW_NAMES, AnnotationKind, PanelKind, Role
 from .plane import Plane
 from .window import PRESETS, WindowUnit
 
@@ -98,17 +98,71 @@ PATIENT: tuple[Key, ...] = (
     Key("history", TEXT, "short clinical history", required=True),
 )
 
+SERIES: tuple[Key, ...] = (
+    Key("uid", TEXT, "SeriesInstanceUID"),
+    Key("number", {"type": "integer"}, "SeriesNumber"),
+    Key("description", TEXT, "SeriesDescription (any case)"),
+)
+STUDY_DETAIL: tuple[Key, ...] = (
+    Key("path", PATH, "file or folder, relative to the case folder", required=True),
+    Key(
+        "views",
+        {"type": "array", "items": TEXT, "minItems": 1, "uniqueItems": True},
+        "views of files that do not record theirs, e.g. [ANT]; two for one image holding "
+        "ANT and POST side by side",
+    ),
+    Key(
+        "spacing_mm",
+        {
+            "type": "array",
+            "items": {"type": "number", "exclusiveMinimum": 0},
+            "minItems": 2,
+            "maxItems": 2,
+        },
+        "pixel spacing (row, column) of planar files that record none",
+    ),
+    Key(
+        "series",
+        {
+            "type": "object",
+            "properties": {k.name: k.as_schema() for k in SERIES},
+            "minProperties": 1,
+            "additionalProperties": False,
+        },
+        "which series of a folder: uid, number and/or description",
+    ),
+)
+#: Schema of a study value (in ``$defs`` of the generated schema; keys refer to it).
+STUDY_DEF: JSON = {
+    "oneOf": [
+        PATH,
+        {
+            "type": "object",
+            "description": "one file per view",
+            "propertyNames": {"enum": list(VIEW_NAMES)},
+            "additionalProperties": PATH,
+            "minProperties": 1,
+        },
+        {
+            "type": "object",
+            "properties": {k.name: k.as_schema() for k in STUDY_DETAIL},
+            "required": ["path"],
+            "additionalProperties": False,
+        },
+    ]
+}
+STUDY: JSON = {"$ref": "#/$defs/study"}
 STUDIES: tuple[Key, ...] = (
-    Key("whole_body", PATH, "whole-body NM study (anterior and posterior views)"),
-    Key("ct", PATH, "chest CT (folder of slices or one file)"),
-    Key("spect", PATH, "SPECT volume sharing the CT's frame of reference"),
+    Key("whole_body", STUDY, "whole-body NM study (anterior and/or posterior view)"),
+    Key("ct", STUDY, "chest CT (folder of slices or one file)"),
+    Key("spect", STUDY, "SPECT volume sharing the CT's frame of reference"),
 )
 
 PANEL_COMMON: tuple[Key, ...] = (
     Key("kind", {"enum": [k.value for k in PanelKind]}, "what the panel shows", required=True),
-    Key("study", PATH, "the study shown (CT underlay for fusion)", required=True),
+    Key("study", STUDY, "the study shown (CT underlay for fusion)", required=True),
     Key("window", {}, "display window", required=True),
-    Key("caption", TEXT, "caption text", required=True),
+    Key("caption", {"type": "string"}, "caption text (empty in a draft)", required=True),
     Key("alt", TEXT, "alt text", required=True),
     Key("crop_mm", {}, "displayed region in mm"),
     Key("scale_bar_mm", {"type": "number", "minimum": 0}, "scale bar length (0: none)"),

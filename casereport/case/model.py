@@ -68,6 +68,30 @@ class Patient:
     history: str
 
 
+#: View names a case file may use as keys of a per-view ``study`` mapping.
+VIEW_NAMES = ("ANT", "POST", "LAO", "RAO", "LPO", "RPO", "LLAT", "RLAT")
+
+
+@dataclass(frozen=True)
+class Source:
+    """How to read a study beyond its path, for scanner exports that need it.
+
+    Attributes:
+        view_files: ((view, absolute path), ...) when the study is one file per view.
+        views: view names declared for files that do not record theirs (a panel's
+            ``views``; ``views:`` of a ``studies`` entry).
+        spacing_mm: (row, column) pixel spacing for planar files that record none.
+        series_uid, series_number, series_description: which series of a folder.
+    """
+
+    view_files: tuple[tuple[str, Path], ...] = ()
+    views: tuple[str, ...] = ()
+    spacing_mm: tuple[float, float] | None = None
+    series_uid: str | None = None
+    series_number: int | None = None
+    series_description: str | None = None
+
+
 @dataclass(frozen=True)
 class Studies:
     """The studies of a subject used by the measurements (absolute paths or ``None``).
@@ -80,10 +104,19 @@ class Studies:
     whole_body: Path | None = None
     ct: Path | None = None
     spect: Path | None = None
+    sources: tuple[tuple[str, Source], ...] = ()
 
     def items(self) -> tuple[tuple[str, Path], ...]:
         """(kind, path) of the studies given."""
-        return tuple((f.name, getattr(self, f.name)) for f in fields(self) if getattr(self, f.name))
+        return tuple(
+            (f.name, getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "sources" and getattr(self, f.name)
+        )
+
+    def source(self, kind: str) -> Source:
+        """How to read study ``kind`` (declared views, spacing, series; default: nothing)."""
+        return dict(self.sources).get(kind, Source())
 
 
 @dataclass(frozen=True)
@@ -101,6 +134,8 @@ class PanelSpec:
         crop: displayed region in mm, or None for the whole image.
         overlay, overlay_window, alpha: SPECT volume, its window and opacity (fusion).
         scale_bar_mm: scale bar length in mm (None: default for the kind, 0: none).
+        source: per-view files, declared views and spacing, series choice (scanner
+            exports); ``study`` is then the first view's file.
     """
 
     panel_id: str
@@ -119,6 +154,7 @@ class PanelSpec:
     overlay_window: Window | None = None
     alpha: float = 0.6
     scale_bar_mm: float | None = None
+    source: Source = field(default_factory=Source)
 
 
 @dataclass(frozen=True)

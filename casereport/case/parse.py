@@ -11,6 +11,7 @@ from a case file.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from casereport.errors import CaseFileError, WindowError
 
 from . import keys as K
 from .model import (
+    VIEW_NAMES,
     Annotation,
     AnnotationKind,
     Box,
@@ -28,6 +30,7 @@ from .model import (
     PanelSpec,
     Patient,
     Role,
+    Source,
     Studies,
 )
 from .plane import Plane
@@ -112,6 +115,64 @@ class _Ctx:
         return path, rel
 
 
+def _series(ctx: _Ctx, value: Any, entry: str) -> dict[str, Any]:
+    """``series: {uid, number, description}`` -> Source fields (at least one given)."""
+    m = ctx.mapping(value, entry)
+    ctx.keys(m, entry, K.SERIES)
+    if not m:
+        raise ctx.fail(entry, "give uid, number or description of the series")
+    out: dict[str, Any] = {}
+    if "uid" in m:
+        out["series_uid"] = ctx.text(str(m["uid"]), f"{entry}.uid")
+    if "number" in m:
+        n = m["number"]
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise ctx.fail(f"{entry}.number", f"expected a SeriesNumber (integer), got {n!r}")
+        out["series_number"] = n
+    if "description" in m:
+        out["series_description"] = ctx.text(m["description"], f"{entry}.description")
+    return out
+
+
+def _view_list(ctx: _Ctx, value: Any, entry: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ctx.fail(entry, f"expected a non-empty list of view names, got {value!r}")
+    views = tuple(ctx.text(v, f"{entry}[{i}]").upper() for i, v in enumerate(value))
+    if len(set(views)) != len(views):
+        raise ctx.fail(entry, f"views repeated: {value!r}")
+    return views
+
+
+def _study(ctx: _Ctx, folder: Path, value: Any, entry: str) -> tuple[Path, str, Source]:
+    """A study value: PATH, ``{ANT: PATH, POST: PATH}`` (one file per view) or
+    ``{path: PATH, views: [...], spacing_mm: [row, col], series: {...}}``."""
+    if not isinstance(value, dict):
+        path, rel = ctx.path_in(folder, value, entry)
+        return path, rel, Source()
+    m = ctx.mapping(value, entry)
+    if m and all(k.upper() in VIEW_NAMES for k in m):
+        files = []
+        for k, v in m.items():
+            files.append((k.upper(), ctx.path_in(folder, v, f"{entry}.{k}")))
+        if len({name for name, _ in files}) != len(files):
+            raise ctx.fail(entry, "a view is named twice")
+        first = files[0][1]
+        return first[0], first[1], Source(view_files=tuple((n, p) for n, (p, _) in files))
+    ctx.keys(m, entry, K.STUDY_DETAIL)
+    path, rel = ctx.path_in(folder, m["path"], f"{entry}.path")
+    kw: dict[str, Any] = {}
+    if "views" in m:
+        kw["views"] = _view_list(ctx, m["views"], f"{entry}.views")
+    if "spacing_mm" in m:
+        dy, dx = ctx.pair(m["spacing_mm"], f"{entry}.spacing_mm")
+        if not (dy > 0 and dx > 0):
+            raise ctx.fail(f"{entry}.spacing_mm", f"expected two positive mm, got {[dy, dx]}")
+        kw["spacing_mm"] = (dy, dx)
+    if "series" in m:
+        kw.update(_series(ctx, m["series"], f"{entry}.series"))
+    return path, rel, Source(**kw)
+
+
 def _join(entry: str, key: str) -> str:
     return f"{entry}.{key}" if entry and key else entry or key
 
@@ -145,7 +206,7 @@ def _panel(ctx: _Ctx, folder: Path, pid: str, value: Any) -> PanelSpec:
             f"{entry}.kind", f"unknown panel kind {m['kind']!r} (planar, wholebody, ct or fusion)"
         ) from None
     ctx.keys(m, entry, K.PANEL_COMMON, K.PANEL_KIND[kind])
-    study, study_rel = ctx.path_in(folder, m["study"], f"{entry}.study")
+    study, study_rel, source = _study(ctx, folder, m["study"], f"{entry}.study")
     scale = None
     if "scale_bar_mm" in m:
         scale = ctx.number(m["scale_bar_mm"], f"{entry}.scale_bar_mm")
@@ -156,21 +217,18 @@ def _panel(ctx: _Ctx, folder: Path, pid: str, value: Any) -> PanelSpec:
         kind=kind,
         study=study,
         study_rel=study_rel,
-        caption=ctx.text(m["caption"], f"{entry}.caption"),
+        caption=ctx.text(m["caption"], f"{entry}.caption", empty_ok=True),
         alt=ctx.text(m["alt"], f"{entry}.alt"),
         scale_bar_mm=scale,
+        source=source,
     )
 
     if kind.planar:
         default = ("ANT", "POST") if kind is PanelKind.WHOLEBODY else None
         raw = m.get("views", list(default) if default else None)
-        if not isinstance(raw, list) or not raw:
-            raise ctx.fail(
-                f"{entry}.views", f"expected a non-empty list of view names, got {raw!r}"
-            )
-        views = tuple(ctx.text(v, f"{entry}.views[{i}]").upper() for i, v in enumerate(raw))
-        if len(set(views)) != len(views):
-            raise ctx.fail(f"{entry}.views", f"views repeated: {raw!r}")
+        views = _view_list(ctx, raw, f"{entry}.views")
+        if not source.views:
+            common["source"] = replace(source, views=views)
         crop = (
             parse_box(m["crop_mm"], ("x", "y"), source=ctx.path, entry=f"{entry}.crop_mm")
             if "crop_mm" in m
@@ -280,7 +338,14 @@ def _annotation(ctx: _Ctx, i: int, value: Any, panels: dict[str, PanelSpec]) -> 
 def _studies(ctx: _Ctx, folder: Path, value: Any) -> Studies:
     m = ctx.mapping(value, "studies")
     ctx.keys(m, "studies", K.STUDIES)
-    return Studies(**{k: ctx.path_in(folder, v, f"studies.{k}")[0] for k, v in m.items()})
+    paths: dict[str, Path] = {}
+    sources: list[tuple[str, Source]] = []
+    for k, v in m.items():
+        path, _, source = _study(ctx, folder, v, f"studies.{k}")
+        paths[k] = path
+        if source != Source():
+            sources.append((k, source))
+    return Studies(**paths, sources=tuple(sources))
 
 
 def parse_case(path: str | Path, data: Any) -> CaseSpec:

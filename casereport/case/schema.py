@@ -59,6 +59,7 @@ def case_schema() -> K.JSON:
         "$defs": {
             "patient": _object(K.PATIENT),
             "studies": _object(K.STUDIES),
+            "study": K.STUDY_DEF,
             "panel": {"oneOf": [_panel(k) for k in PanelKind]},
             "annotation": {"oneOf": [_annotation(k) for k in AnnotationKind]},
         },

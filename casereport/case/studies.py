@@ -1,27 +1,33 @@
 """Loading the studies a case file names, each at most once per process.
 
-:func:`load_study` is ``casereport.io.load`` behind a cache keyed by path, modality and
-file stamp, so that the image checks, the panels and the measurements of one run share
-one read of each study.
+:func:`load_study` is ``casereport.io.load`` behind a cache keyed by path, modality,
+:class:`~casereport.case.model.Source` (per-view files, declared views and spacing,
+series choice) and file stamp, so that the image checks, the panels and the
+measurements of one run share one read of each study.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from casereport.errors import CaseFileError
 
-from .model import CaseSpec, PanelSpec
+from .model import CaseSpec, PanelSpec, Source
 
 if TYPE_CHECKING:
     from casereport.io import SpectVolume, Study
 
-#: Loader: (path, modality or None) -> study.
-Loader = Callable[[Path, str | None], "Study"]
 
-_CACHE: dict[tuple[str, str | None, int], Study] = {}
+class Loader(Protocol):
+    """(path, modality or None, how to read it) -> study."""
+
+    def __call__(
+        self, path: Path, modality: str | None = None, source: Source | None = None
+    ) -> Study: ...
+
+
+_CACHE: dict[tuple[str, str | None, Source | None, int], Study] = {}
 _CACHE_SIZE = 16
 
 
@@ -34,16 +40,35 @@ def _stamp(path: Path) -> int:
     return hash((st.st_mtime_ns, st.st_size))
 
 
-def load_study(path: Path, modality: str | None = None) -> Study:
-    """``casereport.io.load(path, modality=...)``, cached in this process."""
-    from casereport.io import load  # pydicom is imported only when a study is read
+def read_study(path: Path, modality: str | None = None, source: Source | None = None) -> Study:
+    """``casereport.io.load`` (or ``load_views`` for one file per view) with what the case
+    file declares: views, pixel spacing, series choice."""
+    # pydicom is imported only when a study is read
+    from casereport.io import PlanarOptions, SeriesChoice, load, load_views
 
+    source = source or Source()
+    choice = SeriesChoice(
+        modality=modality,
+        series_uid=source.series_uid,
+        series_number=source.series_number,
+        series_description=source.series_description,
+    )
+    options = PlanarOptions(views=source.views or None, spacing_mm=source.spacing_mm)
+    if source.view_files:
+        files: dict[str, str | Path] = dict(source.view_files)
+        return load_views(files, choice=choice, options=options)
+    return load(path, choice=choice, options=options)
+
+
+def load_study(path: Path, modality: str | None = None, source: Source | None = None) -> Study:
+    """:func:`read_study`, cached in this process."""
     path = Path(path)
-    key = (str(path.resolve()), modality, _stamp(path))
+    stamps = [_stamp(p) for _, p in source.view_files] if source else []
+    key = (str(path.resolve()), modality, source, hash((_stamp(path), *stamps)))
     if key not in _CACHE:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.clear()
-        _CACHE[key] = load(path, modality=modality)
+        _CACHE[key] = read_study(path, modality, source)
     return _CACHE[key]
 
 
@@ -52,7 +77,7 @@ def studies_for(
 ) -> tuple[Study, SpectVolume | None]:
     """The loaded study of ``panel`` and, for fusion, its SPECT overlay."""
     load = load or load_study
-    study = load(panel.study, panel.kind.modality.value)
+    study = load(panel.study, panel.kind.modality.value, panel.source)
     overlay = load(panel.overlay, "NM") if panel.overlay is not None else None
     from casereport.io import SpectVolume
 

@@ -201,5 +201,5 @@ def load_views(
         whole_body=all(whole),
         path=Path(next(iter(files.values()))),
         lenient=options.lenient,
-        warnings=tuple(w for w in warns if not w.startswith("whole-body study without")),
+        warnings=tuple(w for w in warns if not w.startswith("whole-body study has no")),
     )

@@ -500,7 +500,7 @@ def assemble(
     if len(ant) <= 1 and len(post) <= 1 and len(ant) + len(post) == len(views):
         missing = [name for name, found in (("ANT", ant), ("POST", post)) if not found]
         if missing:
-            warns.append(f"whole-body study without a {' or '.join(missing)} view")
+            warns.append(f"whole-body study has no {' or '.join(missing)} view")
         return WholeBody(
             anterior=ant[0] if ant else None,
             posterior=post[0] if post else None,

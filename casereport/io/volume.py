@@ -302,7 +302,7 @@ def _tilt_warning(affine: np.ndarray) -> list[str]:
     """A note when the slice step is not along the slice normal (gantry tilt)."""
     normal = np.cross(affine[:3, 0], affine[:3, 1])
     step = affine[:3, 2]
-    cos = abs(float(normal @ step)) / (np.linalg.norm(normal) * np.linalg.norm(step))
+    cos = abs(float(normal @ step)) / float(np.linalg.norm(normal) * np.linalg.norm(step))
     angle = float(np.degrees(np.arccos(min(1.0, cos))))
     if angle < 0.5:
         return []
