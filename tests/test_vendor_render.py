@@ -36,7 +36,8 @@ def _edit(case_file: Path, fn) -> None:
 
 def _declare_vendor_shapes(data: Path) -> None:
     def a(doc: dict) -> None:
-        doc["panels"]["A2"]["series"] = {"description": "SIMULATED low-dose CT chest (SPECT/CT)"}
+        series = {"description": "SIMULATED low-dose CT chest (SPECT/CT)"}
+        doc["panels"]["A2"]["study"] = {"path": doc["panels"]["A2"]["study"], "series": series}
         doc["studies"]["ct"] = {"path": doc["studies"]["ct"], "series": {"number": 3}}
 
     def b(doc: dict) -> None:
@@ -104,3 +105,6 @@ def test_article_renders_with_one_view_and_names_what_was_not_measured(rendered:
     assert {les["site"] for les in results["lesions"]} >= {"right hemipelvis"}
     d = json.loads((project / "build" / "cases" / "D" / "results.json").read_text())
     assert d["planar"]  # the drafted whole-body (declared ANT) was measured
+    assert d["not_measured"]["SPECT lung / vertebra"] == "no SPECT study for the case"
+    c1 = json.loads((project / "figures" / "panels" / "C1.json").read_text())
+    assert c1["used"]["views"] == [{"frame_index": 0, "view": "ANT", "view_source": "case file"}]
