@@ -68,6 +68,8 @@ def test_each_panel_kind_returns_its_artists(synth_case) -> None:
         "view": "ANT",
         "frame_index": 0,
         "view_source": "ViewCodeSequence",
+        "pixel_spacing_mm": [1.8, 1.8],
+        "spacing_source": "PixelSpacing",
     }
     b1 = arts["B1"]
     assert [t.get_text() for t in b1.texts if t.get_text() in ("ANT", "POST")] == ["ANT", "POST"]

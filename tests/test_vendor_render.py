@@ -107,4 +107,9 @@ def test_article_renders_with_one_view_and_names_what_was_not_measured(rendered:
     assert d["planar"]  # the drafted whole-body (declared ANT) was measured
     assert d["not_measured"]["SPECT lung / vertebra"] == "no SPECT study for the case"
     c1 = json.loads((project / "figures" / "panels" / "C1.json").read_text())
-    assert c1["used"]["views"] == [{"frame_index": 0, "view": "ANT", "view_source": "case file"}]
+    (view,) = c1["used"]["views"]
+    assert (view["view"], view["view_source"], view["spacing_source"]) == (
+        "ANT",
+        "case file",
+        "PixelSpacing",
+    )

@@ -169,7 +169,13 @@ def planar_panel(
         window={**window.as_dict(), "vmin_counts": disp.vmin, "vmax_counts": disp.vmax},
         used={
             "views": [
-                {"view": v.view, "frame_index": v.frame_index, "view_source": v.view_source}
+                {
+                    "view": v.view,
+                    "frame_index": v.frame_index,
+                    "view_source": v.view_source,
+                    "pixel_spacing_mm": list(v.pixel_spacing_mm),
+                    "spacing_source": v.spacing_source,
+                }
                 for v in views
             ],
             "crop_mm": None
