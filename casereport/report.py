@@ -615,3 +615,88 @@ def discussion_claims(results: Mapping[str, Mapping[str, Any]]) -> str:
                 f"percentile of lung counts: {values}{ref_txt})."
             )
     return f"<p>{esc(text)}</p>" if text else ""
+
+
+# ------------------------------------------------------------------ acquisition (Table 2)
+
+ACQUISITION_HEADERS = (
+    "study",
+    "radiopharmaceutical",
+    "activity (MBq)",
+    "time after injection (min)",
+    "counts per view",
+    "matrix (columns × rows), pixel (mm)",
+    "collimator",
+    "CT kV / mAs / slice (mm)",
+)
+
+
+def _study_paths(spec: Any) -> list[tuple[str, Path]]:
+    """(label, path) of every study a case file names, measurements first, then panels."""
+    seen: dict[Path, str] = {}
+    root = Path(spec.path).parent
+    candidates = [path for _, path in spec.studies.items()]
+    for pid in sorted(spec.panel_ids):
+        panel = spec.panel(pid)
+        candidates += [p for p in (panel.study, getattr(panel, "overlay", None)) if p]
+    for path in candidates:
+        path = Path(path)
+        if path not in seen:
+            try:
+                seen[path] = path.relative_to(root).as_posix()
+            except ValueError:
+                seen[path] = path.name
+    return [(label, path) for path, label in seen.items()]
+
+
+def _counts(values: Sequence[float] | None) -> str | None:
+    if not values:
+        return None
+    return " / ".join(f"{v / 1e6:.2f} M" for v in values)
+
+
+def acquisition_rows(specs: Mapping[str, Any]) -> list[list[str]]:
+    """Table 2 rows: one per study of every subject, read from its DICOM header.
+
+    "not recorded": the file has no such value; "–": the value does not apply to the
+    modality (e.g. kV of a gamma-camera study).
+    """
+    from casereport.io.acquisition import NOT_RECORDED, acquisition
+
+    rows = []
+    for cid in sorted(specs, key=lambda c: (specs[c].role == "control", c)):
+        spec = specs[cid]
+        for label, path in _study_paths(spec):
+            a = acquisition(path)
+            nm, ct = a.modality == "NM", a.modality == "CT"
+
+            def show(value: Any, applies: bool, text: str | None = None) -> str:
+                if not applies:
+                    return "\u2013"
+                return NOT_RECORDED if value is None else (text if text is not None else str(value))
+
+            who = "control" if spec.role == "control" else f"case {cid}"
+            matrix = f"{a.matrix[1]} × {a.matrix[0]}" if a.matrix else NOT_RECORDED
+            pixel = f"{a.pixel_mm[1]:.2f} × {a.pixel_mm[0]:.2f}" if a.pixel_mm else NOT_RECORDED
+            ct_values = " / ".join(
+                NOT_RECORDED if v is None else f"{v:g}" for v in (a.kvp, a.mas, a.slice_mm)
+            )
+            rows.append(
+                [
+                    f"{who}: {label} ({a.modality})",
+                    show(a.radiopharmaceutical, nm),
+                    show(a.activity_mbq, nm, f"{a.activity_mbq:.0f}" if a.activity_mbq else None),
+                    show(
+                        a.minutes_after_injection,
+                        nm,
+                        f"{a.minutes_after_injection:.0f}"
+                        if a.minutes_after_injection is not None
+                        else None,
+                    ),
+                    show(_counts(a.counts_per_view), nm),
+                    f"{matrix}, {pixel}",
+                    show(a.collimator, nm),
+                    ct_values if ct else "\u2013",
+                ]
+            )
+    return rows

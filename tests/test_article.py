@@ -752,3 +752,19 @@ def test_jats_of_the_article(article: Rendered) -> None:
     assert [w.findtext("label") for w in root.iter("table-wrap") if w.find("label") is not None]
     assert len(root.findall("back/ref-list/ref")) >= 3
     assert root.find(".//xref[@ref-type='bibr']") is not None
+
+
+def test_table2_and_figure_s1(article: Rendered) -> None:
+    """Table 2 quotes each study's DICOM header; S1 is shown with a short alt text."""
+    text = article.html.read_text(encoding="utf-8")
+    start = text.index("<caption>Table 2.")
+    table2 = text[start : text.index("</table>", start)]
+    wb = pydicom.dcmread(article.data / "A" / "wb" / "wb.dcm", stop_before_pixels=True)
+    dose = wb.RadiopharmaceuticalInformationSequence[0].RadionuclideTotalDose
+    assert f">{float(dose):.0f}<" in table2
+    assert table2.count("<tr>") >= 1 + 4  # header and at least one study per subject
+    assert 'scope="row">control: wb/' in table2
+    assert 'id="figure-s1"' in text
+    s1 = text[text.index('id="figure-s1"') :]
+    alt = re.search(r'<img[^>]*\balt="([^"]*)"', s1)
+    assert alt and alt.group(1).startswith("Supplementary Figure S1") and len(alt.group(1)) <= 250

@@ -19,6 +19,7 @@ from casereport.fileio import write_atomic
 from .layout import FIGURE1, MM_PER_IN, FigureLayout, Placement, check, solve
 from .panels import PanelArtists, data_aspect, draw_panel
 from .style import DPI, VECTOR_IMAGE_DPI, figure_style, png_to_tiff, render
+from .supplement import figure_s1, has_figure_s1
 
 #: Panels of Figure 1 grouped by case, in reading order (captions, panel files).
 FIGURE1_LAYOUT: tuple[tuple[str, ...], ...] = tuple(
@@ -440,7 +441,9 @@ def write_figure1(
 ) -> list[Path]:
     """Validate every case file, draw Figure 1 and its panels, then write them all.
 
-    Writes ``figure1.{png,tif,svg,pdf}`` to ``out_dir`` and ``panels/<panel>.{png,json}``.
+    Writes ``figure1.{png,tif,svg,pdf}`` to ``out_dir`` and ``panels/<panel>.{png,json}``,
+    and ``figureS1.png`` (the measurement regions) when a control with a whole-body study
+    is present.
     Everything is rendered in memory first: on any error nothing is written.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -451,6 +454,8 @@ def write_figure1(
     boxes = figure_boxes(result)
     for name, data in panel_outputs(specs, root=root, loader=loader, boxes=boxes).items():
         files[f"panels/{name}"] = data
+    if has_figure_s1(specs):
+        files["figureS1.png"] = render(figure_s1(specs, loader=loader).fig, "png")
     return write_files(out_dir, files)
 
 

@@ -274,9 +274,10 @@ def place_figures(html: Any, **options: Any) -> Any:
     """Lay out ``html`` with each ``<figure class="figure">`` at the top of the page after
     the page that first links to it (``<a href="#id">``), like a journal's top float.
 
-    The page is laid out once without the figure to find where pages begin, the figure
-    is moved before the first block of the page after its first mention, and the page
-    is laid out again. Figures never mentioned stay where they are.
+    The page is laid out without the figures to find where pages begin; each figure in
+    turn is moved before the first block of the page after its first mention and the
+    page laid out again (one layout per figure, plus the final one). Figures never
+    mentioned stay where they were.
     """
     root = html.etree_element
     parents = {child: parent for parent in root.iter() for child in parent}
@@ -292,9 +293,9 @@ def place_figures(html: Any, **options: Any) -> Any:
         parent = parents[fig]
         moved.append((fig, parent, list(parent).index(fig)))
         parent.remove(fig)
-    draft = html.render(**options)
-    parents = {child: parent for parent in root.iter() for child in parent}
-    for fig, parent, index in reversed(moved):
+    for fig, parent, index in moved:  # in document order, each after the ones before it
+        draft = html.render(**options)
+        parents = {child: parent for parent in root.iter() for child in parent}
         page = _first_reference_page(draft, fig.get("id"))
         anchor = None
         if page is not None and page + 1 < len(draft.pages):
@@ -303,7 +304,7 @@ def place_figures(html: Any, **options: Any) -> Any:
             host = parents[anchor]
             host.insert(list(host).index(anchor), fig)
         else:
-            parent.insert(index, fig)
+            parent.insert(min(index, len(parent)), fig)
     return html.render(**options)
 
 
