@@ -742,7 +742,7 @@ def test_jats_of_the_article(article: Rendered) -> None:
     assert meta.findtext("related-article/article-title") == (
         "Appearances of soft tissue calcification on Tc99m MDP bone scan"
     )
-    (fig,) = root.iter("fig")
+    fig = next(root.iter("fig"))  # Figure 1 (Supplementary Figure S1 follows)
     graphic = fig.find("graphic")
     assert graphic is not None
     href = graphic.get(XLINK_HREF, "")

@@ -132,13 +132,14 @@ _DATA_URI = re.compile(r"""(\s(?:src|href)=["'])data:[^"']*(["'])""")
 
 
 def figure_files(folder: Path) -> list[str]:
-    """Hrefs of the figure files, in figure order: ``figures/figureN.tif`` (or ``.png``)."""
-    found: dict[int, str] = {}
+    """Hrefs of the figure files, in figure order: ``figures/figureN.tif`` (or ``.png``),
+    then the supplementary ``figures/figureSN.*``."""
+    found: dict[tuple[int, int], str] = {}
     for ext in ("png", "tif"):  # TIFF, the journals' format, wins
         for p in folder.glob(f"figure*.{ext}") if folder.is_dir() else []:
-            m = re.fullmatch(r"figure(\d+)", p.stem)
+            m = re.fullmatch(r"figure(S?)(\d+)", p.stem)
             if m:
-                found[int(m.group(1))] = f"figures/{p.name}"
+                found[(1 if m.group(1) else 0, int(m.group(2)))] = f"figures/{p.name}"
     return [found[n] for n in sorted(found)]
 
 
@@ -226,7 +227,7 @@ def _unwrap_title_section(body: ET.Element, title: str) -> None:
 def _label(container: ET.Element, word: str, number: int) -> None:
     """Move ``Figure 1.`` / ``Table 1.`` from the start of the caption into ``<label>``
     (``WORD NUMBER`` when the caption does not start with one)."""
-    pattern = rf"{word} \d+[.:]?"
+    pattern = rf"(?:Supplementary )?{word} S?\d+[.:]?"  # also "Supplementary Figure S1."
     caption = container.find("caption")
     label_text = None
     p = caption.find("p") if caption is not None else None
