@@ -331,3 +331,31 @@ def test_ct_gantry_tilt_is_reported(tmp_path: Path) -> None:
     assert any("gantry tilt of 10.2 degrees" in w for w in vol.warnings)
     straight = load(f.save_series(f.ct_series(n=5, dz=5), tmp_path / "ct2")[0].parent)
     assert straight.warnings == ()
+
+
+@pytest.mark.parametrize("syntax", ["j2k", "jpeg-lossless", "jpegls", "rle"])
+def test_compressed_side_by_side_sc_through_inspect_view_and_display(
+    tmp_path: Path, syntax: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from matplotlib.figure import Figure
+
+    from casereport.case import Window
+    from casereport.display import show_planar_views
+
+    a, p = f.body_counts(*WB, seed=1), f.body_counts(*WB, seed=2)
+    path = f.save(f.sc_nm(f.side_by_side(a, p, gap=6)), tmp_path / "both.dcm", syntax)
+    assert main(["inspect", str(path), "--json"]) == 0
+    (s,) = json.loads(capsys.readouterr().out)["series"]
+    assert s["kind"] == "WholeBody"
+    assert s["total_counts"] == {"ANT": float(a.sum()), "POST": float(p.sum())}
+    assert [fr["columns"] for fr in s["frames"]] == [[0, WB[1] + 3], [WB[1] + 3, 2 * WB[1] + 6]]
+    out = tmp_path / "both.png"
+    assert main(["view", str(path), "-o", str(out), "--dpi", "40"]) == 0
+    assert Image.open(out).size[0] > Image.open(out).size[1] / 3  # two bodies side by side
+    wb = load(path)
+    disp = show_planar_views(wb.views, Window(0.5, 99.5), ax=Figure().add_subplot())
+    assert [t.get_text() for t in disp.texts if t.get_text() in ("ANT", "POST")] == [
+        "ANT",
+        "POST",
+    ]
+    assert disp.vmax > disp.vmin >= 0

@@ -97,3 +97,20 @@ def test_identifiable_exports_are_refused_and_nothing_written(
 def test_existing_case_folder_is_refused(clean: Path, tmp_path: Path) -> None:
     (tmp_path / "data" / "D").mkdir(parents=True)
     assert main(["new-case", str(clean), "--id", "D", "--data", str(tmp_path / "data")]) == 2
+
+
+def test_dicomdir_of_exports(clean: Path, tmp_path: Path) -> None:
+    from pydicom.fileset import FileSet
+
+    fs = FileSet()
+    for p in sorted(clean.rglob("*.dcm")):
+        ds = pydicom.dcmread(p)
+        ds.StudyID = "1"  # a DICOMDIR study record needs one (de-identification emptied it)
+        fs.add(ds)
+    media = tmp_path / "media"
+    fs.write(media)
+    data = tmp_path / "data"
+    assert main(["new-case", str(media / "DICOMDIR"), "--id", "E", "--data", str(data)]) == 0
+    doc = yaml.safe_load((data / "E" / "case.yaml").read_text())
+    assert [p["kind"] for p in doc["panels"].values()].count("ct") == 2
+    load_case(data / "E" / "case.yaml")

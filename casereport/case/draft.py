@@ -169,10 +169,12 @@ def _series_of(folder: Path) -> list[list[tuple[Path, Any]]]:
     return [list(zip(s.summary.paths, s.headers, strict=True)) for s in collect(folder)]
 
 
-def _check_deidentified(folder: Path) -> None:
-    from casereport.deid.gate import check_tree
+def _check_deidentified(folder: Path, files: list[Path]) -> None:
+    """Refuse when any file the draft reads identifies a person (the de-identification
+    gate; a DICOMDIR's own records are not read, only the images it lists)."""
+    from casereport.deid.gate import check_file
 
-    findings = check_tree(folder)
+    findings = {p: tags for p in files if (tags := check_file(p))}
     if findings:
         first, tags = next(iter(sorted(findings.items())))
         raise ReviewError(
@@ -199,9 +201,9 @@ def draft_case(folder: str | Path, case_id: str, data_dir: str | Path = "data") 
         raise ReviewError(case_dir, "already exists; choose another --id or remove the folder")
     if not case_id.replace("_", "").replace("-", "").isalnum():
         raise ReviewError(case_dir, f"case id {case_id!r}: use letters, digits, - and _ only")
-    _check_deidentified(src)
     with dicom_warnings():
         groups = _series_of(src)
+        _check_deidentified(src, [p for items in groups for p, _ in items])
         found = [s for s in (_classify(items) for items in groups) if s is not None]
     order = ("wholebody", "planar", "ct", "spect", "skipped")
     studies = sorted(found, key=lambda s: order.index(s.kind))
