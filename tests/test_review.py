@@ -91,7 +91,8 @@ def _project(root: Path, *, identifiable: bool = False) -> Path:
 def _render_manifest(root: Path) -> None:
     """build/manifest.json as the render writes it: inputs and outputs with SHA-256."""
     inputs = sorted(p for p in (root / "data").rglob("*") if p.is_file())
-    outputs = [root / "build" / "article.html", root / "build" / "article.pdf"]
+    outputs = [root / "build" / n for n in ("article.html", "article.pdf", "article.jats.xml")]
+    outputs = [p for p in outputs if p.is_file()]
 
     def entries(paths: list[Path]) -> list[dict[str, str]]:
         return [{"path": p.relative_to(root).as_posix(), "sha256": _sha(p)} for p in paths]
@@ -373,6 +374,7 @@ def _jats(root: Path) -> None:
         '</title-group></article-meta></front><body><fig id="fig1"><graphic '
         'xlink:href="figures/figure1.png"/></fig></body></article>\n'
     )
+    _render_manifest(root)
 
 
 def test_meca_package_is_deterministic_and_lists_every_file(
@@ -385,6 +387,9 @@ def test_meca_package_is_deterministic_and_lists_every_file(
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")
     root = _project(tmp_path / "p")
     with pytest.raises(ReviewError, match=r"missing: .*article\.jats\.xml"):
+        build_meca(root)
+    (root / "build" / "article.jats.xml").write_text("<article/>")  # not from this render
+    with pytest.raises(ReviewError, match=r"article\.jats\.xml: not written by the last render"):
         build_meca(root)
     _jats(root)
     a = build_meca(root, tmp_path / "a.meca.zip")

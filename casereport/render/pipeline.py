@@ -518,7 +518,7 @@ class _Render:
         for sub, final in placed.items():
             for f in files_under(stage / sub):
                 outputs[_rel(final / f.relative_to(stage / sub), self.root)] = sha256_file(f)
-        for name in ("article.html", "article.pdf"):
+        for name in ("article.html", "article.pdf", JATS_NAME):
             if (stage / name).is_file():
                 outputs[_rel(opts.build_dir / name, self.root)] = sha256_file(stage / name)
         doc = {

@@ -344,9 +344,25 @@ def build_meca(
     figures = Path(figures_dir) if figures_dir else root / "figures"
     data = Path(data_dir) if data_dir else root / "data"
     contents = _contents(root, build, figures, data, {JATS_NAME: jats})
+    if not _recorded_output(root, build / "manifest.json", jats):
+        raise ReviewError(
+            jats, "not written by the last render (an --html-only render?); run python render.py"
+        )
     manifest = meca_manifest(sorted(contents))
     _write_zip(target, {"manifest.xml": manifest, **dict(sorted(contents.items()))})
     return BundleResult(target, ("manifest.xml", *sorted(contents)))
+
+
+def _recorded_output(root: Path, manifest: Path, path: Path) -> bool:
+    """Whether the render manifest lists ``path`` among its outputs."""
+    import json
+
+    doc = json.loads(manifest.read_text(encoding="utf-8"))
+    for entry in doc.get("outputs", []):
+        p = Path(str(entry["path"]))
+        if (p if p.is_absolute() else root / p).resolve() == path.resolve():
+            return True
+    return False
 
 
 def _write_zip(target: Path, contents: dict[str, bytes]) -> None:
