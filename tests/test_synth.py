@@ -322,6 +322,170 @@ def test_spect_lesions_and_lungs(synth_out):
     assert lung > 1.5 * body  # intense lung uptake, above the mediastinal background
 
 
+# -- anatomy -------------------------------------------------------------------------------
+def ct_volume(out: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """HU volume (k, j, i) with k increasing in z, and the slice heights (mm)."""
+    dss = sorted(
+        (pydicom.dcmread(p) for p in (out / key / "ct").glob("*.dcm")),
+        key=lambda d: float(d.ImagePositionPatient[2]),
+    )
+    vol = np.stack([d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in dss])
+    return vol, np.array([float(d.ImagePositionPatient[2]) for d in dss])
+
+
+def chest_body(key: str):
+    from casereport.synth.anatomy import Body
+
+    spec = SUBJECTS[key]
+    return Body(spec.sex, spec.height_mm, spec.girth, arms_up=True)
+
+
+def ct_grid_of(result: dict, key: str):
+    from casereport.synth.grid import Grid
+
+    t = result["truth"][key]["ct"]
+    return Grid(tuple(t["origin_mm"]), tuple(t["spacing_mm"]), tuple(t["shape"]))
+
+
+def structure(body, grid, *prefixes: str) -> np.ndarray:
+    from casereport.synth.anatomy import rasterise
+
+    return rasterise(body, grid, select=prefixes).labels > 0
+
+
+@pytest.mark.parametrize("key", ["A", "control"])
+def test_ct_mediastinum_heart_aorta_trachea(synth_out, key):
+    """The mediastinal structures exist with adult sizes and read as soft tissue or air."""
+    from scipy import ndimage
+
+    out, result = synth_out
+    vol, _ = ct_volume(out, key)
+    grid = ct_grid_of(result, key)
+    body = chest_body(key)
+    ml = grid.voxel_ml
+    for names, lo_ml, hi_ml, lo_hu, hi_hu in (
+        (("heart", "left atrium"), 350.0, 900.0, 10.0, 70.0),
+        (("ascending aorta", "aortic arch", "descending aorta"), 60.0, 250.0, 10.0, 70.0),
+        (("pulmonary trunk", "left pulmonary", "right pulmonary"), 15.0, 120.0, 0.0, 70.0),
+        (("superior vena cava",), 10.0, 80.0, 0.0, 70.0),
+        (("trachea", "right main bronchus", "left main bronchus"), 15.0, 80.0, -1024.0, -850.0),
+    ):
+        m = structure(body, grid, *names)
+        vol_ml = m.sum() * ml
+        assert lo_ml <= vol_ml <= hi_ml, (names, vol_ml)
+        core = ndimage.binary_erosion(m, iterations=1)
+        assert lo_hu <= np.median(vol[core]) <= hi_hu, (names, np.median(vol[core]))
+    # Pericardial fat around the heart: a fat rim just outside it on the mid-heart slice.
+    heart = structure(body, grid, "heart")
+    k = int(np.argmax(heart.sum(axis=(1, 2))))
+    rim = ndimage.binary_dilation(heart[k], iterations=3) & ~heart[k]
+    assert np.mean(vol[k][rim] < -40) > 0.25
+
+
+@pytest.mark.parametrize("key", ["A", "B"])
+def test_ct_ribs_vertebra_scapula_and_table(synth_out, key):
+    from scipy import ndimage
+
+    out, result = synth_out
+    vol, z = ct_volume(out, key)
+    grid = ct_grid_of(result, key)
+    body = chest_body(key)
+    carina = result["truth"][key]["landmarks_lps_mm"]["carina"]
+    x = grid.axis(0)
+    ribs = structure(body, grid, "rib ", "costal cartilage", "costochondral")
+    counts = {}
+    for dz in (0.0, -40.0, -70.0):
+        kk = int(np.argmin(abs(z - carina[2] - dz)))
+        counts[dz] = [ndimage.label(ribs[kk] & side[None, :])[1] for side in (x < 0, x > 0)]
+    # Oblique ribs: several cross-sections per side on one slice, more at mid-chest.
+    assert min(counts[0.0]) >= 5 and min(counts[-70.0]) >= 7, (key, counts)
+    k = int(np.argmin(abs(z - carina[2])))
+    assert np.median(vol[k][ribs[k]]) > 250  # and they are bone on the CT
+    # Vertebra: a ring of bone (body, pedicles, laminae) around a spinal canal of ~15 mm.
+    spine = structure(body, grid, "T")[k]
+    canal = ndimage.binary_fill_holes(spine) & ~spine
+    area = canal.sum() * grid.spacing_mm[0] * grid.spacing_mm[1]
+    assert 80.0 <= area <= 320.0, area
+    assert np.median(vol[k][canal]) < 100
+    # Scapulae: bone lying in muscle (no air around them), behind the ribs.
+    scap = structure(body, grid, "scapula")
+    halo = ndimage.binary_dilation(scap, iterations=2) & ~scap
+    assert scap.sum() > 0 and np.percentile(vol[halo], 5) > -200
+    # Table: a dense curved plate under the patient, wider than the body, outside it.
+    below = vol[k] > 100
+    rows = np.flatnonzero(below.sum(axis=1) * grid.spacing_mm[0] > 350)
+    assert rows.size, "no CT table"
+
+
+def test_ct_lungs_vessels_noise_and_arms(synth_out):
+    from scipy import ndimage
+
+    out, result = synth_out
+    for key in SUBJECTS:
+        vol, z = ct_volume(out, key)
+        carina = result["truth"][key]["landmarks_lps_mm"]["carina"]
+        k = int(np.argmin(abs(z - (carina[2] - 40.0))))
+        sl = vol[k]
+        # Body: one connected outline at mid-chest (the arms are raised out of the field).
+        body = ndimage.binary_fill_holes(sl > -400)
+        lab, n = ndimage.label(body)
+        sizes = np.bincount(lab.ravel())[1:]
+        assert (sizes > 200).sum() <= 2, (key, sizes)  # the body, and the table
+        # Lung fields: the two large air regions inside the body; vessels are the holes.
+        air = (sl < -400) & ndimage.binary_erosion(body, iterations=3)
+        lab, n = ndimage.label(air)
+        big = np.argsort(np.bincount(lab.ravel())[1:])[::-1][:2] + 1
+        fields = ndimage.binary_fill_holes(np.isin(lab, big))
+        lung = np.isin(lab, big)
+        vessel = fields & (sl > -500)
+        frac = vessel.sum() / fields.sum()
+        assert 0.015 <= frac <= 0.06, (key, frac)
+        core = ndimage.binary_erosion(lung, iterations=2)
+        assert -880 <= np.median(sl[core]) <= -800, (key, np.median(sl[core]))
+    # Correlated low-dose noise: neighbouring pixels of the air outside the body correlate.
+    air = vol[:, :20, :].astype(float)
+    d = air - air.mean()
+    r = float((d[:, :, 1:] * d[:, :, :-1]).mean() / d.var())
+    assert 0.3 <= r <= 0.95, r
+
+
+def test_skeleton_proportions():
+    """Femur about 26 % and tibia about 22 % of height (femur longer), from the voxels."""
+    from casereport.synth.anatomy import Body
+    from casereport.synth.grid import Grid
+
+    for spec in SUBJECTS.values():
+        body = Body(spec.sex, spec.height_mm, spec.girth)
+        knee = body.landmarks["knee_R"]
+        grid = Grid((knee[0] - 80.0, -80.0, 0.0), (2.0, 2.0, 2.0), (480, 80, 80))
+        for names, lo, hi in (
+            (
+                ("femoral head -1", "femur -1", "femoral metaphysis -1", "femoral condyle -1"),
+                0.25,
+                0.28,
+            ),
+            (
+                (
+                    "tibial plateau -1",
+                    "tibial metaphysis -1",
+                    "tibia -1",
+                    "distal tibia -1",
+                    "medial malleolus -1",
+                ),
+                0.205,
+                0.225,
+            ),
+        ):
+            m = structure(body, grid, *names)
+            ks = np.flatnonzero(m.any(axis=(1, 2)))
+            length = (ks[-1] - ks[0] + 1) * 2.0
+            assert lo <= length / spec.height_mm <= hi, (
+                spec.key,
+                names[1],
+                length / spec.height_mm,
+            )
+
+
 # -- command line --------------------------------------------------------------------------
 def test_cli_errors(tmp_path):
     res = run_cli("--out", str(tmp_path / "x"), "--cases", "A,Z")

@@ -27,6 +27,8 @@ from casereport.synth.grid import (
     Profile,
     Shape,
     Shell,
+    Union,
+    WallPatch,
     paint,
     rotated,
     shape_mask,
@@ -53,6 +55,8 @@ class Tissue(IntEnum):
     MARROW = 14
     SPONGY = 15
     CORTICAL = 16
+    CARTILAGE = 17
+    BLOOD = 18
 
 
 BONE_LABELS = (Tissue.MARROW, Tissue.SPONGY, Tissue.CORTICAL)
@@ -71,11 +75,11 @@ _SPINE_Y = np.array(
         [975.0, 38.0],
         [1000.0, 28.0],
         [1080.0, 22.0],
-        [1150.0, 40.0],
-        [1200.0, 48.0],
-        [1300.0, 50.0],
-        [1400.0, 32.0],
-        [1430.0, 10.0],
+        [1150.0, 30.0],
+        [1200.0, 34.0],
+        [1300.0, 34.0],
+        [1400.0, 22.0],
+        [1430.0, 8.0],
         [1530.0, 2.0],
     ]
 )
@@ -111,6 +115,8 @@ class Body:
     sex: str
     height_mm: float
     girth: float
+    arms_up: bool = False
+    lung_vessels: bool = False
     parts: list[Part] = field(default_factory=list)
     landmarks: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     radii: dict[str, float] = field(default_factory=dict)
@@ -171,6 +177,9 @@ class Body:
     def _build(self) -> None:
         self._soft_tissue()
         self._organs()
+        self._mediastinum()
+        if self.lung_vessels:
+            self._pulmonary_vessels()
         self._skull()
         self._spine()
         self._ribs_and_sternum()
@@ -187,8 +196,8 @@ class Body:
             (1060.0, 0.0, 140.0, 93.0),
             (1150.0, 0.0, 146.0, 100.0),
             (1250.0, 0.0, 152.0, 106.0),
-            (1340.0, 0.0, 160.0 * sh, 100.0),
-            (1395.0, 6.0, 172.0 * sh, 86.0),
+            (1340.0, 0.0, 160.0 * sh, 102.0),
+            (1395.0, 6.0, 172.0 * sh, 90.0),
             (1420.0, 8.0, 115.0 * sh, 68.0),
             (1440.0, 10.0, 62.0, 55.0),
         ]
@@ -198,13 +207,24 @@ class Body:
             table.append((z0, x0, y0, a * self.sxy - shrink, b * self.sxy - shrink))
         return Profile(tuple(table))
 
+    def on_wall(
+        self, profile: Profile, z: float, angle_deg: float, side: int, offset: float = 0.0
+    ) -> tuple[float, float, float]:
+        """Point (subject mm) ``offset`` mm outside ``profile`` at height ``z`` (subject mm),
+        polar angle from the posterior midline towards ``side``."""
+        cx, cy, a, b = (float(v) for v in profile.at(np.asarray(z)))
+        t = np.deg2rad(angle_deg)
+        return (cx + side * (a + offset) * np.sin(t), cy + (b + offset) * np.cos(t), z)
+
     def _soft_tissue(self) -> None:
         f = self.fat_mm
         torso = self._torso_table(0.0)
         self.torso = torso
         self.add("torso", torso, Tissue.FAT)
         self.add("torso muscle", self._torso_table(f), Tissue.SOFT, only=(Tissue.FAT,))
-        self.cage = self._torso_table(f + 14.0 * self.sz)
+        wall = 10.0 * self.sz
+        self.ribline = self._torso_table(f + wall)
+        self.cage = self._torso_table(f + wall + 6.0 * self.sz)
         neck = Profile(
             tuple(
                 (self.p(0, 0, z)[2], 0.0, self.p(0, y, 0)[1], a * self.sxy, a * self.sxy)
@@ -220,16 +240,16 @@ class Body:
             Ellipsoid((0.0, -40.0 * s, 1520.0 * s), (52.0 * s, 58.0 * s, 58.0 * s)),
             Tissue.SOFT,
         )
-        # Legs: per-leg profiles (z, x_centre, y_centre, half-width, half-depth).
         g = self.girth
         for side in (-1, 1):
+            # Legs: per-leg profiles (z, x_centre, y_centre, half-width, half-depth).
             rows = [
                 (60.0, 90.0, 5.0, 34.0, 38.0),
                 (150.0, 88.0, 6.0, 38.0, 42.0),
                 (300.0, 84.0, 12.0, 50.0, 54.0),
-                (450.0, 80.0, 5.0, 48.0, 48.0),
-                (500.0, 80.0, 0.0, 52.0, 50.0),
-                (620.0, 88.0, 0.0, 64.0, 64.0),
+                (430.0, 80.0, 5.0, 46.0, 46.0),
+                (475.0, 80.0, 0.0, 50.0, 50.0),
+                (600.0, 88.0, 0.0, 62.0, 62.0),
                 (760.0, 96.0 * self.hips, 2.0, 78.0, 80.0),
                 (860.0, 100.0 * self.hips, 8.0, 86.0, 88.0),
             ]
@@ -243,16 +263,25 @@ class Body:
                 self.pb(side * 98.0, -45.0, 42.0), (40.0 * s, 105.0 * s, 34.0 * s), ("x", -15.0)
             )
             self.add(f"foot {side}", foot, Tissue.SOFT)
-            # Arms hang beside the trunk, palms facing the thighs.
             sh = self.shoulder
             shoulder = self.pb(side * 178.0 * sh, 12.0, 1386.0)
-            elbow = self.pb(side * 212.0, 12.0, 1075.0)
-            wrist = self.pb(side * 234.0, -4.0, 835.0)
             self.add(
                 f"deltoid {side}",
                 Ellipsoid(shoulder, (52.0 * s * g, 56.0 * s * g, 48.0 * s)),
                 Tissue.SOFT,
             )
+            if self.arms_up:
+                # Arms raised beside the head, as for a routine chest CT.
+                elbow = self.pb(side * 130.0, 30.0, 1690.0)
+                self.add(
+                    f"upper arm {side}",
+                    Capsule(shoulder, elbow, 44.0 * s * g, 37.0 * s * g),
+                    Tissue.SOFT,
+                )
+                continue
+            # Arms hang beside the trunk, palms facing the thighs.
+            elbow = self.pb(side * 212.0, 12.0, 1075.0)
+            wrist = self.pb(side * 234.0, -4.0, 835.0)
             self.add(
                 f"upper arm {side}",
                 Capsule(shoulder, elbow, 44.0 * s * g, 37.0 * s * g),
@@ -269,13 +298,17 @@ class Body:
     def _organs(self) -> None:
         s = self.sz
         if self.sex == "F":
+            # Supine breasts: flattened domes on the pectoral muscle, falling laterally.
             for side in (-1, 1):
-                self.add(
-                    f"breast {side}",
-                    Ellipsoid(self.p(side * 92.0, -112.0, 1262.0), (62.0 * s, 42.0 * s, 58.0 * s)),
-                    Tissue.BREAST,
-                    only=(Tissue.AIR, Tissue.FAT),
+                z = 1245.0 * s
+                x, y, _ = self.on_wall(self.torso, z, 148.0, side, 0.0)
+                c = (x, y + 8.0 * s, z)
+                dome = rotated(c, (82.0 * s, 28.0 * s, 64.0 * s), ("z", side * 18.0))
+                self.add(f"breast {side}", dome, Tissue.FAT, only=(Tissue.AIR,))
+                gland = rotated(
+                    (x, y - 4.0 * s, z), (52.0 * s, 18.0 * s, 44.0 * s), ("z", side * 18.0)
                 )
+                self.add(f"breast gland {side}", gland, Tissue.BREAST, only=(Tissue.FAT,))
         self.add(
             "brain",
             Ellipsoid((0.0, 5.0 * s, 1606.0 * s), (62.0 * s, 82.0 * s, 84.0 * s)),
@@ -293,21 +326,7 @@ class Body:
             Tissue.SPLEEN,
             only=(Tissue.SOFT,),
         )
-        stomach_c = self.p(72.0, -12.0, 1122.0)
-        stomach = rotated(stomach_c, (48.0 * s, 38.0 * s, 66.0 * s), ("y", 28.0))
-        wall = 6.5
-        self.add("stomach wall", stomach, Tissue.STOMACH_WALL, only=(Tissue.SOFT,))
-        lumen = Ellipsoid(stomach.centre, tuple(r - wall for r in stomach.radii), stomach.rot)
-        self.add("stomach lumen", lumen, Tissue.STOMACH_LUMEN, only=(Tissue.STOMACH_WALL,))
-        gas = Clipped(
-            Ellipsoid(lumen.centre, lumen.radii, lumen.rot),
-            (0.0, 0.0, stomach_c[2] + 30.0 * s),
-            (0.0, 0.0, 1.0),
-        )
-        self.add("stomach gas", gas, Tissue.GAS, only=(Tissue.STOMACH_LUMEN,))
-        self.stomach = stomach
-        self.landmarks["stomach"] = stomach_c
-        self.radii["stomach"] = float(max(stomach.radii))
+        self._stomach()
         for side, dz in ((-1, -14.0), (1, 0.0)):
             k = self.p(side * 64.0, 58.0, 1062.0 + dz)
             kidney = rotated(k, (30.0 * s, 24.0 * s, 54.0 * s), ("y", side * 12.0))
@@ -316,55 +335,326 @@ class Body:
         bl = self.p(0.0, -38.0, 885.0)
         self.add("bladder", Ellipsoid(bl, (46.0 * s, 40.0 * s, 36.0 * s)), Tissue.BLADDER)
         self.landmarks["bladder"] = bl
-        heart_c = self.p(22.0, -22.0, 1196.0)
+        # Lungs: fill the rib cage above the diaphragm; the mediastinum is painted over them.
+        self.lungs = {}
+        self._lung_fill: dict[str, Ellipsoid] = {}
+        for side in (-1, 1):
+            tag = "L" if side > 0 else "R"
+            fill = Ellipsoid(
+                self.p(side * 70.0, 8.0, 1285.0 - (8.0 if side > 0 else 0.0)),
+                (105.0 * s * self.girth, 125.0 * s * self.girth, 150.0 * s),
+            )
+            self.add(f"lung {side}", fill, Tissue.LUNG, only=(Tissue.SOFT,))
+            self._lung_fill[tag] = fill
+            c = self.p(side * 72.0, 14.0, 1275.0)
+            self.lungs[tag] = Ellipsoid(
+                c, (64.0 * s * self.girth, 80.0 * s * self.girth, 140.0 * s)
+            )
+            self.landmarks[f"lung_{tag}"] = c
+        # Left hemidiaphragm over the fundus and spleen; the liver bounds the right lung.
         self.add(
-            "heart",
-            rotated(heart_c, (62.0 * s, 48.0 * s, 60.0 * s), ("z", -30.0)),
+            "left subphrenic",
+            Ellipsoid(self.p(62.0, 10.0, 1086.0), (112.0 * s, 130.0 * s, 118.0 * s)),
+            Tissue.SOFT,
+            only=(Tissue.LUNG,),
+        )
+        # Posterior mediastinum in front of the spine (fat around the aorta and oesophagus).
+        self.add(
+            "posterior mediastinum",
+            Profile(
+                tuple(
+                    (
+                        z * s,
+                        4.0 * self.sxy,
+                        self.pb(0, self.spine_y(z), 0)[1] - 4.0,
+                        22.0 * s,
+                        20.0 * s,
+                    )
+                    for z in (1180.0, 1250.0, 1320.0, 1400.0, 1450.0)
+                )
+            ),
+            Tissue.FAT,
+            only=(Tissue.SOFT,),
+        )
+
+    def _stomach(self) -> None:
+        """J-shaped stomach: fundus under the left hemidiaphragm, body, antrum to the right."""
+        s = self.sz
+        pts = [
+            (70.0, 18.0, 1160.0, 38.0),
+            (76.0, 0.0, 1125.0, 36.0),
+            (66.0, -22.0, 1085.0, 30.0),
+            (38.0, -42.0, 1058.0, 22.0),
+            (4.0, -46.0, 1062.0, 17.0),
+            (-22.0, -36.0, 1082.0, 13.0),
+        ]
+        wall = 6.0 * s
+        outer, inner = [], []
+        for (x0, y0, z0, r0), (x1, y1, z1, r1) in zip(pts[:-1], pts[1:], strict=True):
+            p0, p1 = self.p(x0, y0, z0), self.p(x1, y1, z1)
+            outer.append(Capsule(p0, p1, r0 * s, r1 * s))
+            inner.append(Capsule(p0, p1, r0 * s - wall, r1 * s - wall))
+        self.add("stomach wall", Union(tuple(outer)), Tissue.STOMACH_WALL, only=(Tissue.SOFT,))
+        self.add(
+            "stomach lumen", Union(tuple(inner)), Tissue.STOMACH_LUMEN, only=(Tissue.STOMACH_WALL,)
+        )
+        fundus = Ellipsoid(self.p(70.0, 18.0, 1160.0), (32.0 * s, 32.0 * s, 32.0 * s))
+        gas = Clipped(fundus, (0.0, 0.0, self.p(0, 0, 1172.0)[2]), (0.0, 0.0, 1.0))
+        self.add("stomach gas", gas, Tissue.GAS, only=(Tissue.STOMACH_LUMEN,))
+        c = self.p(72.0, -8.0, 1122.0)
+        self.stomach = Ellipsoid(c, (50.0 * s, 40.0 * s, 66.0 * s))
+        self.landmarks["stomach"] = c
+        self.radii["stomach"] = 66.0 * s
+
+    def tube(
+        self,
+        name: str,
+        points: list[tuple[float, float, float]],
+        radius: float,
+        label: Tissue,
+        radius_end: float | None = None,
+    ) -> None:
+        """A chain of capsules through reference-mm ``points`` (a vessel, the oesophagus)."""
+        r1 = radius if radius_end is None else radius_end
+        n = len(points) - 1
+        caps = []
+        for k in range(n):
+            ra = radius + (r1 - radius) * k / n
+            rb = radius + (r1 - radius) * (k + 1) / n
+            caps.append(
+                Capsule(self.p(*points[k]), self.p(*points[k + 1]), ra * self.sz, rb * self.sz)
+            )
+        self.add(name, Union(tuple(caps)), label)
+
+    def _mediastinum(self) -> None:
+        s = self.sz
+        env = Profile(
+            tuple(
+                (
+                    self.p(0, 0, z)[2],
+                    self.p(x, 0, 0)[0],
+                    self.p(0, y, 0)[1],
+                    a * self.sxy,
+                    b * self.sxy,
+                )
+                for z, x, y, a, b in (
+                    (1270.0, 8.0, -22.0, 44.0, 56.0),
+                    (1300.0, 4.0, -22.0, 38.0, 56.0),
+                    (1350.0, 0.0, -20.0, 32.0, 54.0),
+                    (1400.0, 0.0, -16.0, 28.0, 48.0),
+                    (1445.0, 0.0, -10.0, 26.0, 44.0),
+                )
+            )
+        )
+        self.add("mediastinal fat", env, Tissue.FAT, only=(Tissue.LUNG, Tissue.SOFT))
+        heart_c = self.p(26.0, -30.0, 1246.0)
+        turn = ("z", -30.0)
+        self.add(
+            "pericardial fat",
+            rotated(heart_c, (67.0 * s, 47.0 * s, 60.0 * s), turn),
+            Tissue.FAT,
+            only=(Tissue.LUNG, Tissue.SOFT, Tissue.FAT, Tissue.LIVER),
+        )
+        self.add(
+            "epicardial fat pad",
+            Ellipsoid(self.p(62.0, -62.0, 1210.0), (26.0 * s, 14.0 * s, 22.0 * s)),
+            Tissue.FAT,
+            only=(Tissue.LUNG, Tissue.SOFT),
+        )
+        self.add("heart", rotated(heart_c, (60.0 * s, 40.0 * s, 54.0 * s), turn), Tissue.HEART)
+        self.add(
+            "left atrium",
+            Ellipsoid(self.p(6.0, -4.0, 1262.0), (34.0 * s, 16.0 * s, 22.0 * s)),
             Tissue.HEART,
-            only=(Tissue.SOFT, Tissue.FAT),
         )
         self.landmarks["heart"] = heart_c
-        # Lungs: ellipsoids cut by the rib cage, the mediastinum and the abdominal organs.
-        self.lungs = {}
-        for side in (-1, 1):
-            c = self.p(side * 72.0, 14.0, 1262.0)
-            lung = Ellipsoid(c, (66.0 * s * self.girth, 86.0 * s * self.girth, 150.0 * s))
-            self.lungs["L" if side > 0 else "R"] = lung
-            self.add(f"lung {side}", lung, Tissue.LUNG, only=(Tissue.SOFT,))
-            self.landmarks[f"lung_{'L' if side > 0 else 'R'}"] = c
-        # Airway: trachea and main bronchi.
-        carina = self.p(0.0, 8.0, 1322.0)
-        self.add(
-            "trachea", Capsule(self.p(0.0, -12.0, 1480.0), carina, 8.5 * s, 8.5 * s), Tissue.GAS
+        blood = Tissue.BLOOD
+        self.tube("ascending aorta", [(-4.0, -34.0, 1248.0), (-8.0, -28.0, 1345.0)], 15.0, blood)
+        self.tube(
+            "aortic arch",
+            [
+                (-8.0, -28.0, 1345.0),
+                (-2.0, -16.0, 1368.0),
+                (14.0, 0.0, 1368.0),
+                (20.0, 12.0, 1350.0),
+            ],
+            13.0,
+            blood,
         )
-        for side in (-1, 1):
-            self.add(
-                f"bronchus {side}",
-                Capsule(carina, self.p(side * 42.0, 16.0, 1296.0), 6.5 * s, 5.0 * s),
-                Tissue.GAS,
-            )
+        self.tube(
+            "descending aorta",
+            [(20.0, 12.0, 1350.0), (24.0, 14.0, 1250.0), (18.0, 14.0, 1130.0), (6.0, 10.0, 1000.0)],
+            12.0,
+            blood,
+            radius_end=10.0,
+        )
+        for name, top in (
+            ("brachiocephalic trunk", (-16.0, -14.0, 1440.0)),
+            ("left carotid", (-2.0, -10.0, 1445.0)),
+            ("left subclavian", (14.0, 2.0, 1440.0)),
+        ):
+            start = (-2.0, -16.0, 1368.0) if "brachio" in name else (6.0, -6.0, 1368.0)
+            self.tube(name, [start, top], 6.0, blood)
+        self.tube(
+            "superior vena cava", [(-30.0, -22.0, 1420.0), (-28.0, -22.0, 1262.0)], 10.0, blood
+        )
+        self.tube("pulmonary trunk", [(18.0, -52.0, 1256.0), (20.0, -32.0, 1316.0)], 13.0, blood)
+        self.tube(
+            "left pulmonary artery", [(20.0, -32.0, 1316.0), (44.0, 0.0, 1322.0)], 10.0, blood
+        )
+        self.tube(
+            "right pulmonary artery",
+            [(20.0, -32.0, 1316.0), (-8.0, -14.0, 1312.0), (-46.0, -4.0, 1304.0)],
+            10.0,
+            blood,
+        )
+        self.hila = {"R": self.p(-46.0, -4.0, 1304.0), "L": self.p(44.0, 0.0, 1322.0)}
+        # Airway with walls; a small air bubble in the oesophagus.
+        carina = (0.0, -4.0, 1322.0)
+        airway = [
+            ("trachea", [(0.0, -22.0, 1480.0), carina], 8.5),
+            ("right main bronchus", [carina, (-36.0, 2.0, 1300.0)], 6.5),
+            ("left main bronchus", [carina, (40.0, 4.0, 1300.0)], 6.0),
+            ("right upper lobe bronchus", [(-36.0, 2.0, 1300.0), (-60.0, -2.0, 1318.0)], 4.5),
+            ("bronchus intermedius", [(-36.0, 2.0, 1300.0), (-50.0, 10.0, 1250.0)], 4.5),
+            ("left upper lobe bronchus", [(40.0, 4.0, 1300.0), (62.0, -4.0, 1312.0)], 4.5),
+            ("left lower lobe bronchus", [(40.0, 4.0, 1300.0), (58.0, 22.0, 1252.0)], 4.5),
+        ]
+        for name, pts, r in airway:
+            self.tube(name + " wall", pts, r + 1.8, Tissue.SOFT)
+        for name, pts, r in airway:
+            self.tube(name, pts, r, Tissue.GAS)
+        self.landmarks["carina"] = self.p(*carina)
+        oes = [(4.0, 2.0, 1470.0), (6.0, 10.0, 1330.0), (12.0, 8.0, 1200.0), (42.0, -4.0, 1150.0)]
+        self.tube("oesophagus", oes, 8.0, Tissue.SOFT)
+        self.add(
+            "oesophageal air",
+            Ellipsoid(self.p(6.0, 10.0, 1345.0), (3.5 * s, 3.0 * s, 12.0 * s)),
+            Tissue.GAS,
+        )
+
+    def _pulmonary_vessels(self) -> None:
+        """Branching arterial and venous trees from each hilum, tapering to the periphery."""
+        rng = np.random.default_rng(17)
+        fill = self._lung_fill
+        s = self.sz
+
+        def inside(side: str, q: np.ndarray) -> bool:
+            e = fill[side]
+            if not bool(e.mask(*(np.array([v]) for v in q))[0]):
+                return False
+            return float(self.cage.rho2(*(np.array([v]) for v in q))[0]) < 0.9
+
+        caps: list[Capsule] = []
+
+        def grow(side: str, p: np.ndarray, d: np.ndarray, r: float, length: float) -> None:
+            for _ in range(2):
+                q = p + d * length
+                if inside(side, q):
+                    break
+                length *= 0.5
+            else:
+                return
+            r_end = r * 0.92
+            caps.append(Capsule(tuple(p), tuple(q), r, r_end))  # type: ignore[arg-type]
+            if r_end < 0.45 * s:
+                return
+            for _k in range(2):
+                axis = np.cross(d, rng.standard_normal(3))
+                axis /= np.linalg.norm(axis) + 1e-12
+                ang = np.deg2rad(rng.uniform(18.0, 38.0))
+                nd = d * np.cos(ang) + np.cross(axis, d) * np.sin(ang)
+                nd /= np.linalg.norm(nd)
+                grow(side, q, nd, r_end * 0.8, length * rng.uniform(0.75, 0.9))
+
+        starts = {
+            "R": [
+                (-0.45, 0.05, 0.9),
+                (-1.0, -0.25, 0.1),
+                (-0.6, -0.75, -0.25),
+                (-0.55, 0.35, -0.75),
+                (-0.35, 0.85, -0.4),
+                (-0.8, 0.4, 0.4),
+            ],
+            "L": [
+                (0.45, 0.05, 0.9),
+                (1.0, -0.25, 0.1),
+                (0.55, -0.75, -0.3),
+                (0.55, 0.35, -0.75),
+                (0.35, 0.85, -0.45),
+                (0.8, 0.4, 0.4),
+            ],
+        }
+        for side in ("R", "L"):
+            hx, hy, hz = self.hila[side]
+            sgn = 1.0 if side == "L" else -1.0
+            roots = [
+                np.array([hx, hy, hz]),
+                np.array([hx - sgn * 4.0 * s, hy - 8.0 * s, hz - 40.0 * s]),
+            ]
+            for root in roots:
+                for d in starts[side]:
+                    v = np.array(d) / np.linalg.norm(d)
+                    grow(side, root + v * 6.0 * s, v, 4.5 * s, 26.0 * s)
+        for n, cap in enumerate(caps):
+            self.add(f"pulmonary vessel {n}", cap, Tissue.BLOOD, only=(Tissue.LUNG,))
 
     def _skull(self) -> None:
         s = self.sz
         skull = Shell(Ellipsoid((0.0, 5.0 * s, 1602.0 * s), (70.0 * s, 90.0 * s, 93.0 * s)), 7.5)
         self.bone("calvarium", Clipped(skull, (0.0, 0.0, 1548.0 * s), (0.0, 0.15, 1.0)), 5.0)
         self.bone(
-            "skull base", Ellipsoid((0.0, 12.0 * s, 1560.0 * s), (50.0 * s, 58.0 * s, 6.0 * s)), 3.5
+            "skull base", Ellipsoid((0.0, 12.0 * s, 1562.0 * s), (50.0 * s, 58.0 * s, 7.0 * s)), 4.5
         )
+        # Face: orbits (rims around soft contents), zygomas, maxilla with the upper teeth,
+        # mandible with the lower teeth.
+        for side in (-1, 1):
+            orbit = (side * 31.0 * s, -70.0 * s, 1574.0 * s)
+            rim = Shell(Ellipsoid(orbit, (20.0 * s, 16.0 * s, 18.0 * s)), 5.0 * s)
+            self.bone(f"orbital rim {side}", rim, 6.0)
+            self.add(f"orbit {side}", Ellipsoid(orbit, (15.0 * s, 12.0 * s, 13.0 * s)), Tissue.SOFT)
+            self.bone(
+                f"zygoma {side}",
+                Capsule(
+                    (side * 46.0 * s, -58.0 * s, 1552.0 * s),
+                    (side * 62.0 * s, -5.0 * s, 1550.0 * s),
+                    6.0 * s,
+                    4.5 * s,
+                ),
+                6.0,
+            )
         self.bone(
             "maxilla",
-            Ellipsoid((0.0, -62.0 * s, 1534.0 * s), (26.0 * s, 14.0 * s, 18.0 * s)),
-            5.5,
+            Ellipsoid((0.0, -64.0 * s, 1530.0 * s), (30.0 * s, 18.0 * s, 20.0 * s)),
+            6.5,
             Tissue.SPONGY,
         )
+        self.add(
+            "nasal cavity",
+            Ellipsoid((0.0, -64.0 * s, 1540.0 * s), (9.0 * s, 14.0 * s, 16.0 * s)),
+            Tissue.GAS,
+        )
+        arch = [(-28.0, -36.0), (-25.0, -54.0), (-14.0, -66.0), (0.0, -70.0)]
+        arch += [(-x, y) for x, y in arch[-2::-1]]
+        for name, z, k in (("upper teeth", 1506.0, 1.0), ("lower teeth", 1490.0, 0.94)):
+            caps = tuple(
+                Capsule(
+                    (k * x0 * s, (y0 - 2.0) * s, z * s),
+                    (k * x1 * s, (y1 - 2.0) * s, z * s),
+                    5.0 * s,
+                    5.0 * s,
+                )
+                for (x0, y0), (x1, y1) in zip(arch[:-1], arch[1:], strict=True)
+            )
+            self.bone(name, Union(caps), 7.0, Tissue.SPONGY)
         chin = (0.0, -66.0 * s, 1470.0 * s)
         for side in (-1, 1):
             tmj = (side * 50.0 * s, 14.0 * s, 1555.0 * s)
             angle = (side * 47.0 * s, 2.0 * s, 1490.0 * s)
             front = (side * 25.0 * s, -54.0 * s, 1470.0 * s)
             self.bone(f"ramus {side}", Capsule(tmj, angle, 6.5 * s, 7.0 * s), 5.0)
-            self.bone(f"mandible body {side}", Capsule(angle, front, 7.0 * s, 7.5 * s), 5.0)
-            self.bone(f"chin {side}", Capsule(front, chin, 7.5 * s, 8.0 * s), 5.5)
+            self.bone(f"mandible body {side}", Capsule(angle, front, 7.0 * s, 7.5 * s), 5.5)
+            self.bone(f"chin {side}", Capsule(front, chin, 7.5 * s, 8.0 * s), 6.0)
 
     def _vertebra(
         self,
@@ -375,7 +665,10 @@ class Body:
         ry: float,
         w_body: float,
         w_post: float,
+        spinous_drop: float,
     ) -> None:
+        """Vertebral body (cortex, spongy core), pedicles, laminae, transverse and spinous
+        processes around a spinal canal of about 15 mm."""
         y_ref = self.spine_y(z_ref)
         cx, cy, cz = self.pb(0.0, y_ref, z_ref)
         h = 0.78 * step * self.sz
@@ -387,39 +680,46 @@ class Body:
             Tissue.SPONGY,
         )
         back = cy + ry
-        sp = self.r(2.1 * ry + 8.0)
-        self.bone(
-            name + " arch",
-            Capsule((cx, back, cz), (cx, back + sp, cz - 0.35 * sp), self.r(5.0), self.r(4.0)),
-            w_post,
-        )
-        tp = self.r(1.9 * rx + 6.0)
+        canal = self.r(7.5)
+        ped_r = self.r(3.5)
+        depth = 2.0 * canal + self.r(2.0)  # canal depth from the back of the body
+        zt = cz + 0.15 * h
         for side in (-1, 1):
+            ped0 = (cx + side * (canal + ped_r), back - 2.0, zt)
+            ped1 = (cx + side * (canal + ped_r), back + 0.55 * depth, zt)
+            top = (cx, back + depth + ped_r, zt - 0.1 * h)
+            self.bone(f"{name} pedicle {side}", Capsule(ped0, ped1, ped_r, ped_r), w_post)
+            self.bone(f"{name} lamina {side}", Capsule(ped1, top, ped_r, ped_r), w_post)
+            tp = self.r(1.4 * rx + 8.0)
             self.bone(
-                name + f" process {side}",
+                f"{name} transverse {side}",
                 Capsule(
-                    (cx, back + 6.0, cz),
-                    (cx + side * tp, back + 12.0, cz),
-                    self.r(4.5),
-                    self.r(3.5),
+                    ped1, (cx + side * tp, ped1[1] + self.r(8.0), zt), self.r(4.0), self.r(3.5)
                 ),
                 w_post,
             )
+        top = (cx, back + depth + ped_r, zt - 0.1 * h)
+        sp = self.r(1.0 * ry + 12.0)
+        self.bone(
+            name + " spinous",
+            Capsule(top, (cx, top[1] + sp, top[2] - spinous_drop * sp), self.r(4.0), self.r(3.5)),
+            w_post,
+        )
         self.landmarks[name] = (cx, cy, cz)
         self.radii[name] = float(max(rx, ry))
 
     def _spine(self) -> None:
         for n in range(1, 8):
-            self._vertebra(f"C{n}", VERTEBRAE[f"C{n}"], 15.0, 11.0, 8.0, 9.0, 6.0)
+            self._vertebra(f"C{n}", VERTEBRAE[f"C{n}"], 15.0, 11.0, 8.0, 10.0, 7.0, 0.2)
         for n in range(1, 13):
             f = (n - 1) / 11.0
             self._vertebra(
-                f"T{n}", VERTEBRAE[f"T{n}"], 23.6, 14.0 + 6.0 * f, 11.0 + 4.0 * f, 12.0, 8.0
+                f"T{n}", VERTEBRAE[f"T{n}"], 23.6, 14.0 + 6.0 * f, 11.0 + 4.0 * f, 13.0, 9.0, 0.9
             )
         for n in range(1, 6):
             f = (n - 1) / 4.0
             self._vertebra(
-                f"L{n}", VERTEBRAE[f"L{n}"], 32.0, 23.0 + 3.0 * f, 16.5 + 1.5 * f, 12.5, 8.5
+                f"L{n}", VERTEBRAE[f"L{n}"], 32.0, 23.0 + 3.0 * f, 16.5 + 1.5 * f, 13.5, 9.5, 0.25
             )
         s = self.sz
         sac = rotated(self.pb(0.0, 62.0, 938.0), (46.0 * s, 15.0 * s, 56.0 * s), ("x", -28.0))
@@ -429,7 +729,7 @@ class Body:
             si = rotated(
                 self.pb(side * 50.0, 58.0, 958.0), (9.0 * s, 14.0 * s, 36.0 * s), ("x", -28.0)
             )
-            self.bone(f"SI joint {side}", si, 13.0, Tissue.SPONGY)
+            self.bone(f"SI joint {side}", si, 15.0, Tissue.SPONGY)
         self.bone(
             "coccyx",
             Capsule(self.pb(0.0, 82.0, 890.0), self.pb(0.0, 70.0, 862.0), self.r(6.0), self.r(4.0)),
@@ -437,83 +737,181 @@ class Body:
         )
 
     def _ribs_and_sternum(self) -> None:
-        a = [68, 94, 112, 124, 132, 137, 139, 139, 137, 133, 126, 118]
-        b = [48, 64, 76, 84, 89, 92, 94, 95, 95, 94, 92, 90]
-        yc = [10, 8, 6, 4, 2, 0, 0, 0, 0, 2, 4, 6]
-        phi_end = [2.45, 2.6, 2.68, 2.7, 2.66, 2.6, 2.5, 2.35, 2.2, 1.95, 1.5, 1.1]
-        drop = [32, 52, 72, 88, 98, 104, 108, 104, 94, 78, 45, 25]
+        """Twelve pairs of ribs on the chest wall with costal cartilages to the sternum.
+
+        Each rib leaves its vertebra, runs back and out to its angle, then slopes down
+        round the side of the chest; its cartilage climbs back up to the sternum (ribs 1-7)
+        or to the cartilage above (8-10). Ribs 11 and 12 float.
+        """
+        s = self.sz
+        # Reference heights (mm) of the sternal attachments of cartilages 1-10.
+        attach = [1380, 1332, 1300, 1278, 1262, 1242, 1222, 1204, 1190, 1178]
+        # Angular extent (degrees from the posterior midline) of the bony rib, and the drop
+        # (mm) from the head to the lowest point of the bony rib.
+        ang_end = [118, 128, 134, 138, 140, 140, 138, 136, 132, 124, 96, 70]
+        drop = [44, 84, 122, 148, 162, 170, 170, 164, 150, 132, 90, 56]
         rr = self.r(5.0)
+        self.costal = []
         for n in range(12):
             z_head = VERTEBRAE[f"T{n + 1}"]
             y_sp = self.spine_y(z_head)
             for side in (-1, 1):
-                phis = np.linspace(0.42, phi_end[n], 16)
-                pts = [self.pb(side * 14.0, y_sp + 6.0, z_head)]
-                for phi in phis:
-                    t = (phi - phis[0]) / (phis[-1] - phis[0])
-                    x = side * a[n] * np.sin(phi)
-                    y = yc[n] + b[n] * np.cos(phi)
-                    z = z_head - 4.0 - drop[n] * t**0.85
-                    pts.append(self.p(x, y, z))
+                # Head on the vertebral body, tubercle on the transverse process, then round
+                # the chest wall: flat near the spine, steepest on the lateral wall.
+                pts = [
+                    self.pb(side * 17.0, y_sp + 6.0, z_head),
+                    self.pb(side * 36.0, y_sp + 24.0, z_head - 2.0),
+                ]
+                angs = np.linspace(30.0, ang_end[n], 17)
+                for a in angs:
+                    t = (a - 22.0) / (angs[-1] - 22.0)
+                    z = (z_head - 3.0 - drop[n] * (0.5 - 0.5 * np.cos(np.pi * t**0.9))) * s
+                    pts.append(self.on_wall(self.ribline, z, float(a), side))
                 for k in range(len(pts) - 1):
                     self.bone(f"rib {n + 1} {side} {k}", Capsule(pts[k], pts[k + 1], rr, rr), 5.0)
-        s = self.sz
-        self.bone(
-            "manubrium",
-            rotated(self.p(0.0, -86.0, 1384.0), (27.0 * s, 8.0 * s, 22.0 * s), ("x", 12.0)),
-            6.5,
-            Tissue.SPONGY,
-        )
-        self.bone(
-            "sternum",
-            rotated(self.p(0.0, -94.0, 1290.0), (16.0 * s, 8.0 * s, 74.0 * s), ("x", 8.0)),
-            6.0,
-            Tissue.SPONGY,
-        )
-        self.landmarks["sternum"] = self.p(0.0, -94.0, 1290.0)
+                if n >= 10:
+                    continue
+                # Costal cartilage from the rib's end towards the sternum.
+                end = pts[-1]
+                za = attach[n] * s
+                a_st = 168.0 if n < 7 else 160.0 - 6.0 * (n - 7)
+                off = 2.0 if n < 7 else 0.0
+                cart = [end]
+                for t in (0.35, 0.7, 1.0):
+                    a = ang_end[n] + (a_st - ang_end[n]) * t
+                    z = end[2] + (za - end[2]) * t**1.5
+                    cart.append(self.on_wall(self.ribline, z, a, side, off))
+                for k in range(len(cart) - 1):
+                    self.add(
+                        f"costal cartilage {n + 1} {side} {k}",
+                        Capsule(cart[k], cart[k + 1], rr * 0.9, rr * 0.9),
+                        Tissue.CARTILAGE,
+                    )
+                self.bone(
+                    f"costochondral junction {n + 1} {side}",
+                    Ellipsoid(end, (rr * 1.3, rr * 1.3, rr * 1.3)),
+                    7.0,
+                    Tissue.SPONGY,
+                )
+        # Sternum: manubrium, body, xiphoid, just in front of the costal cartilages.
+        rows = []
+        for z, hw, hd in (
+            (1196.0, 6.0, 3.0),
+            (1216.0, 11.0, 5.0),
+            (1240.0, 15.0, 6.5),
+            (1300.0, 17.0, 7.0),
+            (1326.0, 15.0, 6.5),
+            (1336.0, 21.0, 7.5),
+            (1366.0, 27.0, 8.5),
+            (1382.0, 22.0, 7.0),
+        ):
+            zs = z * s
+            cx, cy, _a, b = (float(v) for v in self.ribline.at(np.asarray(zs)))
+            rows.append((zs, cx, cy - b - 1.0 * s, hw * s, hd * s))
+        self.bone("sternum", Profile(tuple(rows)), 8.0)
+        inner = tuple((z, x, y, max(a - 2.0, 1.0), max(b - 2.0, 1.0)) for z, x, y, a, b in rows)
+        self.add("sternum core", Profile(inner), Tissue.SPONGY)
+        z_st = 1290.0 * s
+        cx, cy, _a, b = (float(v) for v in self.ribline.at(np.asarray(z_st)))
+        self.landmarks["sternum"] = (cx, cy - b, z_st)
 
     def _shoulder_girdle_and_arms(self) -> None:
         s, sh = self.sz, self.shoulder
         for side in (-1, 1):
             tag = "L" if side > 0 else "R"
-            st = self.p(side * 20.0, -80.0, 1404.0)
-            mid = self.p(side * 88.0, -84.0, 1418.0)
-            lat = self.pb(side * 168.0 * sh, -8.0, 1418.0)
-            self.bone(f"clavicle {side} a", Capsule(st, mid, self.r(7.0), self.r(6.5)), 5.0)
-            self.bone(f"clavicle {side} b", Capsule(mid, lat, self.r(6.5), self.r(6.0)), 5.0)
-            ang = np.degrees(np.arctan2(-45.0, side * 85.0))
-            blade = rotated(
-                self.p(side * 102.0 * sh, 88.0, 1318.0), (48.0 * s, 5.0 * s, 74.0 * s), ("z", ang)
-            )
-            self.bone(f"scapula {side}", blade, 5.0)
-            glen = self.pb(side * 160.0 * sh, 36.0, 1384.0)
+            # S-shaped clavicle: convex forwards medially, concave laterally, rising slightly.
+            clav = [
+                (22.0, -84.0, 1402.0),
+                (52.0, -94.0, 1401.0),
+                (86.0, -88.0, 1406.0),
+                (116.0, -68.0, 1413.0),
+                (142.0 * sh, -40.0, 1419.0),
+                (166.0 * sh, -6.0, 1418.0),
+            ]
+            pts = [self.pb(side * x, y, z) for x, y, z in clav]
             self.bone(
-                f"scapula border {side}",
-                Capsule(self.p(side * 92.0 * sh, 96.0, 1246.0), glen, self.r(6.0), self.r(7.0)),
-                5.5,
-            )
-            self.bone(
-                f"scapular spine {side}",
-                Capsule(
-                    self.p(side * 62.0, 104.0, 1346.0),
-                    self.pb(side * 168.0 * sh, 26.0, 1410.0),
-                    self.r(5.5),
-                    self.r(6.0),
+                f"clavicle {side}",
+                Union(
+                    tuple(
+                        Capsule(a, b, self.r(7.0), self.r(6.5))
+                        for a, b in zip(pts[:-1], pts[1:], strict=True)
+                    )
                 ),
-                5.5,
+                6.0,
             )
+            # Scapula: a plate in the muscle behind the upper ribs, spine and borders thicker.
+            table = tuple(
+                (z * s, lo, hi)
+                for z, lo, hi in (
+                    (1226.0, 40.0, 44.0),
+                    (1262.0, 30.0, 56.0),
+                    (1330.0, 26.0, 74.0),
+                    (1385.0, 26.0, 84.0),
+                    (1400.0, 30.0, 84.0),
+                )
+            )
+            self.bone(
+                f"scapula {side}", WallPatch(self.ribline, 6.0 * s, 6.0 * s, side, table), 7.0
+            )
+            med = [
+                self.on_wall(self.ribline, z * s, lo, side, 8.5 * s)
+                for z, lo, _ in (
+                    (1226.0, 40.0, 0),
+                    (1262.0, 30.0, 0),
+                    (1330.0, 26.0, 0),
+                    (1395.0, 28.0, 0),
+                )
+            ]
+            lat = [
+                self.on_wall(self.ribline, z * s, hi, side, 8.5 * s)
+                for z, hi in ((1226.0, 44.0), (1262.0, 56.0), (1330.0, 74.0), (1380.0, 84.0))
+            ]
+            for nm, chain in (("medial", med), ("lateral", lat)):
+                self.bone(
+                    f"scapula {nm} border {side}",
+                    Union(
+                        tuple(
+                            Capsule(a, b, self.r(4.5), self.r(4.5))
+                            for a, b in zip(chain[:-1], chain[1:], strict=True)
+                        )
+                    ),
+                    8.0,
+                )
+            sp0 = self.on_wall(self.ribline, 1368.0 * s, 28.0, side, 14.0 * s)
+            sp1 = self.on_wall(self.ribline, 1392.0 * s, 78.0, side, 22.0 * s)
+            self.bone(f"scapular spine {side}", Capsule(sp0, sp1, self.r(5.0), self.r(6.5)), 6.0)
+            glen = self.pb(side * 160.0 * sh, 36.0, 1384.0)
             self.bone(
                 f"glenoid {side}",
                 Ellipsoid(glen, (10.0 * s, 18.0 * s, 22.0 * s)),
                 8.0,
                 Tissue.SPONGY,
             )
+            acrom = self.pb(side * 172.0 * sh, 8.0, 1413.0)
+            self.bone(f"acromion {side}", Capsule(sp1, acrom, self.r(7.0), self.r(7.0)), 7.0)
             self.bone(
-                f"acromion {side}",
-                Ellipsoid(self.pb(side * 172.0 * sh, 8.0, 1413.0), (16.0 * s, 22.0 * s, 7.0 * s)),
-                7.0,
+                f"coracoid {side}",
+                Capsule(glen, self.pb(side * 140.0 * sh, -30.0, 1392.0), self.r(6.0), self.r(5.0)),
+                6.0,
             )
             head = self.pb(side * 182.0 * sh, 16.0, 1382.0)
+            self.bone(
+                f"humeral head {side}",
+                Ellipsoid(head, (24.0 * s, 24.0 * s, 25.0 * s)),
+                9.0,
+                Tissue.SPONGY,
+            )
+            self.landmarks[f"shoulder_{tag}"] = head
+            self.landmarks[f"acromion_{tag}"] = acrom
+            if self.arms_up:
+                self.long_bone(
+                    f"humerus {side}",
+                    self.pb(side * 178.0 * sh, 18.0, 1400.0),
+                    self.pb(side * 132.0, 30.0, 1680.0),
+                    self.r(11.0),
+                    3.0,
+                )
+                continue
             elbow = self.pb(side * 212.0, 12.0, 1075.0)
             wrist = self.pb(side * 234.0, -4.0, 835.0)
             self.long_bone(
@@ -524,15 +922,9 @@ class Body:
                 3.0,
             )
             self.bone(
-                f"humeral head {side}",
-                Ellipsoid(head, (24.0 * s, 24.0 * s, 25.0 * s)),
-                6.5,
-                Tissue.SPONGY,
-            )
-            self.bone(
                 f"elbow {side}",
                 Ellipsoid(elbow, (28.0 * s, 16.0 * s, 16.0 * s)),
-                5.0,
+                6.5,
                 Tissue.SPONGY,
             )
             for dx, rad, nm in ((-9.0, 6.0, "radius"), (9.0, 7.0, "ulna")):
@@ -545,19 +937,25 @@ class Body:
                 )
             self.bone(
                 f"wrist {side}",
-                Ellipsoid(wrist, (12.0 * s, 22.0 * s, 12.0 * s)),
-                5.0,
+                Ellipsoid(wrist, (14.0 * s, 22.0 * s, 16.0 * s)),
+                6.5,
                 Tissue.SPONGY,
             )
-            hand = self.pb(side * 240.0, -8.0, 768.0)
-            self.bone(f"metacarpals {side}", Ellipsoid(hand, (9.0 * s, 36.0 * s, 48.0 * s)), 4.5)
-            self.bone(
-                f"fingers {side}",
-                Ellipsoid(self.pb(side * 240.0, -8.0, 700.0), (7.0 * s, 30.0 * s, 34.0 * s)),
-                3.5,
-            )
-            self.landmarks[f"shoulder_{tag}"] = head
-            self.landmarks[f"acromion_{tag}"] = self.pb(side * 172.0 * sh, 8.0, 1413.0)
+            # Hand: carpus, five metacarpals and fingers (palm facing the thigh).
+            carpus = self.pb(side * 238.0, -6.0, 808.0)
+            self.bone(f"carpus {side}", Ellipsoid(carpus, (10.0 * s, 22.0 * s, 16.0 * s)), 6.0)
+            for k, dy in enumerate((-30.0, -16.0, -3.0, 10.0, 22.0)):
+                base = self.pb(side * 240.0, -6.0 + 0.4 * dy, 796.0)
+                if k == 0:  # thumb, pointing forwards
+                    tip1 = self.pb(side * 236.0, -48.0, 770.0)
+                    tip2 = self.pb(side * 234.0, -66.0, 744.0)
+                else:
+                    tip1 = self.pb(side * 242.0, -6.0 + dy, 734.0)
+                    tip2 = self.pb(side * 243.0, -6.0 + 1.1 * dy, 660.0 + 8.0 * abs(k - 2.5))
+                self.bone(
+                    f"metacarpal {side} {k}", Capsule(base, tip1, self.r(4.0), self.r(3.5)), 4.5
+                )
+                self.bone(f"finger {side} {k}", Capsule(tip1, tip2, self.r(3.2), self.r(2.6)), 3.5)
 
     def _pelvis_and_legs(self) -> None:
         s, hp = self.sz, self.hips
@@ -578,14 +976,14 @@ class Body:
                 self.r(7.0),
                 self.r(6.0),
             )
-            self.bone(f"iliac crest {side}", crest, 8.0)
+            self.bone(f"iliac crest {side}", crest, 9.0)
             self.landmarks[f"ilium_{tag}"] = wing_c
             self.radii[f"ilium_{tag}"] = 30.0 * s
             acet = self.pb(side * 90.0 * hp, 4.0, 892.0)
             self.bone(
                 f"acetabulum {side}",
                 Ellipsoid(acet, (30.0 * s, 30.0 * s, 40.0 * s)),
-                9.0,
+                10.0,
                 Tissue.SPONGY,
             )
             sup_acet = self.pb(side * 92.0 * hp, 10.0, 922.0)
@@ -595,7 +993,7 @@ class Body:
                 Capsule(
                     sup_acet, self.pb(side * 70.0 * hp, 40.0, 965.0), self.r(15.0), self.r(12.0)
                 ),
-                8.0,
+                9.0,
                 Tissue.SPONGY,
             )
             sym = self.pb(side * 12.0, -58.0, 856.0)
@@ -611,117 +1009,192 @@ class Body:
                 8.0,
             )
             self.bone(f"ischial ramus {side}", Capsule(isch, sym, self.r(7.0), self.r(7.0)), 7.0)
-            # Femur: head, neck, trochanters, hollow shaft, condyles.
-            head = self.pb(side * 92.0 * hp, 4.0, 888.0)
-            troch = self.pb(side * 134.0 * hp, 14.0, 872.0)
+            self._leg(side, tag)
+
+    def _leg(self, side: int, tag: str) -> None:
+        """Femur (head to condyles, about 26 % of height), patella, tibia and fibula (about
+        22 %) with flared joint ends and malleoli, and the bones of the foot."""
+        s, hp = self.sz, self.hips
+        xk = side * 80.0  # knee centre (reference mm)
+        xa = side * 88.0  # ankle centre
+        med = -side  # towards the midline
+        head = self.pb(side * 92.0 * hp, 4.0, 888.0)
+        troch = self.pb(side * 134.0 * hp, 14.0, 872.0)
+        self.bone(
+            f"femoral head {side}",
+            Ellipsoid(head, (23.0 * s, 23.0 * s, 23.0 * s)),
+            9.0,
+            Tissue.SPONGY,
+        )
+        self.bone(
+            f"femoral neck {side}",
+            Capsule(head, self.pb(side * 122.0 * hp, 10.0, 862.0), self.r(15.0), self.r(16.0)),
+            7.0,
+            Tissue.SPONGY,
+        )
+        self.bone(
+            f"femoral trochanter {side}",
+            Ellipsoid(troch, (16.0 * s, 20.0 * s, 26.0 * s)),
+            7.5,
+            Tissue.SPONGY,
+        )
+        self.bone(
+            f"femoral lesser trochanter {side}",
+            Ellipsoid(self.pb(side * 108.0 * hp, 20.0, 830.0), (12.0 * s, 12.0 * s, 14.0 * s)),
+            6.5,
+        )
+        prox = self.pb(side * 118.0 * hp, 10.0, 850.0)
+        self.landmarks[f"femur_prox_{tag}"] = self.pb(side * 118.0 * hp, 10.0, 845.0)
+        dist = self.pb(xk + med * 2.0, 8.0, 545.0)
+        self.long_bone(f"femur {side}", prox, dist, self.r(13.5), 3.0)
+        self.bone(
+            f"femoral metaphysis {side}",
+            Capsule(dist, self.pb(xk, 8.0, 498.0), self.r(14.0), self.r(30.0)),
+            6.0,
+            Tissue.SPONGY,
+        )
+        for dx in (-20.0, 20.0):
             self.bone(
-                f"femoral head {side}",
-                Ellipsoid(head, (23.0 * s, 23.0 * s, 23.0 * s)),
+                f"femoral condyle {side} {dx:+.0f}",
+                Ellipsoid(self.pb(xk + dx, 14.0, 484.0), (17.0 * s, 28.0 * s, 22.0 * s)),
                 8.0,
                 Tissue.SPONGY,
             )
-            self.bone(
-                f"femoral neck {side}",
-                Capsule(head, self.pb(side * 122.0 * hp, 10.0, 862.0), self.r(15.0), self.r(16.0)),
-                6.5,
-                Tissue.SPONGY,
-            )
-            self.bone(
-                f"trochanter {side}",
-                Ellipsoid(troch, (16.0 * s, 20.0 * s, 26.0 * s)),
-                7.0,
-                Tissue.SPONGY,
-            )
-            prox = self.pb(side * 118.0 * hp, 10.0, 850.0)
-            self.landmarks[f"femur_prox_{tag}"] = self.pb(side * 118.0 * hp, 10.0, 845.0)
-            knee = self.pb(side * 80.0, 4.0, 496.0)
-            self.bone(
-                f"lesser trochanter {side}",
-                Ellipsoid(self.pb(side * 108.0 * hp, 20.0, 830.0), (12.0 * s, 12.0 * s, 14.0 * s)),
-                6.5,
-            )
-            self.long_bone(
-                f"femur {side}", prox, (knee[0], knee[1], knee[2] + 20.0 * s), self.r(14.0), 3.0
-            )
-            self.bone(
-                f"femoral condyles {side}",
-                Ellipsoid(knee, (36.0 * s, 26.0 * s, 24.0 * s)),
-                6.0,
-                Tissue.SPONGY,
-            )
-            self.bone(
-                f"patella {side}",
-                Ellipsoid(self.pb(side * 80.0, -40.0, 494.0), (18.0 * s, 8.0 * s, 20.0 * s)),
-                5.0,
-            )
-            plateau = self.pb(side * 80.0, 8.0, 460.0)
-            ankle = self.pb(side * 90.0, 2.0, 82.0)
-            self.bone(
-                f"tibial plateau {side}",
-                Ellipsoid(plateau, (34.0 * s, 24.0 * s, 16.0 * s)),
-                6.0,
-                Tissue.SPONGY,
-            )
-            self.long_bone(
-                f"tibia {side}",
-                (plateau[0], plateau[1], plateau[2] - 15.0 * s),
-                (ankle[0], ankle[1], ankle[2] + 18.0 * s),
-                self.r(12.0),
-                3.0,
-            )
-            self.long_bone(
-                f"fibula {side}",
-                self.pb(side * 112.0, 20.0, 450.0),
-                self.pb(side * 114.0, 16.0, 80.0),
+        self.bone(
+            f"femoral trochlea {side}",
+            Ellipsoid(self.pb(xk, -12.0, 494.0), (28.0 * s, 14.0 * s, 18.0 * s)),
+            7.5,
+            Tissue.SPONGY,
+        )
+        self.bone(
+            f"patella {side}",
+            Ellipsoid(self.pb(xk, -36.0, 496.0), (19.0 * s, 9.0 * s, 21.0 * s)),
+            6.5,
+        )
+        knee = self.pb(xk, 4.0, 470.0)
+        self.bone(
+            f"tibial plateau {side}",
+            Ellipsoid(self.pb(xk, 8.0, 449.0), (37.0 * s, 27.0 * s, 8.0 * s)),
+            8.0,
+            Tissue.SPONGY,
+        )
+        self.bone(
+            f"tibial metaphysis {side}",
+            Capsule(
+                self.pb(xk, 8.0, 446.0),
+                self.pb(xk + med * 4.0, 6.0, 392.0),
+                self.r(31.0),
+                self.r(14.0),
+            ),
+            6.0,
+            Tissue.SPONGY,
+        )
+        self.long_bone(
+            f"tibia {side}",
+            self.pb(xk + med * 4.0, 6.0, 400.0),
+            self.pb(xa, 4.0, 130.0),
+            self.r(12.0),
+            3.0,
+        )
+        self.bone(
+            f"distal tibia {side}",
+            Capsule(self.pb(xa, 4.0, 138.0), self.pb(xa, 4.0, 100.0), self.r(13.0), self.r(21.0)),
+            6.0,
+            Tissue.SPONGY,
+        )
+        self.bone(
+            f"medial malleolus {side}",
+            Capsule(
+                self.pb(xa + med * 15.0, 6.0, 104.0),
+                self.pb(xa + med * 18.0, 8.0, 88.0),
+                self.r(8.0),
                 self.r(6.0),
-                2.8,
-            )
+            ),
+            7.5,
+        )
+        fib_head = self.pb(xk - med * 32.0, 22.0, 436.0)
+        self.bone(
+            f"fibular head {side}",
+            Ellipsoid(fib_head, (10.0 * s, 10.0 * s, 12.0 * s)),
+            6.0,
+            Tissue.SPONGY,
+        )
+        self.long_bone(
+            f"fibula {side}", fib_head, self.pb(xa - med * 26.0, 16.0, 100.0), self.r(6.0), 2.8
+        )
+        self.bone(
+            f"lateral malleolus {side}",
+            Capsule(
+                self.pb(xa - med * 26.0, 16.0, 104.0),
+                self.pb(xa - med * 28.0, 18.0, 70.0),
+                self.r(8.0),
+                self.r(6.5),
+            ),
+            7.5,
+        )
+        ankle = self.pb(xa, 4.0, 84.0)
+        self.bone(
+            f"talus {side}",
+            Ellipsoid(self.pb(xa, 2.0, 72.0), (17.0 * s, 24.0 * s, 13.0 * s)),
+            7.0,
+            Tissue.SPONGY,
+        )
+        self.bone(
+            f"calcaneus {side}",
+            Ellipsoid(self.pb(xa + 2.0 * side, 30.0, 40.0), (16.0 * s, 32.0 * s, 20.0 * s)),
+            6.0,
+            Tissue.SPONGY,
+        )
+        self.bone(
+            f"midfoot {side}",
+            rotated(
+                self.pb(xa + 6.0 * side, -38.0, 46.0), (24.0 * s, 18.0 * s, 12.0 * s), ("x", -15.0)
+            ),
+            5.5,
+            Tissue.SPONGY,
+        )
+        for k, dx in enumerate((-20.0, -10.0, 0.0, 10.0, 19.0)):
+            x0 = xa + 6.0 * side + med * dx
+            base = self.pb(x0, -52.0, 42.0)
+            tip = self.pb(x0 + med * 0.3 * dx, -118.0, 20.0)
+            toe = self.pb(x0 + med * 0.4 * dx, -148.0 + 4.0 * abs(k - 0.0) * 0.0, 14.0)
+            r0 = 5.0 if k == 0 else 3.8
             self.bone(
-                f"ankle {side}",
-                Ellipsoid(ankle, (24.0 * s, 18.0 * s, 16.0 * s)),
-                5.5,
-                Tissue.SPONGY,
+                f"metatarsal {side} {k}", Capsule(base, tip, self.r(r0), self.r(r0 - 0.6)), 4.0
             )
-            self.bone(
-                f"calcaneus {side}",
-                Ellipsoid(self.pb(side * 92.0, 28.0, 42.0), (18.0 * s, 32.0 * s, 20.0 * s)),
-                4.5,
-                Tissue.SPONGY,
-            )
-            self.bone(
-                f"tarsals {side}",
-                rotated(
-                    self.pb(side * 96.0, -40.0, 46.0), (24.0 * s, 36.0 * s, 12.0 * s), ("x", -15.0)
-                ),
-                4.0,
-                Tissue.SPONGY,
-            )
-            self.bone(
-                f"metatarsals {side}",
-                rotated(
-                    self.pb(side * 100.0, -100.0, 34.0), (28.0 * s, 46.0 * s, 8.0 * s), ("x", -15.0)
-                ),
-                3.0,
-            )
-            self.landmarks[f"knee_{tag}"] = knee
-            self.landmarks[f"ankle_{tag}"] = ankle
+            self.bone(f"toe {side} {k}", Capsule(tip, toe, self.r(r0 - 0.8), self.r(r0 - 1.4)), 3.5)
+        self.landmarks[f"knee_{tag}"] = knee
+        self.landmarks[f"ankle_{tag}"] = ankle
+
+    def bone_length_mm(self, prefix: str) -> float:
+        """Vertical extent (mm) of all parts whose name starts with ``prefix``."""
+        lo = [p.shape.bounds()[0][2] for p in self.parts if p.name.startswith(prefix)]
+        hi = [p.shape.bounds()[1][2] for p in self.parts if p.name.startswith(prefix)]
+        return float(max(hi) - min(lo))
 
 
-def rasterise(body: Body, grid: Grid) -> Phantom:
-    """Paint every part of ``body`` onto ``grid``."""
+def rasterise(body: Body, grid: Grid, select: tuple[str, ...] | None = None) -> Phantom:
+    """Paint every part of ``body`` onto ``grid``.
+
+    ``select`` paints only the parts whose names start with one of these prefixes, each on
+    its own (ignoring the labels already there): masks of single structures for tests.
+    """
     labels = np.zeros(grid.shape, dtype=np.uint8)
     uptake = np.zeros(grid.shape, dtype=np.float32)
     for part in body.parts:
+        if select is not None and not part.name.startswith(select):
+            continue
         lo, hi = part.shape.bounds()
         b = grid.box(lo, hi)
         if b is None:
             continue
         sl, (x, y, z) = b
         m = np.broadcast_to(part.shape.mask(x, y, z), labels[sl].shape)
-        if part.only is not None:
-            m = m & np.isin(labels[sl], np.array([int(t) for t in part.only], dtype=np.uint8))
-        if part.name.startswith("lung"):
-            m = m & part_cage_mask(body, x, y, z, labels[sl].shape)
+        if select is None:
+            if part.only is not None:
+                m = m & np.isin(labels[sl], np.array([int(t) for t in part.only], dtype=np.uint8))
+            if part.name.startswith("lung"):
+                m = m & part_cage_mask(body, x, y, z, labels[sl].shape)
         if not m.any():
             continue
         labels[sl][m] = int(part.label)
@@ -736,16 +1209,12 @@ def rasterise(body: Body, grid: Grid) -> Phantom:
 def part_cage_mask(
     body: Body, x: np.ndarray, y: np.ndarray, z: np.ndarray, shape: tuple[int, ...]
 ) -> np.ndarray:
-    """Inside the rib cage and outside the mediastinum (for the lungs)."""
+    """Inside the rib cage, off the midline and not behind the front of the spine (lungs)."""
     inside = body.cage.mask(x, y, z)
-    medi = np.abs(x) > 20.0 * body.sz
-    return np.broadcast_to(inside & medi, shape)
-
-
-def lesion_shape(body: Body, site: str, radius_mm: float) -> Shape:
-    """Sphere at an anatomical site (a landmark key)."""
-    c = body.landmarks[site]
-    return Ellipsoid(c, (radius_mm, radius_mm, radius_mm))
+    sb = body.sz * (0.5 + 0.5 * body.girth)
+    y_spine = np.interp(z / body.sz, _SPINE_Y[:, 0], _SPINE_Y[:, 1]) * sb
+    spine = (np.abs(x) < 17.0 * sb) & (y > y_spine - 10.0 * sb)
+    return np.broadcast_to(inside & ~spine & (np.abs(x) > 2.0), shape)
 
 
 __all__ = [
@@ -754,7 +1223,6 @@ __all__ = [
     "Phantom",
     "Tissue",
     "VERTEBRAE",
-    "lesion_shape",
     "rasterise",
     "shape_mask",
     "paint",

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from casereport.synth.anatomy import BONE_LABELS, Body, Phantom, Tissue, lesion_shape
-from casereport.synth.grid import Ellipsoid, Grid, Shape, paint
+from casereport.synth.anatomy import BONE_LABELS, Body, Phantom, Tissue
+from casereport.synth.grid import Ellipsoid, Grid, Shape, paint, rotated
 from casereport.synth.physics import INJECTED_MBQ, TC99M_HALF_LIFE_S, UPTAKE_DELAY_S
 from casereport.synth.subjects import SubjectSpec
 
@@ -31,6 +31,8 @@ SOFT_WEIGHT: dict[Tissue, float] = {
     Tissue.SPLEEN: 1.2,
     Tissue.BRAIN: 0.15,
     Tissue.BREAST: 0.6,
+    Tissue.BLOOD: 1.2,
+    Tissue.CARTILAGE: 1.0,
 }
 
 
@@ -41,9 +43,9 @@ class Fractions:
     What is not listed was excreted in urine and voided before imaging.
     """
 
-    bone: float = 0.45
-    soft: float = 0.16
-    bladder: float = 0.06
+    bone: float = 0.50
+    soft: float = 0.09
+    bladder: float = 0.08
     kidneys: float = 0.009
 
     @property
@@ -53,7 +55,7 @@ class Fractions:
 
 NORMAL = Fractions()
 #: End-stage renal disease: little excretion, high soft-tissue background, faint kidneys.
-RENAL_FAILURE = Fractions(bone=0.40, soft=0.34, bladder=0.015, kidneys=0.004)
+RENAL_FAILURE = Fractions(bone=0.52, soft=0.17, bladder=0.012, kidneys=0.004)
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,16 @@ class Concentrations:
 
 @dataclass(frozen=True)
 class Blob:
-    """A patchy focus of soft-tissue uptake inside the lungs: centre, radii (mm), weight."""
+    """One lobule of a patchy focus of soft-tissue uptake in a lung: centre and radii (mm),
+    a turn about z and then x (degrees) and a weight (relative to soft tissue)."""
 
     centre: tuple[float, float, float]
     radii: tuple[float, float, float]
     weight: float
+    turn_deg: tuple[float, float] = (0.0, 0.0)
+
+    def shape(self) -> Ellipsoid:
+        return rotated(self.centre, self.radii, ("z", self.turn_deg[0]), ("x", self.turn_deg[1]))
 
 
 def fractions(spec: SubjectSpec) -> Fractions:
@@ -110,20 +117,38 @@ def solve(spec: SubjectSpec, phantom: Phantom) -> Concentrations:
 
 
 def lung_blobs(spec: SubjectSpec, body: Body, rng: np.random.Generator) -> tuple[Blob, ...]:
-    """Random patchy foci in the middle third of both lungs (case B)."""
+    """Irregular patches spread through the mid zones of both lungs (case B).
+
+    Each patch is a cluster of two or three elongated lobules; the patches lie across the
+    whole width of each lung, mostly away from the hilum, so the uptake reads as patchy
+    parenchymal uptake rather than as hilar nodes.
+    """
     blobs: list[Blob] = []
     for side in ("R", "L"):
         lung = body.lungs[side]
         cx, cy, cz = lung.centre
         rx, ry, rz = lung.radii
+        sgn = 1.0 if side == "L" else -1.0
         for _ in range(spec.lung_patches):
-            c = (
-                cx + rng.uniform(-0.65, 0.65) * rx,
-                cy + rng.uniform(-0.6, 0.6) * ry,
-                cz + rng.uniform(-0.30, 0.25) * rz,
+            c = np.array(
+                [
+                    cx + sgn * rng.uniform(-0.45, 0.95) * rx,
+                    cy + rng.uniform(-0.7, 0.7) * ry,
+                    cz + rng.uniform(-0.45, 0.3) * rz,
+                ]
             )
-            r = tuple(float(v) for v in rng.uniform(9.0, 20.0, size=3))
-            blobs.append(Blob(c, r, float(rng.uniform(6.0, 12.0))))  # type: ignore[arg-type]
+            w = float(rng.uniform(12.0, 26.0))
+            for _k in range(int(rng.integers(2, 4))):
+                off = rng.normal(0.0, 7.0, size=3)
+                r = rng.uniform(5.0, 14.0, size=3) * np.array([1.0, 1.0, 1.4])
+                blobs.append(
+                    Blob(
+                        tuple(float(v) for v in c + off),  # type: ignore[arg-type]
+                        tuple(float(v) for v in r),  # type: ignore[arg-type]
+                        w * float(rng.uniform(0.7, 1.0)),
+                        (float(rng.uniform(0, 180)), float(rng.uniform(-40, 40))),
+                    )
+                )
     return tuple(blobs)
 
 
@@ -137,10 +162,32 @@ class Findings:
     lesions: tuple[tuple[str, Shape, float], ...]
 
 
+def lesion_parts(
+    body: Body, site: str, radius_mm: float, uptake: float, rng: np.random.Generator
+) -> list[tuple[Shape, float]]:
+    """An irregular metastasis: a hot core and two to four cooler lobules around it, all
+    later restricted to the bone they fall in. Vertebral lesions reach into a pedicle."""
+    c = np.asarray(body.landmarks[site], dtype=float)
+    parts: list[tuple[Shape, float]] = []
+    r = radius_mm
+    for _ in range(int(rng.integers(2, 5))):
+        off = rng.normal(0.0, 0.45 * r, size=3)
+        radii = tuple(float(v) for v in rng.uniform(0.45, 0.8, size=3) * r)
+        parts.append((Ellipsoid(tuple(c + off), radii), uptake * float(rng.uniform(0.45, 0.7))))  # type: ignore[arg-type]
+    core = tuple(float(v) for v in rng.uniform(0.75, 0.95, size=3) * r)
+    parts.append((Ellipsoid(tuple(c + rng.normal(0.0, 0.15 * r, size=3)), core), uptake))  # type: ignore[arg-type]
+    if site[0] in "TL" and site[1:].isdigit():
+        side = float(rng.choice([-1.0, 1.0]))
+        ped = c + np.array([side * 0.7 * r, 1.1 * r, 0.0])
+        parts.append((Ellipsoid(tuple(ped), (0.45 * r, 0.55 * r, 0.5 * r)), 0.8 * uptake))  # type: ignore[arg-type]
+    return parts
+
+
 def findings(spec: SubjectSpec, body: Body, rng: np.random.Generator) -> Findings:
     lesions = tuple(
-        (les.name, lesion_shape(body, les.site, les.radius_mm * body.sz), les.uptake)
+        (les.name, shape, w)
         for les in spec.lesions
+        for shape, w in lesion_parts(body, les.site, les.radius_mm * body.sz, les.uptake, rng)
     )
     return Findings(
         lung_weight=spec.lung_uptake,
@@ -172,8 +219,6 @@ def activity(phantom: Phantom, conc: Concentrations, find: Findings) -> np.ndarr
         lung = labels == int(Tissue.LUNG)
         extra = np.zeros(grid.shape, dtype=np.float32)
         for blob in find.blobs:
-            paint(
-                grid, extra, Ellipsoid(blob.centre, blob.radii), blob.weight, where=lung, mode="max"
-            )
+            paint(grid, extra, blob.shape(), blob.weight, where=lung, mode="max")
         conc_map += extra * conc.soft_mbq_ml
     return (conc_map * grid.voxel_ml).astype(np.float32)

@@ -18,7 +18,7 @@ class CTProtocol:
     """Matrix, pixel size (mm), slice thickness (mm), noise (HU) and tube settings."""
 
     matrix: int = 256
-    fov_mm: float = 540.0
+    fov_mm: float = 480.0
     slice_mm: float = 5.0
     noise_hu: float = 22.0
     kvp: float = 120.0
@@ -54,6 +54,42 @@ def _smooth_noise(
     return f / (f.std() + 1e-12)
 
 
+def table_mask(grid: Grid, back_mm: float = 0.0) -> np.ndarray:
+    """(ny, nx) mask of the scanner table: a curved carbon top under the patient's back and
+    a curved base below it, open at the sides."""
+    x = grid.axis(0)[None, :]
+    y = grid.axis(1)[:, None]
+    top = back_mm + 3.0 - 0.0004 * x**2
+    plate = (y >= top) & (y <= top + 7.0) & (np.abs(x) < 230.0)
+    base = (y >= top + 62.0) & (y <= top + 68.0) & (np.abs(x) < 190.0)
+    return plate | base
+
+
+def ct_noise(
+    labels: np.ndarray, grid: Grid, proto: CTProtocol, rng: np.random.Generator
+) -> np.ndarray:
+    """Low-dose CT noise (HU): correlated over 2-3 pixels like a reconstruction kernel, and
+    horizontal streaks across the shoulders that grow with the lateral path through the body.
+    """
+    body = labels > 0
+    noise = ndimage.gaussian_filter(
+        rng.standard_normal(labels.shape).astype(np.float32), (0.0, 1.0, 1.0)
+    )
+    noise *= proto.noise_hu / (noise.std() + 1e-12)
+    width = body.sum(axis=2).max(axis=1).astype(np.float32)  # widest row per slice, pixels
+    bone = (labels >= int(Tissue.SPONGY)) & (labels <= int(Tissue.CORTICAL))
+    dense = bone.sum(axis=(1, 2)).astype(np.float32)
+    load = (width / max(float(width.max()), 1.0)) ** 2 * (
+        1.0 + dense / max(float(dense.max()), 1.0)
+    )
+    streak = ndimage.gaussian_filter(
+        rng.standard_normal(labels.shape).astype(np.float32), (0.0, 0.6, 18.0)
+    )
+    streak /= streak.std() + 1e-12
+    amp = proto.noise_hu * 1.6 * np.clip(load - 0.6, 0.0, None)[:, None, None]
+    return noise * (0.6 + 0.4 * body) + streak * amp * body
+
+
 def simulate_ct(body: Body, grid: Grid, proto: CTProtocol, rng: np.random.Generator) -> np.ndarray:
     """HU volume (nz, ny, nx) float32 on ``grid``.
 
@@ -68,6 +104,8 @@ def simulate_ct(body: Body, grid: Grid, proto: CTProtocol, rng: np.random.Genera
     )
     labels = rasterise(body, fine).labels
     hu = lookup(HU, labels)
+    rows = labels.any(axis=2)  # (2 nz, ny): body present per slice and row
+    back = float(np.max([grid.axis(1)[np.flatnonzero(r)[-1]] for r in rows if r.any()]))
     shp = (grid.shape[0], 2, grid.shape[1], grid.shape[2])
     hu = hu.reshape(shp).mean(axis=1)
 
@@ -76,20 +114,21 @@ def simulate_ct(body: Body, grid: Grid, proto: CTProtocol, rng: np.random.Genera
         return m.mean(axis=1, dtype=np.float32)
 
     px = dx
-    # Lung parenchyma: gentle texture plus vessel-like dots and branches.
+    y = grid.axis(1)[None, :, None]
+    # Lung parenchyma: fine texture and denser dependent (posterior) lung.
     lung = frac(Tissue.LUNG)
-    tex = _smooth_noise(rng, hu.shape, (0.4, 2.5 / px, 2.5 / px))
-    ves = _smooth_noise(rng, hu.shape, (0.6, 1.6 / px, 1.6 / px))
-    vessels = np.where(ves > 1.9, 550.0 * np.minimum(ves - 1.9, 1.0), 0.0)
-    hu += lung * (18.0 * tex + vessels)
-    del tex, ves, vessels
+    tex = _smooth_noise(rng, hu.shape, (0.4, 1.5 / px, 1.5 / px))
+    gravity = np.clip((y - y.min()) / (y.max() - y.min()), 0.0, 1.0)
+    hu += lung * (22.0 * tex + 110.0 * (gravity - 0.45) ** 2 * np.sign(gravity - 0.45) * 2.0)
+    # Glandular strands in the breasts; trabecular texture in bone.
+    hu += frac(Tissue.BREAST) * 60.0 * tex
+    del tex
     btex = _smooth_noise(rng, hu.shape, (0.3, 1.0, 1.0))
     hu += frac(Tissue.SPONGY, Tissue.MARROW) * 70.0 * btex
     hu += frac(Tissue.SOFT, Tissue.LIVER, Tissue.SPLEEN) * 6.0 * btex
-    hu = ndimage.gaussian_filter(hu, (0.0, 0.75, 0.75))
-    noise = ndimage.gaussian_filter(
-        rng.standard_normal(hu.shape).astype(np.float32), (0.0, 0.7, 0.7)
-    )
-    noise *= proto.noise_hu / (noise.std() + 1e-12)
-    hu += noise
+    del btex
+    outside = labels.reshape(shp)[:, 0] == 0
+    hu = np.where(table_mask(grid, back)[None] & outside, 180.0, hu)
+    hu = ndimage.gaussian_filter(hu, (0.0, 0.6, 0.6))
+    hu += ct_noise(labels.reshape(shp)[:, 0], grid, proto, rng)
     return np.clip(hu, -1024.0, 3071.0).astype(np.float32)

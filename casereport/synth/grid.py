@@ -274,3 +274,57 @@ class Cylinder:
     def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
         inside = ((x - self.cx) / self.rx) ** 2 + ((y - self.cy) / self.ry) ** 2 <= 1.0
         return inside & (z >= self.z0) & (z <= self.z1)
+
+
+@dataclass(frozen=True)
+class Union:
+    """Union of several shapes (an irregular lesion, a chain of tubes)."""
+
+    shapes: tuple[Shape, ...]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        b = [s.bounds() for s in self.shapes]
+        return np.min([lo for lo, _ in b], axis=0), np.max([hi for _, hi in b], axis=0)
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        out = np.zeros(np.broadcast_shapes(x.shape, y.shape, z.shape), dtype=bool)
+        for s in self.shapes:
+            out |= s.mask(x, y, z)
+        return out
+
+
+@dataclass(frozen=True)
+class WallPatch:
+    """A curved plate lying on the outside of a :class:`Profile` (a scapula on the chest wall).
+
+    Points between ``gap_mm`` and ``gap_mm + thickness_mm`` outside the profile's ellipse
+    whose polar angle (degrees, 0 = posterior midline, positive towards the side ``side``)
+    lies between the limits that ``table`` rows (z, lo_deg, hi_deg) give at their height.
+    """
+
+    profile: Profile
+    gap_mm: float
+    thickness_mm: float
+    side: int
+    table: tuple[tuple[float, float, float], ...]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        t = np.asarray(self.table, float)
+        lo, hi = self.profile.bounds()
+        pad = self.gap_mm + self.thickness_mm
+        return (
+            np.array([lo[0] - pad, lo[1] - pad, t[0, 0]]),
+            np.array([hi[0] + pad, hi[1] + pad, t[-1, 0]]),
+        )
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        cx, cy, a, b = self.profile.at(z)
+        g0, g1 = self.gap_mm, self.gap_mm + self.thickness_mm
+        inner = ((x - cx) / (a + g0)) ** 2 + ((y - cy) / (b + g0)) ** 2
+        outer = ((x - cx) / (a + g1)) ** 2 + ((y - cy) / (b + g1)) ** 2
+        t = np.asarray(self.table, float)
+        lo = np.interp(z, t[:, 0], t[:, 1])
+        hi = np.interp(z, t[:, 0], t[:, 2])
+        ang = np.degrees(np.arctan2(self.side * (x - cx), y - cy))
+        inz = (z >= t[0, 0]) & (z <= t[-1, 0])
+        return (inner > 1.0) & (outer <= 1.0) & (ang >= lo) & (ang <= hi) & inz

@@ -28,6 +28,8 @@ MU_PER_MM: dict[Tissue, float] = {
     Tissue.MARROW: 0.0150,
     Tissue.SPONGY: 0.0190,
     Tissue.CORTICAL: 0.0280,
+    Tissue.CARTILAGE: 0.0165,
+    Tissue.BLOOD: 0.0155,
 }
 
 #: Mean CT number (HU) per tissue at 120 kV.
@@ -44,11 +46,13 @@ HU: dict[Tissue, float] = {
     Tissue.BLADDER: 6.0,
     Tissue.SPLEEN: 50.0,
     Tissue.BRAIN: 35.0,
-    Tissue.BREAST: -60.0,
+    Tissue.BREAST: 25.0,
     Tissue.GAS: -1000.0,
     Tissue.MARROW: 30.0,
     Tissue.SPONGY: 320.0,
     Tissue.CORTICAL: 1050.0,
+    Tissue.CARTILAGE: 150.0,
+    Tissue.BLOOD: 40.0,
 }
 
 
@@ -89,7 +93,7 @@ class Camera:
     sensitivity_cps_per_mbq: float = 92.0
     scatter_fraction: float = 0.30
     scatter_sigmas_mm: tuple[float, float] = (14.0, 55.0)
-    gap_mm: float = 15.0
+    gap_mm: float = 25.0
     depth_bin_mm: float = 16.0
 
     def sigma_mm(self, distance_mm: np.ndarray | float) -> np.ndarray:

@@ -191,8 +191,10 @@ def simulate_subject(spec: SubjectSpec, seed: int, version: str) -> SubjectResul
         truth["spot"] = {"z_top_mm": sgeom.z_top_mm, "pixel_mm": SPOT.pixel_mm, "seconds": seconds}
     del density
 
-    cgrid = ct.ct_grid(body, CT)
-    hu = ct.simulate_ct(body, cgrid, CT, rng_for(seed, spec, 4))
+    # The chest CT and SPECT are acquired with the arms raised above the head.
+    chest = Body(spec.sex, spec.height_mm, spec.girth, arms_up=True, lung_vessels=True)
+    cgrid = ct.ct_grid(chest, CT)
+    hu = ct.simulate_ct(chest, cgrid, CT, rng_for(seed, spec, 4))
     for n, ds in enumerate(
         ct_datasets(ids, hu, cgrid.origin_mm, cgrid.spacing_mm, CT.kvp, CT.ma, version), start=1
     ):
@@ -205,7 +207,7 @@ def simulate_subject(spec: SubjectSpec, seed: int, version: str) -> SubjectResul
 
     if spec.spect:
         vol, sgrid, counts = simulate_spect(
-            body, spec, conc, find, hu, cgrid, rng_for(seed, spec, 5)
+            chest, spec, conc, find, hu, cgrid, rng_for(seed, spec, 5)
         )
         res.files["spect/spect.dcm"] = spect_dataset(
             ids, vol, sgrid.origin_mm, sgrid.spacing_mm[0], SPECT, version, counts
