@@ -384,9 +384,8 @@ class Body:
             (70.0, 18.0, 1160.0, 38.0),
             (76.0, 0.0, 1125.0, 36.0),
             (66.0, -22.0, 1085.0, 30.0),
-            (38.0, -42.0, 1058.0, 22.0),
-            (4.0, -46.0, 1062.0, 17.0),
-            (-22.0, -36.0, 1082.0, 13.0),
+            (50.0, -40.0, 1056.0, 20.0),
+            (38.0, -44.0, 1070.0, 14.0),
         ]
         wall = 6.0 * s
         outer, inner = [], []
@@ -595,7 +594,7 @@ class Body:
             for root in roots:
                 for d in starts[side]:
                     v = np.array(d) / np.linalg.norm(d)
-                    grow(side, root + v * 6.0 * s, v, 4.5 * s, 26.0 * s)
+                    grow(side, root + v * 6.0 * s, v, 3.9 * s, 26.0 * s)
         for n, cap in enumerate(caps):
             self.add(f"pulmonary vessel {n}", cap, Tissue.BLOOD, only=(Tissue.LUNG,))
 
@@ -714,12 +713,26 @@ class Body:
         for n in range(1, 13):
             f = (n - 1) / 11.0
             self._vertebra(
-                f"T{n}", VERTEBRAE[f"T{n}"], 23.6, 14.0 + 6.0 * f, 11.0 + 4.0 * f, 13.0, 9.0, 0.9
+                f"T{n}",
+                VERTEBRAE[f"T{n}"],
+                23.6,
+                14.0 + 6.0 * f,
+                11.0 + 4.0 * f,
+                13.0 - 2.5 * f,
+                9.0,
+                0.9,
             )
         for n in range(1, 6):
             f = (n - 1) / 4.0
             self._vertebra(
-                f"L{n}", VERTEBRAE[f"L{n}"], 32.0, 23.0 + 3.0 * f, 16.5 + 1.5 * f, 13.5, 9.5, 0.25
+                f"L{n}",
+                VERTEBRAE[f"L{n}"],
+                32.0,
+                23.0 + 3.0 * f,
+                16.5 + 1.5 * f,
+                10.0 - 2.0 * f,
+                8.0,
+                0.25,
             )
         s = self.sz
         sac = rotated(self.pb(0.0, 62.0, 938.0), (46.0 * s, 15.0 * s, 56.0 * s), ("x", -28.0))
@@ -808,7 +821,7 @@ class Body:
             zs = z * s
             cx, cy, _a, b = (float(v) for v in self.ribline.at(np.asarray(zs)))
             rows.append((zs, cx, cy - b - 1.0 * s, hw * s, hd * s))
-        self.bone("sternum", Profile(tuple(rows)), 8.0)
+        self.bone("sternum", Profile(tuple(rows)), 5.0)
         inner = tuple((z, x, y, max(a - 2.0, 1.0), max(b - 2.0, 1.0)) for z, x, y, a, b in rows)
         self.add("sternum core", Profile(inner), Tissue.SPONGY)
         z_st = 1290.0 * s
@@ -851,7 +864,7 @@ class Body:
                 )
             )
             self.bone(
-                f"scapula {side}", WallPatch(self.ribline, 6.0 * s, 6.0 * s, side, table), 7.0
+                f"scapula {side}", WallPatch(self.ribline, 6.0 * s, 6.0 * s, side, table), 9.0
             )
             med = [
                 self.on_wall(self.ribline, z * s, lo, side, 8.5 * s)
@@ -875,7 +888,7 @@ class Body:
                             for a, b in zip(chain[:-1], chain[1:], strict=True)
                         )
                     ),
-                    8.0,
+                    10.0,
                 )
             sp0 = self.on_wall(self.ribline, 1368.0 * s, 28.0, side, 14.0 * s)
             sp1 = self.on_wall(self.ribline, 1392.0 * s, 78.0, side, 22.0 * s)
@@ -1050,20 +1063,20 @@ class Body:
         self.bone(
             f"femoral metaphysis {side}",
             Capsule(dist, self.pb(xk, 8.0, 498.0), self.r(14.0), self.r(30.0)),
-            6.0,
+            4.5,
             Tissue.SPONGY,
         )
         for dx in (-20.0, 20.0):
             self.bone(
                 f"femoral condyle {side} {dx:+.0f}",
                 Ellipsoid(self.pb(xk + dx, 14.0, 484.0), (17.0 * s, 28.0 * s, 22.0 * s)),
-                8.0,
+                6.0,
                 Tissue.SPONGY,
             )
         self.bone(
             f"femoral trochlea {side}",
             Ellipsoid(self.pb(xk, -12.0, 494.0), (28.0 * s, 14.0 * s, 18.0 * s)),
-            7.5,
+            5.5,
             Tissue.SPONGY,
         )
         self.bone(
@@ -1075,18 +1088,18 @@ class Body:
         self.bone(
             f"tibial plateau {side}",
             Ellipsoid(self.pb(xk, 8.0, 449.0), (37.0 * s, 27.0 * s, 8.0 * s)),
-            8.0,
+            6.0,
             Tissue.SPONGY,
         )
         self.bone(
             f"tibial metaphysis {side}",
             Capsule(
-                self.pb(xk, 8.0, 446.0),
+                self.pb(xk, 8.0, 420.0),
                 self.pb(xk + med * 4.0, 6.0, 392.0),
                 self.r(31.0),
                 self.r(14.0),
             ),
-            6.0,
+            4.5,
             Tissue.SPONGY,
         )
         self.long_bone(

@@ -132,12 +132,12 @@ def lung_blobs(spec: SubjectSpec, body: Body, rng: np.random.Generator) -> tuple
         for _ in range(spec.lung_patches):
             c = np.array(
                 [
-                    cx + sgn * rng.uniform(-0.45, 0.95) * rx,
+                    cx + sgn * rng.uniform(-0.2, 0.95) * rx,
                     cy + rng.uniform(-0.7, 0.7) * ry,
                     cz + rng.uniform(-0.45, 0.3) * rz,
                 ]
             )
-            w = float(rng.uniform(12.0, 26.0))
+            w = float(rng.uniform(14.0, 32.0))
             for _k in range(int(rng.integers(2, 4))):
                 off = rng.normal(0.0, 7.0, size=3)
                 r = rng.uniform(5.0, 14.0, size=3) * np.array([1.0, 1.0, 1.4])
