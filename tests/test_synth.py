@@ -244,7 +244,9 @@ def test_findings_against_control(synth_out):
             ]
         )
 
-    for key, need in (("A", 1.5), ("B", 1.5), ("C", 2.5)):
+    # C: intense but diffuse (a higher lung weight would let the lungs' varying thickness
+    # read as patchy uptake, see test_analysis); A and B over a brighter normal skeleton.
+    for key, need in (("A", 1.5), ("B", 1.5), ("C", 1.7)):
         for view in ("ANT", "POST"):
             ratio = lung(key, view) / lung("control", view)
             assert ratio >= need, (key, view, ratio)
