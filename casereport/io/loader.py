@@ -106,6 +106,9 @@ def build_series(
     return build_planar(list(items), whole_body=kind == "wholebody", options=options)
 
 
+_ANY = SeriesChoice()
+
+
 def load(
     path: str | Path,
     *,
@@ -132,12 +135,15 @@ def load(
         DicomInputError: or one of its subclasses, naming the file and the DICOM attribute.
     """
     p = Path(path)
-    want = (choice or SeriesChoice()).merged(modality=modality, series_uid=series_uid)
+    want = _ANY
+    if choice is not None or modality is not None or series_uid is not None:
+        want = (choice or _ANY).merged(modality=modality, series_uid=series_uid)
     with dicom_warnings():
         if p.is_file():
             ds = read_dataset(p, headers_only=True)
             if not is_directory_file(ds):
-                want.check(ds, p)
+                if want is not _ANY:
+                    want.check(ds, p)
                 return build_series([(p, ds)], options)
         series = collect(p)
         chosen = select(series, p, want)

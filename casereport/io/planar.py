@@ -418,6 +418,10 @@ def planar_views(
     declared = options.views if options.views and len(options.views) == nframes else None
     out = []
     spacing: dict[int | None, tuple[tuple[float, float], str]] = {}
+    root = floats(ds, "PixelSpacing", 2, path, required=False)
+    if root is not None:  # the same for every frame: read once
+        shared = _pixel_spacing(ds, lambda: None, path, options, warns)
+        spacing = {i: shared for i in (None, *range(len(items)))}
     for f in range(nframes):
         index = _detector_index(len(items), dets[f], f, nframes)
         item_view = None if index is None else items.view(index)

@@ -114,8 +114,6 @@ class SeriesChoice:
 
     def check(self, ds: Dataset, path: Path) -> None:
         """Raise if the single file ``ds`` does not match this choice."""
-        if self == SeriesChoice():
-            return
         s = _summary("", [(path, ds)])
         for want, have, label, tag in (
             (self.modality and self.modality.upper(), s.modality, "is", "Modality"),
