@@ -190,3 +190,29 @@ def test_study_outside_the_data_folder_needs_the_opt_in_and_is_gated(tmp_path: P
     (root / "figures" / "figure1.png").write_bytes(b"stand-in")
     verified = _run("verify", "--rendered", str(root / "figures"), cwd=root)
     assert verified.returncode == 1 and f"{outside}: SeriesDescription" in verified.stdout
+
+
+def test_read_only_figures_publish_nothing(tmp_path: Path) -> None:
+    """The case notebook changes (a new label) but figures/ cannot be replaced: the build
+    keeps its previous notebooks, manifest and article, all of them."""
+    root = _project(tmp_path / "p")
+    assert _run("--html-only", "-q", cwd=root).returncode == 0
+
+    def published() -> dict[str, bytes]:
+        build = root / "build"
+        return {
+            p.relative_to(build).as_posix(): p.read_bytes()
+            for p in sorted(build.rglob("*"))
+            if p.is_file()
+            and p.relative_to(build).parts[0] not in ("cache",)
+            and not p.name.startswith(".")
+        }
+
+    before = published()
+    assert "notebooks/case_T.ipynb" in before and "manifest.json" in before
+    with _read_only(root / "figures"):
+        done = _run("--html-only", "-q", "-p", "T:label=changed", cwd=root)
+    line = _one_line(done)
+    assert str(root / "figures") in line or str(root) in line
+    assert published() == before
+    assert not list(root.glob(".*staging-render*")) and not list(root.glob(".old-*"))

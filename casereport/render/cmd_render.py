@@ -18,7 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, help="data folder (default: ROOT/data)")
     p.add_argument("--notebooks", type=Path, help="notebook folder (default: ROOT/notebooks)")
     p.add_argument("--build", type=Path, help="build folder (default: ROOT/build)")
-    p.add_argument("--figures", type=Path, help="figures folder (default: ROOT/figures)")
+    p.add_argument(
+        "--figures",
+        type=Path,
+        help="figures folder (default: ROOT/figures; BUILD/figures with a --build elsewhere)",
+    )
     p.add_argument(
         "--case",
         action="append",

@@ -45,7 +45,13 @@ from casereport.render.jats import figure_files as jats_figure_files
 from casereport.render.params import validate_parameters
 from casereport.render.progress import Progress, Verbosity
 from casereport.render.prose import code_digest, splice_prose
-from casereport.render.publish import BuildLock, fresh_stage, publish, record_kernel_pid
+from casereport.render.publish import (
+    BuildLock,
+    figures_lock,
+    fresh_stage,
+    publish,
+    record_kernel_pid,
+)
 
 #: imported in the article kernel while it waits for the cases (a head start, same results)
 ARTICLE_PRELOAD = ("numpy", "matplotlib.pyplot")  # not casereport.io: see recorded_inputs
@@ -106,6 +112,9 @@ class RenderOptions:
             "figures_dir": root / "figures",
         }
         defaults.update({k: Path(v).resolve() for k, v in kwargs.items() if k in defaults and v})
+        if defaults["build_dir"] != root / "build" and not kwargs.get("figures_dir"):
+            # a build elsewhere never touches the committed figures/
+            defaults["figures_dir"] = defaults["build_dir"] / "figures"
         rest = {k: v for k, v in kwargs.items() if k not in defaults}
         return cls(root=root, **defaults, **rest)
 
@@ -635,7 +644,7 @@ def render(opts: RenderOptions) -> RenderResult:
     """
     lighten_imports()
     opts.build_dir.mkdir(parents=True, exist_ok=True)
-    with BuildLock(opts.build_dir):
+    with BuildLock(opts.build_dir), figures_lock(opts.figures_dir):
         stage = fresh_stage(opts.build_dir)
         try:
             return _Render(opts, stage).run()

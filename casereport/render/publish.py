@@ -35,10 +35,13 @@ _AT_FDCWD = -100
 
 
 class BuildLock:
-    """Exclusive lock on a build folder for the duration of a render (released on death)."""
+    """Exclusive lock on a build folder for the duration of a render (released on death).
 
-    def __init__(self, build_dir: Path) -> None:
-        self.path = build_dir / ".lock"
+    With ``lock_file`` another file is locked instead (see :func:`figures_lock`).
+    """
+
+    def __init__(self, build_dir: Path, lock_file: Path | None = None) -> None:
+        self.path = lock_file or build_dir / ".lock"
         self._fh: IO[str] | None = None
 
     def __enter__(self) -> BuildLock:
@@ -48,9 +51,8 @@ class BuildLock:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.close()
-            raise RenderError(
-                self.path.parent, "another render is using this build folder"
-            ) from None
+            what = "build folder" if self.path.name == ".lock" else "figures folder"
+            raise RenderError(self.path.parent, f"another render is using this {what}") from None
         self._fh = fh
         return self
 
@@ -59,6 +61,13 @@ class BuildLock:
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+
+
+def figures_lock(figures_dir: Path) -> BuildLock:
+    """The lock of a figures folder: a hidden file beside it (inside, it would be swapped
+    away with the folder), so renders with different build folders never publish
+    figures at the same time."""
+    return BuildLock(figures_dir, figures_dir.parent / f".{figures_dir.name}.lock")
 
 
 def record_kernel_pid(build_dir: Path, pid: int) -> None:
@@ -162,26 +171,105 @@ def _move(src: Path, dst: Path) -> None:
         os.replace(tmp, dst)
 
 
+def _ready_beside(src: Path, dst: Path) -> Path:
+    """``src`` moved (or copied, across file systems) to a hidden name next to ``dst``.
+
+    Writing there first fails early, before anything is published, when ``dst``'s folder
+    is read-only or full; the final step is then a rename in one folder.
+    """
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    ready = dst.parent / f".{dst.name}{STAGING_NAME}"
+    if ready.is_dir():
+        shutil.rmtree(ready)
+    elif ready.exists():
+        ready.unlink()
+    _move(src, ready)
+    return ready
+
+
+def _put(ready: Path, dst: Path) -> bool:
+    """Put ``ready`` at ``dst`` (same folder); True when ``ready`` now holds the old ``dst``."""
+    if dst.exists() and _exchange(ready, dst):
+        return True
+    if dst.exists():
+        old = dst.parent / f".old-{dst.name}-{os.getpid()}"
+        os.replace(dst, old)
+        try:
+            os.replace(ready, dst)
+        except OSError:
+            os.replace(old, dst)
+            raise
+        os.replace(old, ready)
+        return True
+    os.replace(ready, dst)
+    return False
+
+
+def _take_back(ready: Path, dst: Path, held_old: bool) -> None:
+    """Undo :func:`_put` (best effort, during a failed publication)."""
+    try:
+        if held_old:
+            _put(ready, dst)
+        elif dst.is_dir():
+            shutil.rmtree(dst)
+        elif dst.exists():
+            dst.unlink()
+    except OSError:
+        pass
+
+
 def publish(
     stage: Path, build_dir: Path, figures_dir: Path, *, keep_in_figures: tuple[str, ...]
 ) -> None:
-    """Move the staged build into place (see the module docstring for the order).
+    """Move the staged build into place: every output or none.
+
+    First every staged output is moved next to its destination under a hidden name
+    (``build/notebooks``, ``build/cases``, ``figures/``, ``manifest.json``, the article
+    files): a read-only or full location fails here, before anything is published. Then
+    each is put in place by a rename in its own folder (folders exchanged atomically);
+    should one of those fail, the ones already put in place are put back.
 
     Files in the current ``figures/`` named in ``keep_in_figures`` (e.g. a README) are kept.
+
+    Raises:
+        OSError: a destination cannot be written (nothing published).
     """
+    pairs: list[tuple[Path, Path]] = []
     for sub in ("notebooks", "cases"):
         if (stage / sub).is_dir():
-            swap_dir(stage / sub, build_dir / sub)
+            pairs.append((stage / sub, build_dir / sub))
     staged_figures = stage / "figures"
     if staged_figures.is_dir() and any(staged_figures.iterdir()):
         for name in keep_in_figures:
             src = figures_dir / name
             if src.is_file() and not (staged_figures / name).exists():
                 shutil.copy2(src, staged_figures / name)
-        swap_dir(staged_figures, figures_dir)
+        pairs.append((staged_figures, figures_dir))
     for name in ("manifest.json", "article.jats.xml", "article.pdf", "article.html"):
         if (stage / name).is_file():
-            _move(stage / name, build_dir / name)
+            pairs.append((stage / name, build_dir / name))
+    readied: list[tuple[Path, Path]] = []
+    try:
+        for src, dst in pairs:
+            readied.append((_ready_beside(src, dst), dst))
+    except OSError:
+        for ready, _ in readied:
+            shutil.rmtree(ready, ignore_errors=True) if ready.is_dir() else ready.unlink(True)
+        raise
+    done: list[tuple[Path, Path, bool]] = []
+    try:
+        for ready, dst in readied:
+            done.append((ready, dst, _put(ready, dst)))
+    except OSError:
+        for ready, dst, held in reversed(done):
+            _take_back(ready, dst, held)
+        raise
+    finally:
+        for ready, _ in readied:  # the previous outputs, or leftovers of a failure
+            if ready.is_dir():
+                shutil.rmtree(ready, ignore_errors=True)
+            elif ready.exists():
+                ready.unlink()
 
 
 def clean(build_dir: Path, *, keep_cache: bool = False) -> list[Path]:
