@@ -216,3 +216,11 @@ def test_read_only_figures_publish_nothing(tmp_path: Path) -> None:
     assert str(root / "figures") in line or str(root) in line
     assert published() == before
     assert not list(root.glob(".*staging-render*")) and not list(root.glob(".old-*"))
+
+
+def test_panel_sidecars_never_hold_an_absolute_study_path() -> None:
+    from casereport.figure.composite import _rel
+
+    root = Path("/projects/report")
+    assert _rel("/projects/report/data/A/ct/CT_0001.dcm", root) == "data/A/ct/CT_0001.dcm"
+    assert _rel("/exports/site/wb.dcm", root) == "../../exports/site/wb.dcm"

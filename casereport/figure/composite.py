@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,11 +282,13 @@ def repo_root(start: Path) -> Path:
 
 
 def _rel(path: str | Path, root: Path) -> str:
+    """``path`` relative to the project root; a study outside it (``external_studies``)
+    as a relative path too, never an absolute one (it may name a user or a site)."""
     p = Path(path).resolve()
     try:
         return p.relative_to(root).as_posix()
     except ValueError:
-        return p.as_posix()
+        return Path(os.path.relpath(p, root)).as_posix()
 
 
 def sidecar(spec: CaseSpec, art: PanelArtists, *, root: Path) -> dict[str, Any]:
