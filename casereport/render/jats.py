@@ -354,7 +354,7 @@ def _link_citations(elem: ET.Element, ids: dict[str, str]) -> None:
     """``[1]`` / ``[2, 3]`` in running text -> ``[<xref ref-type="bibr" rid="ref1">1</xref>]``."""
 
     def split(text: str) -> tuple[str, list[ET.Element]]:
-        head, made = "", []
+        head, made = "", list[ET.Element]()
         pos = 0
         for m in _CITE.finditer(text):
             nums = re.findall(r"\d+", m.group(1))

@@ -452,7 +452,7 @@ class _Render:
 
     # ---------------------------------------------------------------- export
     def export(self, article: NotebookRun) -> None:
-        names = ("article.html",)
+        names: tuple[str, ...] = ("article.html",)
         if not self.opts.html_only:
             names += ("article.pdf", JATS_NAME)
         citation = self.root / "CITATION.cff"

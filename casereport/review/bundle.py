@@ -280,8 +280,8 @@ def media_type(name: str) -> str:
 def meca_items(names: list[str]) -> list[tuple[str, str, list[str]]]:
     """``(item-type, description, [entry names])`` of the MECA manifest, in manifest order."""
     figure = sorted(n for n in names if re.fullmatch(r"figures/figure\d+\.\w+", n))
-    manuscript = [n for n in ("article.pdf", "article.html") if n in names]
-    items = [
+    manuscript: list[str] = [n for n in ("article.pdf", "article.html") if n in names]
+    items: list[tuple[str, str, list[str]]] = [
         ("article-metadata", "Article metadata and text, JATS 1.3", [JATS_NAME]),
         ("manuscript", "The rendered article", manuscript),
     ]
