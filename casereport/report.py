@@ -320,6 +320,31 @@ def findings_rows(results: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
     return rows
 
 
+#: Measurements Table 1 already shows as "n/a" when their study is missing.
+_SHOWN_AS_NA = ("lung CT", "lung CT of the control", "SPECT lung / vertebra")
+
+
+def not_measured_note(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """A paragraph naming, per case, the measurements its studies did not allow (e.g. a
+    whole-body export with one view) and why; '' when there is nothing to say."""
+    parts = []
+    for case_id, r in sorted(results.items()):
+        by_reason: dict[str, list[str]] = {}
+        for name, why in (r.get("not_measured") or {}).items():
+            if name not in _SHOWN_AS_NA:
+                by_reason.setdefault(why, []).append(name)
+        for why, names in by_reason.items():
+            parts.append(
+                f"case {html.escape(case_id)}: {html.escape(', '.join(names))} ({html.escape(why)})"
+            )
+    if not parts:
+        return ""
+    return (
+        '<p class="note">Not measured, because the studies do not allow it (no value was '
+        "estimated in its place): " + "; ".join(parts) + ".</p>"
+    )
+
+
 FINDINGS_HEADERS = (
     "case",
     "lung / soft tissue",

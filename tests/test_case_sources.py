@@ -113,3 +113,18 @@ def test_ambiguous_ct_folder_lists_the_series(folder: Path) -> None:
     path = _write(folder, {"X1": _panel("ct", "ct", z_mm=-45)})
     with pytest.raises(CaseFileError, match=r"2 series found.*recon 5\.0.*|2 series found.*recon"):
         load_case(path)
+
+
+def test_article_note_names_what_was_not_measured() -> None:
+    from casereport.report import not_measured_note
+
+    why = "the case's whole-body study has no POST view (only ANT)"
+    results = {
+        "A": {"not_measured": {"SPECT lung / vertebra": "no SPECT study for the case"}},
+        "C": {"not_measured": {"lesions: L1/L2": why, "lesions: thoracic spine": why}},
+    }
+    note = not_measured_note(results)
+    assert note.startswith('<p class="note">Not measured')
+    assert "case C: lesions: L1/L2, lesions: thoracic spine (the case&#x27;s whole-body" in note
+    assert "case A" not in note  # Table 1 already shows a missing SPECT as n/a
+    assert not_measured_note({"A": results["A"]}) == ""

@@ -100,6 +100,8 @@ def test_article_renders_with_one_view_and_names_what_was_not_measured(rendered:
     project = rendered / "project"
     html = (project / "build" / "article.html").read_text()
     assert "case D" in html or ">D<" in html
+    assert "Not measured, because the studies do not allow it" in html
+    assert "case C: lesions: L1/L2, lesions: thoracic spine" in html
     results = json.loads((project / "build" / "cases" / "C" / "results.json").read_text())
     assert results["not_measured"]["lesions: thoracic spine"].startswith("the case's whole-body")
     assert {les["site"] for les in results["lesions"]} >= {"right hemipelvis"}

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from casereport.analysis.body import REGIONS, body_frame
+from casereport.analysis.body import LESION_SITES, LESION_VIEWS, REGIONS, body_frame
 from casereport.analysis.overlay import draw_rois
 from casereport.analysis.planar import find_lesions
 from casereport.case import CaseSpec
@@ -54,7 +54,7 @@ def _whole_body(spec: CaseSpec, load: Loader) -> WholeBody | None:
     path = spec.studies.whole_body
     if path is None:
         return None
-    study = load(path, "NM")
+    study = load(path, "NM", spec.studies.source("whole_body"))
     if not isinstance(study, WholeBody):
         raise FigureError(f"{spec.path}: studies.whole_body {path} is not a whole-body study")
     return study
@@ -127,7 +127,15 @@ def figure_s1(
                 draw_rois(rois, ax=ax, color=colour, label=False)
                 names += [r.name for r in rois]
             if spec.role != "control" and control_wb is not None:
-                for les in find_lesions(studies[spec.case_id], control_wb):  # type: ignore[arg-type]
+                case_wb = studies[spec.case_id]
+                assert case_wb is not None
+                sites = {  # only where both studies hold the view the site is read on
+                    site: region
+                    for site, region in LESION_SITES.items()
+                    if case_wb.has_view(LESION_VIEWS.get(site, "ANT"))
+                    and control_wb.has_view(LESION_VIEWS.get(site, "ANT"))
+                }
+                for les in find_lesions(case_wb, control_wb, sites=sites) if sites else []:
                     if les.view == view.view:
                         draw_rois(les.rois, ax=ax, color=LESION_COLOR, label=False)
                         names += [r.name for r in les.rois]
