@@ -359,3 +359,17 @@ def test_compressed_side_by_side_sc_through_inspect_view_and_display(
         "POST",
     ]
     assert disp.vmax > disp.vmin >= 0
+
+
+def test_inspect_folder_describes_the_readable_series_and_names_the_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sc_single_view(tmp_path / "exports", description="WB ANT")
+    f.save_series(f.ct_series(positions=[0, 5, 5, 10]), tmp_path / "exports" / "ct")
+    assert main(["inspect", str(tmp_path / "exports"), "--json"]) == 0
+    series = {s["modality"]: s for s in json.loads(capsys.readouterr().out)["series"]}
+    assert series["NM"]["kind"] == "WholeBody" and series["NM"]["frames"][0]["view"] == "ANT"
+    ct = series["CT"]
+    assert ct["kind"] == "unreadable" and ct["matrix"] == [32, 32] and ct["frames"] == []
+    assert "duplicate slice position" in ct["warnings"][0]
+    assert main(["inspect", str(tmp_path / "exports" / "ct")]) == 2  # asked alone: refused

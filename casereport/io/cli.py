@@ -15,7 +15,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from casereport.errors import SeriesSelectionError
+from casereport.errors import DicomInputError, SeriesSelectionError
 from casereport.io.common import is_simulated, text
 from casereport.io.loader import build_series
 from casereport.io.planar import PlanarOptions
@@ -158,6 +158,20 @@ def study_summary(study: Study) -> dict[str, Any]:
     return out
 
 
+def _unreadable(ds: Dataset, err: DicomInputError) -> dict[str, Any]:
+    """What is known of a series of a folder whose study cannot be built (the others are
+    still described)."""
+    rows, cols = (text(ds, "Rows") or "0"), (text(ds, "Columns") or "0")
+    return {
+        "kind": "unreadable",
+        "matrix": [int(rows) if rows.isdigit() else 0, int(cols) if cols.isdigit() else 0],
+        "spacing_mm": None,
+        "spacing_source": "unknown",
+        "frames": [],
+        "warnings": [f"not loaded: {err}"],
+    }
+
+
 def inspect_path(
     path: str | Path, *, modality: str | None = None, series_uid: str | None = None
 ) -> dict[str, Any]:
@@ -186,7 +200,12 @@ def inspect_path(
             continue
         with dicom_warnings() as caught:
             entry = _header_summary(first, len(items))
-            entry.update(study_summary(build_series(items, PlanarOptions(lenient=True))))
+            try:
+                entry.update(study_summary(build_series(items, PlanarOptions(lenient=True))))
+            except DicomInputError as err:
+                if len(groups) == 1:
+                    raise  # the one series asked about: a one-line error, exit 2
+                entry.update(_unreadable(first, err))
         entry["warnings"] = [*entry["warnings"], *caught]
         series.append(entry)
     if not series and (modality or series_uid):
@@ -245,7 +264,7 @@ def format_text(report: dict[str, Any]) -> str:
                     f"total_counts {_fmt_num(v['total_counts'])}{dur}"
                     f"  [view from {v['view_source']}]"
                 )
-        else:
+        elif s["kind"] != "unreadable":
             k_, j_, i_ = s["matrix"]
             dx, dy, dz = s["spacing_mm"]
             lines.append(
