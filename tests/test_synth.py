@@ -175,6 +175,22 @@ def test_identity_and_linkage(synth_out):
     assert (wb.Rows, wb.Columns, wb.NumberOfFrames) == (1024, 256, 2)
 
 
+def test_patient_position_and_real_world_values(synth_out):
+    out, _ = synth_out
+    ct = pydicom.dcmread(out / "C" / "ct" / "CT_0001.dcm", stop_before_pixels=True)
+    assert ct.PatientPosition == "HFS"
+    sp = pydicom.dcmread(out / "C" / "spect" / "spect.dcm")
+    assert "PatientPosition" not in sp  # NM: given by the orientation code sequences
+    orient = sp.PatientOrientationCodeSequence[0]
+    assert orient.CodeMeaning == "recumbent"
+    assert orient.PatientOrientationModifierCodeSequence[0].CodeMeaning == "supine"
+    assert sp.PatientGantryRelationshipCodeSequence[0].CodeMeaning == "headfirst"
+    rwv = sp.RealWorldValueMappingSequence[0]
+    assert rwv.MeasurementUnitsCodeSequence[0].CodeValue == "{counts}"
+    assert rwv.RealWorldValueLastValueMapped == int(sp.pixel_array.max())
+    assert float(rwv.RealWorldValueSlope) > 0 and float(rwv.RealWorldValueIntercept) == 0.0
+
+
 def test_second_reader_simpleitk(synth_out):
     sitk = pytest.importorskip("SimpleITK")
     out, _ = synth_out

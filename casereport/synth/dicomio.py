@@ -245,10 +245,12 @@ def spect_dataset(
     proto: object,
     version: str,
     counts: float,
+    counts_per_value: float = 1.0,
 ) -> Dataset:
     """NM RECON TOMO multi-frame object, slices along +z (inferior to superior).
 
-    ``counts`` is the total of the acquired projections.
+    ``counts`` is the total of the acquired projections; ``counts_per_value`` turns a stored
+    value into reconstructed counts per voxel (given as a Real World Value Mapping).
     """
     ds = base_dataset(
         ids,
@@ -299,6 +301,18 @@ def spect_dataset(
     ds.ConvolutionKernel = "OSEM4i10s G9mm"
     ds.CorrectedImage = ["UNIF", "COR", "ATTN", "SCAT"]
     ds.PatientOrientation = ""
+    # Head first supine is given by the Patient Orientation and Gantry Relationship code
+    # sequences (NM/PET Patient Orientation module); Patient Position shall not be
+    # present beside them.
+    rwv = Dataset()
+    rwv.LUTExplanation = "reconstructed counts per voxel"
+    rwv.LUTLabel = "COUNTS"
+    rwv.MeasurementUnitsCodeSequence = Sequence([_code("{counts}", "UCUM", "Counts")])
+    rwv.RealWorldValueFirstValueMapped = 0
+    rwv.RealWorldValueLastValueMapped = int(volume.max())
+    rwv.RealWorldValueIntercept = 0.0
+    rwv.RealWorldValueSlope = float(counts_per_value)
+    ds.RealWorldValueMappingSequence = Sequence([rwv])
     _pixels(ds, volume)
     return ds
 

@@ -24,6 +24,8 @@ from casereport.synth.physics import MU_PER_MM, lookup, mu_from_hu
 from casereport.synth.subjects import SubjectSpec
 
 WB_VOXEL_MM = 4.0
+#: Largest stored SPECT value (the volume is scaled to it).
+SPECT_MAX_STORED = 30000.0
 
 
 @dataclass(frozen=True)
@@ -206,11 +208,11 @@ def simulate_subject(spec: SubjectSpec, seed: int, version: str) -> SubjectResul
     }
 
     if spec.spect:
-        vol, sgrid, counts = simulate_spect(
+        vol, sgrid, counts, slope = simulate_spect(
             chest, spec, conc, find, hu, cgrid, rng_for(seed, spec, 5)
         )
         res.files["spect/spect.dcm"] = spect_dataset(
-            ids, vol, sgrid.origin_mm, sgrid.spacing_mm[0], SPECT, version, counts
+            ids, vol, sgrid.origin_mm, sgrid.spacing_mm[0], SPECT, version, counts, slope
         )
         truth["spect"] = {
             "origin_mm": sgrid.origin_mm,
@@ -242,8 +244,12 @@ def simulate_spect(
     hu: np.ndarray,
     cgrid: Grid,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, Grid, float]:
-    """Projections from the phantom, OSEM with attenuation from the CT; uint16 volume."""
+) -> tuple[np.ndarray, Grid, float, float]:
+    """Projections from the phantom, OSEM with attenuation from the CT.
+
+    Returns the uint16 volume, its grid, the total acquired counts and the factor that turns
+    a stored value into reconstructed counts per voxel.
+    """
     g = spect_grid(body, cgrid)
     ph = rasterise(body, g)
     act = biodist.activity(ph, conc, find)
@@ -261,8 +267,9 @@ def simulate_spect(
     recon_proj = spect.Projector(mu_from_hu(hu_s), SPECT, rot)
     vol = spect.osem(proj, recon_proj)
     del recon_proj
-    scaled = np.round(np.clip(vol, 0.0, None) / max(float(vol.max()), 1e-12) * 30000.0)
-    return scaled.astype(np.uint16), g, float(proj.sum(dtype=np.float64))
+    peak = max(float(vol.max()), 1e-12)
+    scaled = np.round(np.clip(vol, 0.0, None) / peak * SPECT_MAX_STORED)
+    return scaled.astype(np.uint16), g, float(proj.sum(dtype=np.float64)), peak / SPECT_MAX_STORED
 
 
 def wb_points(body: Body, geom: planar.ViewGeometry) -> dict[str, dict[str, tuple[float, float]]]:
