@@ -247,6 +247,26 @@ def test_whole_body_counts_noise_size_contrast(synth_out):
             assert np.percentile(vals, 99) >= 3 * np.median(vals), (key, view)
 
 
+def wb_body(img: np.ndarray) -> np.ndarray:
+    """Body outline of a whole-body view: smoothed counts above a fifth of their median."""
+    from scipy import ndimage
+
+    smooth = ndimage.gaussian_filter(img, 3)
+    return ndimage.binary_fill_holes(smooth > 0.2 * np.median(smooth[smooth > 1.0]))
+
+
+def test_whole_body_contrast_on_every_view(synth_out):
+    """Bright bladder, joints and spine over a low soft-tissue background, as in real
+    Tc-99m MDP scans: 99.9th percentile of body pixels at least 6 times their median."""
+    out, _ = synth_out
+    for key in SUBJECTS:
+        for view, img in wb_frames(out, key).items():
+            vals = img[wb_body(img)]
+            assert vals.size > 60000, (key, view, vals.size)  # the whole outline, ~0.5 m2
+            assert np.percentile(vals, 99.9) >= 6 * np.median(vals), (key, view)
+            assert 1.5e6 <= img.sum() <= 4.5e6, (key, view, img.sum())
+
+
 def test_findings_against_control(synth_out):
     out, result = synth_out
     px = 2.3
