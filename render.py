@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Render the case report: ``python render.py --help``."""
+"""``render.py [COMMAND] ...``: the ``casereport`` command line with ``render`` as default."""
 
 import sys
 
-from casereport.render.cli import main
+from casereport.__main__ import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(default="render", prog="render.py"))

@@ -61,3 +61,21 @@ def is_text_file(path: str | Path) -> bool:
     except UnicodeDecodeError as exc:
         return len(head) == _TEXT_HEAD and exc.start >= len(head) - 3  # cut in a character
     return True
+
+
+def relpath(path: str | Path, root: str | Path, *, dotted: bool = False) -> str:
+    """``path`` relative to ``root`` (POSIX separators) when inside it; outside it, the
+    absolute path, or with ``dotted`` a ``../`` path (never naming a user or a site).
+
+    Symbolic links are resolved only when the plain absolute path is not inside ``root``,
+    so outputs name files as the user wrote them and stay machine-independent.
+    """
+    absolute, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    for p, r in ((absolute, base), (absolute.resolve(), base.resolve())):
+        try:
+            return p.relative_to(r).as_posix()
+        except ValueError:
+            continue
+    if dotted:
+        return Path(os.path.relpath(absolute.resolve(), base.resolve())).as_posix()
+    return absolute.as_posix()

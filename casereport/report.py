@@ -725,3 +725,27 @@ def acquisition_rows(specs: Mapping[str, Any]) -> list[list[str]]:
                 ]
             )
     return rows
+
+
+def overrides_note(overrides: Mapping[str, Mapping[str, Any]]) -> str:
+    """A paragraph naming the display overrides this rendering used (``""`` when none).
+
+    ``overrides``: ``{case id: {parameter: value}}`` as the render passes them to the
+    figure and article notebooks.
+    """
+    parts = []
+    for case_id in sorted(overrides):
+        values = overrides[case_id]
+        given = "; ".join(
+            f"{name} = {json.dumps(values[name], sort_keys=True)}" for name in sorted(values)
+        )
+        if given:
+            parts.append(f"case {esc(case_id)}: <code>{esc(given)}</code>")
+    if not parts:
+        return ""
+    return (
+        '<p class="overrides">Display overrides: Figure 1 and the case panels of this '
+        "rendering were drawn with windows or crops that differ from the case files ("
+        + "; ".join(parts)
+        + "). The published figure in <code>figures/</code> is unchanged.</p>"
+    )

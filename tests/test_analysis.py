@@ -188,6 +188,9 @@ def test_results_serialise_with_sources(results: dict) -> None:
     assert d["case_id"] == "C"
     assert d["sources"]["spect"] and d["sources"]["ct"]
     assert {les["site"] for les in d["lesions"]} >= {"L1/L2"}
+    back = analysis.CaseAnalysis.from_dict(d)  # results.json read back: the same result
+    assert back == results["C"]
+    assert json.loads(json.dumps(back.as_dict())) == d
 
 
 def test_single_view_and_missing_studies_are_named_not_invented(studies: dict) -> None:

@@ -362,9 +362,9 @@ def test_no_cache_executes_everything(project: Path) -> None:
 
 
 def test_subcommand_registry_and_help() -> None:
-    from casereport.render import cli
+    from casereport.__main__ import COMMANDS
 
-    assert cli.DEFAULT_COMMAND == "render" and {"render", "clean"} <= set(cli.COMMANDS)
+    assert {"render", "clean", "verify", "bundle", "inspect", "view"} <= set(COMMANDS)
     cmd, env = _command(ROOT, ["--help"])
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
     assert res.returncode == 0 and "--no-cache" in res.stdout and "clean" in res.stdout

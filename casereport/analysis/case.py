@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from casereport.analysis.planar import (
     lung_measurements,
     stomach_measurement,
 )
+from casereport.analysis.roi import PlanarROI, ROIStats
 from casereport.analysis.volume import LungCT, SpectLung, lung_ct, spect_lung_to_vertebra
 from casereport.case import CaseSpec
 from casereport.case.studies import Loader, load_study
@@ -58,6 +60,67 @@ class CaseAnalysis:
             "sources": self.sources,
             "not_measured": self.not_measured,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CaseAnalysis:
+        """The inverse of :meth:`as_dict` (e.g. a ``results.json`` read back); derived
+        values (``case_over_control``) are recomputed, not read."""
+
+        def roi(r: Mapping[str, Any]) -> PlanarROI:
+            return PlanarROI(
+                r["name"], r["view"], _pair(r["x_mm"]), _pair(r["y_mm"]), r.get("radius_mm")
+            )
+
+        planar = tuple(
+            Measurement(
+                m["name"],
+                m["view"],
+                float(m["case"]),
+                float(m["control"]),
+                tuple(roi(r) for r in m.get("rois", [])),
+                tuple(ROIStats(**st) for st in m.get("stats", [])),
+            )
+            for m in d.get("planar", [])
+        )
+        lesions = tuple(
+            Lesion(
+                **{
+                    k: les[k]
+                    for k in (
+                        "site",
+                        "view",
+                        "u",
+                        "s",
+                        "lesion_counts",
+                        "reference",
+                        "lesion_to_normal",
+                        "control_value",
+                    )
+                },
+                centre_mm=_pair(les["centre_mm"]),
+                rois=tuple(roi(r) for r in les.get("rois", [])),
+            )
+            for les in d.get("lesions", [])
+        )
+
+        def optional(cls_: type, key: str) -> Any:
+            return cls_(**d[key]) if d.get(key) else None
+
+        return cls(
+            str(d["case_id"]),
+            planar,
+            lesions,
+            optional(LungCT, "ct"),
+            optional(LungCT, "ct_control"),
+            optional(SpectLung, "spect"),
+            {k: list(v) for k, v in d.get("sources", {}).items()},
+            dict(d.get("not_measured", {})),
+        )
+
+
+def _pair(value: Any) -> tuple[float, float]:
+    a, b = value
+    return (float(a), float(b))
 
 
 def _series(study: Any) -> list[str]:

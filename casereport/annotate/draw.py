@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from matplotlib import patheffects
 from matplotlib.artist import Artist
@@ -45,13 +46,14 @@ def draw_annotations(
     for ann in annotations:
         c = ann.color or color
         xy = to_data(ann.view, ann.xy_mm)
-        text_kw = dict(
+        text_kw: dict[str, Any] = dict(
             color=c,
             fontsize=fontsize,
             fontweight="bold",
             zorder=6,
             path_effects=[patheffects.withStroke(linewidth=1.8, foreground=halo)],
         )
+
         if ann.kind is AnnotationKind.ARROW:
             assert ann.tail_mm is not None
             tail = to_data(ann.view, ann.tail_mm)
@@ -79,21 +81,12 @@ def draw_annotations(
             )
         elif ann.kind is AnnotationKind.CIRCLE:
             assert ann.radius_mm is not None
-            patch = Circle(
+            circle = Circle(
                 xy, ann.radius_mm, fill=False, edgecolor=c, linewidth=linewidth, zorder=6
             )
-            artists.append(ax.add_patch(patch))
+            artists.append(ax.add_patch(circle))
             if ann.text:
-                artists.append(
-                    ax.text(
-                        xy[0] + ann.radius_mm * 1.1,
-                        xy[1],
-                        ann.text,
-                        ha="left",
-                        va="center",
-                        **text_kw,
-                    )
-                )
+                artists.append(_side_text(ax, xy, ann.radius_mm * 1.1, ann.text, text_kw))
         elif ann.kind is AnnotationKind.ELLIPSE:
             assert ann.width_mm is not None and ann.height_mm is not None
             patch = Ellipse(
@@ -108,16 +101,14 @@ def draw_annotations(
             )
             artists.append(ax.add_patch(patch))
             if ann.text:
-                artists.append(
-                    ax.text(
-                        xy[0] + ann.width_mm * 0.55,
-                        xy[1],
-                        ann.text,
-                        ha="left",
-                        va="center",
-                        **text_kw,
-                    )
-                )
+                artists.append(_side_text(ax, xy, ann.width_mm * 0.55, ann.text, text_kw))
         else:
             artists.append(ax.text(xy[0], xy[1], ann.text, ha="center", va="center", **text_kw))
     return artists
+
+
+def _side_text(
+    ax: Axes, xy: tuple[float, float], dx_mm: float, text: str, text_kw: dict[str, Any]
+) -> Artist:
+    """``text`` written ``dx_mm`` to the right of ``xy`` (circle and ellipse labels)."""
+    return ax.text(xy[0] + dx_mm, xy[1], text, ha="left", va="center", **text_kw)

@@ -13,6 +13,7 @@ Schema and conventions: docs/CASE_FILE.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from .model import (
     Role,
     Studies,
 )
+from .overrides import DISPLAY_PARAMETERS, DisplayOverrides, with_overrides
 from .parse import parse_box, parse_case, read_case
 from .plane import Plane
 from .window import PRESETS, Modality, Window, WindowUnit
@@ -37,7 +39,11 @@ if TYPE_CHECKING:
 
 
 def load_case(
-    path: str | Path, *, check_images: bool = True, loader: Loader | None = None
+    path: str | Path,
+    *,
+    check_images: bool = True,
+    loader: Loader | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> CaseSpec:
     """Read and validate a case file.
 
@@ -47,8 +53,10 @@ def load_case(
             crops and that every annotation lies inside its panel's image.
         loader: how to load a study (defaults to the cached
             :func:`casereport.case.studies.load_study`).
+        overrides: display overrides (``nm_window``, ``ct_window``, ``crop_mm``; empty
+            values keep the file's), applied before the image checks.
     """
-    spec = read_case(path)
+    spec = with_overrides(read_case(path), **(overrides or {}))
     if check_images:
         from .checks import check_case
 
@@ -75,12 +83,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DISPLAY_PARAMETERS",
     "PRESETS",
     "Annotation",
     "AnnotationKind",
     "Box",
     "CaseIndex",
     "CaseSpec",
+    "DisplayOverrides",
     "Modality",
     "PanelKind",
     "PanelSpec",
@@ -101,4 +111,5 @@ __all__ = [
     "parse_case",
     "read_case",
     "studies_for",
+    "with_overrides",
 ]

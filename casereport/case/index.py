@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from casereport.errors import CaseFileError
 
@@ -45,11 +46,13 @@ class CaseIndex(Mapping[str, CaseSpec]):
     def __len__(self) -> int:
         return len(self.specs)
 
-    def checked(self, subject: str, loader: Loader | None = None) -> CaseSpec:
-        """The spec of ``subject`` after the checks against its images."""
+    def checked(self, subject: str, *, loader: Loader | None = None, **overrides: Any) -> CaseSpec:
+        """The spec of ``subject`` with display ``overrides`` (``nm_window``, ``ct_window``,
+        ``crop_mm``: see :mod:`casereport.case.overrides`), checked against its images."""
         from .checks import check_case
+        from .overrides import with_overrides
 
-        spec = self[subject]
+        spec = with_overrides(self[subject], **overrides)
         check_case(spec, loader)
         return spec
 

@@ -10,14 +10,16 @@ windows live in :data:`PRESETS`. Two parsers build windows from outside text:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from casereport.errors import WindowError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class WindowUnit(StrEnum):
@@ -36,7 +38,7 @@ class Modality(StrEnum):
 
 
 def _finite(value: Any, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise WindowError(argument, f"expected a number, got {value!r}")
     if not math.isfinite(float(value)):
         raise WindowError(argument, f"must be finite, got {value!r}")
@@ -134,6 +136,8 @@ class Window:
         the pooled pixels > 0 (``(0, 1)`` when there are none)."""
         if self.unit is not WindowUnit.PERCENTILES:
             return (self.lo, self.hi)
+        import numpy as np  # only needed here; keeps the command line quick to start
+
         values = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
         values = values[values > 0]
         if values.size == 0:

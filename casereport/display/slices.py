@@ -47,6 +47,7 @@ def blended_colormap(cmap: Colormap, alpha: float, grey: float) -> ListedColorma
 
 def _ct_grey(ct: SliceDisplay, layer: np.ma.MaskedArray) -> float:
     """Median display grey (0-1) of the CT under the visible overlay pixels."""
+    assert ct.ct_window is not None, "the fusion underlay is a CT plane"
     lo, hi = ct.ct_window.limits_hu
     under = ct.ct.array[~np.ma.getmaskarray(layer)]
     if under.size == 0:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,8 @@ from matplotlib.text import Text
 
 from casereport.case import CaseSpec, index
 from casereport.case.studies import Loader
-from casereport.errors import FigureError
-from casereport.fileio import write_atomic
+from casereport.errors import FigureError, ParameterError
+from casereport.fileio import relpath, write_atomic
 
 from .layout import FIGURE1, MM_PER_IN, FigureLayout, Placement, check, solve
 from .panels import PanelArtists, data_aspect, draw_panel
@@ -137,6 +136,12 @@ def layout_rows(
     return rects
 
 
+def _inches(rect_mm: Sequence[float]) -> tuple[float, float, float, float]:
+    """A (left, bottom, width, height) rectangle from mm to inches."""
+    left, bottom, width, height = (v * _MM for v in rect_mm)
+    return (left, bottom, width, height)
+
+
 def _label(
     fig: Figure, panel_id: str, rect: tuple[float, float, float, float], *, size_pt: float = 9.0
 ) -> Text:
@@ -201,9 +206,7 @@ def figure1(
         simulated = any(p.simulated for p in panels.values())
         placement = place(fig, panels, layout, mark=simulated)
         labels = {
-            pid: _label(
-                fig, pid, tuple(v * _MM for v in placement.rects[pid]), size_pt=layout.label_pt
-            )
+            pid: _label(fig, pid, _inches(placement.rects[pid]), size_pt=layout.label_pt)
             for pid in panels
         }
         mark = None
@@ -281,29 +284,19 @@ def repo_root(start: Path) -> Path:
     return start
 
 
-def _rel(path: str | Path, root: Path) -> str:
-    """``path`` relative to the project root; a study outside it (``external_studies``)
-    as a relative path too, never an absolute one (it may name a user or a site)."""
-    p = Path(path).resolve()
-    try:
-        return p.relative_to(root).as_posix()
-    except ValueError:
-        return Path(os.path.relpath(p, root)).as_posix()
-
-
 def sidecar(spec: CaseSpec, art: PanelArtists, *, root: Path) -> dict[str, Any]:
     """Alt text and provenance of one panel, as a JSON-ready dict."""
     panel = spec.panel(art.panel_id)
     used = dict(art.used)
     if "slice_files" in used:
-        used["slice_files"] = [_rel(p, root) for p in used["slice_files"]]
+        used["slice_files"] = [relpath(p, root, dotted=True) for p in used["slice_files"]]
     return {
         "panel": art.panel_id,
         "case": spec.case_id,
         "kind": art.kind.value,
         "alt": panel.alt,
         "caption": panel.caption,
-        "annotation_file": _rel(spec.path, root),
+        "annotation_file": relpath(spec.path, root, dotted=True),
         "annotations": [a.entry for a in spec.annotations_for(art.panel_id)],
         "window": art.window,
         "used": used,
@@ -316,7 +309,7 @@ def sidecar(spec: CaseSpec, art: PanelArtists, *, root: Path) -> dict[str, Any]:
                 "frame_of_reference_uid": s.frame_of_reference_uid,
                 "series_description": s.series_description,
                 "simulated": s.simulated,
-                "files": sorted(_rel(p, root) for p in s.paths),
+                "files": sorted(relpath(p, root, dotted=True) for p in s.paths),
             }
             for s in art.sources
         ],
@@ -412,12 +405,29 @@ def write_files(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
     return written
 
 
-def load_cases(data_dir: str | Path, *, loader: Loader | None = None) -> list[CaseSpec]:
-    """Every ``<subject>/case.yaml`` under ``data_dir``, validated against its images."""
-    cases = index(data_dir, check_images=True, loader=loader)
+def load_cases(
+    data_dir: str | Path,
+    *,
+    loader: Loader | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[CaseSpec]:
+    """Every ``<subject>/case.yaml`` under ``data_dir`` with its display ``overrides``
+    (``{case id: {nm_window|ct_window|crop_mm: value}}``), validated against its images."""
+    cases = index(data_dir)
     if not cases:
         raise FigureError(f"{data_dir}: no <subject>/case.yaml found")
-    return list(cases.values())
+    overrides = overrides or {}
+    for case_id in overrides:
+        if case_id not in cases:
+            raise ParameterError(
+                "<figure>",
+                "overrides",
+                f"no case {case_id!r} (cases: {', '.join(cases)})",
+                case=case_id,
+            )
+    return [
+        cases.checked(subject, loader=loader, **overrides.get(subject, {})) for subject in cases
+    ]
 
 
 def write_panels(
@@ -441,17 +451,19 @@ def write_figure1(
     *,
     root: Path | None = None,
     loader: Loader | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Path]:
     """Validate every case file, draw Figure 1 and its panels, then write them all.
 
     Writes ``figure1.{png,tif,svg,pdf}`` to ``out_dir`` and ``panels/<panel>.{png,json}``,
     and ``figureS1.png`` (the measurement regions) when a control with a whole-body study
     is present.
-    Everything is rendered in memory first: on any error nothing is written.
+    ``overrides``: display overrides per case id (see :func:`load_cases`). Everything is
+    rendered in memory first: on any error nothing is written.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     root = root or repo_root(data_dir)
-    specs = load_cases(data_dir, loader=loader)
+    specs = load_cases(data_dir, loader=loader, overrides=overrides)
     result = figure1(specs, loader=loader)
     files = composite_files(result)
     boxes = figure_boxes(result)

@@ -22,7 +22,9 @@ from casereport.case import Annotation, CaseSpec, Modality, PanelKind, PanelSpec
 from casereport.case.studies import Loader, load_study, studies_for
 from casereport.display import (
     CropMM,
+    PlanarDisplay,
     PlaneGrid,
+    SliceDisplay,
     default_grid,
     show_ct_plane,
     show_fusion,
@@ -112,6 +114,38 @@ def simulated_tag(ax: Axes, *, dark: bool, fontsize: float = 7.0) -> Text:
     )
 
 
+def _artists(
+    panel: PanelSpec,
+    ax: Axes,
+    disp: PlanarDisplay | SliceDisplay,
+    annotations: list[Artist],
+    sources: list[SourceInfo],
+    *,
+    dark: bool,
+    fontsize: float,
+    window: dict[str, Any],
+    used: dict[str, Any],
+    colorbar: Colorbar | None = None,
+) -> PanelArtists:
+    """What a panel function drew; a "SIMULATED" tag is added if any source is simulated."""
+    texts = list(disp.texts)
+    if any(s.simulated for s in sources):
+        texts.append(simulated_tag(ax, dark=dark, fontsize=fontsize))
+    return PanelArtists(
+        panel.panel_id,
+        panel.kind,
+        ax,
+        disp.images,
+        texts,
+        annotations,
+        sources,
+        window=window,
+        used=used,
+        colorbar=colorbar,
+        extras=disp.extras,
+    )
+
+
 def _views(
     study: PlanarStudy | WholeBody, names: Sequence[str], panel_id: str
 ) -> list[PlanarImage]:
@@ -155,17 +189,14 @@ def planar_panel(
     anns = draw_annotations(
         annotations, ax, to_data=to_data, color=ANNOTATION_COLOR_NM, fontsize=fontsize
     )
-    texts = list(disp.texts)
-    if study.source.simulated:
-        texts.append(simulated_tag(ax, dark=False, fontsize=fontsize))
-    return PanelArtists(
-        panel.panel_id,
-        panel.kind,
+    return _artists(
+        panel,
         ax,
-        disp.images,
-        texts,
+        disp,
         anns,
         [study.source],
+        dark=False,
+        fontsize=fontsize,
         window={**window.as_dict(), "vmin_counts": disp.vmin, "vmax_counts": disp.vmax},
         used={
             "views": [
@@ -182,7 +213,6 @@ def planar_panel(
             if panel.crop is None
             else {"x": list(panel.crop.x_mm), "y": list(panel.crop.y_mm)},
         },
-        extras=disp.extras,
     )
 
 
@@ -257,20 +287,16 @@ def ct_panel(
     anns = draw_annotations(
         annotations, ax, color=ANNOTATION_COLOR_CT, halo="black", fontsize=fontsize
     )
-    texts = list(disp.texts)
-    if ct.source.simulated:
-        texts.append(simulated_tag(ax, dark=True, fontsize=fontsize))
-    return PanelArtists(
-        panel.panel_id,
-        panel.kind,
+    return _artists(
+        panel,
         ax,
-        disp.images,
-        texts,
+        disp,
         anns,
         [ct.source],
+        dark=True,
+        fontsize=fontsize,
         window={"ct": window.as_dict()},
         used=_slice_used(ct, panel),
-        extras=disp.extras,
     )
 
 
@@ -305,20 +331,17 @@ def fusion_panel(
     anns = draw_annotations(
         annotations, ax, color=ANNOTATION_COLOR_FUSION, halo="black", fontsize=fontsize
     )
-    texts = list(disp.texts)
-    if ct.source.simulated or spect.source.simulated:
-        texts.append(simulated_tag(ax, dark=True, fontsize=fontsize))
     used = _slice_used(ct, panel)
     used["spect"] = {k: v for k, v in _slice_used(spect, panel).items() if k in ("index_ijk",)}
     assert disp.nm_limits is not None
-    return PanelArtists(
-        panel.panel_id,
-        panel.kind,
+    return _artists(
+        panel,
         ax,
-        disp.images,
-        texts,
+        disp,
         anns,
         [ct.source, spect.source],
+        dark=True,
+        fontsize=fontsize,
         window={
             "ct": ct_win.as_dict(),
             "spect": {
@@ -330,7 +353,6 @@ def fusion_panel(
         },
         used=used,
         colorbar=disp.colorbar,
-        extras=disp.extras,
     )
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from casereport.fileio import relpath
 from casereport.render.hashing import FileHasher, digest_json
 
 
@@ -49,14 +50,7 @@ def folder_listing(folder: Path, root: Path) -> list[str]:
     """Files below ``folder`` relative to ``root`` (sorted; hidden ones skipped)."""
     from casereport.render.hashing import files_under
 
-    return [_rel(p, root) for p in files_under(folder)]
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return Path(os.path.abspath(path)).relative_to(root).as_posix()
-    except ValueError:
-        return os.path.abspath(path)
+    return [relpath(p, root) for p in files_under(folder)]
 
 
 def _copy_tree(src: Path, dst: Path) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from casereport.render.cmd_render import add_root_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``render.py clean``."""
+    """Options of ``casereport clean``."""
+    add_root_argument(p)
     p.add_argument("--build", type=Path, help="build folder (default: ROOT/build)")
     p.add_argument("--keep-cache", action="store_true", help="keep build/cache (executed runs)")
 

@@ -10,11 +10,17 @@ from typing import TYPE_CHECKING, Any
 from casereport.render.params import parse_assignment
 
 if TYPE_CHECKING:
-    from casereport.render.pipeline import RenderOptions
+    from casereport.render.plan import RenderOptions
+
+
+def add_root_argument(p: argparse.ArgumentParser) -> None:
+    """``--root``: the project folder (default: the working directory)."""
+    p.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``render.py`` (also ``render.py render``)."""
+    """Options of ``casereport render`` (``render.py`` alone means ``render``)."""
+    add_root_argument(p)
     p.add_argument("--data", type=Path, help="data folder (default: ROOT/data)")
     p.add_argument("--notebooks", type=Path, help="notebook folder (default: ROOT/notebooks)")
     p.add_argument("--build", type=Path, help="build folder (default: ROOT/build)")
@@ -36,7 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="[CASE:]NAME=VALUE",
-        help="set a notebook parameter (value read as YAML); CASE: limits it to one case",
+        help="set a notebook parameter (value read as YAML); CASE: limits it to one case. "
+        "nm_window, ct_window and crop_mm change the case's panels and Figure 1 (written "
+        "to build/figures, never over figures/)",
     )
     p.add_argument(
         "-j",
@@ -92,7 +100,7 @@ def options(args: argparse.Namespace) -> RenderOptions:
     """Render options from the command line (runs the de-identification gate)."""
     from casereport.deid.gate import render_gate
     from casereport.errors import ParameterError
-    from casereport.render.pipeline import RenderOptions
+    from casereport.render.plan import RenderOptions
     from casereport.render.preflight import check_case_ids, check_study_data
 
     if args.jobs is not None and args.jobs < 1:
@@ -141,4 +149,6 @@ def run(args: argparse.Namespace) -> int:
         if result.jats:
             print(f"wrote {result.jats}")
         print(f"wrote {result.manifest} ({reused} step(s) reused from the cache)")
+        if result.display:
+            print(f"wrote Figure 1 with display overrides to {result.figures}")
     return 0

@@ -70,23 +70,33 @@ def _type_ok(value: Any, type_name: str) -> bool:
 
 
 def validate_parameters(
-    notebook: Path, values: dict[str, Any], declared: dict[str, dict[str, Any]] | None = None
+    notebook: Path,
+    values: dict[str, Any],
+    declared: dict[str, dict[str, Any]] | None = None,
+    *,
+    case: str | None = None,
 ) -> dict[str, Any]:
     """Check ``values`` against the notebook's declared parameters; return them unchanged.
 
     ``declared`` (from :func:`declared_parameters`, e.g. remembered by the render cache)
-    saves reading the notebook again.
+    saves reading the notebook again; ``case`` is named in errors.
     """
     if declared is None:
         declared = declared_parameters(notebook)
     for name, value in values.items():
         if name not in declared:
             known = ", ".join(sorted(declared))
-            raise ParameterError(notebook, name, f"unknown parameter (declared: {known})")
+            raise ParameterError(
+                notebook, name, f"unknown parameter (declared: {known})", case=case, value=value
+            )
         want = declared[name]["type"]
         if not _type_ok(value, want):
             raise ParameterError(
-                notebook, name, f"expected {want}, got {type(value).__name__} {value!r}"
+                notebook,
+                name,
+                f"expected {want}, got {type(value).__name__} {value!r}",
+                case=case,
+                value=value,
             )
     return values
 

@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from casereport.case import Role, index
+from casereport.case import CaseIndex, Role, index
 from casereport.errors import ParameterError
 from casereport.render.params import declared_parameters
 
@@ -26,17 +26,26 @@ def _value(name: str, params: dict[str, Any], declared: dict[str, dict[str, Any]
         return None
 
 
-def check_case_parameters(notebook: Path, params: dict[str, Any], cwd: Path) -> None:
+def check_case_parameters(
+    notebook: Path,
+    params: dict[str, Any],
+    cwd: Path,
+    *,
+    declared: dict[str, dict[str, Any]] | None = None,
+    cases: CaseIndex | None = None,
+) -> None:
     """Raise :class:`ParameterError` if ``params`` point at data that is not there.
 
     Only applies to notebooks declaring ``case_id`` and ``data_dir``; others pass.
+    ``declared`` (the notebook's parameters) and ``cases`` (the index of the data folder)
+    save reading them again.
     """
-    declared = declared_parameters(notebook)
+    declared = declared if declared is not None else declared_parameters(notebook)
     if "case_id" not in declared or "data_dir" not in declared:
         return
     case_id = str(_value("case_id", params, declared))
     data_dir = cwd / str(_value("data_dir", params, declared))
-    cases = index(data_dir)
+    cases = cases if cases is not None else index(data_dir)
     if case_id not in cases:
         raise ParameterError(
             notebook,

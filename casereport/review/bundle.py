@@ -22,7 +22,6 @@ other entry as supplementary material. Same inputs, same bytes.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import importlib.metadata

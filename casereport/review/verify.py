@@ -26,14 +26,12 @@ The report names each differing file; ``report.html`` links the difference files
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import html
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -535,29 +533,3 @@ that differs plus {DIFF_MARGIN_PX} pixels.</p>
 <h2>De-identification gate</h2><p>{e("FAIL: " + report.phi) if report.phi else "PASS"}</p>
 </body></html>
 """
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options after ``render.py COMMAND`` (``--root`` is added by render.py itself)."""
-    parser.add_argument(
-        "--rendered",
-        type=Path,
-        metavar="DIR",
-        help="compare this already rendered figures folder instead of re-rendering",
-    )
-    parser.add_argument(
-        "--report", type=Path, metavar="DIR", help="report folder (default: ROOT/build/verify)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.rendered is None and not args.quiet:
-        print("verify: re-rendering the article from data/ (about a minute) ...", file=sys.stderr)
-    report = verify(
-        args.root, rendered=args.rendered, report_dir=args.report, progress=args.verbose
-    )
-    print(report_text(report))
-    return 0 if report.passed else 1

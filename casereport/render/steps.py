@@ -1,0 +1,331 @@
+"""The one execute-and-cache path of the render: a notebook run as a cached step.
+
+A :class:`Step` is a planned run with its cache key, the folder it writes and the folders
+whose listing its cache entry watches. :meth:`Steps.reuse` restores a cache hit;
+:meth:`Steps.execute` runs the notebook, records what it read and stores it. Both record
+a :class:`StepRecord` and the inputs of the run. The HTML/PDF export is cached by content
+in :meth:`Steps.export`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from casereport.errors import RenderError
+from casereport.fileio import relpath
+from casereport.render.cache import RunCache, folder_listing
+from casereport.render.execute import Kernel, NotebookRun, execute
+from casereport.render.hashing import (
+    FileHasher,
+    dependency_versions,
+    digest_json,
+    files_under,
+    package_digest,
+    sha256_file,
+)
+from casereport.render.jats import JATS_NAME, read_meta, write_jats
+from casereport.render.jats import figure_files as jats_figure_files
+from casereport.render.plan import Plan, RenderOptions
+from casereport.render.progress import Progress, Verbosity
+from casereport.render.prose import code_digest, splice_prose
+from casereport.render.publish import record_kernel_pid
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of a render: what, whether it was reused from the cache, how long (s)."""
+
+    step: str
+    cached: bool
+    seconds: float
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """A notebook run as a cached step.
+
+    Attributes:
+        name: step name in records and progress (``"case A"``, ``"figure"``, ``"article"``).
+        run: the planned run.
+        key: its cache key (notebook, parameters, package, versions, [case outputs]).
+        outputs: the staged folder the run writes (kept in the cache entry).
+        fallback: folder assumed read when the run records no inputs.
+        watched: folders whose file listing the cache entry checks.
+        listed: ``inputs.json`` the notebook may write (joined with the kernel's record).
+        prose: notebook whose markdown is spliced into a reused run (the article: prose
+            edits do not re-execute it, see :mod:`casereport.render.prose`).
+    """
+
+    name: str
+    run: NotebookRun
+    key: str
+    outputs: Path
+    fallback: Path
+    watched: tuple[Path, ...] = ()
+    listed: Path | None = None
+    prose: Path | None = None
+
+
+@dataclass
+class Steps:
+    """State of one render's steps (inside the build lock, with an empty staging folder)."""
+
+    opts: RenderOptions
+    stage: Path
+    hasher: FileHasher = field(init=False)
+    cache: RunCache = field(init=False)
+    package: str = field(init=False, default="")
+    versions: dict[str, str] = field(init=False, default_factory=dict)
+    records: list[StepRecord] = field(init=False, default_factory=list)
+    inputs: dict[str, dict[str, str]] = field(init=False, default_factory=dict)
+    progress: Progress = field(init=False)
+    #: an OSError of the article thread, re-raised by the render
+    os_error: OSError | None = field(init=False, default=None)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.hasher = FileHasher(self.opts.build_dir / "cache" / "stat.json")
+        self.cache = RunCache(self.opts.build_dir / "cache", self.opts.root, self.hasher)
+        self.package = package_digest(self.opts.root, self.hasher)
+        self.versions = dependency_versions()
+        level = Verbosity.QUIET
+        if self.opts.progress:
+            level = Verbosity.VERBOSE if self.opts.verbose else Verbosity.NORMAL
+        self.progress = Progress(level)
+
+    # ---------------------------------------------------------------- bookkeeping
+    def note(self, record: StepRecord) -> None:
+        with self._lock:
+            self.records.append(record)
+        if record.step == "plan":
+            self.progress.line(f"plan: {record.seconds:.1f} s", level=Verbosity.VERBOSE)
+        else:
+            verb = "written" if record.step in ("html", "pdf", "jats") else "executed"
+            self.progress.step(record.step, cached=record.cached, seconds=record.seconds, verb=verb)
+
+    def kernel(self, cwd: Path) -> Kernel:
+        """A kernel for a run in ``cwd`` (from ``opts.kernels`` when given)."""
+
+        def sink(pid: int) -> None:
+            record_kernel_pid(self.opts.build_dir, pid)
+
+        if self.opts.kernels is not None:
+            return self.opts.kernels(cwd, sink)
+        return Kernel(cwd, pid_sink=sink)
+
+    def _key(self, kind: str, run: NotebookRun, **extra: Any) -> str:
+        key = {
+            "kind": kind,
+            "notebook": self.hasher.sha256(run.source),
+            "parameters": run.parameters,
+            "package": self.package,
+            "versions": self.versions,
+        }
+        return digest_json({**key, **extra})
+
+    # ---------------------------------------------------------------- planned steps
+    def case_step(self, run: NotebookRun, plan: Plan) -> Step:
+        out = self.stage / "cases" / run.label
+        return Step(
+            name=f"case {run.label}",
+            run=run,
+            key=self._key("case", run),
+            outputs=out,
+            fallback=self.opts.data_dir / run.label,
+            watched=(self.opts.data_dir / run.label, *plan.controls),
+            listed=out / "inputs.json",
+        )
+
+    def figure_step(self, run: NotebookRun) -> Step:
+        return Step(
+            name=run.label,
+            run=run,
+            key=self._key("figure", run),
+            outputs=self.stage / "figures",
+            fallback=self.opts.data_dir,
+            watched=(self.opts.data_dir,),
+        )
+
+    def article_step(self, plan: Plan) -> Step:
+        """The article run, keyed by every staged case output (and figure, if any)."""
+        folders = {"results": self.stage / "cases"}
+        if plan.figure is not None:
+            folders["figures"] = self.stage / "figures"
+        outputs = {
+            name: [[p.relative_to(f).as_posix(), sha256_file(p)] for p in files_under(f)]
+            for name, f in folders.items()
+        }
+        run = plan.article
+        # prose edits reuse the run (see prose.py): the key holds the code cells only
+        key = self._key("article", run, **outputs, notebook=code_digest(run.source))
+        return Step(
+            name="article",
+            run=run,
+            key=key,
+            outputs=self.stage / "figures",
+            fallback=self.opts.data_dir,
+            watched=(self.opts.data_dir,),
+            prose=run.source,
+        )
+
+    # ---------------------------------------------------------------- execute or reuse
+    def reuse(self, step: Step) -> bool:
+        """Restore ``step`` from the cache if a valid entry exists; True when it did."""
+        if not self.opts.use_cache:
+            return False
+        t0 = time.perf_counter()
+        entry = self.cache.lookup(step.key)
+        if entry is None:
+            return False
+        RunCache.restore(entry, step.run.output, step.outputs)
+        if step.prose is not None:
+            splice_prose(step.run.output, step.prose)
+        self._done(step, dict(entry.meta.get("inputs", {})), True, t0)
+        return True
+
+    def execute(self, step: Step, kernel: Kernel | None = None) -> None:
+        """Execute ``step`` (on ``kernel`` if given), record its inputs, store it."""
+        t0 = time.perf_counter()
+        record = self.stage / f".read-{step.run.label}.json"
+        execute(
+            step.run,
+            kernel=kernel or self.kernel(step.run.cwd),
+            progress=self.progress.notebook(step.name),
+            record_to=record,
+        )
+        inputs = self._read_inputs(step, record)
+        listings = {
+            relpath(f, self.opts.root): folder_listing(f, self.opts.root) for f in step.watched
+        }
+        self.cache.store(step.key, step.run.output, step.outputs, inputs, listings)
+        self._done(step, inputs, False, t0)
+
+    def _done(self, step: Step, inputs: dict[str, str], cached: bool, t0: float) -> None:
+        with self._lock:
+            self.inputs[step.run.label] = inputs
+        self.note(StepRecord(step.name, cached, time.perf_counter() - t0, step.key))
+
+    def _read_inputs(self, step: Step, record: Path) -> dict[str, str]:
+        """path -> sha256 of the files the run read.
+
+        The kernel's record (``casereport.io.files_read()``) joined with the notebook's own
+        ``inputs.json`` when it wrote one; with neither, every file below ``step.fallback``.
+        """
+        files: list[Path] = []
+        known = False
+        for source in (record, step.listed):
+            if source is None or not source.is_file():
+                continue
+            try:
+                paths = [Path(p) for p in json.loads(source.read_text())]
+            except (OSError, ValueError, TypeError) as exc:
+                raise RenderError(
+                    source, f"not a JSON list of paths: {exc}", case=step.run.label
+                ) from None
+            files += [p if p.is_absolute() else self.opts.root / p for p in paths]
+            known = True
+        if not known:
+            files = files_under(step.fallback)
+        out: dict[str, str] = {}
+        for f in sorted(set(files)):
+            sha = self.hasher.maybe(f)
+            if sha is None:
+                raise RenderError(
+                    f, "recorded as read but missing after the run", case=step.run.label
+                )
+            out[relpath(f, self.opts.root)] = sha
+        return out
+
+    # ---------------------------------------------------------------- article
+    def run_article(
+        self,
+        plan: Plan,
+        cases_done: threading.Event,
+        failed: list[RenderError],
+        preload: Sequence[str],
+    ) -> None:
+        """Wait for the figure and case steps (warming a kernel with ``preload`` meanwhile,
+        if given), then reuse or execute the article step; failures go to ``failed``."""
+        kernel = None
+        try:
+            if preload:
+                kernel = self.kernel(plan.article.cwd)
+                kernel.preload(tuple(preload))
+            cases_done.wait()
+            if failed:
+                return
+            step = self.article_step(plan)
+            if not self.reuse(step):
+                k, kernel = kernel, None
+                self.execute(step, kernel=k)
+        except RenderError as err:
+            failed.append(err)
+        except OSError as exc:  # output location full or read-only: re-raised by the render
+            self.os_error = exc
+        except Exception as exc:  # noqa: BLE001 - reported like a failed notebook
+            failed.append(
+                RenderError(plan.article.source, f"{type(exc).__name__}: {exc}", case="article")
+            )
+        finally:
+            if kernel is not None:
+                kernel.shutdown()
+
+    # ---------------------------------------------------------------- export
+    def export(self, article: NotebookRun) -> None:
+        """``article.html`` (and ``article.pdf``, ``article.jats.xml``) from the executed
+        article, cached."""
+        opts = self.opts
+        names: tuple[str, ...] = ("article.html",)
+        if not opts.html_only:
+            names += ("article.pdf", JATS_NAME)
+        citation = opts.root / "CITATION.cff"
+        staged = self.stage / "figures"  # empty when the figure run was reused
+        figure_files = jats_figure_files(
+            staged if staged.is_dir() and any(staged.iterdir()) else opts.figures_dir
+        )
+        key = digest_json(
+            {
+                "kind": "export",
+                "notebook": sha256_file(article.output),
+                "with_code": opts.with_code,
+                "banner": opts.banner,
+                "names": names,
+                "citation": sha256_file(citation) if citation.is_file() else "",
+                "figure_files": figure_files,
+                "package": self.package,
+                "versions": self.versions,
+                "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
+            }
+        )
+        t0 = time.perf_counter()
+        hit = self.cache.lookup_export(key, names) if opts.use_cache else None
+        if hit is not None:
+            for n in names:
+                shutil.copyfile(hit / n, self.stage / n)
+            self.note(StepRecord("export", True, time.perf_counter() - t0, key))
+            return
+        from casereport.render.export import html_to_pdf, notebook_to_html
+
+        html = self.stage / "article.html"
+        with self.progress.working("html"):
+            notebook_to_html(article.output, html, with_code=opts.with_code, banner=opts.banner)
+        self.note(StepRecord("html", False, time.perf_counter() - t0, key))
+        if not opts.html_only:
+            t1 = time.perf_counter()
+            with self.progress.working("pdf"):
+                html_to_pdf(html, self.stage / "article.pdf")
+            self.note(StepRecord("pdf", False, time.perf_counter() - t1, key))
+            t2 = time.perf_counter()
+            with self.progress.working("jats"):
+                write_jats(html, self.stage / JATS_NAME, read_meta(citation), figure_files)
+            self.note(StepRecord("jats", False, time.perf_counter() - t2, key))
+        self.cache.store_export(key, [self.stage / n for n in names])
