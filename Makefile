@@ -76,6 +76,7 @@ figures: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 test: lint .venv-cff/.installed
 	$(PY) -m pytest

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from casereport.deid.profile import (
     BY_KEYWORD,
@@ -136,7 +136,7 @@ def read_header(path: str | Path) -> Dataset:
                 bare = "SOPClassUID" in ds and "Modality" in ds
     except PermissionError:
         raise NotDicomError(path, f"permission denied; {hint}") from None
-    except (InvalidDicomError, *READ_ERRORS) as exc:
+    except (InvalidDicomError, *READ_ERRORS) as exc:  # type: ignore[misc]
         msg = " ".join(str(exc).split())[:160]
         raise NotDicomError(
             path, f"unreadable as DICOM ({type(exc).__name__}: {msg}); {hint}"
@@ -157,7 +157,7 @@ def _empty(value: object) -> bool:
     if isinstance(value, (str, bytes)):
         return not value.strip() if isinstance(value, str) else not value.strip(b" \x00")
     if isinstance(value, (list, tuple, Sequence)) or type(value).__name__ == "MultiValue":
-        return all(_empty(v) for v in value)  # type: ignore[union-attr]
+        return all(_empty(v) for v in cast(Iterable[object], value))
     return False
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure
@@ -78,7 +78,7 @@ TIFF_TAGS = {270: f"{TITLE}. {SOURCE}", 33432: LICENCE}
 @contextlib.contextmanager
 def figure_style() -> Iterator[None]:
     """rcParams for drawing and saving figures (fonts, SVG hash salt, PDF fonts)."""
-    with rc_context(RC):
+    with rc_context(cast(Any, RC)):
         yield
 
 
@@ -92,7 +92,9 @@ def render(fig: Figure, fmt: str, *, dpi: int = DPI) -> bytes:
         if fmt in ("tif", "tiff"):
             return png_to_tiff(render(fig, "png", dpi=dpi), dpi=dpi)
         buf = io.BytesIO()
-        kwargs = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
+        kwargs: dict[str, Any] = (
+            {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
+        )
         fig.savefig(buf, format=fmt, dpi=dpi, metadata=METADATA.get(fmt), **kwargs)
         return buf.getvalue()
 

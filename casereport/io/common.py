@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydicom.datadict import tag_for_keyword
@@ -118,7 +119,7 @@ def integer(ds: Dataset, keyword: str, default: int | None = None) -> int | None
         if len(elem.value) == 0:
             return default
         if len(elem.value) == 2:
-            order = "little" if elem.is_little_endian else "big"
+            order: Literal["little", "big"] = "little" if elem.is_little_endian else "big"
             return int.from_bytes(elem.value, order, signed=elem.VR == "SS")
     s = text(ds, keyword) if isinstance(elem, RawDataElement) and elem.VR == "IS" else None
     if s is not None:

@@ -12,7 +12,7 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import numpy as np
 from pydicom.dataelem import RawDataElement
@@ -500,7 +500,7 @@ def _tail_layout(
     fh.seek(start)
     head = fh.read(head_len)
     tag = b"\x7f\xe0\x00\x10" if big else b"\xe0\x7f\x10\x00"
-    order = "big" if big else "little"
+    order: Literal["little", "big"] = "big" if big else "little"
     if head[:4] != tag:
         return None
     if implicit:
@@ -564,7 +564,7 @@ def _convert_stream(
     while pos < total:
         n = min(step, total - pos)
         view = buf[:n]
-        if fh.readinto(memoryview(view).cast("B")) != n * dt.itemsize:
+        if fh.readinto(memoryview(view).cast("B")) != n * dt.itemsize:  # type: ignore[attr-defined,arg-type]
             return False
         src = view if dt.isnative else view.astype(dt.newbyteorder("="))
         if mask is not None:

@@ -141,7 +141,7 @@ def _plan(geoms: Sequence[_SliceGeom], fallback_step_mm: float | None) -> _Plan:
     ratios = diffs / step
     gaps = []
     uneven = []
-    for k, r in enumerate(ratios):
+    for k, r in enumerate(ratios):  # type: ignore[assignment]
         where = f"between {ds_[k]:.2f} and {ds_[k + 1]:.2f} mm"
         if abs(r - 1) <= 0.02:
             continue
@@ -181,7 +181,7 @@ def _plan(geoms: Sequence[_SliceGeom], fallback_step_mm: float | None) -> _Plan:
     off = np.linalg.norm(pos - (pos[0] + np.outer(t, pos[-1] - pos[0])), axis=1)
     tol = max(0.5, 0.5 * min(g0.spacing))
     if np.any(off > tol):
-        k = int(np.argmax(off))
+        k = int(np.argmax(off))  # type: ignore[assignment]
         raise GeometryError(
             geoms[order[k]].path,
             f"slice position is {off[k]:.2f} mm off the line through the other slices",

@@ -69,7 +69,7 @@ def freeze() -> str:
     """Installed distributions as ``name==version`` lines, sorted (``pip freeze`` format)."""
     seen: dict[str, str] = {}
     for d in importlib.metadata.distributions():
-        name = d.metadata.get("Name")
+        name = d.metadata["Name"]
         if name:
             seen.setdefault(name.lower(), f"{name}=={d.version}")
     return "".join(line + "\n" for _, line in sorted(seen.items()))
@@ -380,30 +380,4 @@ def _write_zip(target: Path, contents: dict[str, bytes]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options after ``render.py COMMAND`` (``--root`` is added by render.py itself)."""
-    parser.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="ZIP",
-        help="zip to create (default: ROOT/build/submission.zip, with --meca "
-        "ROOT/build/submission.meca.zip); must not exist",
-    )
-    parser.add_argument(
-        "--meca",
-        action="store_true",
-        help="write a MECA package (manifest.xml, JATS XML, PDF, figures, supplementary files)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    result = (build_meca if args.meca else build_bundle)(args.root, args.output)
-    if args.verbose:
-        for name in result.entries:
-            print(f"  {name}")
-    if not args.quiet:
-        print(f"wrote {result.path} ({len(result.entries)} entries)")
-    return 0
+    return BundleResult(target, tuple(sorted(contents)))

@@ -78,11 +78,11 @@ def project(
     if view == "ANT":
         # Per z row: first body row along y.
         rows = body.any(axis=2)  # (nz, ny)
-        first = np.where(rows.any(axis=1), rows.argmax(axis=1), grid.shape[1])
+        first = np.where(np.any(rows, axis=1), rows.argmax(axis=1), grid.shape[1])
         face = first * dy - camera.gap_mm  # (nz,)
     else:
-        first = int(has.argmax()) if has.any() else 0
-        face = np.full(grid.shape[0], first * dy - camera.gap_mm)
+        first_row = int(has.argmax()) if has.any() else 0
+        face = np.full(grid.shape[0], first_row * dy - camera.gap_mm)
     dist = np.maximum(y[None, :] - face[:, None], 0.0)  # (nz, ny)
     nbin = int(np.ceil(dist.max() / camera.depth_bin_mm)) + 1
     idx = np.minimum((dist / camera.depth_bin_mm).astype(int), nbin - 1)
