@@ -28,7 +28,7 @@ help:
 	@echo "make test      run the test suite"
 	@echo "make figures   re-draw figures/ only (Figure 1, its panels, provenance.json)"
 	@echo "make bench     run the benchmarks (bench/RESULTS.md)"
-	@echo "make lab       add JupyterLab to .venv (then: .venv/bin/jupyter lab)"
+	@echo "make lab       open JupyterLab on notebooks/ (kernel: Python (casereport) of .venv)"
 	@echo "make lock      re-resolve requirements/*.txt after a change in pyproject.toml"
 	@echo "               (UPGRADE=1: move every package to its newest allowed version)"
 	@echo "make data      regenerate the simulated DICOM studies in data/"
@@ -40,6 +40,11 @@ $(VENV)/.installed: $(LOCKS)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_LOCKED) requirements/article.txt
 	$(PIP) install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+# the project's Jupyter kernel, registered inside .venv (nothing global): the notebooks name it
+$(VENV)/.kernel: $(VENV)/.installed
+	$(PY) -c "from casereport.render.kernel import ensure_kernel; ensure_kernel()"
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
@@ -63,7 +68,7 @@ $(VENV)/.installed-lab: $(VENV)/.installed
 	  --prefer-binary -r requirements/cff.txt
 	@touch $@
 
-article: $(VENV)/.installed
+article: $(VENV)/.installed $(VENV)/.kernel
 	$(PY) render.py
 
 # what notebooks/figure.ipynb does in the render, without the notebooks and the article
@@ -78,14 +83,14 @@ lint: $(VENV)/.installed-test
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: lint .venv-cff/.installed
+test: lint .venv-cff/.installed $(VENV)/.kernel
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-bench $(VENV)/.installed-test
 	$(PY) bench/run.py
 
-lab: $(VENV)/.installed-lab
-	@echo "JupyterLab installed: $(VENV)/bin/jupyter lab (kernel: Python (casereport))"
+lab: $(VENV)/.installed-lab $(VENV)/.kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 lock:
 	test -x $(UV) || { $(PYTHON) -m venv .venv-lock && \

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from casereport.io import PlanarOptions, load  # noqa: E402
-from tests import dicom_factory as factory  # noqa: E402
+from tests.support import dicom_factory as factory  # noqa: E402
 
 
 def _time(fn: Callable[[], object]) -> float:

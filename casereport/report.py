@@ -522,6 +522,12 @@ def case_tables(result: CaseAnalysis) -> str:
     return "".join(parts)
 
 
+def case_output_dir(data_dir: str | Path, case_id: str, output_dir: str | Path = "") -> Path:
+    """Where a case run writes: ``output_dir`` if given, else ``build/cases/<case_id>``
+    beside ``data_dir`` (so a run of case B never writes into case A's folder)."""
+    return Path(output_dir) if output_dir else Path(data_dir).parent / "build" / "cases" / case_id
+
+
 def write_case_outputs(out: str | Path, result: CaseAnalysis) -> list[Path]:
     """Write ``results.json`` (the numbers the article quotes) and ``inputs.json`` (every
     file this process read, relative to the working folder) into ``out``."""

@@ -15,7 +15,7 @@ from casereport.annotate import draw_annotations
 from casereport.case import AnnotationKind, PanelKind, Window, load_case
 from casereport.display import show_planar_views
 from casereport.errors import CaseFileError
-from tests.figure_synth import CASE_YAML, SyntheticLoader, make_case_dir, wholebody
+from tests.support.figure_synth import CASE_YAML, SyntheticLoader, make_case_dir, wholebody
 
 
 @pytest.fixture()

@@ -429,7 +429,7 @@ _PAGE_STATE_JS = """(() => {
 
 @pytest.mark.browser
 def test_article_in_headless_chromium(article: Rendered, tmp_path: Path) -> None:
-    from tests.cdp import find_chromium, open_page
+    from tests.support.cdp import find_chromium, open_page
 
     binary = find_chromium()
     _require(binary is not None, "chromium")
@@ -464,7 +464,7 @@ def test_article_in_headless_chromium(article: Rendered, tmp_path: Path) -> None
 def test_browser_check_catches_what_it_looks_for(tmp_path: Path) -> None:
     """The same recording on a small page that breaks every rule: a remote image, an image
     handler that runs code, a console error and an uncaught exception are all seen."""
-    from tests.cdp import find_chromium, open_page
+    from tests.support.cdp import find_chromium, open_page
 
     binary = find_chromium()
     _require(binary is not None, "chromium")
@@ -493,16 +493,12 @@ def _run_with_nbclient(name: str, values: dict[str, str]) -> list[Any]:
     import nbformat
     from nbclient import NotebookClient
 
-    from casereport.render.kernel import ensure_kernel
-
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    params.source = "\n".join(f"{k} = {v!r}" for k, v in values.items())
+    params.source += "\n" + "\n".join(f"{k} = {v!r}" for k, v in values.items())
+    # the kernel named in the notebook, as registered by make test / make lab (no helper)
     NotebookClient(
-        nb,
-        kernel_name=ensure_kernel(),
-        timeout=600,
-        resources={"metadata": {"path": str(ROOT / "notebooks")}},
+        nb, timeout=600, resources={"metadata": {"path": str(ROOT / "notebooks")}}
     ).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
@@ -698,7 +694,7 @@ _LAYOUT_JS = """(() => {
 
 @pytest.mark.browser
 def test_html_at_phone_and_desktop_widths(article: Rendered, tmp_path: Path) -> None:
-    from tests.cdp import find_chromium, open_page
+    from tests.support.cdp import find_chromium, open_page
 
     binary = find_chromium()
     _require(binary is not None, "chromium")

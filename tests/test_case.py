@@ -11,7 +11,7 @@ import pytest
 from casereport.case import PRESETS, Modality, Plane, Role, Window, WindowUnit, index
 from casereport.case.schema import dumps
 from casereport.errors import CaseFileError, WindowError
-from tests.nbfactory import case_yaml
+from tests.support.nbfactory import case_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,3 +129,28 @@ def test_committed_case_files_match_the_schema() -> None:
     bad = yaml.safe_load((ROOT / "data/A/case.yaml").read_text())
     bad["panels"]["A2"]["window"] = "purple"
     assert list(validator.iter_errors(bad))
+
+
+def test_each_study_is_loaded_once_for_panels_and_measurements(monkeypatch) -> None:
+    """What case.ipynb does: panels, measurements and the ROI overlay share one read of
+    each study (a counting wrapper around the real loader)."""
+    import casereport.io as cio
+    from casereport import analysis
+    from casereport.case import load_study, studies
+    from casereport.figure import case_panel_figure
+
+    calls: list[str] = []
+    real = cio.load
+
+    def counting(path, **kw):  # type: ignore[no-untyped-def]
+        calls.append(str(Path(path).resolve()))
+        return real(path, **kw)
+
+    monkeypatch.setattr(cio, "load", counting)
+    monkeypatch.setattr(studies, "_CACHE", {})
+    cases = index(ROOT / "data")
+    spec = cases.checked("A", ct_window="mediastinal")
+    case_panel_figure(spec)
+    analysis.analyse_case(spec, cases.control)
+    load_study(spec.study("whole_body"), "NM")
+    assert len(calls) == len(set(calls)) == 5, calls  # A: spot, CT, whole body; control: 2

@@ -24,7 +24,7 @@ from casereport.deid import (
 from casereport.deid.deidentify import DeidParams, date_shift_days
 from casereport.deid.profile import RULES
 from casereport.errors import PhiError, ReviewError
-from tests import dicom_factory as fac
+from tests.support import dicom_factory as fac
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,8 +21,8 @@ from casereport.deid.deidentify import DeidParams, DeidRun
 from casereport.deid.gate import render_gate
 from casereport.deid.text import clean_text, text_problems, uid_has_datetime
 from casereport.errors import NotDicomError, PhiError
-from tests import dicom_factory as fac
-from tests.nbfactory import case_yaml
+from tests.support import dicom_factory as fac
+from tests.support.nbfactory import case_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ from casereport.display import (
 from casereport.display.slices import fusion_colormap
 from casereport.errors import FigureError, WindowError
 from casereport.io.types import CTVolume, PlanarImage, SpectVolume
-from tests.figure_synth import FOR_UID, ct_volume, source, spect_volume, spot, wholebody
+from tests.support.figure_synth import FOR_UID, ct_volume, source, spect_volume, spot, wholebody
 
 
 def _rgb(fig: Figure) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from tests import dicom_factory as fac
+from tests.support import dicom_factory as fac
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,9 +42,9 @@ def _one_line(done: subprocess.CompletedProcess[str]) -> str:
 
 def _project(root: Path) -> Path:
     """The smallest project the render accepts: one case, one tiny image, two notebooks."""
-    from tests.nbfactory import case_yaml, make_notebook
-    from tests.test_render import CASE_CELLS, _tiny_dicom
-    from tests.test_review import E2E_ARTICLE_CELLS
+    from tests.support.nbfactory import case_yaml, make_notebook
+    from tests.support.tiny_project import CASE_CELLS, E2E_ARTICLE_CELLS
+    from tests.support.tiny_project import tiny_dicom as _tiny_dicom
 
     dcm = root / "data" / "T" / "img.dcm"
     _tiny_dicom(dcm)
@@ -169,7 +169,7 @@ def test_bad_study_is_one_line_before_any_notebook(tmp_path: Path) -> None:
 
 
 def test_study_outside_the_data_folder_needs_the_opt_in_and_is_gated(tmp_path: Path) -> None:
-    from tests.nbfactory import case_yaml
+    from tests.support.nbfactory import case_yaml
 
     root = _project(tmp_path / "p")
     outside = tmp_path / "elsewhere" / "wb.dcm"

@@ -29,7 +29,7 @@ from casereport.figure import (
 )
 from casereport.figure.layout import Column, FigureLayout, check, solve
 from casereport.figure.style import LICENCE
-from tests.figure_synth import CASE_YAML, SyntheticLoader, make_case_dir
+from tests.support.figure_synth import CASE_YAML, SyntheticLoader, make_case_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -264,7 +264,7 @@ def test_bad_input_writes_nothing(tmp_path: Path) -> None:
 
 def test_view_cli_draws_nm_and_ct(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from casereport.__main__ import main
-    from tests import dicom_factory as df
+    from tests.support import dicom_factory as df
 
     wb = df.save(df.nm_wholebody(), tmp_path / "wb.dcm")
     out = tmp_path / "wb.png"

@@ -22,7 +22,7 @@ from casereport.io import (
     load,
     scan,
 )
-from tests import dicom_factory as f
+from tests.support import dicom_factory as f
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

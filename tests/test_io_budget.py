@@ -13,7 +13,7 @@ import pytest
 from casereport.errors import PixelDataError
 from casereport.io import load
 from casereport.io.pixels import MAX_PIXEL_BYTES, MAX_PIXEL_BYTES_ENV, max_pixel_bytes
-from tests import dicom_factory as fac
+from tests.support import dicom_factory as fac
 
 ROOT = Path(__file__).resolve().parents[1]
 #: address-space limit of the child processes: far below what the hostile headers ask for

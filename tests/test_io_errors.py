@@ -26,7 +26,7 @@ from casereport.errors import (
     UnsupportedDicomError,
 )
 from casereport.io import load
-from tests import dicom_factory as f
+from tests.support import dicom_factory as f
 
 pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR DS:UserWarning")
 

@@ -29,7 +29,7 @@ from casereport.io import (
     load,
     load_views,
 )
-from tests import dicom_factory as f
+from tests.support import dicom_factory as f
 
 ROOT = Path(__file__).resolve().parents[1]
 WB = (128, 32)  # rows, cols of one whole-body view (small: the tests stay fast)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,3 +131,14 @@ def test_argparse_and_importlib_only_at_the_edge() -> None:
             assert is_cli, f"{module} parses arguments but is not a CLI module"
         if "import_module(" in text:
             assert module in cli or module == "casereport.case", module
+
+
+def test_tests_share_helpers_only_through_tests_support() -> None:
+    tests = ROOT / "tests"
+    pattern = re.compile(r"^\s*(from|import) tests\.test_", re.M)
+    offenders = [p.name for p in sorted(tests.glob("test_*.py")) if pattern.search(p.read_text())]
+    assert not offenders, offenders
+    loose = sorted(
+        p.name for p in tests.glob("*.py") if not p.name.startswith(("test_", "conftest", "__"))
+    )
+    assert not loose, f"helpers belong in tests/support/: {loose}"

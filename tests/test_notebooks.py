@@ -10,7 +10,6 @@ import pytest
 from nbclient import NotebookClient
 
 from casereport.errors import ParameterError
-from casereport.render.kernel import ensure_kernel
 from casereport.render.params import validate_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,12 +53,8 @@ def test_case_notebook_runs_top_to_bottom_with_nbclient(tmp_path: Path) -> None:
     params.source = params.source.replace(
         'output_dir = ""', f"output_dir = {str(tmp_path / 'A')!r}"
     )
-    client = NotebookClient(
-        nb,
-        kernel_name=ensure_kernel(),
-        timeout=600,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    )
+    # the kernel named in the notebook, as registered by make test / make lab (no helper)
+    client = NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()
     errors = [
         o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"

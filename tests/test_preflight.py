@@ -8,7 +8,7 @@ import pytest
 
 from casereport.errors import CaseFileError, ParameterError
 from casereport.render.preflight import check_case_parameters
-from tests.nbfactory import case_yaml
+from tests.support.nbfactory import case_yaml
 
 CASE_NB = Path(__file__).resolve().parents[1] / "notebooks" / "case.ipynb"
 PANELS = """panels:

@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 
 from casereport.io.planar import _DetectorItems, _view_from_code_seq
 from casereport.io.rawseq import raw_sequence_items
-from tests import dicom_factory as f
+from tests.support import dicom_factory as f
 
 
 def _code(value: str, meaning: str) -> Dataset:

@@ -8,79 +8,22 @@ from __future__ import annotations
 
 import base64
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from tests.nbfactory import case_yaml, make_notebook, write_nm_image
+from tests.support.nbfactory import make_notebook
+from tests.support.tiny_project import CASE_CELLS, TITLE, run_render
 
 ROOT = Path(__file__).resolve().parents[1]
-TITLE = "Tiny report for the render test"
-
-
-def _tiny_dicom(path: Path) -> None:
-    pixels = np.arange(256, dtype=np.uint16).reshape(16, 16)
-    write_nm_image(path, pixels, "1.2.826.0.1.3680043.8.498.1")
-
-
-CASE_CELLS = [
-    ("md", "# Case", None),
-    (
-        "code",
-        'case_id = "T"\ndata_dir = "data"\noutput_dir = "out"\nlabel = "default"',
-        ["parameters"],
-    ),
-    (
-        "code",
-        "import json\nfrom pathlib import Path\nimport pydicom\nimport matplotlib.pyplot as plt",
-        None,
-    ),
-    (
-        "code",
-        "ds = pydicom.dcmread(Path(data_dir) / case_id / 'img.dcm')\nimage = ds.pixel_array",
-        None,
-    ),
-    (
-        "code",
-        "out = Path(output_dir)\nout.mkdir(parents=True, exist_ok=True)\n"
-        "(out / 'results.json').write_text(json.dumps({'sum': int(image.sum()), 'label': label}))\n"
-        "print('label is', label)",
-        None,
-    ),
-]
-
-ARTICLE_CELLS = [
-    ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
-    ("md", f"# {TITLE}\n\nSome text.", None),
-    (
-        "code",
-        "import json\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
-        "r = json.loads((Path(results_dir) / 'T' / 'results.json').read_text())\n"
-        "fig, ax = plt.subplots(figsize=(2, 2))\nax.bar([0], [r['sum']])\nplt.show()\n"
-        "print('sum of pixels', r['sum'], 'label', r['label'])",
-        None,
-    ),
-]
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(tiny_project: Path) -> Path:
     """A minimal project: one case with one DICOM file, a case and an article notebook."""
-    _tiny_dicom(tmp_path / "data" / "T" / "img.dcm")
-    (tmp_path / "data" / "T" / "case.yaml").write_text(case_yaml("T"))
-    make_notebook(tmp_path / "notebooks" / "case.ipynb", CASE_CELLS)
-    make_notebook(tmp_path / "notebooks" / "article.ipynb", ARTICLE_CELLS, title=TITLE)
-    return tmp_path
-
-
-def run_render(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, str(ROOT / "render.py"), "--root", str(project), *args]
-    return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=300)
+    return tiny_project
 
 
 def test_render_writes_self_contained_html_and_pdf(project: Path) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.nbfactory import case_yaml, make_notebook
-from tests.test_render_cache import CASE_CELLS, _dicom, cached, manifest, render
+from tests.support.cached_project import CASE_CELLS, cached, manifest, render
+from tests.support.cached_project import dicom as _dicom
+from tests.support.nbfactory import case_yaml, make_notebook
 
 TITLE = "Render figure-job test report"
 

@@ -96,3 +96,10 @@ def test_figure_alt_is_short_and_links_are_placed(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="251 characters"):
         report.figure_html(png, caption="c", alt="x" * 251)
+
+
+def test_case_output_dir_follows_the_case() -> None:
+    from pathlib import Path
+
+    assert report.case_output_dir("../data", "B") == Path("../build/cases/B")
+    assert report.case_output_dir("data", "C", "out/x") == Path("out/x")

@@ -37,8 +37,8 @@ from casereport.review.verify import (
     diff_image,
     report_text,
 )
-from tests import dicom_factory as fac
-from tests.nbfactory import case_yaml
+from tests.support import dicom_factory as fac
+from tests.support.nbfactory import case_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PANELS = ("A1", "A2", "B1")
@@ -454,7 +454,7 @@ def test_bundle_meca_command(tmp_path: Path) -> None:
 
 def test_provenance_from_panel_sidecars(tmp_path: Path) -> None:
     from casereport.figure import load_cases, write_panels
-    from tests.figure_synth import SyntheticLoader, make_case_dir
+    from tests.support.figure_synth import SyntheticLoader, make_case_dir
 
     (tmp_path / "pyproject.toml").write_text("")
     case = tmp_path / "data" / "T"
@@ -507,8 +507,9 @@ def test_provenance_needs_sidecars(tmp_path: Path) -> None:
 @pytest.fixture
 def phi_project(tmp_path: Path) -> Path:
     """The render test's tiny project, its one DICOM file carrying a real-looking name."""
-    from tests.nbfactory import make_notebook
-    from tests.test_render import ARTICLE_CELLS, CASE_CELLS, TITLE, _tiny_dicom
+    from tests.support.nbfactory import make_notebook
+    from tests.support.tiny_project import ARTICLE_CELLS, CASE_CELLS, TITLE
+    from tests.support.tiny_project import tiny_dicom as _tiny_dicom
 
     dcm = tmp_path / "data" / "T" / "img.dcm"
     _tiny_dicom(dcm)
@@ -540,25 +541,11 @@ def test_render_refuses_identifiable_input_unless_allow_phi(phi_project: Path) -
 
 # --------------------------------------------------------------------------- verify end to end
 
-E2E_ARTICLE_CELLS = [
-    ("code", 'data_dir = "data"\nresults_dir = "r"\nfigures_dir = "f"', ["parameters"]),
-    ("md", "# Verify end to end", None),
-    (
-        "code",
-        "from pathlib import Path\nimport numpy as np\nimport pydicom\nfrom PIL import Image\n"
-        "arr = pydicom.dcmread(Path(data_dir) / 'T' / 'img.dcm').pixel_array\n"
-        "out = Path(figures_dir) / 'panels'\nout.mkdir(parents=True, exist_ok=True)\n"
-        "Image.fromarray((arr % 256).astype(np.uint8)).save(out / 'A1.png')\n"
-        "Image.fromarray((255 - arr % 256).astype(np.uint8))"
-        ".save(Path(figures_dir) / 'figure1.png')",
-        None,
-    ),
-]
-
 
 def test_verify_rerenders_and_catches_a_tampered_committed_panel(tmp_path: Path) -> None:
-    from tests.nbfactory import make_notebook
-    from tests.test_render import CASE_CELLS, _tiny_dicom
+    from tests.support.nbfactory import make_notebook
+    from tests.support.tiny_project import CASE_CELLS, E2E_ARTICLE_CELLS
+    from tests.support.tiny_project import tiny_dicom as _tiny_dicom
 
     root = tmp_path / "proj"
     dcm = root / "data" / "T" / "img.dcm"

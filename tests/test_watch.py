@@ -23,9 +23,10 @@ import nbformat
 import pytest
 
 from casereport.render.watch import SCRIPT_ID, served_page
-from tests.nbfactory import case_yaml, make_notebook
-from tests.test_render import run_render
-from tests.test_render_cache import CASE_CELLS, _dicom
+from tests.support.cached_project import CASE_CELLS
+from tests.support.cached_project import dicom as _dicom
+from tests.support.nbfactory import case_yaml, make_notebook
+from tests.support.tiny_project import run_render
 
 ROOT = Path(__file__).resolve().parents[1]
 WATCH_ENV = {"SOURCE_DATE_EPOCH": "1554076800"}

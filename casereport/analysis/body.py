@@ -113,9 +113,6 @@ class Region:
     def roi(self, frame: BodyFrame) -> PlanarROI:
         return frame.box(self.name, self.u, self.s)
 
-    def mirrored(self, name: str) -> Region:
-        return Region(name, self.u, (-self.s[1], -self.s[0]))
-
 
 #: Reference regions of an adult whole-body view (fractions of stature from the vertex;
 #: lateral offsets towards the patient's right, in stature). Chosen from standard adult

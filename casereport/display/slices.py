@@ -89,6 +89,42 @@ def _set_plane_limits(ax: Axes, grid: PlaneGrid) -> None:
     ax.set_ylim((v1, v0) if grid.plane.v_down else (v0, v1))
 
 
+def _grey_plane(
+    ax: Axes,
+    plane: PlaneImage,
+    grid: PlaneGrid,
+    limits: tuple[float, float],
+    *,
+    dark: bool,
+    markers: bool,
+    scale_bar_mm: float | None,
+    fontsize: float,
+) -> tuple[AxesImage, list[Text], list]:
+    """A plane in grey scale on ``ax`` (``dark``: CT on black, else inverted NM on white),
+    with orientation letters and a scale bar; returns the image, the letters, the bar."""
+    ink = INK_ON_BLACK if dark else "black"
+    clean_axes(ax, "black" if dark else "white")
+    im = ax.imshow(
+        plane.array,
+        cmap="gray" if dark else "gray_r",
+        vmin=limits[0],
+        vmax=limits[1],
+        origin="lower",
+        extent=grid.extent,
+        interpolation="bilinear",
+        resample=False,
+    )
+    _set_plane_limits(ax, grid)
+    texts: list[Text] = []
+    if markers:
+        left, right, top, bottom = grid.plane.markers
+        texts = add_orientation_markers(ax, left, right, top, bottom, color=ink, fontsize=fontsize)
+    extras: list = []
+    if scale_bar_mm:
+        extras.extend(add_scale_bar(ax, scale_bar_mm, color=ink, fontsize=fontsize))
+    return im, texts, extras
+
+
 def show_ct_plane(
     ct: CTVolume,
     grid: PlaneGrid,
@@ -106,27 +142,16 @@ def show_ct_plane(
     """
     plane = sample_plane(ct, grid, order=1, fill=CT_FILL_HU)
     vmin, vmax = window.require(Modality.CT).limits_hu
-    clean_axes(ax, "black")
-    im = ax.imshow(
-        plane.array,
-        cmap="gray",
-        vmin=vmin,
-        vmax=vmax,
-        origin="lower",
-        extent=grid.extent,
-        interpolation="bilinear",
-        resample=False,
+    im, texts, extras = _grey_plane(
+        ax,
+        plane,
+        grid,
+        (vmin, vmax),
+        dark=True,
+        markers=markers,
+        scale_bar_mm=scale_bar_mm,
+        fontsize=fontsize,
     )
-    _set_plane_limits(ax, grid)
-    texts: list[Text] = []
-    if markers:
-        left, right, top, bottom = grid.plane.markers
-        texts = add_orientation_markers(
-            ax, left, right, top, bottom, color=INK_ON_BLACK, fontsize=fontsize
-        )
-    extras: list = []
-    if scale_bar_mm:
-        extras.extend(add_scale_bar(ax, scale_bar_mm, color=INK_ON_BLACK, fontsize=fontsize))
     return SliceDisplay([im], texts, grid, plane, window, extras=extras)
 
 
@@ -213,27 +238,16 @@ def show_nm_plane(
     """
     plane = sample_plane(spect, grid, order=1, fill=0.0)
     vmin, vmax = window.require(Modality.NM).limits(spect.array)
-    clean_axes(ax, "white")
-    im = ax.imshow(
-        plane.array,
-        cmap="gray_r",
-        vmin=vmin,
-        vmax=vmax,
-        origin="lower",
-        extent=grid.extent,
-        interpolation="bilinear",
-        resample=False,
+    im, texts, extras = _grey_plane(
+        ax,
+        plane,
+        grid,
+        (vmin, vmax),
+        dark=False,
+        markers=markers,
+        scale_bar_mm=scale_bar_mm,
+        fontsize=fontsize,
     )
-    _set_plane_limits(ax, grid)
-    texts: list[Text] = []
-    if markers:
-        left, right, top, bottom = grid.plane.markers
-        texts = add_orientation_markers(
-            ax, left, right, top, bottom, color="black", fontsize=fontsize
-        )
-    extras: list = []
-    if scale_bar_mm:
-        extras.extend(add_scale_bar(ax, scale_bar_mm, color="black", fontsize=fontsize))
     # the CT slot holds the NM plane here; there is no CT window
     return SliceDisplay(
         [im],

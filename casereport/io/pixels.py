@@ -452,11 +452,6 @@ def rescale_into(
     return out
 
 
-def rescaled_frames(ds: Dataset, path: Path) -> np.ndarray:
-    """Decoded frames as float32 after Rescale Slope/Intercept: (frames, rows, cols)."""
-    return rescale_into(stored_frames(ds, path), ds, path)
-
-
 #: Size (bytes) of the stored-value buffer used while converting pixels to float32: large
 #: enough that the per-chunk overhead is small, small enough to stay in the CPU cache.
 _CHUNK_BYTES = 1 << 18

@@ -124,12 +124,6 @@ class PlanarImage:
         dy, dx = self.pixel_spacing_mm
         return np.stack([xy[..., 1] / dy - 0.5, xy[..., 0] / dx - 0.5], axis=-1)
 
-    def contains_mm(self, xy: np.ndarray) -> bool:
-        """True if every (x_mm, y_mm) point lies inside the image."""
-        xy = np.atleast_2d(np.asarray(xy, dtype=float))
-        w, h = self.size_mm
-        return bool(np.all((xy[:, 0] >= 0) & (xy[:, 0] <= w) & (xy[:, 1] >= 0) & (xy[:, 1] <= h)))
-
 
 def _find_view(views: tuple[PlanarImage, ...], name: str, path: Path) -> PlanarImage:
     want = name.upper()

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import platform
-from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -110,11 +109,6 @@ def files_under(folder: Path) -> list[Path]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
         out.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
     return sorted(out)
-
-
-def tree_digest(files: Iterable[Path], base: Path, hasher: FileHasher) -> str:
-    """One digest over (path relative to ``base``, content hash) of every file."""
-    return digest_json([[p.relative_to(base).as_posix(), hasher.sha256(p)] for p in files])
 
 
 def package_digest(root: Path, hasher: FileHasher) -> str:

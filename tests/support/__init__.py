@@ -1,0 +1,10 @@
+"""Helpers shared by the tests (imported from here, never from another test module).
+
+* ``dicom_factory``: DICOM data sets built in code (no opaque binaries);
+* ``figure_synth``: small studies built from ``casereport.io`` types, a case folder for them;
+* ``nbfactory``: notebooks, tiny NM images and minimal case files;
+* ``tiny_project``, ``cached_project``: small render projects and ``render.py`` runners;
+* ``cdp``: a headless Chromium over the DevTools protocol.
+
+Fixtures built on them live in ``tests/conftest.py``.
+"""
