@@ -1,5 +1,7 @@
-"""Command line: ``casereport <command> ...`` (also ``python -m casereport``; ``render.py``
-is the same with ``render`` as the default command).
+"""The casereport command line: render, watch, verify, bundle, clean, inspect, view, ...
+
+``casereport COMMAND ...`` (also ``python -m casereport``); ``render.py`` is the same with
+``render`` as the default command.
 
 Each command lives in its own CLI module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``, registered in :data:`COMMANDS`; only the module of the command being
