@@ -727,7 +727,7 @@ def test_jats_of_the_article(article: Rendered) -> None:
     figure pointing at its file with the alt text of the HTML, the tables, the references."""
     import xml.etree.ElementTree as ET
 
-    from tests.jats_check import XLINK_HREF, jats_problems
+    from tests.support.jats_check import XLINK_HREF, jats_problems
 
     text = (article.build / "article.jats.xml").read_text(encoding="utf-8")
     root = ET.fromstring(text[text.index("<article") :])

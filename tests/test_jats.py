@@ -1,5 +1,5 @@
 """JATS 1.3 of the article: real pandoc on an HTML page shaped like nbconvert's output,
-then the post-processing step, then the JATS structure check (tests/jats_check.py)."""
+then the post-processing step, then the JATS structure check (tests/support/jats_check.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from casereport.render.jats import (
     read_meta,
     write_jats,
 )
-from tests.jats_check import ALI_REF, XLINK_HREF, jats_problems
+from tests.support.jats_check import ALI_REF, XLINK_HREF, jats_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = (

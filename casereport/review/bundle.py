@@ -380,4 +380,3 @@ def _write_zip(target: Path, contents: dict[str, bytes]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return BundleResult(target, tuple(sorted(contents)))

@@ -4,7 +4,7 @@
 * ``figure_synth``: small studies built from ``casereport.io`` types, a case folder for them;
 * ``nbfactory``: notebooks, tiny NM images and minimal case files;
 * ``tiny_project``, ``cached_project``: small render projects and ``render.py`` runners;
-* ``cdp``: a headless Chromium over the DevTools protocol.
+* ``cdp``: a headless Chromium over the DevTools protocol; ``jats_check``: JATS structure.
 
 Fixtures built on them live in ``tests/conftest.py``.
 """
