@@ -396,12 +396,18 @@ def read_yaml(path: Path) -> Any:
 
     record_read(path)
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "<yaml>"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise CaseFileError(path, where, f"YAML syntax error: {problem}") from None
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text -> Python values (safe loader); ``yaml.YAMLError`` on bad syntax. The one
+    place the package parses YAML (case files here, CITATION.cff for the JATS export)."""
+    return yaml.safe_load(text)
 
 
 def yaml_value(text: str) -> Any:
@@ -411,7 +417,7 @@ def yaml_value(text: str) -> Any:
     if not text:
         return ""
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except yaml.YAMLError:
         return text
 

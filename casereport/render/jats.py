@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from casereport.case.parse import parse_yaml
 from casereport.errors import RenderError
 
 XLINK = "http://www.w3.org/1999/xlink"
@@ -93,7 +94,7 @@ def read_meta(citation: Path) -> ArticleMeta:
     if not citation.is_file():
         return ArticleMeta()
     try:
-        cff: dict[str, Any] = yaml.safe_load(citation.read_text(encoding="utf-8")) or {}
+        cff: dict[str, Any] = parse_yaml(citation.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise RenderError(citation, f"not valid YAML: {exc}") from None
 

@@ -229,7 +229,9 @@ def check_fresh(root: Path, build: Path, data: Path) -> None:
         if not same:
             changed.append(rel)
     listed = {rel for rel, _ in recorded}
-    for case_file in sorted(data.glob("*/case.yaml")):
+    from casereport.case import case_files
+
+    for case_file in case_files(data).values():
         rel = os.path.relpath(case_file, root)
         if Path(rel).as_posix() not in listed and str(case_file) not in listed:
             changed.append(Path(rel).as_posix())
