@@ -100,7 +100,7 @@ ALLOWED = {
     "case": {"io"},
     "display": {"io", "case"},
     "annotate": {"case"},
-    "figure": {"io", "case", "display", "annotate"},
+    "figure": {"io", "case", "display", "annotate", "analysis"},
     "analysis": {"io", "case"},
     "synth": set(),
     "deid": {"io"},

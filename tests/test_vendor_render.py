@@ -20,7 +20,7 @@ import yaml
 
 from casereport.__main__ import main
 from casereport.case import load_case
-from tests.vendor_data import vendor_files
+from tests.support.vendor_data import vendor_files
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -150,7 +151,7 @@ def figure_s1(
                 fontsize=S1_TEXT_PT,
                 fontweight="bold",
             )
-        handles = [
+        handles: list[Artist] = [
             Line2D([], [], color=colour, lw=1.5, label=name)
             for name, (_, colour) in S1_GROUPS.items()
         ]
