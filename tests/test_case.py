@@ -152,5 +152,5 @@ def test_each_study_is_loaded_once_for_panels_and_measurements(monkeypatch) -> N
     spec = cases.checked("A", ct_window="mediastinal")
     case_panel_figure(spec)
     analysis.analyse_case(spec, cases.control)
-    load_study(spec.study("whole_body"), "NM")
+    load_study(spec.study("whole_body"), "NM", spec.studies.source("whole_body"))
     assert len(calls) == len(set(calls)) == 5, calls  # A: spot, CT, whole body; control: 2
