@@ -764,7 +764,6 @@ class Body:
         ang_end = [118, 128, 134, 138, 140, 140, 138, 136, 132, 124, 96, 70]
         drop = [44, 84, 122, 148, 162, 170, 170, 164, 150, 132, 90, 56]
         rr = self.r(5.0)
-        self.costal = []
         for n in range(12):
             z_head = VERTEBRAE[f"T{n + 1}"]
             y_sp = self.spine_y(z_head)

@@ -104,7 +104,7 @@ def simulate_ct(body: Body, grid: Grid, proto: CTProtocol, rng: np.random.Genera
     )
     labels = rasterise(body, fine).labels
     hu = lookup(HU, labels)
-    rows = labels.any(axis=2)  # (2 nz, ny): body present per slice and row
+    rows = np.any(labels, axis=2)  # (2 nz, ny): body present per slice and row
     back = float(np.max([grid.axis(1)[np.flatnonzero(r)[-1]] for r in rows if r.any()]))
     shp = (grid.shape[0], 2, grid.shape[1], grid.shape[2])
     hu = hu.reshape(shp).mean(axis=1)
