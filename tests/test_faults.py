@@ -219,8 +219,9 @@ def test_read_only_figures_publish_nothing(tmp_path: Path) -> None:
 
 
 def test_panel_sidecars_never_hold_an_absolute_study_path() -> None:
-    from casereport.figure.composite import _rel
+    from casereport.fileio import relpath  # as figure/composite.py writes the sidecars
 
     root = Path("/projects/report")
-    assert _rel("/projects/report/data/A/ct/CT_0001.dcm", root) == "data/A/ct/CT_0001.dcm"
-    assert _rel("/exports/site/wb.dcm", root) == "../../exports/site/wb.dcm"
+    inside = relpath("/projects/report/data/A/ct/CT_0001.dcm", root, dotted=True)
+    assert inside == "data/A/ct/CT_0001.dcm"
+    assert relpath("/exports/site/wb.dcm", root, dotted=True) == "../../exports/site/wb.dcm"
