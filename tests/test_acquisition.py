@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
 from casereport.io.acquisition import acquisition
-from tests.dicom_factory import ct_series, nm_planar
+from tests.support.dicom_factory import ct_series, nm_planar
 
 
 def _write(ds: Dataset, path: Path) -> Path:

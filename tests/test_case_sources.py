@@ -12,7 +12,7 @@ from casereport.analysis import analyse_case
 from casereport.case import load_case, studies_for
 from casereport.errors import CaseFileError
 from casereport.io import CTVolume, PlanarStudy, WholeBody
-from tests import dicom_factory as f
+from tests.support import dicom_factory as f
 
 
 def _write(folder: Path, panels: dict, studies: dict | None = None, cid: str = "X") -> Path:

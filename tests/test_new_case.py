@@ -11,7 +11,7 @@ import yaml
 from casereport.__main__ import main
 from casereport.case import load_case
 from casereport.deid.deidentify import deidentify_tree
-from tests import dicom_factory as f
+from tests.support import dicom_factory as f
 
 
 def _exports(root: Path) -> Path:
