@@ -10,6 +10,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: What pydicom raises on malformed input (unknown VR, bad lengths, bad values): the
+#: readers turn these into :class:`NotDicomError` or a gate finding, never a traceback.
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    NotImplementedError,
+    OverflowError,
+    MemoryError,
+    UnicodeError,
+)
+
 
 class CaseReportError(Exception):
     """Base class of every error the package raises on purpose."""

@@ -79,3 +79,16 @@ def relpath(path: str | Path, root: str | Path, *, dotted: bool = False) -> str:
     if dotted:
         return Path(os.path.relpath(absolute.resolve(), base.resolve())).as_posix()
     return absolute.as_posix()
+
+
+def files_below(root: str | Path) -> list[Path]:
+    """Every regular file below the folder ``root``, sorted; hidden files and files in
+    hidden folders (a name starting with ``.``) skipped."""
+    root = Path(root)
+    out = []
+    for p in sorted(root.rglob("*")):
+        if any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        if p.is_file():
+            out.append(p)
+    return out

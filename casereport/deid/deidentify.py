@@ -38,7 +38,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_ROOT_UID, generate_uid
 
-from casereport.deid.gate import READ_ERRORS, dicom_files, require_deidentified
+from casereport.deid.gate import dicom_files, require_deidentified
 from casereport.deid.profile import (
     BY_KEYWORD,
     MAX_AGE_YEARS,
@@ -49,7 +49,7 @@ from casereport.deid.profile import (
     age_years,
 )
 from casereport.deid.text import clean_text, uid_has_datetime
-from casereport.errors import NotDicomError, PhiError, ReviewError
+from casereport.errors import READ_ERRORS, NotDicomError, PhiError, ReviewError
 from casereport.io.read import read_dataset
 
 #: Salt used when none is given: public, so the date shift and pseudonyms can be recomputed

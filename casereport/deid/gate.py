@@ -35,8 +35,8 @@ from casereport.deid.profile import (
     declares_deidentified,
 )
 from casereport.deid.text import text_problems, uid_has_datetime
-from casereport.errors import DicomInputError, NotDicomError, PhiFindingsError
-from casereport.fileio import is_text_file
+from casereport.errors import READ_ERRORS, DicomInputError, NotDicomError, PhiFindingsError
+from casereport.fileio import files_below, is_text_file
 
 if TYPE_CHECKING:  # pydicom is imported only when a file is actually read
     from pydicom.dataelem import DataElement
@@ -54,16 +54,7 @@ _DATE_VR = frozenset({"DA", "DT", "TM"})
 def input_files(root: str | Path) -> list[Path]:
     """Every regular file under ``root`` (or ``root`` itself), sorted; hidden entries skipped."""
     root = Path(root)
-    if root.is_file():
-        return [root]
-    out = []
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).parts
-        if any(part.startswith(".") for part in rel):
-            continue
-        if p.is_file():
-            out.append(p)
-    return out
+    return [root] if root.is_file() else files_below(root)
 
 
 def is_dicom_file(path: Path) -> bool:
@@ -78,22 +69,6 @@ def is_dicom_file(path: Path) -> bool:
 def dicom_files(root: str | Path) -> list[Path]:
     """Every file under ``root`` the gate checks as DICOM (see :func:`is_dicom_file`)."""
     return [p for p in input_files(root) if is_dicom_file(p)]
-
-
-#: What pydicom raises on malformed input (unknown VR, bad lengths, bad values).
-READ_ERRORS: tuple[type[BaseException], ...] = (
-    EOFError,
-    OSError,
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    NotImplementedError,
-    OverflowError,
-    MemoryError,
-    UnicodeError,
-)
 
 
 @contextmanager

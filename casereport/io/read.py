@@ -12,7 +12,7 @@ from pydicom.datadict import dictionary_has_tag, dictionary_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from casereport.errors import DicomInputError, NotDicomError, PixelDataError
+from casereport.errors import READ_ERRORS, DicomInputError, NotDicomError, PixelDataError
 from casereport.io.common import text
 from casereport.io.record import record_read
 
@@ -61,21 +61,11 @@ def read_dataset(path: str | Path, *, headers_only: bool = False) -> Dataset:
 
 
 def _parse(p: Path, headers_only: bool) -> Dataset:
-    errors = (
+    errors: tuple[type[BaseException], ...] = (
         InvalidDicomError,
-        EOFError,
-        OSError,
-        ValueError,
-        TypeError,
-        KeyError,
-        IndexError,
-        AttributeError,
-        NotImplementedError,
-        OverflowError,
-        MemoryError,
+        *READ_ERRORS,
         struct.error,
         zlib.error,
-        UnicodeError,
     )
     try:
         with warnings.catch_warnings():

@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.fileset import FileSet
 
 from casereport.errors import DicomInputError, SeriesSelectionError
-from casereport.fileio import is_text_file
+from casereport.fileio import files_below, is_text_file
 from casereport.io.common import image_type, integer, text
 from casereport.io.read import is_directory_file, read_dataset
 
@@ -136,18 +136,6 @@ class _Series:
     headers: tuple[Dataset, ...]  # parallel to summary.paths
 
 
-def _files_in(root: Path) -> list[Path]:
-    """Every regular file below ``root`` (sorted), skipping hidden files and folders."""
-    out = []
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).parts
-        if any(part.startswith(".") for part in rel):
-            continue
-        if p.is_file():
-            out.append(p)
-    return out
-
-
 def _files_of_dicomdir(path: Path, ds: Dataset) -> list[Path]:
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -189,7 +177,7 @@ def _candidate_files(path: Path) -> tuple[list[Path], bool]:
             ds = read_dataset(dicomdir, headers_only=True)
             if is_directory_file(ds):
                 return _files_of_dicomdir(dicomdir, ds), True
-        return _files_in(path), False
+        return files_below(path), False
     return [path], True
 
 
