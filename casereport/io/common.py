@@ -6,7 +6,6 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from pydicom.datadict import tag_for_keyword
@@ -77,18 +76,27 @@ def text(ds: Dataset, keyword: str) -> str:
     return str(v)
 
 
-def integers(ds: Dataset, keyword: str) -> list[int] | None:
-    """A multi-valued US/SS/IS attribute as a list of ints; None when absent or empty."""
-    elem = element(ds, keyword)
-    if elem is None:
-        return None
+def _raw_words(elem: DataElement | RawDataElement) -> np.ndarray | None:
+    """The values of a still-undecoded US or SS element, read straight from its bytes
+    (in the file's byte order); None for any other element."""
     if (
         isinstance(elem, RawDataElement)
         and isinstance(elem.value, bytes)
         and elem.VR in ("US", "SS")
     ):
         dt = np.dtype(("<" if elem.is_little_endian else ">") + ("u2" if elem.VR == "US" else "i2"))
-        return [int(x) for x in np.frombuffer(elem.value, dtype=dt)] or None
+        return np.frombuffer(elem.value, dtype=dt)
+    return None
+
+
+def integers(ds: Dataset, keyword: str) -> list[int] | None:
+    """A multi-valued US/SS/IS attribute as a list of ints; None when absent or empty."""
+    elem = element(ds, keyword)
+    if elem is None:
+        return None
+    raw = _raw_words(elem)
+    if raw is not None:
+        return [int(x) for x in raw] or None
     v = ds.get(keyword)
     if v is None or v == "":
         return None
@@ -111,16 +119,10 @@ def integer(ds: Dataset, keyword: str, default: int | None = None) -> int | None
     elem = element(ds, keyword)
     if elem is None:
         return default
-    if (
-        isinstance(elem, RawDataElement)
-        and isinstance(elem.value, bytes)
-        and elem.VR in ("US", "SS")
-    ):
-        if len(elem.value) == 0:
-            return default
-        if len(elem.value) == 2:
-            order: Literal["little", "big"] = "little" if elem.is_little_endian else "big"
-            return int.from_bytes(elem.value, order, signed=elem.VR == "SS")
+    if isinstance(elem.value, bytes) and len(elem.value) in (0, 2):
+        raw = _raw_words(elem)
+        if raw is not None:
+            return int(raw[0]) if len(raw) else default
     s = text(ds, keyword) if isinstance(elem, RawDataElement) and elem.VR == "IS" else None
     if s is not None:
         return int(float(s)) if s else default
