@@ -90,9 +90,8 @@ def test_unknown_unscoped_parameter_is_refused(tmp_path: Path) -> None:
     "param", ["A:ct_window=purple", "ct_window=purple", "A:nm_window=[.nan, .inf]"]
 )
 def test_bad_override_fails_in_one_line_before_any_kernel(tmp_path: Path, param: str) -> None:
-    # --allow-phi: this checks the parameters, whatever the gate thinks of data/ today
     cmd = [sys.executable, str(ROOT / "render.py"), "--build", str(tmp_path / "b")]
-    cmd += ["--allow-phi", "-p", param]
+    cmd += ["-p", param]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 2
     errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
@@ -122,7 +121,6 @@ def test_window_override_reaches_the_build_figure_and_the_article(tmp_path: Path
         "A",
         "--html-only",
         "-q",
-        "--allow-phi",  # the overrides are checked here, not the de-identification gate
         "-p",
         "A:ct_window=mediastinal",
     ]

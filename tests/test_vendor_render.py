@@ -77,9 +77,6 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--data",
             str(data),
             "--html-only",
-            # the gate on the shipped data has its own tests (test_deid); this test is
-            # about export shapes, so a gate finding in data/ must not hide its result
-            "--allow-phi",
         ],
         capture_output=True,
         text=True,

@@ -45,7 +45,7 @@ VOCABULARY: frozenset[str] = frozenset(
     main map mas mbq mci mdp mean medastinal mediastinal mediastinum medium medronate
     megp mehr metastases metastatic metastasis mibi min minute minutes mlem mode
     muscle neck nac non none normal oblique of on or oral original osem other parallel
-    parathyroid pelvic pelvis pertechnetate phantom phase photopeak pinhole planar
+    parathyroid pelvic pelvis per pertechnetate phantom phase photopeak pinhole planar
     plus pool position positions post posterior pre primary processed projection prone
     protocol proximal qc quality ramp rao raw recon reconstructed reconstruction
     recumbent reference renal research resolution restaging rib ribs right routine rpo
@@ -56,8 +56,8 @@ VOCABULARY: frozenset[str] = frozenset(
     superior supine survey synthetic table technetium test tetrofosmin thallium therapy
     thick thin thoracic thorax three thyroid tibia time timed tissue tomo tomographic
     tomography topogram total transaxial transmission transverse two uncorrected
-    uniformity unknown upper uptake view views whole wholebody wiener window windows
-    with without wrist
+    uniformity unknown upper uptake value values view views voxel voxels whole wholebody
+    wiener window windows with without wrist
     """.split()
 )
 
