@@ -157,6 +157,22 @@ class Body:
     def bone(self, name: str, shape: Shape, uptake: float, label: Tissue = Tissue.CORTICAL) -> None:
         self.add(name, shape, label, uptake)
 
+    def bone_chain(
+        self,
+        name: str,
+        points: list[tuple[float, float, float]],
+        radius_a: float,
+        radius_b: float,
+        uptake: float,
+    ) -> None:
+        """Cortical bone along subject-mm ``points``: one capsule per segment, each from
+        bone radius ``radius_a`` to ``radius_b`` (reference mm, scaled by :meth:`r`)."""
+        caps = tuple(
+            Capsule(a, b, self.r(radius_a), self.r(radius_b))
+            for a, b in zip(points[:-1], points[1:], strict=True)
+        )
+        self.bone(name, Union(caps), uptake)
+
     def long_bone(
         self,
         name: str,
@@ -841,16 +857,7 @@ class Body:
                 (166.0 * sh, -6.0, 1418.0),
             ]
             pts = [self.pb(side * x, y, z) for x, y, z in clav]
-            self.bone(
-                f"clavicle {side}",
-                Union(
-                    tuple(
-                        Capsule(a, b, self.r(7.0), self.r(6.5))
-                        for a, b in zip(pts[:-1], pts[1:], strict=True)
-                    )
-                ),
-                6.0,
-            )
+            self.bone_chain(f"clavicle {side}", pts, 7.0, 6.5, 6.0)
             # Scapula: a plate in the muscle behind the upper ribs, spine and borders thicker.
             table = tuple(
                 (z * s, lo, hi)
@@ -879,16 +886,7 @@ class Body:
                 for z, hi in ((1226.0, 44.0), (1262.0, 56.0), (1330.0, 74.0), (1380.0, 84.0))
             ]
             for nm, chain in (("medial", med), ("lateral", lat)):
-                self.bone(
-                    f"scapula {nm} border {side}",
-                    Union(
-                        tuple(
-                            Capsule(a, b, self.r(4.5), self.r(4.5))
-                            for a, b in zip(chain[:-1], chain[1:], strict=True)
-                        )
-                    ),
-                    10.0,
-                )
+                self.bone_chain(f"scapula {nm} border {side}", chain, 4.5, 4.5, 10.0)
             sp0 = self.on_wall(self.ribline, 1368.0 * s, 28.0, side, 14.0 * s)
             sp1 = self.on_wall(self.ribline, 1392.0 * s, 78.0, side, 22.0 * s)
             self.bone(f"scapular spine {side}", Capsule(sp0, sp1, self.r(5.0), self.r(6.5)), 6.0)
