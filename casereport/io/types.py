@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -125,17 +126,34 @@ class PlanarImage:
         return np.stack([xy[..., 1] / dy - 0.5, xy[..., 0] / dx - 0.5], axis=-1)
 
 
-def _find_view(views: tuple[PlanarImage, ...], name: str, path: Path) -> PlanarImage:
-    want = name.upper()
-    for v in views:
-        if v.view.upper() == want:
-            return v
-    present = ", ".join(v.view for v in views) or "none"
-    raise DicomInputError(path, f"no {want} view (views present: {present})", "ViewCodeSequence")
+class _HasViews(Protocol):
+    @property
+    def views(self) -> tuple[PlanarImage, ...]: ...
+
+    @property
+    def source(self) -> SourceInfo: ...
+
+
+class _ViewLookup:
+    """Look-up of a planar study's views by name (PlanarStudy, WholeBody)."""
+
+    def view(self: _HasViews, name: str) -> PlanarImage:
+        """The view called ``name`` (case-insensitive); error listing the views present."""
+        want = name.upper()
+        for v in self.views:
+            if v.view.upper() == want:
+                return v
+        present = ", ".join(v.view for v in self.views) or "none"
+        raise DicomInputError(
+            self.source.paths[0], f"no {want} view (views present: {present})", "ViewCodeSequence"
+        )
+
+    def has_view(self: _HasViews, name: str) -> bool:
+        return any(v.view.upper() == name.upper() for v in self.views)
 
 
 @dataclass(frozen=True)
-class PlanarStudy:
+class PlanarStudy(_ViewLookup):
     """Static planar views (one or more) from one series or one file per view.
 
     ``warnings`` lists what was tolerated or assumed (a view not recorded, no spacing).
@@ -145,16 +163,9 @@ class PlanarStudy:
     source: SourceInfo
     warnings: tuple[str, ...] = ()
 
-    def view(self, name: str) -> PlanarImage:
-        """The view called ``name`` (case-insensitive); error listing the views present."""
-        return _find_view(self.views, name, self.source.paths[0])
-
-    def has_view(self, name: str) -> bool:
-        return any(v.view.upper() == name.upper() for v in self.views)
-
 
 @dataclass(frozen=True)
-class WholeBody:
+class WholeBody(_ViewLookup):
     """Whole-body sweep: anterior and/or posterior view.
 
     One of the two may be missing (a scanner export holding a single view); ``views``
@@ -182,12 +193,6 @@ class WholeBody:
         return tuple(
             name for name, v in (("ANT", self.anterior), ("POST", self.posterior)) if v is None
         )
-
-    def view(self, name: str) -> PlanarImage:
-        return _find_view(self.views, name, self.source.paths[0])
-
-    def has_view(self, name: str) -> bool:
-        return any(v.view.upper() == name.upper() for v in self.views)
 
 
 @dataclass(frozen=True)
