@@ -163,6 +163,21 @@ def _entry(name: str, date_time: tuple[int, int, int, int, int, int]) -> zipfile
     return info
 
 
+def _folders(
+    root: str | Path,
+    build_dir: str | Path | None,
+    figures_dir: str | Path | None,
+    data_dir: str | Path | None,
+) -> tuple[Path, Path, Path, Path]:
+    """The project root (resolved) and the build, figures and data folders a bundle reads
+    (by default ``build/``, ``figures/`` and ``data/`` under the root)."""
+    root = Path(root).resolve()
+    build = Path(build_dir) if build_dir else root / "build"
+    figures = Path(figures_dir) if figures_dir else root / "figures"
+    data = Path(data_dir) if data_dir else root / "data"
+    return root, build, figures, data
+
+
 def build_bundle(
     root: str | Path,
     target: str | Path | None = None,
@@ -182,10 +197,7 @@ def build_bundle(
             its inputs (see :func:`check_fresh`).
         PhiError: an input DICOM file fails the de-identification gate.
     """
-    root = Path(root).resolve()
-    build = Path(build_dir) if build_dir else root / "build"
-    figures = Path(figures_dir) if figures_dir else root / "figures"
-    data = Path(data_dir) if data_dir else root / "data"
+    root, build, figures, data = _folders(root, build_dir, figures_dir, data_dir)
     target = Path(target) if target else build / "submission.zip"
     if target.exists():
         raise ReviewError(target, "bundle target exists; remove it or choose another name")
@@ -334,16 +346,13 @@ def build_meca(
         ReviewError: the target exists, or an input (including the JATS XML) is missing.
         PhiError: an input DICOM file fails the de-identification gate.
     """
-    root = Path(root).resolve()
-    build = Path(build_dir) if build_dir else root / "build"
+    root, build, figures, data = _folders(root, build_dir, figures_dir, data_dir)
     target = Path(target) if target else build / "submission.meca.zip"
     jats = build / JATS_NAME
     if not jats.is_file():
         raise ReviewError(root, f"cannot bundle, missing: {jats} (run python render.py first)")
     if target.exists():
         raise ReviewError(target, "bundle target exists; remove it or choose another name")
-    figures = Path(figures_dir) if figures_dir else root / "figures"
-    data = Path(data_dir) if data_dir else root / "data"
     contents = _contents(root, build, figures, data, {JATS_NAME: jats})
     if not _recorded_output(root, build / "manifest.json", jats):
         raise ReviewError(
