@@ -225,6 +225,13 @@ def _numbers(results: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
+def _formatted_references() -> list[str]:
+    """The reference list as the formatter writes it from the CSL-JSON data (HTML entries)."""
+    from casereport import references
+
+    return references.format_entries(references.load())
+
+
 def _squash(text: str) -> str:
     return " ".join(text.split())
 
@@ -336,6 +343,8 @@ def test_pdf_is_a4_with_searchable_headings_and_numbers(article: Rendered) -> No
         for value in values:
             assert value in text, f"case {case_id}: {value} not in the PDF text"
     assert XSS_CAPTION in text  # the caption is printed literally
+    for entry in _formatted_references():
+        assert _squash(html.unescape(re.sub(r"<[^>]+>", "", entry))) in text, entry
 
 
 def test_pdftotext_finds_the_same_text(article: Rendered) -> None:
@@ -664,6 +673,16 @@ def test_html_citation_meta_and_jsonld(article: Rendered) -> None:
     assert record["isBasedOn"]["author"][0]["familyName"] == "Majeed"
 
 
+def test_html_references_come_from_the_formatter(article: Rendered) -> None:
+    """The References section is the formatted CSL-JSON list, and the text cites every item."""
+    text = article.html.read_text(encoding="utf-8")
+    (ol,) = re.findall(r'<ol class="references">(.*?)</ol>', text, re.S)
+    assert re.findall(r"<li>(.*?)</li>", ol, re.S) == _formatted_references()
+    body = re.sub(r"<[^>]+>", "", text.split('id="References"')[0])
+    cited = set(re.findall(r"\[(\d+)\]", body))
+    assert cited == {str(n) for n in range(1, len(_formatted_references()) + 1)}
+
+
 def test_every_table_has_a_caption_and_header_scope(article: Rendered) -> None:
     text = article.html.read_text(encoding="utf-8")
     tables = re.findall(r"<table\b.*?</table>", text, re.S)
@@ -746,7 +765,10 @@ def test_jats_of_the_article(article: Rendered) -> None:
     alt = " ".join(graphic.findtext("alt-text", "").split())
     assert alt and alt in " ".join(html.unescape(article.html.read_text()).split())
     assert [w.findtext("label") for w in root.iter("table-wrap") if w.find("label") is not None]
-    assert len(root.findall("back/ref-list/ref")) >= 3
+    cites = ["".join(r.find("mixed-citation").itertext()) for r in root.iter("ref")]  # type: ignore[union-attr]
+    assert [" ".join(c.split()) for c in cites] == [
+        _squash(html.unescape(re.sub(r"<[^>]+>", "", e))) for e in _formatted_references()
+    ]
     assert root.find(".//xref[@ref-type='bibr']") is not None
 
 

@@ -51,8 +51,18 @@ def _template_stamp() -> tuple[tuple[str, int, int], ...]:
 
 
 def _info(nb: nbformat.NotebookNode) -> dict[str, Any]:
-    """The article's bibliographic record (``metadata.casereport`` of the notebook)."""
-    return dict(nb.metadata.get("casereport", {}))
+    """The article's bibliographic record (``metadata.casereport`` of the notebook).
+
+    ``references`` is either a list of CSL-JSON items or the path of a CSL-JSON file
+    shipped with the package, relative to the folder that holds the package
+    (``casereport/references.json``), which is then read.
+    """
+    info = dict(nb.metadata.get("casereport", {}))
+    if isinstance(info.get("references"), str):
+        from casereport import references
+
+        info["references"] = references.load(references.shipped(info["references"]))
+    return info
 
 
 def citation_meta(title: str, info: dict[str, Any]) -> list[tuple[str, str]]:
