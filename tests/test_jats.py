@@ -17,6 +17,7 @@ from casereport.render.jats import (
     write_jats,
 )
 from tests.support.jats_check import ALI_REF, XLINK_HREF, jats_problems
+from tests.support.original import ORIGINAL_TITLE
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = (
@@ -52,7 +53,7 @@ META = ArticleMeta(
     licence="CC-BY-4.0",
     date="2026-12-02",
     original=OriginalArticle(
-        title="Appearances of soft tissue calcification on Tc99m MDP bone scan",
+        title=ORIGINAL_TITLE,
         authors=(Person("Majeed", "Yasir"), Person("Riaz", "Saima")),
         journal="Journal of the Pakistan Medical Association",
         year=2019,

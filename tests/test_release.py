@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import casereport
+from tests.support.original import ORIGINAL_TITLE
 
 ROOT = Path(__file__).resolve().parents[1]
 CFFCONVERT = ROOT / ".venv-cff" / "bin" / "cffconvert"
@@ -66,7 +67,7 @@ def test_citation_is_complete() -> None:
     assert cff["repository-code"] == _project()["project"]["urls"]["Repository"]
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(cff["date-released"]))
     (original,) = [r for r in cff["references"] if r["type"] == "article"]
-    assert original["title"] == "Appearances of soft tissue calcification on Tc99m MDP bone scan"
+    assert original["title"] == ORIGINAL_TITLE
     assert [a["family-names"] for a in original["authors"]] == ["Majeed", "Riaz", "Hassan"]
     assert (original["year"], original["volume"], original["issue"]) == (2019, 69, 4)
     assert "Pakistan Medical Association" in original["journal"]
