@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import shutil
@@ -185,10 +186,59 @@ def test_patient_position_and_real_world_values(synth_out):
     assert orient.CodeMeaning == "recumbent"
     assert orient.PatientOrientationModifierCodeSequence[0].CodeMeaning == "supine"
     assert sp.PatientGantryRelationshipCodeSequence[0].CodeMeaning == "headfirst"
+    assert [
+        (c.CodeValue, c.CodingSchemeDesignator)
+        for c in (
+            orient,
+            orient.PatientOrientationModifierCodeSequence[0],
+            sp.PatientGantryRelationshipCodeSequence[0],
+        )
+    ] == [("102538003", "SCT"), ("40199007", "SCT"), ("102540008", "SCT")]
     rwv = sp.RealWorldValueMappingSequence[0]
     assert rwv.MeasurementUnitsCodeSequence[0].CodeValue == "{counts}"
     assert rwv.RealWorldValueLastValueMapped == int(sp.pixel_array.max())
     assert float(rwv.RealWorldValueSlope) > 0 and float(rwv.RealWorldValueIntercept) == 0.0
+
+
+def _code(value: str, scheme: str, meaning: str) -> pydicom.Dataset:
+    item = pydicom.Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
+    return item
+
+
+def test_io_reads_patient_position_from_the_tag_or_the_nm_codes(synth_out, tmp_path):
+    """HFS from the CT's Patient Position and the SPECT's code sequences; the same SPECT
+    rewritten with the tag only (as some vendors write it), with the older SNOMED RT codes,
+    or as feet first prone reads back accordingly."""
+    from casereport.io import load
+
+    out, _ = synth_out
+    assert load(out / "C" / "ct").source.patient_position == "HFS"
+    assert load(out / "C" / "spect" / "spect.dcm").source.patient_position == "HFS"
+    sp = pydicom.dcmread(out / "C" / "spect" / "spect.dcm")
+    tag_only = copy.deepcopy(sp)
+    del tag_only.PatientOrientationCodeSequence, tag_only.PatientGantryRelationshipCodeSequence
+    tag_only.PatientPosition = "HFS"
+    srt = copy.deepcopy(sp)
+    recumbent = _code("F-10450", "SRT", "recumbent")
+    recumbent.PatientOrientationModifierCodeSequence = [_code("F-10340", "SRT", "supine")]
+    srt.PatientOrientationCodeSequence = [recumbent]
+    srt.PatientGantryRelationshipCodeSequence = [_code("F-10470", "SRT", "headfirst")]
+    ffp = copy.deepcopy(sp)
+    ffp.PatientOrientationCodeSequence[0].PatientOrientationModifierCodeSequence = [
+        _code("1240000", "SCT", "prone")
+    ]
+    ffp.PatientGantryRelationshipCodeSequence = [_code("102541007", "SCT", "feet-first")]
+    unknown = copy.deepcopy(sp)
+    unknown.PatientGantryRelationshipCodeSequence = []
+    for name, ds, want in (
+        ("tag", tag_only, "HFS"),
+        ("srt", srt, "HFS"),
+        ("ffp", ffp, "FFP"),
+        ("unknown", unknown, ""),
+    ):
+        ds.save_as(tmp_path / f"{name}.dcm", enforce_file_format=True)
+        assert load(tmp_path / f"{name}.dcm").source.patient_position == want, name
 
 
 def test_second_reader_simpleitk(synth_out):

@@ -216,6 +216,72 @@ def is_simulated(ds: Dataset) -> bool:
     return "SIMULATED" in blob
 
 
+#: Patient Orientation Modifier (CID 20) and Patient Gantry Relationship (CID 21) codes:
+#: SNOMED CT and the older SNOMED RT (SRT/SNM3) values -> the letters of Patient Position;
+#: other codes are recognised by their meaning.
+_ORIENTATION_MODIFIER = {
+    "40199007": "S",  # supine
+    "F-10340": "S",
+    "1240000": "P",  # prone
+    "F-10310": "P",
+    "102535000": "DR",  # right lateral decubitus
+    "102536004": "DL",  # left lateral decubitus
+}
+_GANTRY_RELATIONSHIP = {
+    "102540008": "HF",  # headfirst
+    "F-10470": "HF",
+    "102541007": "FF",  # feet-first
+    "F-10480": "FF",
+}
+_MEANINGS = (
+    ("right lateral decubitus", "DR"),
+    ("left lateral decubitus", "DL"),
+    ("supine", "S"),
+    ("prone", "P"),
+    ("head", "HF"),
+    ("feet", "FF"),
+    ("foot", "FF"),
+)
+
+
+def _coded(item: Dataset | None, table: dict[str, str]) -> str:
+    """The letters for the first item of a code sequence: by code value, else by meaning."""
+    if item is None:
+        return ""
+    value = str(item.get("CodeValue", "") or "").strip()
+    if value in table:
+        return table[value]
+    meaning = str(item.get("CodeMeaning", "") or "").lower()
+    letters = set(table.values())
+    return next((code for word, code in _MEANINGS if word in meaning and code in letters), "")
+
+
+def _first(ds: Dataset | None, keyword: str) -> Dataset | None:
+    """The first item of a sequence, None when the sequence is absent or empty."""
+    seq = None if ds is None else ds.get(keyword)
+    return seq[0] if seq else None
+
+
+def patient_position(ds: Dataset) -> str:
+    """Patient Position defined term (``"HFS"``, ``"FFP"`` ...), or ``""`` if not recorded.
+
+    Patient Position (0018,5100) when it has a value; otherwise the NM/PET Patient
+    Orientation module: a recumbent Patient Orientation Code Sequence (0054,0410) whose
+    modifier (0054,0412) says supine, prone or decubitus, and the Patient Gantry
+    Relationship Code Sequence (0054,0414) saying head or feet first (PS3.3 C.8.4.6;
+    CID 19, 20, 21). Real NM files carry one form or the other.
+    """
+    direct = text(ds, "PatientPosition").upper()
+    if direct:
+        return direct
+    orient = _first(ds, "PatientOrientationCodeSequence")
+    pose = _coded(_first(orient, "PatientOrientationModifierCodeSequence"), _ORIENTATION_MODIFIER)
+    first = _coded(_first(ds, "PatientGantryRelationshipCodeSequence"), _GANTRY_RELATIONSHIP)
+    if orient is None or not pose or not first:
+        return ""
+    return first + pose
+
+
 def source_info(paths: Sequence[Path], ds: Dataset) -> SourceInfo:
     """SourceInfo from the first dataset of a series (UIDs only, no patient identifiers)."""
     meta = getattr(ds, "file_meta", None)
@@ -235,4 +301,5 @@ def source_info(paths: Sequence[Path], ds: Dataset) -> SourceInfo:
         transfer_syntax_uid=ts or "1.2.840.10008.1.2",
         manufacturer=text(ds, "Manufacturer"),
         simulated=is_simulated(ds),
+        patient_position=patient_position(ds),
     )

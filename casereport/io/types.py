@@ -34,6 +34,11 @@ class SourceInfo:
 
     ``simulated`` is read from the DICOM (PatientName or SeriesDescription containing
     ``SIMULATED``), never assumed.
+
+    ``patient_position`` is the Patient Position defined term (``"HFS"``, ``"FFP"``,
+    ``"HFDL"`` ...): from Patient Position (0018,5100) when present, otherwise from the
+    NM/PET Patient Orientation Code Sequence (0054,0410) with its modifier and the Patient
+    Gantry Relationship Code Sequence (0054,0414); ``""`` when neither says.
     """
 
     paths: tuple[Path, ...]
@@ -46,6 +51,7 @@ class SourceInfo:
     transfer_syntax_uid: str
     manufacturer: str = ""
     simulated: bool = False
+    patient_position: str = ""
 
 
 @dataclass(frozen=True)
