@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from pydicom.fileset import FileSet
 
 from casereport.__main__ import main
-from casereport.errors import SeriesSelectionError
+from casereport.errors import DicomInputError, SeriesSelectionError
 from casereport.io import (
     CTVolume,
     PlanarStudy,
@@ -22,6 +23,9 @@ from casereport.io import (
     load,
     scan,
 )
+from casereport.io.common import text
+from casereport.io.pixels import float32_frames, load_frames
+from casereport.io.read import complete_dataset, read_dataset
 from tests.support import dicom_factory as f
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -71,6 +75,55 @@ def test_wholebody_lossless_syntaxes_decode_exactly(tmp_path: Path, syntax: str)
     assert wb.source.transfer_syntax_uid == f.SYNTAXES[syntax]
     np.testing.assert_array_equal(wb.anterior.counts, ds.pixel_array[0])
     np.testing.assert_array_equal(wb.posterior.counts, ds.pixel_array[1])
+
+
+@pytest.mark.parametrize("syntax", ["rle", "explicit", "implicit"])
+def test_complete_dataset_reads_from_the_pixel_data_on(tmp_path: Path, syntax: str) -> None:
+    """The pixel part is read after the header and joined to a copy of it: the same
+    elements and values as a full read, trailing elements included; the header unchanged."""
+    ds = f.nm_wholebody(seed=4)
+    ds.DataSetTrailingPadding = b"\0" * 6
+    path = f.save(ds, tmp_path / "wb.dcm", syntax)
+    header = read_dataset(path, headers_only=True)
+    full = complete_dataset(path, header)
+    reference = pydicom.dcmread(path)
+    assert "PixelData" not in header and "DataSetTrailingPadding" not in header
+    assert list(full.keys()) == list(reference.keys())
+    assert full.PixelData == reference.PixelData
+    assert full.DataSetTrailingPadding == b"\0" * 6
+    np.testing.assert_array_equal(full.pixel_array, ds.pixel_array)
+    np.testing.assert_array_equal(load(path).posterior.counts, ds.pixel_array[1])
+
+
+def test_complete_dataset_of_cut_rle_file_names_the_pixel_data(tmp_path: Path) -> None:
+    path = f.save(f.nm_wholebody(seed=4), tmp_path / "wb.dcm", "rle")
+    header = read_dataset(path, headers_only=True)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DicomInputError, match=r"wb\.dcm \[PixelData\]: file truncated"):
+        load_frames(path, header)
+
+
+def test_wholebody_counts_fill_aligned_pages(tmp_path: Path) -> None:
+    """Two 1024 x 256 frames (2 MiB of float32) are written into memory aligned to 2 MiB
+    (advised for huge pages on Linux); values are those of the stored pixels."""
+    counts = f.planar_counts(2, 1024, 256, seed=5, mean=12.0)
+    ds = f.nm_wholebody(counts=counts)
+    wb = load(f.save(ds, tmp_path / "wb.dcm"))
+    assert isinstance(wb, WholeBody)
+    np.testing.assert_array_equal(wb.anterior.counts, ds.pixel_array[0])
+    np.testing.assert_array_equal(wb.posterior.counts, ds.pixel_array[1])
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        assert wb.anterior.counts.ctypes.data % (1 << 21) == 0
+    small = float32_frames((1, 64, 64))
+    assert small.dtype == np.float32 and small.shape == (1, 64, 64) and small.flags.owndata
+    odd = float32_frames((1, 1000, 600))  # 2.3 MiB would waste 1.7 MiB of a second page
+    assert odd.flags.owndata
+
+
+def test_deferred_elements_are_read_when_asked(tmp_path: Path) -> None:
+    path = f.save(f.nm_wholebody(), tmp_path / "wb.dcm")
+    ds = pydicom.dcmread(path, defer_size=4, stop_before_pixels=True)
+    assert text(ds, "SeriesDescription") == str(pydicom.dcmread(path).SeriesDescription)
 
 
 @pytest.mark.parametrize(

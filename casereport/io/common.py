@@ -33,9 +33,19 @@ def tag_of(keyword: str) -> BaseTag | None:
 
 
 def element(ds: Dataset, keyword: str) -> DataElement | RawDataElement | None:
-    """The element (raw if never accessed) for ``keyword``, or None if absent."""
+    """The element (raw if never accessed) for ``keyword``, or None if absent.
+
+    Looks the tag up in the dataset's element dictionary directly: ``Dataset.get_item``
+    rebuilds the tag on every call, and the loaders ask for some fifty elements per
+    file. A raw element whose value was deferred goes through ``get_item``, which reads it.
+    """
     tag = tag_of(keyword)
-    return None if tag is None else ds.get_item(tag)
+    if tag is None:
+        return None
+    elem = ds._dict.get(tag)
+    if isinstance(elem, RawDataElement) and elem.value is None:
+        return ds.get_item(tag)
+    return elem
 
 
 def _raw_text(ds: Dataset, keyword: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import struct
 import warnings
 import zlib
@@ -11,6 +12,7 @@ from pydicom import dcmread
 from pydicom.datadict import dictionary_has_tag, dictionary_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_dataset as read_elements
 
 from casereport.errors import READ_ERRORS, DicomInputError, NotDicomError, PixelDataError
 from casereport.io.common import text
@@ -22,6 +24,8 @@ REQUIRED = ("SOPClassUID", "Modality")
 
 _DIRECTORY_SOP = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (DICOMDIR)
 _DEFLATED = "1.2.840.10008.1.2.1.99"
+#: Pixel Data, Float Pixel Data, Double Float Pixel Data: where a header read stops.
+_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 
 
 def read_dataset(path: str | Path, *, headers_only: bool = False) -> Dataset:
@@ -60,13 +64,59 @@ def read_dataset(path: str | Path, *, headers_only: bool = False) -> Dataset:
     return ds
 
 
+_PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    InvalidDicomError,
+    *READ_ERRORS,
+    struct.error,
+    zlib.error,
+)
+
+
+def complete_dataset(path: str | Path, header: Dataset) -> Dataset:
+    """The whole dataset of ``path``, given its ``header`` read with ``headers_only``.
+
+    Only the elements from the Pixel Data on are read, from where the header read
+    stopped, and joined to a copy of the header (which is left as it was): the header is
+    not parsed a second time. Checks and errors are those of ``read_dataset(path)``, which
+    is used instead when the stop position is unknown (bare dataset) or refers to an
+    inflated stream (deflated transfer syntax).
+
+    Raises:
+        NotDicomError: unreadable, or cut short (PixelDataError for the Pixel Data).
+    """
+    p = Path(path)
+    offset = getattr(header, "_pixel_offset", None)
+    implicit, little = header.original_encoding
+    meta = getattr(header, "file_meta", None)
+    deflated = meta is not None and text(meta, "TransferSyntaxUID") == _DEFLATED
+    if offset is None or implicit is None or little is None or deflated:
+        return read_dataset(p)
+    try:
+        size = p.stat().st_size
+    except OSError:
+        return read_dataset(p)  # gone or unreadable since the header read: its error
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with open(p, "rb") as fh:
+                fh.seek(int(offset))
+                rest = read_elements(fh, implicit, little)
+    except _PARSE_ERRORS as exc:
+        raise NotDicomError(p, f"unreadable DICOM: {type(exc).__name__}: {_short(exc)}") from None
+    if int(offset) < size and not any(tag in rest for tag in _PIXEL_TAGS):
+        raise PixelDataError(
+            p,
+            f"file truncated: the pixel data from byte {offset} of {size} are cut short",
+            "PixelData",
+        )
+    full = copy.copy(header)
+    object.__setattr__(full, "_dict", {**header._dict, **rest._dict})
+    _check_complete(full, p, size, headers_only=False)
+    return full
+
+
 def _parse(p: Path, headers_only: bool) -> Dataset:
-    errors: tuple[type[BaseException], ...] = (
-        InvalidDicomError,
-        *READ_ERRORS,
-        struct.error,
-        zlib.error,
-    )
+    errors = _PARSE_ERRORS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
