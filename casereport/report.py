@@ -365,13 +365,12 @@ def sidecars(figures_dir: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def figure_caption(panels: Mapping[str, Mapping[str, Any]], layout: Sequence[Sequence[str]]) -> str:
-    """Caption text of the composite: each panel's own caption, row by row."""
+def figure_caption(captions: Mapping[str, str], layout: Sequence[Sequence[str]]) -> str:
+    """Caption text of the composite: each panel's own caption (``{panel id: text}``, from
+    the case files), row by row."""
     parts = []
     for row in layout:
-        parts.append(
-            " ".join(f"({pid}) {panels[pid].get('caption', '')}" for pid in row if pid in panels)
-        )
+        parts.append(" ".join(f"({pid}) {captions[pid]}" for pid in row if pid in captions))
     return " ".join(parts)
 
 

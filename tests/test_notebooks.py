@@ -65,10 +65,14 @@ def test_case_notebook_runs_top_to_bottom_with_nbclient(tmp_path: Path) -> None:
     lung = next(m for m in results["planar"] if m["name"] == "lung / soft tissue")
     assert lung["case_over_control"] > 1.3
     inputs = json.loads((tmp_path / "A" / "inputs.json").read_text())
-    assert any(p.endswith("A/case.yaml") for p in inputs)
-    assert any(p.endswith("control/case.yaml") for p in inputs)
+    # the parts of the case files it used: its own (core, the alt texts it shows, the
+    # annotations it draws, no caption) and the control's core
+    facets = {p.split("data/", 1)[-1] for p in inputs if "case.yaml" in p}
+    assert {"A/case.yaml#core", "control/case.yaml#core", "A/case.yaml#panels.A1.alt"} <= facets
+    assert "A/case.yaml#panels.A1.annotations" in facets
+    assert not any("caption" in f for f in facets)
     # no other case's file: editing case B's caption does not re-execute case A
-    assert not any(p.endswith(("B/case.yaml", "C/case.yaml")) for p in inputs)
+    assert not any(f.startswith(("B/", "C/")) for f in facets)
     assert any("/wb/" in p for p in inputs) and any("/ct/" in p for p in inputs)
     html = "".join(
         o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", [])

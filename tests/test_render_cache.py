@@ -92,7 +92,8 @@ def test_cold_render_ran_cases_in_parallel_and_wrote_manifest(warm: Path) -> Non
     dcm = warm / "data" / "A" / "img.dcm"
     assert inputs["data/A/img.dcm"] == hashlib.sha256(dcm.read_bytes()).hexdigest()
     assert "data/A/case.yaml" in inputs and "notebooks/case.ipynb" in inputs
-    assert m["cases"]["A"] == ["data/A/case.yaml", "data/A/img.dcm"]  # unread.dcm not read
+    # the case file's core (no caption, alt or annotation was read), not unread.dcm
+    assert m["cases"]["A"] == ["data/A/case.yaml#core", "data/A/img.dcm"]
     outputs = {o["path"]: o["sha256"] for o in m["outputs"]}
     for rel in (
         "build/article.html",

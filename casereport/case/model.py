@@ -119,6 +119,14 @@ class Studies:
         return dict(self.sources).get(kind, Source())
 
 
+def _record(case_file: Path | None, facet: str) -> None:
+    """Record ``facet`` of ``case_file`` as read (see :mod:`casereport.case.facets`)."""
+    if case_file is not None:
+        from casereport.io.record import record_read  # the kernel's list of files read
+
+        record_read(case_file, facet=facet)
+
+
 @dataclass(frozen=True)
 class PanelSpec:
     """One figure panel as declared in the case file.
@@ -128,7 +136,9 @@ class PanelSpec:
         kind: planar / wholebody / ct / fusion.
         study: absolute path of the study (file or folder); ``study_rel`` as written.
         window: display window (HU for ct/fusion, counts or percentiles for planar).
-        caption, alt: caption text and alt text.
+        caption, alt: caption text and alt text (properties: reading one records the
+            facet ``panels.<id>.caption`` / ``.alt`` of ``case_file`` as read; the
+            fields ``_caption`` and ``_alt`` hold the text).
         views: planar views to show (ANT then POST).
         plane, position_mm: CT plane and its position along the plane normal (LPS mm).
         crop: displayed region in mm, or None for the whole image.
@@ -136,6 +146,7 @@ class PanelSpec:
         scale_bar_mm: scale bar length in mm (None: default for the kind, 0: none).
         source: per-view files, declared views and spacing, series choice (scanner
             exports); ``study`` is then the first view's file.
+        case_file: the case file declaring the panel (None: nothing is recorded).
     """
 
     panel_id: str
@@ -143,8 +154,8 @@ class PanelSpec:
     study: Path
     study_rel: str
     window: Window
-    caption: str
-    alt: str
+    _caption: str = field(repr=False)
+    _alt: str = field(repr=False)
     views: tuple[str, ...] = ()
     plane: Plane | None = None
     position_mm: float | None = None
@@ -155,6 +166,19 @@ class PanelSpec:
     alpha: float = 0.6
     scale_bar_mm: float | None = None
     source: Source = field(default_factory=Source)
+    case_file: Path | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def caption(self) -> str:
+        """Caption text; recorded as read (facet ``panels.<id>.caption``)."""
+        _record(self.case_file, f"panels.{self.panel_id}.caption")
+        return self._caption
+
+    @property
+    def alt(self) -> str:
+        """Alt text; recorded as read (facet ``panels.<id>.alt``)."""
+        _record(self.case_file, f"panels.{self.panel_id}.alt")
+        return self._alt
 
 
 @dataclass(frozen=True)
@@ -188,7 +212,12 @@ class Annotation:
 
 @dataclass(frozen=True)
 class CaseSpec:
-    """A validated case file (``data/<subject>/case.yaml``)."""
+    """A validated case file (``data/<subject>/case.yaml``).
+
+    Reading annotations (:meth:`annotations_for`, :attr:`annotations`) records the facet
+    ``panels.<id>.annotations`` of each panel concerned as read (the field
+    ``_annotations`` holds them).
+    """
 
     path: Path
     case_id: str
@@ -196,8 +225,15 @@ class CaseSpec:
     patient: Patient
     findings: tuple[str, ...]
     panels: tuple[PanelSpec, ...]
-    annotations: tuple[Annotation, ...]
+    _annotations: tuple[Annotation, ...] = field(repr=False)
     studies: Studies = field(default_factory=Studies)
+
+    @property
+    def annotations(self) -> tuple[Annotation, ...]:
+        """Every annotation, in case-file order (records every panel's annotations)."""
+        for pid in sorted({*self.panel_ids, *(a.panel for a in self._annotations)}):
+            _record(self.path, f"panels.{pid}.annotations")
+        return self._annotations
 
     @property
     def folder(self) -> Path:
@@ -218,7 +254,9 @@ class CaseSpec:
         )
 
     def annotations_for(self, panel_id: str) -> tuple[Annotation, ...]:
-        return tuple(a for a in self.annotations if a.panel == panel_id)
+        """The annotations of one panel (records its facet ``panels.<id>.annotations``)."""
+        _record(self.path, f"panels.{panel_id}.annotations")
+        return tuple(a for a in self._annotations if a.panel == panel_id)
 
     def study_paths(self) -> tuple[tuple[str, Path], ...]:
         """(case-file entry, absolute path) of every study the case file names, each once."""

@@ -20,6 +20,7 @@ import yaml
 from casereport.errors import CaseFileError, WindowError
 
 from . import keys as K
+from .facets import CORE
 from .model import (
     VIEW_NAMES,
     Annotation,
@@ -217,10 +218,11 @@ def _panel(ctx: _Ctx, folder: Path, pid: str, value: Any) -> PanelSpec:
         kind=kind,
         study=study,
         study_rel=study_rel,
-        caption=ctx.text(m["caption"], f"{entry}.caption", empty_ok=True),
-        alt=ctx.text(m["alt"], f"{entry}.alt"),
+        _caption=ctx.text(m["caption"], f"{entry}.caption", empty_ok=True),
+        _alt=ctx.text(m["alt"], f"{entry}.alt"),
         scale_bar_mm=scale,
         source=source,
+        case_file=ctx.path,
     )
 
     if kind.planar:
@@ -392,9 +394,6 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CaseFileError(path, "<file>", f"cannot read: {exc.strerror or exc}") from None
-    from casereport.io.record import record_read  # the kernel's list of files read
-
-    record_read(path)
     try:
         return parse_yaml(text)
     except yaml.YAMLError as exc:
@@ -435,4 +434,9 @@ def case_file(path: str | Path) -> Path:
 def read_case(path: str | Path) -> CaseSpec:
     """Read and validate a case file's schema (no images are opened)."""
     path = case_file(path)
+    from casereport.io.record import record_read  # the kernel's list of files read
+
+    # what every reader of the file uses; captions, alt texts and annotations are
+    # recorded when read (casereport.case.model, casereport.case.facets)
+    record_read(path.resolve(), facet=CORE)
     return parse_case(path, read_yaml(path))

@@ -285,7 +285,10 @@ def repo_root(start: Path) -> Path:
 
 
 def sidecar(spec: CaseSpec, art: PanelArtists, *, root: Path) -> dict[str, Any]:
-    """Alt text and provenance of one panel, as a JSON-ready dict."""
+    """Alt text and provenance of one panel, as a JSON-ready dict.
+
+    The caption is not in it: the article reads it from the case file, so a caption edit
+    changes no figure file (and re-executes no figure run)."""
     panel = spec.panel(art.panel_id)
     used = dict(art.used)
     if "slice_files" in used:
@@ -295,7 +298,6 @@ def sidecar(spec: CaseSpec, art: PanelArtists, *, root: Path) -> dict[str, Any]:
         "case": spec.case_id,
         "kind": art.kind.value,
         "alt": panel.alt,
-        "caption": panel.caption,
         "annotation_file": relpath(spec.path, root, dotted=True),
         "annotations": [a.entry for a in spec.annotations_for(art.panel_id)],
         "window": art.window,

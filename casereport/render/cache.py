@@ -13,7 +13,9 @@ The *static key* covers what is known before running: notebook bytes, parameters
 source, dependency versions (and for the article, every case output). The inputs a run
 reads are only known afterwards (recorded in ``inputs.json``), so one static key may hold
 several entries; an entry is reused when every recorded input still has its hash and the
-watched folders hold the same files.
+watched folders hold the same files. An input is a file (its SHA-256) or a facet of a
+case file (``data/A/case.yaml#panels.A1.caption``: the digest of that part, see
+:mod:`casereport.case.facets`).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class RunCache:
 
     def _still_valid(self, meta: dict[str, Any]) -> bool:
         for rel, sha in meta.get("inputs", {}).items():
-            if self.hasher.maybe(self.root / rel) != sha:
+            if self.hasher.input_digest(self.root / rel) != sha:
                 return False
         for rel, listing in meta.get("listings", {}).items():
             if folder_listing(self.root / rel, self.root) != listing:

@@ -84,6 +84,36 @@ class FileHasher:
         except OSError:
             return None
 
+    def input_digest(self, entry: Path) -> str | None:
+        """Digest of a recorded input: a file's SHA-256, or for ``<case file>#<facet>``
+        the digest of that facet (:func:`casereport.case.facets.facet_digests`, remembered
+        by the file's stamp like a file hash). ``None``: missing, unreadable, or a facet
+        the file no longer has valid."""
+        from casereport.io.record import split_facet
+
+        path, facet = split_facet(entry)
+        if facet is None or os.path.isfile(entry):
+            return self.maybe(entry)
+        key = os.path.abspath(path)
+        try:
+            st = os.stat(key)
+        except OSError:
+            return None
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        known = self._known.get(f"{key}#{facet}")
+        if known is not None and known[:3] == stamp:
+            return str(known[3]) or None
+        from casereport.case.facets import facet_digests
+
+        found = facet_digests(key) or {}
+        for name, digest in found.items():
+            self._known[f"{key}#{name}"] = [*stamp, digest]
+        self._known.setdefault(f"{key}#{facet}", [*stamp, ""])
+        if facet not in found:
+            self._known[f"{key}#{facet}"] = [*stamp, ""]
+        self._dirty = True
+        return found.get(facet)
+
     def save(self) -> None:
         """Write the table back (atomically) when something new was hashed."""
         if self.table is None or not self._dirty:

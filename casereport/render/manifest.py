@@ -10,6 +10,7 @@ from typing import Any
 
 import casereport
 from casereport.fileio import relpath
+from casereport.io.record import split_facet
 from casereport.render.hashing import files_under, sha256_file
 from casereport.render.jats import JATS_NAME
 from casereport.render.plan import Plan
@@ -23,7 +24,10 @@ def manifest_doc(steps: Steps, plan: Plan, t_start: float) -> dict[str, Any]:
     for run in plan.runs:
         inputs[relpath(run.source, root)] = steps.hasher.sha256(run.source)
     for found in steps.inputs.values():
-        inputs.update(found)
+        for entry, digest in found.items():
+            path, facet = split_facet(entry)
+            # a facet of a case file: the manifest lists the whole file's SHA-256
+            inputs[path] = digest if facet is None else steps.hasher.sha256(root / path)
     for case_file in plan.cases.files:
         inputs[relpath(case_file, root)] = steps.hasher.sha256(case_file)
     outputs: dict[str, str] = {}

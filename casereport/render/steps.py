@@ -215,7 +215,8 @@ class Steps:
         self.note(StepRecord(step.name, cached, time.perf_counter() - t0, step.key))
 
     def _read_inputs(self, step: Step, record: Path) -> dict[str, str]:
-        """path -> sha256 of the files the run read.
+        """path -> sha256 of the files the run read (``path#facet`` -> digest of the facets
+        of case files it read, :meth:`FileHasher.input_digest`).
 
         The kernel's record (``casereport.io.files_read()``) joined with the notebook's own
         ``inputs.json`` when it wrote one; with neither, every file below ``step.fallback``.
@@ -237,7 +238,7 @@ class Steps:
             files = files_under(step.fallback)
         out: dict[str, str] = {}
         for f in sorted(set(files)):
-            sha = self.hasher.maybe(f)
+            sha = self.hasher.input_digest(f)
             if sha is None:
                 raise RenderError(
                     f, "recorded as read but missing after the run", case=step.run.label

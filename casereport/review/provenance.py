@@ -9,7 +9,7 @@ Format (JSON, sorted keys, paths relative to the project root)::
       "figure": {"figure1.png": "<sha256>", ...},   # composite figure files
       "panels": {
         "A1": {
-          "panel": "A1", "case": "A", "kind": "wholebody", "caption": "...",
+          "panel": "A1", "case": "A", "kind": "wholebody", "alt": "...",
           "image": "panels/A1.png", "image_sha256": "<sha256>",
           "sources": [{"files": ["data/A/wb/wb.dcm"], "sha256": {"data/A/wb/wb.dcm": "..."},
                        "series_instance_uid": "...", "study_instance_uid": "...",
@@ -88,7 +88,6 @@ def panel_entry(
         "panel": pid,
         "case": sidecar.get("case"),
         "kind": sidecar.get("kind"),
-        "caption": sidecar.get("caption", ""),
         "alt": sidecar.get("alt", ""),
         "image": f"panels/{image.name}",
         "image_sha256": sha256_file(image) if image.is_file() else None,
