@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -28,6 +25,7 @@ from tests.support.cached_project import CASE_CELLS
 from tests.support.cached_project import dicom as _dicom
 from tests.support.nbfactory import case_yaml, make_notebook
 from tests.support.tiny_project import run_render
+from tests.support.watch_session import Watch, kernels_in, processes_in, ran_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 WATCH_ENV = {"SOURCE_DATE_EPOCH": "1554076800"}
@@ -98,79 +96,6 @@ def _project(root: Path) -> Path:
     make_notebook(root / "notebooks" / "figure.ipynb", FIGURE_CELLS)
     make_notebook(root / "notebooks" / "article.ipynb", ARTICLE_CELLS, title=TITLE)
     return root
-
-
-class Watch:
-    """A ``render.py watch`` process on ``project`` (its own session, output in files)."""
-
-    def __init__(self, project: Path, *args: str) -> None:
-        self.project = project
-        self.log = project.parent / f"{project.name}-watch.log"
-        env = {**os.environ, **WATCH_ENV, "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, str(ROOT / "render.py"), "watch", "--root", str(project), *args]
-        with open(self.log, "wb") as fh:
-            self.proc = subprocess.Popen(
-                cmd, cwd=project, stdout=fh, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True,
-            )  # fmt: skip
-        line = self.wait(lambda: "serving http://127.0.0.1:" in self.output(), 60)
-        self.url = line.split("serving ", 1)[1].split()[0]
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait(self, ready: Callable[[], object], timeout: float = 240) -> str:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if ready():
-                return self.output()
-            assert self.proc.poll() is None, self.output()
-            time.sleep(0.1)
-        raise AssertionError(f"timed out; watch output:\n{self.output()}")
-
-    def get(self, path: str = "article.html") -> str:
-        with urllib.request.urlopen(self.url + path, timeout=10) as resp:
-            return resp.read().decode()
-
-    def page_after(self, contains: str) -> str:
-        """Wait until the served article contains ``contains``; return the page."""
-        self.wait(lambda: contains in self.get())
-        return self.get()
-
-    def state(self) -> dict:
-        return json.loads(self.get("__casereport__/state"))
-
-    def interrupt(self) -> int:
-        os.killpg(self.proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
-        return self.proc.wait(timeout=120)
-
-
-def ran_steps(project: Path) -> set[str]:
-    """Steps of the last published render that executed (not reused); no plan, no pdf."""
-    steps = json.loads((project / "build" / "manifest.json").read_text())["steps"]
-    return {s["step"] for s in steps if not s["cached"] and s["step"] not in ("plan", "pdf")}
-
-
-def processes_in(folder: Path) -> list[int]:
-    """Process ids whose working directory is ``folder`` (kernels, PDF child, watch)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if Path(os.readlink(proc / "cwd")) == folder:
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
-
-
-def kernels_in(folder: Path) -> list[int]:
-    """Kernels (ipykernel processes) working in ``folder``."""
-    return [
-        pid
-        for pid in processes_in(folder)
-        if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
 
 
 def edit_markdown(project: Path, index: int, text: str) -> None:

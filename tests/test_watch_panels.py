@@ -1,0 +1,113 @@
+"""Case-file edits in a watch session on the real notebooks and data: each edit
+re-executes only the runs that read the part of the file it changed, and the outputs
+equal, byte for byte, those of a render that executes everything (``--no-cache``).
+
+One session on a project copy (``notebooks/``, ``data/``, a frozen copy of the package
+and ``render.py``): a caption edit
+(only the article), an alt-text edit (the case showing it, the figure's sidecars, the
+article), an arrow moved (the case drawing it, the figure, the article).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.watch_session import WATCH_ENV, Watch, ran_steps
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def _project(dest: Path) -> Path:
+    if not (ROOT / "data" / "A" / "case.yaml").is_file():
+        pytest.skip("no data/ (run python -m casereport.synth --out data)")
+    shutil.copytree(ROOT / "notebooks", dest / "notebooks")
+    shutil.copytree(ROOT / "data", dest / "data", ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(
+        ROOT / "casereport",
+        dest / "casereport",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    for name in ("matplotlibrc", "pyproject.toml", "CITATION.cff", "render.py"):
+        shutil.copyfile(ROOT / name, dest / name)
+    return dest
+
+
+def _append(path: Path, key: str, text: str, nth: int = 0) -> None:
+    """Append ``text`` to the ``nth`` ``key:`` of a case file (a plain scalar, or the
+    first line of a folded one, ``key: >-``)."""
+    lines = path.read_text().splitlines(keepends=True)
+    at = [i for i, line in enumerate(lines) if line.strip().startswith(f"{key}:")][nth]
+    if lines[at].rstrip().endswith(">-"):
+        at += 1
+    lines[at] = lines[at].rstrip("\n") + f" {text}\n"
+    path.write_text("".join(lines))
+
+
+def _move_arrow(path: Path, dx_mm: float) -> None:
+    text = path.read_text()
+    m = re.search(r"tip_mm: \[(-?\d+(?:\.\d+)?), ", text)
+    assert m is not None, f"{path}: no arrow"
+    path.write_text(text[: m.start(1)] + f"{float(m.group(1)) + dx_mm:g}" + text[m.end(1) :])
+
+
+def _outputs(project: Path) -> dict[str, bytes]:
+    """Every published file the article depends on: figures, executed notebooks, HTML."""
+    files = {"build/article.html": (project / "build" / "article.html").read_bytes()}
+    for folder in ("figures", "build/notebooks", "build/cases"):
+        for p in sorted((project / folder).rglob("*")):
+            if p.is_file() and not p.name.startswith("."):
+                files[p.relative_to(project).as_posix()] = p.read_bytes()
+    return files
+
+
+def test_case_file_edits_rerun_only_what_read_them(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p")
+    yaml_a = project / "data" / "A" / "case.yaml"
+    yaml_b = project / "data" / "B" / "case.yaml"
+    watch = Watch(project, package=project)  # the project's frozen copy of the package
+    try:
+        watch.wait(lambda: watch.state()["generation"] >= 1, 900)
+        assert watch.state()["error"] is None, watch.state()["error"]
+        assert ran_steps(project) >= {"figure", "case A", "case B", "article", "html"}
+
+        # a caption: only the article reads it
+        _append(yaml_a, "caption", "Caption edited once.")
+        watch.page_after("Caption edited once.")
+        assert ran_steps(project) == {"article", "html"}
+
+        # an alt text: case A shows it, the figure's sidecars hold it
+        _append(yaml_a, "alt", "Alt text edited once.", nth=1)
+        watch.page_after("Alt text edited once.")
+        assert ran_steps(project) == {"case A", "figure", "article", "html"}
+
+        # an arrow of case B: case B draws its panels, the figure draws Figure 1
+        generation = watch.state()["generation"]
+        _move_arrow(yaml_b, 1.0)
+        watch.wait(lambda: watch.state()["generation"] > generation and not watch.state()["busy"])
+        assert watch.state()["error"] is None, watch.state()["error"]
+        assert ran_steps(project) == {"case B", "figure", "article", "html"}
+    finally:
+        status = watch.interrupt()
+    assert status == 0, watch.output()
+
+    after_edits = _outputs(project)
+    env = {**os.environ, **WATCH_ENV, "PYTHONPATH": str(project)}
+    res = subprocess.run(
+        [sys.executable, str(project / "render.py"), "--root", str(project), "--no-cache",
+         "--html-only", "--quiet"],
+        cwd=project, capture_output=True, text=True, timeout=900, env=env,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert ran_steps(project) >= {"figure", "case A", "case B", "case C", "article"}
+    fresh = _outputs(project)
+    assert sorted(fresh) == sorted(after_edits)
+    assert [n for n in fresh if fresh[n] != after_edits[n]] == []
