@@ -114,10 +114,14 @@ def test_wholebody_counts_fill_aligned_pages(tmp_path: Path) -> None:
     np.testing.assert_array_equal(wb.posterior.counts, ds.pixel_array[1])
     if hasattr(mmap, "MADV_HUGEPAGE"):
         assert wb.anterior.counts.ctypes.data % (1 << 21) == 0
-    small = float32_frames((1, 64, 64))
+    small = float32_frames((1, 64, 64))  # 16 KiB: numpy's own memory
     assert small.dtype == np.float32 and small.shape == (1, 64, 64) and small.flags.owndata
-    odd = float32_frames((1, 1000, 600))  # 2.3 MiB would waste 1.7 MiB of a second page
-    assert odd.flags.owndata
+    odd = float32_frames((1, 1000, 600))  # 2.3 MiB would waste 1.7 MiB of a second huge page
+    assert odd.shape == (1, 1000, 600) and odd.flags.writeable
+    if hasattr(mmap, "MAP_POPULATE"):
+        assert not odd.flags.owndata  # mapped and populated, page-granular
+    odd[...] = 7.0
+    assert float(odd.sum(dtype=np.float64)) == 7.0 * 600_000
 
 
 def test_deferred_elements_are_read_when_asked(tmp_path: Path) -> None:
