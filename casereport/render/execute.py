@@ -15,20 +15,32 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casereport.errors import RenderError
 from casereport.render.kernel import ensure_kernel
+
+if TYPE_CHECKING:
+    from casereport.render.zygote import ForkServer
 
 _VOLATILE_NB_KEYS = ("papermill", "widgets")
 #: tag of the cell appended to every run that saves the kernel's record of files read
 RECORD_TAG = "casereport-record-inputs"
 _RECORD_CODE = """import sys as _cr_sys, json as _cr_json
-if "casereport.io" in _cr_sys.modules:
+_cr_z = _cr_sys.modules.get("casereport.render.zygote")  # a forked kernel: was it imported?
+_cr_used = _cr_z is None or not _cr_z.FORKED_FROM or _cr_z.CASEREPORT_IMPORTED
+if _cr_used and "casereport.io" in _cr_sys.modules:
     with open({path!r}, "w") as _cr_fh:
         _cr_json.dump([str(_p) for _p in _cr_sys.modules["casereport.io"].files_read()], _cr_fh)
 """
 _VOLATILE_CELL_KEYS = ("papermill", "execution")
+
+
+def kernel_env() -> dict[str, str]:
+    """Environment of a kernel: this process's, with the inline matplotlib backend."""
+    env = dict(os.environ)
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    return env
 
 
 def lighten_imports() -> None:
@@ -64,10 +76,20 @@ class Kernel:
     """A started kernel for one run (IPC transport, own cwd and environment).
 
     ``pid_sink`` is called with the kernel's process id once it runs, so a later render can
-    stop kernels orphaned by a killed one.
+    stop kernels orphaned by a killed one. With ``forks`` (a started
+    :class:`~casereport.render.zygote.ForkServer`) the kernel is a fork of its preloaded
+    process; otherwise (or when it cannot serve) an ordinary ``python -m ipykernel_launcher``.
     """
 
-    def __init__(self, cwd: Path, *, pid_sink: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        *,
+        pid_sink: Callable[[int], None] | None = None,
+        forks: ForkServer | None = None,
+    ) -> None:
+        import uuid
+
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
@@ -76,11 +98,20 @@ class Kernel:
         self.km = AsyncKernelManager(
             kernel_name=ensure_kernel(), transport="ipc", ip=os.path.join(self._sockets, "k")
         )
-        env = dict(os.environ)
-        env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        if forks is not None:
+            from casereport.render.zygote import ForkProvisioner
+
+            self.km.kernel_id = str(uuid.uuid4())
+            provisioner = ForkProvisioner(
+                kernel_id=self.km.kernel_id, kernel_spec=self.km.kernel_spec, parent=self.km
+            )
+            provisioner.server = forks
+            self.km.provisioner = provisioner
         run_sync(self.km.start_kernel)(
-            cwd=str(cwd), env=env, extra_arguments=["--HistoryManager.hist_file=:memory:"]
+            cwd=str(cwd), env=kernel_env(), extra_arguments=["--HistoryManager.hist_file=:memory:"]
         )
+        #: True when the kernel is a fork of the zygote
+        self.forked = bool(getattr(self.km.provisioner, "forked", False))
         pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
         self.pid = int(pid) if pid else 0
         if pid_sink is not None and self.pid:
@@ -183,7 +214,8 @@ def execute(
         progress: ``False``, or tqdm keyword arguments for a per-cell progress bar.
         record_to: when given, a last (hidden, later removed) cell writes there the JSON
             list of files the kernel read through ``casereport.io`` (absolute paths), if the
-            notebook imported it at all.
+            notebook imported it at all (in a kernel forked from the zygote, where
+            ``casereport`` is preloaded: if the notebook imported any ``casereport`` module).
 
     Raises:
         RenderError: a cell raised; carries case, notebook, cell number, source, exception.

@@ -4,9 +4,10 @@ A render starts one kernel per executed run and shuts it down afterwards (a run 
 reuses a kernel another run has touched, so results cannot depend on what ran before).
 Starting a kernel and importing numpy, SciPy and matplotlib in it takes seconds on a
 loaded machine; a :class:`KernelPool` does that in the background between renders, so a
-run takes a kernel that is already up. Only third-party modules are preloaded: importing
-``casereport.io`` would change what the record-inputs cell reports, and the package
-source may change during the session (:meth:`KernelPool.flush` then starts fresh ones).
+run takes a kernel that is already up. The kernels are forks of the pool's zygote
+(:mod:`casereport.render.zygote`), which has numpy, SciPy, matplotlib, pydicom and
+``casereport`` imported; when the package source or ``matplotlibrc`` changes,
+:meth:`KernelPool.flush` replaces the zygote and the waiting kernels.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from casereport.render.execute import Kernel
+from casereport.render.execute import Kernel, kernel_env
+from casereport.render.zygote import ForkServer, fork_enabled
 
 #: modules imported in a pooled kernel while it waits (idempotent for the notebook)
 POOL_PRELOAD = ("numpy", "scipy.ndimage", "matplotlib.pyplot", "pydicom", "yaml")
@@ -39,6 +41,7 @@ class KernelPool:
         self._lock = threading.Lock()
         self._generation = 0
         self._threads: list[threading.Thread] = []
+        self.forks: ForkServer | None = ForkServer(cwd, kernel_env()) if fork_enabled() else None
         self.fill()
 
     def fill(self) -> None:
@@ -57,7 +60,7 @@ class KernelPool:
     def _start_one(self, generation: int) -> None:
         kernel: Kernel | None = None
         try:
-            kernel = Kernel(self.cwd)
+            kernel = Kernel(self.cwd, forks=self.forks)
             kernel.preload(self.preload)
         except Exception:  # noqa: BLE001 - a render starts its own kernel instead
             kernel = None
@@ -76,7 +79,7 @@ class KernelPool:
             if cwd == self.cwd and self._ready:
                 kernel = self._ready.pop(0)
         if kernel is None:
-            return Kernel(cwd, pid_sink=pid_sink)
+            return Kernel(cwd, pid_sink=pid_sink, forks=self.forks if cwd == self.cwd else None)
         if pid_sink is not None and kernel.pid:
             pid_sink(kernel.pid)
         return kernel  # the owner calls fill() once the render is done (CPU is scarce)
@@ -91,8 +94,12 @@ class KernelPool:
         with self._lock:
             old, self._ready = self._ready, []
             self._generation += 1
+            zygote, self.forks = self.forks, None
         for kernel in old:
             kernel.shutdown()
+        if zygote is not None:  # between renders: no kernel of it is running a notebook
+            zygote.close()
+            self.forks = ForkServer(self.cwd, kernel_env())
         self.fill()
 
     def close(self, timeout: float = 60.0) -> None:
@@ -104,8 +111,11 @@ class KernelPool:
             kernel.shutdown()
         for thread in list(self._threads):
             thread.join(timeout)
+        if self.forks is not None:
+            self.forks.close()
 
     def pids(self) -> list[int]:
-        """Process ids of the waiting kernels."""
+        """Process ids of the waiting kernels and of the zygote."""
         with self._lock:
-            return [k.pid for k in self._ready if k.pid]
+            zygote = [self.forks.pid] if self.forks is not None else []
+            return [k.pid for k in self._ready if k.pid] + zygote

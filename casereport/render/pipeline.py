@@ -61,24 +61,39 @@ class RenderResult:
 
 
 def _execute_all(steps: Steps, pending: list[Step], jobs: int | None) -> list[RenderError]:
-    """Execute ``pending`` steps in parallel (``jobs`` at a time); the failures."""
+    """Execute ``pending`` steps in parallel (``jobs`` at a time); the failures.
+
+    On Ctrl-C (or any exception of the waiting thread) every kernel and the zygote are
+    killed first, so that the runs end at once instead of being waited for.
+    """
     failed: list[RenderError] = []
     if not pending:
         return failed
     workers = min(max(1, jobs or os.cpu_count() or 1), len(pending))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run") as pool:
-        for fut in [pool.submit(steps.execute, s) for s in pending]:
-            exc = fut.exception()
-            if isinstance(exc, RenderError):
-                failed.append(exc)
-            elif exc is not None:
-                raise exc
+        try:
+            for fut in [pool.submit(steps.execute, s) for s in pending]:
+                exc = fut.exception()
+                if isinstance(exc, RenderError):
+                    failed.append(exc)
+                elif exc is not None:
+                    raise exc
+        except BaseException:
+            steps.abort()
+            raise
     return failed
 
 
 def _run(opts: RenderOptions, stage: Path) -> RenderResult:
     t_start = time.perf_counter()
     steps = Steps(opts, stage)
+    try:
+        return _run_steps(opts, stage, steps, t_start)
+    finally:
+        steps.close()
+
+
+def _run_steps(opts: RenderOptions, stage: Path, steps: Steps, t_start: float) -> RenderResult:
     plan = plan_render(opts, stage, steps.cache.declared)
     steps.note(StepRecord("plan", False, time.perf_counter() - t_start))
 
@@ -86,6 +101,8 @@ def _run(opts: RenderOptions, stage: Path) -> RenderResult:
     planned = [steps.figure_step(plan.figure)] if plan.figure else []
     planned += [steps.case_step(run, plan) for run in plan.case_runs]
     pending = [s for s in planned if not steps.reuse(s)]
+    if pending:
+        steps.start_forks()  # its imports overlap the article thread's start
 
     failed: list[RenderError] = []
     cases_done = threading.Event()
@@ -98,9 +115,17 @@ def _run(opts: RenderOptions, stage: Path) -> RenderResult:
     article_thread.start()
     try:
         failed += _execute_all(steps, pending, opts.jobs)
+    except BaseException:
+        steps.abort()
+        raise
     finally:
         cases_done.set()
-        article_thread.join()
+        try:
+            article_thread.join()
+        except BaseException:
+            steps.abort()  # interrupted while the article runs
+            raise
+        steps.close()  # every kernel is done: the zygote's memory is free for the export
     if steps.os_error is not None:
         raise steps.os_error
     steps.hasher.save()

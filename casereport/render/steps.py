@@ -22,7 +22,7 @@ from typing import Any
 from casereport.errors import RenderError
 from casereport.fileio import relpath
 from casereport.render.cache import RunCache, folder_listing
-from casereport.render.execute import Kernel, NotebookRun, execute
+from casereport.render.execute import Kernel, NotebookRun, execute, kernel_env
 from casereport.render.hashing import (
     FileHasher,
     dependency_versions,
@@ -36,7 +36,8 @@ from casereport.render.jats import figure_files as jats_figure_files
 from casereport.render.plan import Plan, RenderOptions
 from casereport.render.progress import Progress, Verbosity
 from casereport.render.prose import code_digest, splice_prose
-from casereport.render.publish import record_kernel_pid
+from casereport.render.publish import record_kernel_pid, stop_orphans
+from casereport.render.zygote import ForkServer, fork_enabled
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class Steps:
     progress: Progress = field(init=False)
     #: an OSError of the article thread, re-raised by the render
     os_error: OSError | None = field(init=False, default=None)
+    #: the zygote the render's kernels are forked from (started by :meth:`start_forks`)
+    forks: ForkServer | None = field(init=False, default=None)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -113,14 +116,37 @@ class Steps:
             self.progress.step(record.step, cached=record.cached, seconds=record.seconds, verb=verb)
 
     def kernel(self, cwd: Path) -> Kernel:
-        """A kernel for a run in ``cwd`` (from ``opts.kernels`` when given)."""
+        """A kernel for a run in ``cwd`` (from ``opts.kernels`` when given, else forked
+        from the render's zygote, started on first need)."""
 
         def sink(pid: int) -> None:
             record_kernel_pid(self.opts.build_dir, pid)
 
         if self.opts.kernels is not None:
             return self.opts.kernels(cwd, sink)
-        return Kernel(cwd, pid_sink=sink)
+        return Kernel(cwd, pid_sink=sink, forks=self.start_forks())
+
+    def start_forks(self) -> ForkServer | None:
+        """Start the zygote (once; none when forking is off or a kernel source is given)."""
+        if self.opts.kernels is not None or not fork_enabled():
+            return None
+        with self._lock:
+            if self.forks is None:
+                self.forks = ForkServer(self.opts.root, kernel_env())
+                record_kernel_pid(self.opts.build_dir, self.forks.pid)
+            return self.forks
+
+    def abort(self) -> None:
+        """Kill every kernel of this render and the zygote (the render is interrupted)."""
+        self.close()
+        stop_orphans(self.opts.build_dir)
+
+    def close(self) -> None:
+        """Stop the zygote, if one was started."""
+        with self._lock:
+            forks, self.forks = self.forks, None
+        if forks is not None:
+            forks.close()
 
     def _key(self, kind: str, run: NotebookRun, **extra: Any) -> str:
         key = {

@@ -12,6 +12,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from casereport.render.zygote import ZYGOTE_NAME
+
 ROOT = Path(__file__).resolve().parents[2]
 WATCH_ENV = {"SOURCE_DATE_EPOCH": "1554076800"}
 
@@ -83,9 +85,10 @@ def processes_in(folder: Path) -> list[int]:
 
 
 def kernels_in(folder: Path) -> list[int]:
-    """Kernels (ipykernel processes) working in ``folder``."""
+    """Kernels (ipykernel processes, not the zygote they are forked from) in ``folder``."""
     return [
         pid
         for pid in processes_in(folder)
         if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        and Path(f"/proc/{pid}/comm").read_text().strip() != ZYGOTE_NAME
     ]
