@@ -23,6 +23,7 @@ from casereport.deid import (
 )
 from casereport.deid.deidentify import DeidParams, date_shift_days
 from casereport.deid.profile import RULES
+from casereport.deid.text import uid_date_problem
 from casereport.errors import PhiError, ReviewError
 from tests.support import dicom_factory as fac
 
@@ -80,6 +81,29 @@ def test_synth_style_dataset_passes() -> None:
     for spec in subjects.resolve_cases(None):
         ds = dicomio.base_dataset(dicomio.Ids(1, spec), "NM", 1, 1, fac.NM_IMAGE, "whole body", "v")
         assert check_dataset(ds) == [], spec.key
+
+
+def test_simulator_uids_carry_no_date() -> None:
+    """With the default seed (a date, 20190401) the UIDs are hashes under the project root:
+    deterministic, distinct, and no component reads as a date or date-time."""
+    dicomio = pytest.importorskip("casereport.synth.dicomio")
+    subjects = pytest.importorskip("casereport.synth.subjects")
+    output = pytest.importorskip("casereport.synth.output")
+    seen: set[str] = set()
+    total = 0
+    for spec in subjects.resolve_cases(None):
+        ids = dicomio.Ids(output.DEFAULT_SEED, spec)
+        uids = [ids.study, ids.frame_of_reference, ids.series(1), ids.instance(1, 1)]
+        uids += [ids.instance(3, k) for k in range(1, 200)]
+        assert all(u.startswith(dicomio.UID_ROOT + ".") and len(u) <= 64 for u in uids)
+        assert all(uid_date_problem(u) is None for u in uids), spec.key
+        assert str(output.DEFAULT_SEED) not in "".join(uids)
+        seen.update(uids)
+        total += len(uids)
+        assert dicomio.Ids(output.DEFAULT_SEED, spec).study == ids.study  # deterministic
+        ds = dicomio.base_dataset(ids, "NM", 1, 1, fac.NM_IMAGE, "whole body", "v")
+        assert check_dataset(ds) == [], spec.key
+    assert len(seen) == total  # all distinct
 
 
 @pytest.mark.skipif(not (ROOT / "data" / "MANIFEST.json").is_file(), reason="data/ not generated")
@@ -234,6 +258,46 @@ def test_deidentify_output_passes_gate_and_is_consistent(tmp_path: Path) -> None
     # pixels untouched
     for p in before:
         np.testing.assert_array_equal(before[p].pixel_array, after[p].pixel_array)
+
+
+def test_deidentify_replaces_uids_holding_a_date_consistently(tmp_path: Path) -> None:
+    """UIDs with a date component (refused by the gate) get one new UID each: the same
+    input UID gives the same output UID in every file, and references follow."""
+    study = "1.2.826.0.1.3680043.8.498.7.20190401.1.1"
+    series = "1.2.826.0.1.3680043.8.498.7.20190401.1.3.3"
+    slices = fac.ct_series(3)
+    for k, ds in enumerate(slices):
+        _declared(ds)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.SOPInstanceUID = f"1.2.826.0.1.3680043.8.498.7.20190401.1.4.3.{k + 1}"
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    for ds in slices:
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = ds.SOPClassUID
+        ref.ReferencedSOPInstanceUID = slices[0].SOPInstanceUID
+        ds.ReferencedImageSequence = Sequence([ref])
+        _save(ds, tmp_path / "in" / f"CT{ds.InstanceNumber}.dcm")
+    found = check_tree(tmp_path / "in")
+    assert len(found) == 3 and all(
+        "StudyInstanceUID (UID holds a date)" in t for t in found.values()
+    )
+    deidentify_tree(tmp_path / "in", tmp_path / "out", DeidParams(salt="uid-test"))
+    assert check_tree(tmp_path / "out") == {}
+    out = [pydicom.dcmread(p) for p in sorted((tmp_path / "out").glob("*.dcm"))]
+    assert len({d.StudyInstanceUID for d in out}) == 1 and out[0].StudyInstanceUID != study
+    assert len({d.SeriesInstanceUID for d in out}) == 1 and out[0].SeriesInstanceUID != series
+    assert len({d.SOPInstanceUID for d in out}) == 3
+    first = next(d for d in out if d.InstanceNumber == slices[0].InstanceNumber)
+    assert all(
+        d.ReferencedImageSequence[0].ReferencedSOPInstanceUID == first.SOPInstanceUID for d in out
+    )
+    assert all(d.file_meta.MediaStorageSOPInstanceUID == d.SOPInstanceUID for d in out)
+    uids = [u for d in out for u in (d.StudyInstanceUID, d.SeriesInstanceUID, d.SOPInstanceUID)]
+    assert not any(c == "20190401" for u in uids for c in u.split("."))
+    # a second run with the same salt gives the same UIDs
+    deidentify_tree(tmp_path / "in", tmp_path / "again", DeidParams(salt="uid-test"))
+    again = pydicom.dcmread(tmp_path / "again" / "CT1.dcm")
+    assert again.StudyInstanceUID == out[0].StudyInstanceUID
 
 
 def test_deidentify_is_deterministic_for_one_salt(tmp_path: Path) -> None:

@@ -18,8 +18,13 @@ from pydicom.dataset import Dataset
 
 from casereport.deid import check_dataset, check_file, check_tree, deidentify_tree
 from casereport.deid.deidentify import DeidParams, DeidRun
-from casereport.deid.gate import render_gate
-from casereport.deid.text import clean_text, text_problems, uid_has_datetime
+from casereport.deid.gate import render_gate, require_deidentified
+from casereport.deid.text import (
+    clean_text,
+    is_date_component,
+    text_problems,
+    uid_date_problem,
+)
 from casereport.errors import NotDicomError, PhiError
 from tests.support import dicom_factory as fac
 from tests.support.nbfactory import case_yaml
@@ -120,10 +125,52 @@ def test_uid_with_an_embedded_date_time_is_refused() -> None:
         "SOPInstanceUID (UID holds a date-time)",
         "MediaStorageSOPInstanceUID (UID holds a date-time)",
     ]
-    # the simulator's UIDs (a date without a time) and generated random numbers pass
-    assert not uid_has_datetime("1.2.826.0.1.3680043.8.498.7.20190401.1.2")
+    # generated random numbers pass, and so do deidentify's replacements
     run = DeidRun(DeidParams(salt="s"))
-    assert not any(uid_has_datetime(run.uid(f"1.2.3.{k}")) for k in range(300))
+    assert not any(uid_date_problem(run.uid(f"1.2.3.{k}")) for k in range(300))
+
+
+def test_uid_component_holding_only_a_date_is_refused(tmp_path: Path) -> None:
+    """A component that is a calendar date (the study date, say) leaks it: refused in the
+    data set and in the file meta, one line naming the file and each tag."""
+    ds = _clean(fac.nm_wholebody())
+    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.7.20190401.1.1"
+    ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.7.20190401.1.4.1.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.FrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.7.201904011.2"  # 9 digits: no date
+    path = fac.save(ds, tmp_path / "wb.dcm")
+    assert check_file(path) == [
+        "SOPInstanceUID (UID holds a date)",
+        "StudyInstanceUID (UID holds a date)",
+        "MediaStorageSOPInstanceUID (UID holds a date)",
+    ]
+    with pytest.raises(PhiError) as err:
+        require_deidentified([tmp_path])
+    message = str(err.value)
+    assert len(message.splitlines()) == 1
+    assert f"{path}: SOPInstanceUID (UID holds a date), StudyInstanceUID" in message
+
+
+@pytest.mark.parametrize(
+    "component, is_date",
+    [
+        ("20190401", True),
+        ("19000101", True),
+        ("21001231", True),
+        ("20240229", True),  # leap day
+        ("20230229", False),  # no such day
+        ("20190230", False),
+        ("20191301", False),  # month 13
+        ("18991231", False),  # before 1900
+        ("21010101", False),  # after 2100
+        ("2019041", False),
+        ("201904011", False),
+        ("１９９０0101", False),  # not ASCII digits
+    ],
+)
+def test_date_component_is_a_plausible_calendar_day(component: str, is_date: bool) -> None:
+    assert is_date_component(component) is is_date
+    assert (uid_date_problem(f"1.2.3.{component}.4") == "date") is is_date
 
 
 # --------------------------------------------------------------------------- files
@@ -214,7 +261,7 @@ def test_deidentify_cleans_every_attack_and_its_output_passes(tmp_path: Path) ->
     first = pydicom.dcmread(tmp_path / "out" / "f5.dcm")  # ProtocolName "Smith chest"
     assert first.ProtocolName == "chest"
     assert first.DetectorInformationSequence[0].CollimatorGridName == "LEHR"
-    assert not uid_has_datetime(first.SeriesInstanceUID)
+    assert uid_date_problem(first.SeriesInstanceUID) is None
     text = b"".join(p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file())
     for leak in (b"Smith", b"DOE", b"Doe", b"00123456", b"2023031510150", b"555-123"):
         assert leak not in text, leak

@@ -48,7 +48,7 @@ from casereport.deid.profile import (
     TEXT_VR,
     age_years,
 )
-from casereport.deid.text import clean_text, uid_has_datetime
+from casereport.deid.text import clean_text, uid_date_problem
 from casereport.errors import READ_ERRORS, NotDicomError, PhiError, ReviewError
 from casereport.io.read import read_dataset
 
@@ -119,8 +119,9 @@ class DeidRun:
         if not old or old.startswith(STANDARD_UID_ROOT):
             return old
         if old not in self.uids:
-            # a generated number may start with digits that read as a date-time; the
-            # gate would refuse it, so draw again (deterministically)
+            # a generated number may start with digits that read as a date-time (or,
+            # rarely, hold a component that reads as a date); the gate would refuse it,
+            # so draw again (deterministically)
             for attempt in range(100):
                 extra = [str(attempt)] if attempt else []
                 new = str(
@@ -128,7 +129,7 @@ class DeidRun:
                         self.params.uid_prefix, entropy_srcs=[self.params.salt, old, *extra]
                     )
                 )
-                if not uid_has_datetime(new):
+                if uid_date_problem(new) is None:
                     break
             self.uids[old] = new
         return self.uids[old]

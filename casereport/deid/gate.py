@@ -8,7 +8,8 @@ declares itself de-identified (``PatientIdentityRemoved`` = ``YES`` and a
 ``DeidentificationMethod`` text or code sequence), i.e. they were shifted or are
 fictitious. ``PatientBirthDate`` must always be empty. Free text (any text VR outside
 :data:`~casereport.deid.profile.SAFE_TEXT`) must hold no word outside the vocabulary, no
-ID-like number and no date; UIDs no date-time (:mod:`casereport.deid.text`).
+ID-like number and no date; UIDs no date-time and no date component
+(:mod:`casereport.deid.text`).
 
 Every file is checked whatever its name or preamble: a file that is not text is read as
 DICOM (the loader reads bare data sets too), and one that cannot be read or decoded is
@@ -34,7 +35,7 @@ from casereport.deid.profile import (
     age_years,
     declares_deidentified,
 )
-from casereport.deid.text import text_problems, uid_has_datetime
+from casereport.deid.text import text_problems, uid_date_problem
 from casereport.errors import READ_ERRORS, DicomInputError, NotDicomError, PhiFindingsError
 from casereport.fileio import files_below, is_text_file
 
@@ -202,8 +203,10 @@ def _finding(
     if vr in _DATE_VR:
         return keyword if not declared and not _empty(value) else None
     if vr == "UI":
-        if any(uid_has_datetime(u) for u in _texts(value) if not u.startswith(STANDARD_UID_ROOT)):
-            return f"{keyword} (UID holds a date-time)"
+        for u in _texts(value):
+            problem = None if u.startswith(STANDARD_UID_ROOT) else uid_date_problem(u)
+            if problem:
+                return f"{keyword} (UID holds a {problem})"
         return None
     if vr in TEXT_VR and keyword not in SAFE_TEXT:
         return _free_text(keyword, value)
@@ -263,13 +266,17 @@ def _walk(ds: Dataset, *, declared: bool, tokens: list[str]) -> Iterator[str]:
 
 
 def _walk_meta(ds: Dataset) -> Iterator[str]:
-    """File meta information: only its UIDs can carry a date-time."""
+    """File meta information: only its UIDs can carry a date or date-time."""
     meta = getattr(ds, "file_meta", None)
-    for elem in meta.values() if meta is not None else ():
+    if meta is None:
+        return
+    for tag in list(meta.keys()):
+        elem = meta[tag]  # converted: a raw element has no keyword
         if getattr(elem, "VR", None) == "UI":
             value = str(elem.value or "")
-            if not value.startswith(STANDARD_UID_ROOT) and uid_has_datetime(value):
-                yield f"{elem.keyword} (UID holds a date-time)"
+            problem = None if value.startswith(STANDARD_UID_ROOT) else uid_date_problem(value)
+            if problem:
+                yield f"{elem.keyword or _label(elem.tag, '')} (UID holds a {problem})"
 
 
 def check_dataset(ds: Dataset) -> list[str]:

@@ -12,7 +12,9 @@ so the check is an allowlist: a free-text value passes when
 
 UIDs fail when a component holds a date-time (``YYYYMMDDhhmm``…): at the start of a
 component, or anywhere in a component short enough (at most 24 digits) not to be a
-random number from a UID generator.
+random number from a UID generator; and when a component is a date on its own
+(``YYYYMMDD``, a real calendar day of 1900–2100), as in ``1.2.3.20190401.1``: PS3.15
+replaces UIDs because they can leak the study date.
 
 :func:`clean_text` removes exactly what :func:`text_problems` reports, so
 ``deidentify``'s output passes the gate by construction.
@@ -20,6 +22,7 @@ random number from a UID generator.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 #: Words (lower case) accepted in free text: imaging and nuclear medicine terms, anatomy,
@@ -129,3 +132,26 @@ def uid_has_datetime(uid: str) -> bool:
         if len(comp) <= _SHORT_COMPONENT and _DATETIME.search(comp):
             return True
     return False
+
+
+def is_date_component(comp: str) -> bool:
+    """Whether ``comp`` is exactly ``YYYYMMDD``: a calendar day of the years 1900 to 2100."""
+    if len(comp) != 8 or not comp.isdecimal() or not comp.isascii():
+        return False
+    year, month, day = int(comp[:4]), int(comp[4:6]), int(comp[6:])
+    if not 1900 <= year <= 2100:
+        return False
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def uid_date_problem(uid: str) -> str | None:
+    """``"date-time"`` or ``"date"`` when ``uid`` carries one (see module doc), else None."""
+    if uid_has_datetime(uid):
+        return "date-time"
+    if any(is_date_component(c) for c in uid.strip().rstrip("\x00").split(".")):
+        return "date"
+    return None
