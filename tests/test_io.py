@@ -117,11 +117,33 @@ def test_wholebody_counts_fill_aligned_pages(tmp_path: Path) -> None:
     small = float32_frames((1, 64, 64))  # 16 KiB: numpy's own memory
     assert small.dtype == np.float32 and small.shape == (1, 64, 64) and small.flags.owndata
     odd = float32_frames((1, 1000, 600))  # 2.3 MiB would waste 1.7 MiB of a second huge page
-    assert odd.shape == (1, 1000, 600) and odd.flags.writeable
-    if hasattr(mmap, "MAP_POPULATE"):
-        assert not odd.flags.owndata  # mapped and populated, page-granular
-    odd[...] = 7.0
-    assert float(odd.sum(dtype=np.float64)) == 7.0 * 600_000
+    assert odd.shape == (1, 1000, 600) and odd.flags.owndata
+    four = float32_frames((64, 128, 128))  # a SPECT volume: exactly two huge pages
+    four[...] = 7.0
+    assert float(four.sum(dtype=np.float64)) == 7.0 * 64 * 128 * 128
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        assert not four.flags.owndata and four.ctypes.data % (1 << 21) == 0
+
+
+@pytest.mark.parametrize(
+    "charset, description",
+    [
+        ("ISO_IR 100", "SIMULATED whole-body"),  # ASCII bytes: read straight from them
+        ("ISO_IR 100", "Ganzkörper ANT"),  # Latin-1 byte: decoded by pydicom
+        ("ISO_IR 192", "全身 ANT"),
+        (["ISO 2022 IR 6", "ISO 2022 IR 87"], "全身 ANT"),  # escape sequences
+    ],
+)
+def test_text_reads_values_as_pydicom_decodes_them(
+    tmp_path: Path, charset: str | list[str], description: str
+) -> None:
+    ds = f.nm_wholebody()
+    ds.SpecificCharacterSet = charset
+    ds.SeriesDescription = description
+    path = f.save(ds, tmp_path / "wb.dcm")
+    header = read_dataset(path, headers_only=True)
+    assert text(header, "SeriesDescription") == description
+    assert text(header, "SeriesDescription") == str(pydicom.dcmread(path).SeriesDescription)
 
 
 def test_deferred_elements_are_read_when_asked(tmp_path: Path) -> None:

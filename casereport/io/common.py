@@ -23,6 +23,29 @@ SPACING_RANGE_MM = (0.01, 100.0)
 #: VRs whose raw bytes are plain text in the default character repertoire.
 _ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"})
 _CHARSET_VRS = frozenset({"LO", "SH", "PN", "LT", "ST", "UT", "UC"})
+#: Specific Character Set values (one value, no code extensions) in which ASCII bytes
+#: stand for the same characters as in the default repertoire: ISO 8859 parts, UTF-8,
+#: GB18030/GBK, TIS 620.
+_ASCII_COMPATIBLE = frozenset(
+    {
+        "",
+        "ISO_IR 6",
+        "ISO_IR 100",
+        "ISO_IR 101",
+        "ISO_IR 109",
+        "ISO_IR 110",
+        "ISO_IR 126",
+        "ISO_IR 127",
+        "ISO_IR 138",
+        "ISO_IR 144",
+        "ISO_IR 148",
+        "ISO_IR 166",
+        "ISO_IR 203",
+        "ISO_IR 192",
+        "GB18030",
+        "GBK",
+    }
+)
 
 
 @lru_cache(maxsize=512)
@@ -52,17 +75,16 @@ def _raw_text(ds: Dataset, keyword: str) -> str | None:
     """The value of a not-yet-converted text element straight from its bytes, or None.
 
     Skips pydicom's per-element conversion and validation (the bulk of header-reading
-    time for small files). Only used for explicit-VR text elements in the default
-    character repertoire; everything else returns None and goes the usual way.
+    time for small files). Only used for explicit-VR text elements whose bytes are ASCII,
+    in the default character repertoire or a character set that encodes ASCII as ASCII
+    (:data:`_ASCII_COMPATIBLE`); everything else returns None and goes the usual way.
     """
     elem = element(ds, keyword)
     if elem is None or not isinstance(elem, RawDataElement) or not isinstance(elem.value, bytes):
         return None
     vr = elem.VR
     if vr in _CHARSET_VRS:
-        if element(ds, "SpecificCharacterSet") is not None and str(
-            ds.SpecificCharacterSet or ""
-        ) not in ("", "ISO_IR 6"):
+        if text(ds, "SpecificCharacterSet") not in _ASCII_COMPATIBLE:
             return None
     elif vr not in _ASCII_VRS:
         return None

@@ -466,46 +466,30 @@ _HUGE_PAGE = 1 << 21
 def float32_frames(shape: tuple[int, ...]) -> np.ndarray:
     """An uninitialised float32 array of ``shape`` for decoded pixels.
 
-    Page faults, not reading or converting, are most of the cost of filling a fresh
-    output of a few MiB, so on Linux large outputs are mapped directly:
-
-    * from 2 MiB, when they fill whole 2 MiB pages to within an eighth: anonymous memory
-      aligned to 2 MiB and advised for transparent huge pages (``madvise`` mode), so a
-      2-frame 1024 x 256 whole-body takes one page fault instead of 512 (numpy advises
-      the same for its own arrays from 4 MiB, without the alignment);
-    * from 256 KiB otherwise: anonymous memory populated by the kernel in one call
-      (``MAP_POPULATE``) rather than one fault per 4 KiB page.
-
-    Smaller outputs and other platforms get ``np.empty``. The memory is freed with the
-    array.
+    Arrays of at least 2 MiB that fill whole 2 MiB pages (to within an eighth) are placed
+    in anonymous memory aligned to 2 MiB and advised for transparent huge pages (Linux,
+    ``madvise`` mode): writing a 2-frame 1024 x 256 whole-body then takes one page fault
+    instead of 512, and those faults cost more than reading and converting the pixels
+    (numpy advises the same for its own arrays from 4 MiB, without the alignment). Other
+    sizes and platforms get ``np.empty`` (mapping smaller outputs populated in one call,
+    ``MAP_POPULATE``, gave no measurable gain). The memory is freed with the array.
     """
     nbytes = math.prod(shape) * 4
     pages = -(-nbytes // _HUGE_PAGE)
     advise = getattr(mmap, "MADV_HUGEPAGE", None)
-    populate = getattr(mmap, "MAP_POPULATE", None)
-    private = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS if advise is not None else 0
+    if advise is None or nbytes < _HUGE_PAGE or pages * _HUGE_PAGE - nbytes > nbytes // 8:
+        return np.empty(shape, dtype=np.float32)
     try:
-        if (
-            advise is not None
-            and nbytes >= _HUGE_PAGE
-            and pages * _HUGE_PAGE - nbytes <= nbytes // 8
-        ):
-            # one spare page of address space (never touched) to align the start
-            buf = mmap.mmap(-1, (pages + 1) * _HUGE_PAGE, flags=private)
-            base = np.frombuffer(buf, dtype=np.uint8)
-            start = -base.ctypes.data % _HUGE_PAGE
-            buf.madvise(advise, start, pages * _HUGE_PAGE)
-            return base[start : start + nbytes].view(np.float32).reshape(shape)
-        if populate is not None and private and nbytes >= _POPULATE_FROM:
-            buf = mmap.mmap(-1, nbytes, flags=private | populate)
-            return np.frombuffer(buf, dtype=np.float32).reshape(shape)
+        # private (copied on fork, not shared memory); one spare huge page of address
+        # space, never touched, to align the start
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+        buf = mmap.mmap(-1, (pages + 1) * _HUGE_PAGE, flags=flags)
+        base = np.frombuffer(buf, dtype=np.uint8)
+        start = -base.ctypes.data % _HUGE_PAGE
+        buf.madvise(advise, start, pages * _HUGE_PAGE)
     except (OSError, ValueError):
-        pass
-    return np.empty(shape, dtype=np.float32)
-
-
-#: Smallest output (bytes) mapped with ``MAP_POPULATE`` by :func:`float32_frames`.
-_POPULATE_FROM = 1 << 18
+        return np.empty(shape, dtype=np.float32)
+    return base[start : start + nbytes].view(np.float32).reshape(shape)
 
 
 #: Most stored bytes converted to float32 per read: a whole-body or planar file is one
