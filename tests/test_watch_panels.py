@@ -5,11 +5,13 @@ equal, byte for byte, those of a render that executes everything (``--no-cache``
 One session on a project copy (``notebooks/``, ``data/``, a frozen copy of the package
 and ``render.py``): a caption edit
 (only the article), an alt-text edit (the case showing it, the figure's sidecars, the
-article), an arrow moved (the case drawing it, the figure, the article).
+article), an arrow moved (the case drawing it, the figure, the article). The figure run
+draws only the panel whose arrow moved, and Figure 1 (its panel cache).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -59,6 +61,12 @@ def _move_arrow(path: Path, dx_mm: float) -> None:
     path.write_text(text[: m.start(1)] + f"{float(m.group(1)) + dx_mm:g}" + text[m.end(1) :])
 
 
+def _redrawn(project: Path) -> list[str]:
+    """What the last render's figure run drew (not reused from its panel cache)."""
+    steps = json.loads((project / "build" / "manifest.json").read_text())["steps"]
+    return list(next(s for s in steps if s["step"] == "figure")["redrawn"])
+
+
 def _outputs(project: Path) -> dict[str, bytes]:
     """Every published file the article depends on: figures, executed notebooks, HTML."""
     files = {"build/article.html": (project / "build" / "article.html").read_bytes()}
@@ -84,10 +92,11 @@ def test_case_file_edits_rerun_only_what_read_them(tmp_path: Path) -> None:
         watch.page_after("Caption edited once.")
         assert ran_steps(project) == {"article", "html"}
 
-        # an alt text: case A shows it, the figure's sidecars hold it
+        # an alt text: case A shows it, the figure's sidecars hold it (nothing redrawn)
         _append(yaml_a, "alt", "Alt text edited once.", nth=1)
         watch.page_after("Alt text edited once.")
         assert ran_steps(project) == {"case A", "figure", "article", "html"}
+        assert _redrawn(project) == []
 
         # an arrow of case B: case B draws its panels, the figure draws Figure 1
         generation = watch.state()["generation"]
@@ -95,6 +104,7 @@ def test_case_file_edits_rerun_only_what_read_them(tmp_path: Path) -> None:
         watch.wait(lambda: watch.state()["generation"] > generation and not watch.state()["busy"])
         assert watch.state()["error"] is None, watch.state()["error"]
         assert ran_steps(project) == {"case B", "figure", "article", "html"}
+        assert _redrawn(project) == ["B1", "figure1"]  # one panel, then the composite
     finally:
         status = watch.interrupt()
     assert status == 0, watch.output()

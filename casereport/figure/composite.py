@@ -6,12 +6,12 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from casereport.case import CaseSpec, index
+from casereport.case import CaseSpec, index, with_overrides
 from casereport.case.studies import Loader
 from casereport.errors import FigureError, ParameterError
 from casereport.fileio import relpath, write_atomic
@@ -20,6 +20,9 @@ from .layout import FIGURE1, MM_PER_IN, FigureLayout, Placement, check, solve
 from .panels import PanelArtists, data_aspect, draw_panel
 from .style import DPI, VECTOR_IMAGE_DPI, figure_style, png_to_tiff, render
 from .supplement import figure_s1, has_figure_s1
+
+if TYPE_CHECKING:
+    from .panel_cache import Entry, PanelCache
 
 #: Panels of Figure 1 grouped by case, in reading order (captions, panel files).
 FIGURE1_LAYOUT: tuple[tuple[str, ...], ...] = tuple(
@@ -289,7 +292,11 @@ def sidecar(spec: CaseSpec, art: PanelArtists, *, root: Path) -> dict[str, Any]:
 
     The caption is not in it: the article reads it from the case file, so a caption edit
     changes no figure file (and re-executes no figure run)."""
-    panel = spec.panel(art.panel_id)
+    return {**drawn_sidecar(spec, art, root=root), "alt": spec.panel(art.panel_id).alt}
+
+
+def drawn_sidecar(spec: CaseSpec, art: PanelArtists, *, root: Path) -> dict[str, Any]:
+    """The sidecar of one panel without its alt text: what drawing it determines."""
     used = dict(art.used)
     if "slice_files" in used:
         used["slice_files"] = [relpath(p, root, dotted=True) for p in used["slice_files"]]
@@ -297,7 +304,6 @@ def sidecar(spec: CaseSpec, art: PanelArtists, *, root: Path) -> dict[str, Any]:
         "panel": art.panel_id,
         "case": spec.case_id,
         "kind": art.kind.value,
-        "alt": panel.alt,
         "annotation_file": relpath(spec.path, root, dotted=True),
         "annotations": [a.entry for a in spec.annotations_for(art.panel_id)],
         "window": art.window,
@@ -412,9 +418,11 @@ def load_cases(
     *,
     loader: Loader | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    check_images: bool = True,
 ) -> list[CaseSpec]:
     """Every ``<subject>/case.yaml`` under ``data_dir`` with its display ``overrides``
-    (``{case id: {nm_window|ct_window|crop_mm: value}}``), validated against its images."""
+    (``{case id: {nm_window|ct_window|crop_mm: value}}``), validated against its images
+    (unless ``check_images`` is false: then the caller checks each panel)."""
     cases = index(data_dir)
     if not cases:
         raise FigureError(f"{data_dir}: no <subject>/case.yaml found")
@@ -427,6 +435,8 @@ def load_cases(
                 f"no case {case_id!r} (cases: {', '.join(cases)})",
                 case=case_id,
             )
+    if not check_images:
+        return [with_overrides(cases[subject], **overrides.get(subject, {})) for subject in cases]
     return [
         cases.checked(subject, loader=loader, **overrides.get(subject, {})) for subject in cases
     ]
@@ -454,6 +464,7 @@ def write_figure1(
     root: Path | None = None,
     loader: Loader | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    panel_cache: str | Path | None = None,
 ) -> list[Path]:
     """Validate every case file, draw Figure 1 and its panels, then write them all.
 
@@ -462,9 +473,21 @@ def write_figure1(
     is present.
     ``overrides``: display overrides per case id (see :func:`load_cases`). Everything is
     rendered in memory first: on any error nothing is written.
+    ``panel_cache``: a folder reusing unchanged panels, composite and S1 across runs
+    (:mod:`casereport.figure.panel_cache`; ``None`` or empty: draw everything). The
+    files written are the same bytes either way.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     root = root or repo_root(data_dir)
+    if panel_cache:
+        from .panel_cache import PanelCache
+
+        cache = PanelCache(Path(panel_cache), root)
+        try:
+            files = cached_files(data_dir, cache, loader=loader, overrides=overrides)
+        finally:
+            cache.save()
+        return write_files(out_dir, files)
     specs = load_cases(data_dir, loader=loader, overrides=overrides)
     result = figure1(specs, loader=loader)
     files = composite_files(result)
@@ -476,6 +499,76 @@ def write_figure1(
     return write_files(out_dir, files)
 
 
+def cached_files(
+    data_dir: Path,
+    cache: PanelCache,
+    *,
+    loader: Loader | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, bytes]:
+    """The files :func:`write_figure1` writes, each panel, the composite and Figure S1
+    reused from ``cache`` when stored under the same key (checked and drawn otherwise)."""
+    from casereport.case.checks import check_panel
+
+    from .panel_cache import study_paths
+
+    specs = load_cases(data_dir, loader=loader, overrides=overrides, check_images=False)
+    wanted = set(FIGURE1.panel_ids)
+    entries: dict[str, Entry] = {}
+    for spec in specs:  # in the order load_cases checks them: the same first error
+        for panel in spec.panels:
+            key = cache.panel_key(spec, panel)
+            entry = cache.lookup("panel", key)
+            if entry is None:
+                check_panel(spec, panel, loader)
+                files: dict[str, bytes] = {}
+                info: dict[str, Any] = {}
+                if panel.panel_id in wanted:
+                    fig, art = single_panel_figure(spec, panel.panel_id, loader=loader)
+                    files["panel.png"] = render(fig, "png")
+                    info["sidecar"] = drawn_sidecar(spec, art, root=cache.root)
+                entry = cache.store(
+                    "panel", key, panel.panel_id, files, info, read_below=study_paths(panel)
+                )
+            entries[f"{spec.case_id}/{panel.panel_id}"] = entry
+    owners = {pid: _find_panel(specs, pid) for pid in FIGURE1.panel_ids}
+    panel_entries = {pid: entries[f"{owners[pid].case_id}/{pid}"] for pid in sorted(wanted)}
+    key = cache.figure1_key({pid: e.key for pid, e in panel_entries.items()})
+    composite = cache.lookup("figure1", key)
+    if composite is None:
+        result = figure1(specs, loader=loader)
+        drawn = composite_files(result)
+        composite = cache.store(
+            "figure1",
+            key,
+            "figure1",
+            drawn,
+            {"boxes": figure_boxes(result)},
+            read_below=[p for pid in wanted for p in study_paths(owners[pid].panel(pid))],
+        )
+    out = {name: composite.read(name) for name in composite.info["files_written"]}
+    boxes = composite.info["boxes"]
+    for pid, entry in panel_entries.items():
+        side = {
+            **entry.info["sidecar"],
+            "alt": owners[pid].panel(pid).alt,
+            "image": f"{pid}.png",
+            "dpi": DPI,
+            "figure1_box": boxes[pid],
+        }
+        out[f"panels/{pid}.png"] = entry.read("panel.png")
+        out[f"panels/{pid}.json"] = _json_bytes(side)
+    if has_figure_s1(specs):
+        key = cache.s1_key(specs)
+        s1 = cache.lookup("figureS1", key)
+        if s1 is None:
+            wb = [s.studies.whole_body for s in specs if s.studies.whole_body is not None]
+            png = render(figure_s1(specs, loader=loader).fig, "png")
+            s1 = cache.store("figureS1", key, "figureS1", {"figureS1.png": png}, {}, wb)
+        out["figureS1.png"] = s1.read("figureS1.png")
+    return out
+
+
 __all__ = [
     "FIGURE1_FORMATS",
     "FIGURE1_LAYOUT",
@@ -485,7 +578,9 @@ __all__ = [
     "figure1",
     "figure1_outputs",
     "figure_boxes",
+    "cached_files",
     "composite_files",
+    "drawn_sidecar",
     "layout_rows",
     "place",
     "load_cases",

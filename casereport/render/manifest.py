@@ -54,7 +54,13 @@ def manifest_doc(steps: Steps, plan: Plan, t_start: float) -> dict[str, Any]:
         "inputs": [{"path": p, "sha256": s} for p, s in sorted(inputs.items())],
         "outputs": [{"path": p, "sha256": s} for p, s in sorted(outputs.items())],
         "steps": [
-            {"step": s.step, "cached": s.cached, "seconds": round(s.seconds, 3), "key": s.key}
+            {
+                "step": s.step,
+                "cached": s.cached,
+                "seconds": round(s.seconds, 3),
+                "key": s.key,
+                **({} if s.redrawn is None else {"redrawn": list(s.redrawn)}),
+            }
             for s in steps.records
         ],
         "total_seconds": round(time.perf_counter() - t_start, 3),

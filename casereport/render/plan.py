@@ -35,14 +35,24 @@ from casereport.render.preflight import check_case_parameters
 
 #: parameters the render sets itself; use --data/--build/--figures/--case instead
 MANAGED_PARAMETERS = frozenset(
-    {"case_id", "data_dir", "output_dir", "results_dir", "figures_dir", "overrides"}
+    {"case_id", "data_dir", "output_dir", "results_dir", "figures_dir", "overrides", "panel_cache"}
 )
+#: parameter of ``figure.ipynb`` naming its panel cache (``build/cache/panels``)
+PANEL_CACHE = "panel_cache"
+#: what the last figure run drew (``casereport.figure.panel_cache.LAST_RUN``; not imported
+#: from there: that would import matplotlib into the render)
+PANEL_CACHE_LAST_RUN = "last-run.json"
 #: label of the figure run (in steps, progress, errors and the manifest)
 FIGURE_LABEL = "figure"
 COMMAND_LINE = "<command line>"
 
 #: name -> declared parameters of a notebook (``RunCache.declared`` remembers them)
 Declared = Callable[[Path], dict[str, dict[str, Any]]]
+
+
+def panel_cache_dir(opts: RenderOptions) -> Path:
+    """Where the figure run keeps its panels between renders."""
+    return opts.build_dir / "cache" / "panels"
 
 
 @dataclass(frozen=True)
@@ -249,6 +259,8 @@ def plan_render(opts: RenderOptions, stage: Path, declared: Declared) -> Plan:
     figure = None
     if figure_nb.is_file():
         params = {"data_dir": data, "figures_dir": figures, **unscoped[figure_nb]}
+        if PANEL_CACHE in decl[figure_nb]:  # reused panels (casereport.figure.panel_cache)
+            params[PANEL_CACHE] = relpath(panel_cache_dir(opts), opts.root)
         if display:
             if "overrides" not in decl[figure_nb]:
                 raise ParameterError(

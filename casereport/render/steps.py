@@ -33,7 +33,13 @@ from casereport.render.hashing import (
 )
 from casereport.render.jats import JATS_NAME, read_meta, write_jats
 from casereport.render.jats import figure_files as jats_figure_files
-from casereport.render.plan import Plan, RenderOptions
+from casereport.render.plan import (
+    PANEL_CACHE,
+    PANEL_CACHE_LAST_RUN,
+    Plan,
+    RenderOptions,
+    panel_cache_dir,
+)
 from casereport.render.progress import Progress, Verbosity
 from casereport.render.prose import code_digest, splice_prose
 from casereport.render.publish import record_kernel_pid, stop_orphans
@@ -48,6 +54,8 @@ class StepRecord:
     cached: bool
     seconds: float
     key: str = ""
+    #: figure run: the panels (and ``figure1``, ``figureS1``) it drew, not reused
+    redrawn: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ class Step:
         listed: ``inputs.json`` the notebook may write (joined with the kernel's record).
         prose: notebook whose markdown is spliced into a reused run (the article: prose
             edits do not re-execute it, see :mod:`casereport.render.prose`).
+        panel_cache: the figure run's panel cache (emptied first by ``--no-cache``; its
+            ``last-run.json`` says which panels the run drew).
     """
 
     name: str
@@ -74,6 +84,17 @@ class Step:
     watched: tuple[Path, ...] = ()
     listed: Path | None = None
     prose: Path | None = None
+    panel_cache: Path | None = None
+
+
+def _redrawn(panel_cache: Path | None) -> tuple[str, ...] | None:
+    """What the figure run drew (``last-run.json`` of its panel cache), if it says."""
+    if panel_cache is None:
+        return None
+    try:
+        return tuple(json.loads((panel_cache / PANEL_CACHE_LAST_RUN).read_text())["redrawn"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass
@@ -179,6 +200,7 @@ class Steps:
             outputs=self.stage / "figures",
             fallback=self.opts.data_dir,
             watched=(self.opts.data_dir,),
+            panel_cache=panel_cache_dir(self.opts) if PANEL_CACHE in run.parameters else None,
         )
 
     def article_step(self, plan: Plan) -> Step:
@@ -222,6 +244,10 @@ class Steps:
         """Execute ``step`` (on ``kernel`` if given), record its inputs, store it."""
         t0 = time.perf_counter()
         record = self.stage / f".read-{step.run.label}.json"
+        if step.panel_cache is not None:
+            if not self.opts.use_cache:  # --no-cache: every panel drawn anew
+                shutil.rmtree(step.panel_cache, ignore_errors=True)
+            (step.panel_cache / PANEL_CACHE_LAST_RUN).unlink(missing_ok=True)
         execute(
             step.run,
             kernel=kernel or self.kernel(step.run.cwd),
@@ -233,12 +259,19 @@ class Steps:
             relpath(f, self.opts.root): folder_listing(f, self.opts.root) for f in step.watched
         }
         self.cache.store(step.key, step.run.output, step.outputs, inputs, listings)
-        self._done(step, inputs, False, t0)
+        self._done(step, inputs, False, t0, redrawn=_redrawn(step.panel_cache))
 
-    def _done(self, step: Step, inputs: dict[str, str], cached: bool, t0: float) -> None:
+    def _done(
+        self,
+        step: Step,
+        inputs: dict[str, str],
+        cached: bool,
+        t0: float,
+        redrawn: tuple[str, ...] | None = None,
+    ) -> None:
         with self._lock:
             self.inputs[step.run.label] = inputs
-        self.note(StepRecord(step.name, cached, time.perf_counter() - t0, step.key))
+        self.note(StepRecord(step.name, cached, time.perf_counter() - t0, step.key, redrawn))
 
     def _read_inputs(self, step: Step, record: Path) -> dict[str, str]:
         """path -> sha256 of the files the run read (``path#facet`` -> digest of the facets
