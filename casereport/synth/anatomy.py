@@ -23,6 +23,7 @@ from casereport.synth.grid import (
     Clipped,
     Cylinder,
     Ellipsoid,
+    FlatSegment,
     Grid,
     Profile,
     Shape,
@@ -68,6 +69,34 @@ _CERVICAL = {f"C{n}": 1525.0 - 15.0 * (n - 1) for n in range(1, 8)}
 _THORACIC = {f"T{n}": 1412.0 - 23.6 * (n - 1) for n in range(1, 13)}
 _LUMBAR = {f"L{n}": 1120.0 - 32.0 * (n - 1) for n in range(1, 6)}
 VERTEBRAE = {**_CERVICAL, **_THORACIC, **_LUMBAR}
+
+#: Height (mm) of one thoracic vertebral level in the reference adult.
+_LEVEL_MM = 23.6
+
+#: Rib head and neck (reference mm from the midline and behind the vertebral body centre)
+#: and the polar angle (degrees) where the rib reaches the chest wall at its angle.
+_RIB_HEAD = (17.0, 6.0)
+_RIB_NECK = (36.0, 24.0)
+_RIB_WALL_DEG = 24.0
+
+#: Ribs 1-12: polar angle (degrees from the posterior midline) of the anterior end of the
+#: bony rib; its drop below the head (vertebral levels); the rise (mm) of the posterior arc
+#: above the head; the shaft's half thickness and half height (mm); its twist (degrees the
+#: thickness direction tilts up from horizontal) at the rib angle and at the anterior end.
+_RIBS = (
+    (150.0, 1.5, 0.0, 3.0, 8.0, 75.0, 75.0),
+    (156.0, 3.3, 5.0, 3.0, 6.5, -10.0, 15.0),
+    (152.0, 3.5, 7.0, 3.25, 7.0, -10.0, 15.0),
+    (149.0, 3.7, 7.0, 3.25, 7.0, -10.0, 15.0),
+    (146.0, 3.8, 7.0, 3.25, 7.0, -10.0, 15.0),
+    (142.0, 4.0, 7.0, 3.25, 7.0, -10.0, 15.0),
+    (138.0, 4.2, 7.0, 3.25, 7.0, -10.0, 15.0),
+    (132.0, 4.3, 6.0, 3.25, 6.5, -10.0, 15.0),
+    (124.0, 4.2, 5.0, 3.0, 6.5, -10.0, 15.0),
+    (116.0, 4.0, 4.0, 3.0, 6.0, -10.0, 10.0),
+    (96.0, 3.0, 0.0, 2.8, 5.0, -10.0, 0.0),
+    (72.0, 2.0, 0.0, 2.6, 4.5, -10.0, 0.0),
+)
 
 # Antero-posterior centre of the vertebral bodies along z (kyphosis and lordosis), mm.
 _SPINE_Y = np.array(
@@ -765,59 +794,92 @@ class Body:
             7.0,
         )
 
+    def wall_point(
+        self, z: float, angle_deg: float, side: int, offset: float = 0.0
+    ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """Point on the rib line (:meth:`on_wall` of ``ribline``) and the outward unit
+        normal of the chest wall there (horizontal)."""
+        cx, cy, a, b = (float(v) for v in self.ribline.at(np.asarray(z)))
+        t = np.deg2rad(angle_deg)
+        nx, ny = side * np.sin(t) / a, np.cos(t) / b
+        norm = float(np.hypot(nx, ny))
+        return self.on_wall(self.ribline, z, angle_deg, side, offset), (nx / norm, ny / norm, 0.0)
+
+    def _rib_course(
+        self, n: int, side: int
+    ) -> list[tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float]]]:
+        """Centre line of rib ``n`` (1-12) as (point, thickness direction, (half thickness,
+        half height)) from the head to the anterior end, subject mm.
+
+        The head sits on the upper part of its vertebra and the neck runs back to the
+        transverse process; the posterior arc climbs a few millimetres to the rib angle,
+        then the shaft slopes down round the side of the chest, steepest laterally, to an
+        anterior end ``drop`` vertebral levels below the head. The shaft is a flat band
+        lying in the chest wall (thin radially, tall along the wall) that twists along its
+        length; rib 1 is short, broad and nearly flat, ribs 11 and 12 end free.
+        """
+        s = self.sz
+        end_deg, drop_levels, rise, thick, tall, twist0, twist1 = _RIBS[n - 1]
+        z_head = VERTEBRAE[f"T{n}"] + 8.0
+        y_sp = self.spine_y(VERTEBRAE[f"T{n}"])
+        drop = drop_levels * _LEVEL_MM
+        head = self.pb(side * _RIB_HEAD[0], y_sp + _RIB_HEAD[1], z_head)
+        neck = self.pb(side * _RIB_NECK[0], y_sp + _RIB_NECK[1], z_head - 1.0)
+        _, n_back = self.wall_point(z_head * s, _RIB_WALL_DEG, side)
+        course = [
+            (head, n_back, (self.r(5.0), self.r(5.0))),
+            (neck, n_back, (self.r(4.0), self.r(4.5))),
+        ]
+        a_peak = 48.0
+        a0 = _RIB_WALL_DEG
+        angles = np.concatenate([np.linspace(a0, a_peak, 4), np.linspace(a_peak, end_deg, 21)[1:]])
+        for a in angles:
+            if a <= a_peak:
+                z = z_head - 1.0 + (rise + 1.0) * np.sin(0.5 * np.pi * (a - a0) / (a_peak - a0))
+                v = 0.0
+            else:
+                v = (a - a_peak) / (end_deg - a_peak)
+                f = 0.75 * (0.5 - 0.5 * np.cos(np.pi * v)) + 0.25 * v
+                z = z_head + rise - (drop + rise) * f
+            p, normal = self.wall_point(float(z) * s, float(a), side)
+            # Twist about the rib's own axis: tilt the thickness direction up or down.
+            phi = np.deg2rad(twist0 + (twist1 - twist0) * v)
+            nrm = (normal[0] * np.cos(phi), normal[1] * np.cos(phi), float(np.sin(phi)))
+            taper = 1.0 - 0.35 * v**3 if n >= 11 else 1.0
+            course.append((p, nrm, (self.r(thick), self.r(tall * taper))))
+        return course
+
     def _ribs_and_sternum(self) -> None:
         """Twelve pairs of ribs on the chest wall with costal cartilages to the sternum.
 
-        Each rib leaves its vertebra, runs back and out to its angle, then slopes down
-        round the side of the chest; its cartilage climbs back up to the sternum (ribs 1-7)
-        or to the cartilage above (8-10). Ribs 11 and 12 float.
+        Each rib (:meth:`_rib_course`) is a chain of flattened segments: cortical bone
+        round a spongy core. Cartilages 1-7 climb from the rib's anterior end to the
+        sternum, 8-10 to the cartilage above; ribs 11 and 12 float.
         """
         s = self.sz
         # Reference heights (mm) of the sternal attachments of cartilages 1-10.
         attach = [1380, 1332, 1300, 1278, 1262, 1242, 1222, 1204, 1190, 1178]
-        # Angular extent (degrees from the posterior midline) of the bony rib, and the drop
-        # (mm) from the head to the lowest point of the bony rib.
-        ang_end = [118, 128, 134, 138, 140, 140, 138, 136, 132, 124, 96, 70]
-        drop = [44, 84, 122, 148, 162, 170, 170, 164, 150, 132, 90, 56]
-        rr = self.r(5.0)
-        for n in range(12):
-            z_head = VERTEBRAE[f"T{n + 1}"]
-            y_sp = self.spine_y(z_head)
+        for n in range(1, 13):
             for side in (-1, 1):
-                # Head on the vertebral body, tubercle on the transverse process, then round
-                # the chest wall: flat near the spine, steepest on the lateral wall.
-                pts = [
-                    self.pb(side * 17.0, y_sp + 6.0, z_head),
-                    self.pb(side * 36.0, y_sp + 24.0, z_head - 2.0),
-                ]
-                angs = np.linspace(30.0, ang_end[n], 17)
-                for a in angs:
-                    t = (a - 22.0) / (angs[-1] - 22.0)
-                    z = (z_head - 3.0 - drop[n] * (0.5 - 0.5 * np.cos(np.pi * t**0.9))) * s
-                    pts.append(self.on_wall(self.ribline, z, float(a), side))
-                for k in range(len(pts) - 1):
-                    self.bone(f"rib {n + 1} {side} {k}", Capsule(pts[k], pts[k + 1], rr, rr), 5.0)
-                if n >= 10:
-                    continue
-                # Costal cartilage from the rib's end towards the sternum.
-                end = pts[-1]
-                za = attach[n] * s
-                a_st = 168.0 if n < 7 else 160.0 - 6.0 * (n - 7)
-                off = 2.0 if n < 7 else 0.0
-                cart = [end]
-                for t in (0.35, 0.7, 1.0):
-                    a = ang_end[n] + (a_st - ang_end[n]) * t
-                    z = end[2] + (za - end[2]) * t**1.5
-                    cart.append(self.on_wall(self.ribline, z, a, side, off))
-                for k in range(len(cart) - 1):
+                course = self._rib_course(n, side)
+                segs = list(zip(course[:-1], course[1:], strict=True))
+                for k, ((p0, n0, h0), (p1, n1, h1)) in enumerate(segs):
+                    self.bone(f"rib {n} {side} {k}", FlatSegment(p0, p1, n0, n1, h0, h1), 5.0)
+                for k, ((p0, n0, h0), (p1, n1, h1)) in enumerate(segs):
+                    core0 = (max(h0[0] - 1.4, 0.8), max(h0[1] - 1.6, 0.8))
+                    core1 = (max(h1[0] - 1.4, 0.8), max(h1[1] - 1.6, 0.8))
                     self.add(
-                        f"costal cartilage {n + 1} {side} {k}",
-                        Capsule(cart[k], cart[k + 1], rr * 0.9, rr * 0.9),
-                        Tissue.CARTILAGE,
+                        f"rib {n} {side} marrow {k}",
+                        FlatSegment(p0, p1, n0, n1, core0, core1),
+                        Tissue.SPONGY,
                     )
+                if n > 10:
+                    continue
+                end, n_end, _ = course[-1]
+                self._costal_cartilage(n, side, end, n_end, attach[n - 1] * s)
                 self.bone(
-                    f"costochondral junction {n + 1} {side}",
-                    Ellipsoid(end, (rr * 1.3, rr * 1.3, rr * 1.3)),
+                    f"costochondral junction {n} {side}",
+                    Ellipsoid(end, (self.r(4.0), self.r(4.0), self.r(4.0))),
                     7.0,
                     Tissue.SPONGY,
                 )
@@ -842,6 +904,32 @@ class Body:
         z_st = 1290.0 * s
         cx, cy, _a, b = (float(v) for v in self.ribline.at(np.asarray(z_st)))
         self.landmarks["sternum"] = (cx, cy - b, z_st)
+
+    def _costal_cartilage(
+        self,
+        n: int,
+        side: int,
+        end: tuple[float, float, float],
+        n_end: tuple[float, float, float],
+        z_attach: float,
+    ) -> None:
+        """Costal cartilage ``n`` from the rib's anterior end to the sternum (1-7) or to the
+        cartilage above (8-10): a flat band, rising towards its medial end."""
+        a_end = _RIBS[n - 1][0]
+        a_st = 168.0 if n < 8 else 160.0 - 6.0 * (n - 7)
+        off = 2.0 if n < 8 else 0.0
+        pts = [(end, n_end)]
+        for t in (0.25, 0.5, 0.75, 1.0):
+            a = a_end + (a_st - a_end) * t
+            z = end[2] + (z_attach - end[2]) * t**1.5
+            pts.append(self.wall_point(z, a, side, off))
+        half = (self.r(3.5), self.r(5.5))
+        for k, ((p0, n0), (p1, n1)) in enumerate(zip(pts[:-1], pts[1:], strict=True)):
+            self.add(
+                f"costal cartilage {n} {side} {k}",
+                FlatSegment(p0, p1, n0, n1, half, half),
+                Tissue.CARTILAGE,
+            )
 
     def _shoulder_girdle_and_arms(self) -> None:
         s, sh = self.sz, self.shoulder
@@ -1219,12 +1307,24 @@ def rasterise(body: Body, grid: Grid, select: tuple[str, ...] | None = None) -> 
 def part_cage_mask(
     body: Body, x: np.ndarray, y: np.ndarray, z: np.ndarray, shape: tuple[int, ...]
 ) -> np.ndarray:
-    """Inside the rib cage, off the midline and not behind the front of the spine (lungs)."""
+    """Inside the rib cage, off the midline, not behind the front of the spine and not
+    behind the rib heads and necks, which bound the lungs' paravertebral gutters (lungs)."""
     inside = body.cage.mask(x, y, z)
     sb = body.sz * (0.5 + 0.5 * body.girth)
     y_spine = np.interp(z / body.sz, _SPINE_Y[:, 0], _SPINE_Y[:, 1]) * sb
     spine = (np.abs(x) < 17.0 * sb) & (y > y_spine - 10.0 * sb)
-    return np.broadcast_to(inside & ~spine & (np.abs(x) > 2.0), shape)
+    cx, cy, a, b = body.cage.at(z)
+    t = np.deg2rad(_RIB_WALL_DEG)
+    ax = np.abs(x - cx)
+    x_wall = a * np.sin(t)
+    y_wall = cy + b * np.cos(t)
+    x_head, x_neck = _RIB_HEAD[0] * sb, _RIB_NECK[0] * sb
+    y_head, y_neck = y_spine + _RIB_HEAD[1] * sb, y_spine + _RIB_NECK[1] * sb
+    f = np.clip((ax - x_neck) / np.maximum(x_wall - x_neck, 1.0), 0.0, 1.0)
+    g = np.clip((ax - x_head) / (x_neck - x_head), 0.0, 1.0)
+    y_line = np.where(ax < x_neck, y_head + g * (y_neck - y_head), y_neck + f * (y_wall - y_neck))
+    gutter = (ax < x_wall) & (y > y_line - 4.0 * sb)
+    return np.broadcast_to(inside & ~spine & ~gutter & (np.abs(x) > 2.0), shape)
 
 
 __all__ = [

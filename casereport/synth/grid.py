@@ -149,6 +149,56 @@ class Capsule:
 
 
 @dataclass(frozen=True)
+class FlatSegment:
+    """One piece of a flattened tube (a rib, a costal cartilage): an elliptic cross-section
+    swept from ``p0`` to ``p1`` (mm), with half-ellipsoid caps at both ends.
+
+    ``n0`` and ``n1`` give the direction of the short axis (thickness) at each end; it is
+    interpolated along the segment (so the tube can twist) and made perpendicular to the
+    segment. ``half0``/``half1`` are the (short, long) semi-axes in mm at each end; the
+    long axis is perpendicular to both the segment and the short axis.
+    """
+
+    p0: tuple[float, float, float]
+    p1: tuple[float, float, float]
+    n0: tuple[float, float, float]
+    n1: tuple[float, float, float]
+    half0: tuple[float, float]
+    half1: tuple[float, float]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        p0, p1 = np.asarray(self.p0, float), np.asarray(self.p1, float)
+        r = max(*self.half0, *self.half1)
+        return np.minimum(p0, p1) - r, np.maximum(p0, p1) + r
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        p0 = np.asarray(self.p0, float)
+        v = np.asarray(self.p1, float) - p0
+        length = float(np.sqrt(v @ v)) or 1e-9
+        t = v / length
+        dx, dy, dz = x - p0[0], y - p0[1], z - p0[2]
+        along = dx * t[0] + dy * t[1] + dz * t[2]
+        s = np.clip(along / length, 0.0, 1.0)
+        e_t = along - s * length  # beyond the ends only: the caps
+        n0 = np.asarray(self.n0, float)
+        n1 = np.asarray(self.n1, float)
+        n0 = n0 - (n0 @ t) * t
+        n1 = n1 - (n1 @ t) * t
+        n0 /= np.linalg.norm(n0) + 1e-12
+        n1 /= np.linalg.norm(n1) + 1e-12
+        nx, ny, nz = (n0[k] + s * (n1[k] - n0[k]) for k in range(3))
+        norm = np.sqrt(nx * nx + ny * ny + nz * nz) + 1e-12
+        nx, ny, nz = nx / norm, ny / norm, nz / norm
+        hx, hy, hz = t[1] * nz - t[2] * ny, t[2] * nx - t[0] * nz, t[0] * ny - t[1] * nx
+        ex, ey, ez = dx - s * v[0], dy - s * v[1], dz - s * v[2]
+        e_n = ex * nx + ey * ny + ez * nz
+        e_h = ex * hx + ey * hy + ez * hz
+        a = self.half0[0] + s * (self.half1[0] - self.half0[0])
+        b = self.half0[1] + s * (self.half1[1] - self.half0[1])
+        return (e_n / a) ** 2 + (e_h / b) ** 2 + (e_t / a) ** 2 <= 1.0
+
+
+@dataclass(frozen=True)
 class Shell:
     """Ellipsoidal shell: inside ``outer`` and outside the ellipsoid shrunk by ``thickness`` mm."""
 
