@@ -17,6 +17,7 @@ from scipy import ndimage
 from casereport.analysis.roi import PlanarROI
 from casereport.errors import DicomInputError
 from casereport.io import PlanarImage
+from casereport.io.memo import derived
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def body_mask(image: PlanarImage, *, sigma_mm: float = 6.0, fraction: float = 0.
     return labels == (int(np.argmax(sizes)) + 1)
 
 
+@derived
 def body_frame(image: PlanarImage) -> BodyFrame:
     """Vertex, soles and midline of a whole-body view (``image.view`` ANT or POST)."""
     mask = body_mask(image)

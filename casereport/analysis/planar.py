@@ -23,6 +23,7 @@ from casereport.analysis.body import (
 )
 from casereport.analysis.roi import PlanarROI, ROIStats, ratio
 from casereport.io import PlanarImage, WholeBody
+from casereport.io.memo import derived
 
 #: Lesion ROI radius (mm) around the hottest point of a site.
 LESION_RADIUS_MM = 9.0
@@ -226,6 +227,7 @@ def _lesion_pair(
     return lesion, mirror.stats(image).mean_counts, "contralateral bone", [roi, mirror]
 
 
+@derived
 def find_lesions(
     case: WholeBody,
     control: WholeBody,

@@ -13,6 +13,7 @@ from scipy import ndimage
 
 from casereport.analysis.roi import ratio
 from casereport.io import CTVolume, SpectVolume, Volume
+from casereport.io.memo import derived
 
 #: Voxels below this HU inside the body are air-containing lung (or airway).
 LUNG_THRESHOLD_HU = -400.0
@@ -22,6 +23,7 @@ BONE_THRESHOLD_HU = 180.0
 MIN_LUNG_ML = 150.0
 
 
+@derived
 def lung_mask(ct: CTVolume) -> np.ndarray:
     """Boolean (k, j, i) mask of both lungs: air inside the body, largest components.
 
@@ -60,6 +62,7 @@ class LungCT:
         return asdict(self)
 
 
+@derived
 def lung_ct(ct: CTVolume) -> LungCT:
     """Attenuation statistics of the lung parenchyma, eroded 2 voxels off the pleura."""
     mask = lung_mask(ct)

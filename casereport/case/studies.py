@@ -3,7 +3,9 @@
 :func:`load_study` is ``casereport.io.load`` behind a cache keyed by path, modality,
 :class:`~casereport.case.model.Source` (per-view files, declared views and spacing,
 series choice) and file stamp, so that the image checks, the panels and the
-measurements of one run share one read of each study.
+measurements of one run share one read of each study. Across the kernels of one render
+the decoded studies are shared through :mod:`casereport.io.memo`
+(``CASEREPORT_DERIVED_CACHE``).
 """
 
 from __future__ import annotations
@@ -68,8 +70,24 @@ def load_study(path: Path, modality: str | None = None, source: Source | None = 
     if key not in _CACHE:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.clear()
-        _CACHE[key] = read_study(path, modality, source)
+        _CACHE[key] = _read_shared(path, modality, source)
     return _CACHE[key]
+
+
+def _read_shared(path: Path, modality: str | None, source: Source | None) -> Study:
+    """:func:`read_study` through the render's derived-data cache (when it is on): keyed by
+    the content of every file below ``path`` and of the per-view files."""
+    from casereport.io.memo import cache_dir, cached, files_under
+
+    if cache_dir() is None:
+        return read_study(path, modality, source)
+    files = files_under(path) + [p for _, p in source.view_files] if source else files_under(path)
+    return cached(
+        "casereport.case.studies.read_study",
+        lambda: read_study(path, modality, source),
+        key=[str(path.resolve()), modality, source],
+        files=files,
+    )
 
 
 def studies_for(

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _LOCK = threading.Lock()
 _READ: set[str] = set()
+_CAPTURES: list[set[str]] = []
 #: separates a file's path from the facet read of it in the record
 FACET_SEP = "#"
 
@@ -33,6 +36,22 @@ def record_read(path: str | Path, *, facet: str | None = None) -> None:
         absolute = f"{absolute}{FACET_SEP}{facet}"
     with _LOCK:
         _READ.add(absolute)
+        for seen in _CAPTURES:
+            seen.add(absolute)
+
+
+@contextmanager
+def capture_reads() -> Iterator[set[str]]:
+    """Collect, in the yielded set, every entry recorded while the block runs (also those
+    already in the process-wide record: a cached computation must list all it read)."""
+    seen: set[str] = set()
+    with _LOCK:
+        _CAPTURES.append(seen)
+    try:
+        yield seen
+    finally:
+        with _LOCK:
+            _CAPTURES.remove(seen)
 
 
 def files_read() -> tuple[Path, ...]:

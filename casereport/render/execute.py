@@ -36,10 +36,15 @@ if _cr_used and "casereport.io" in _cr_sys.modules:
 _VOLATILE_CELL_KEYS = ("papermill", "execution")
 
 
-def kernel_env() -> dict[str, str]:
-    """Environment of a kernel: this process's, with the inline matplotlib backend."""
+def kernel_env(derived: Path | None = None) -> dict[str, str]:
+    """Environment of a kernel: this process's, with the inline matplotlib backend and,
+    when given, the folder of the derived-data cache (:mod:`casereport.io.memo`)."""
+    from casereport.io.memo import ENV
+
     env = dict(os.environ)
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    if derived is not None and env.get(ENV) != "0":  # 0: the render shares no derived data
+        env[ENV] = str(derived.resolve())
     return env
 
 
@@ -79,6 +84,7 @@ class Kernel:
     stop kernels orphaned by a killed one. With ``forks`` (a started
     :class:`~casereport.render.zygote.ForkServer`) the kernel is a fork of its preloaded
     process; otherwise (or when it cannot serve) an ordinary ``python -m ipykernel_launcher``.
+    ``env`` is the kernel's environment (default :func:`kernel_env`).
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class Kernel:
         *,
         pid_sink: Callable[[int], None] | None = None,
         forks: ForkServer | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         import uuid
 
@@ -108,7 +115,9 @@ class Kernel:
             provisioner.server = forks
             self.km.provisioner = provisioner
         run_sync(self.km.start_kernel)(
-            cwd=str(cwd), env=kernel_env(), extra_arguments=["--HistoryManager.hist_file=:memory:"]
+            cwd=str(cwd),
+            env=env or kernel_env(),
+            extra_arguments=["--HistoryManager.hist_file=:memory:"],
         )
         #: True when the kernel is a fork of the zygote
         self.forked = bool(getattr(self.km.provisioner, "forked", False))

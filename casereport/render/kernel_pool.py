@@ -31,8 +31,15 @@ class KernelPool:
     background (a watch session calls it after each render, not during one).
     """
 
-    def __init__(self, cwd: Path, size: int = 2, preload: tuple[str, ...] = POOL_PRELOAD) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        size: int = 2,
+        preload: tuple[str, ...] = POOL_PRELOAD,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.cwd = cwd
+        self.env = env or kernel_env()
         self.size = size
         self.preload = preload
         self._ready: list[Kernel] = []
@@ -41,7 +48,7 @@ class KernelPool:
         self._lock = threading.Lock()
         self._generation = 0
         self._threads: list[threading.Thread] = []
-        self.forks: ForkServer | None = ForkServer(cwd, kernel_env()) if fork_enabled() else None
+        self.forks: ForkServer | None = ForkServer(cwd, self.env) if fork_enabled() else None
         self.fill()
 
     def fill(self) -> None:
@@ -60,7 +67,7 @@ class KernelPool:
     def _start_one(self, generation: int) -> None:
         kernel: Kernel | None = None
         try:
-            kernel = Kernel(self.cwd, forks=self.forks)
+            kernel = Kernel(self.cwd, forks=self.forks, env=self.env)
             kernel.preload(self.preload)
         except Exception:  # noqa: BLE001 - a render starts its own kernel instead
             kernel = None
@@ -79,7 +86,8 @@ class KernelPool:
             if cwd == self.cwd and self._ready:
                 kernel = self._ready.pop(0)
         if kernel is None:
-            return Kernel(cwd, pid_sink=pid_sink, forks=self.forks if cwd == self.cwd else None)
+            forks = self.forks if cwd == self.cwd else None
+            return Kernel(cwd, pid_sink=pid_sink, forks=forks, env=self.env)
         if pid_sink is not None and kernel.pid:
             pid_sink(kernel.pid)
         return kernel  # the owner calls fill() once the render is done (CPU is scarce)
@@ -99,7 +107,7 @@ class KernelPool:
             kernel.shutdown()
         if zygote is not None:  # between renders: no kernel of it is running a notebook
             zygote.close()
-            self.forks = ForkServer(self.cwd, kernel_env())
+            self.forks = ForkServer(self.cwd, self.env)
         self.fill()
 
     def close(self, timeout: float = 60.0) -> None:

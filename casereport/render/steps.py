@@ -21,6 +21,7 @@ from typing import Any
 
 from casereport.errors import RenderError
 from casereport.fileio import relpath
+from casereport.io.memo import prune as prune_derived
 from casereport.render.cache import RunCache, folder_listing
 from casereport.render.execute import Kernel, NotebookRun, execute, kernel_env
 from casereport.render.hashing import (
@@ -114,6 +115,8 @@ class Steps:
     os_error: OSError | None = field(init=False, default=None)
     #: the zygote the render's kernels are forked from (started by :meth:`start_forks`)
     forks: ForkServer | None = field(init=False, default=None)
+    #: environment of the render's kernels (names the derived-data cache)
+    env: dict[str, str] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -121,6 +124,11 @@ class Steps:
         self.cache = RunCache(self.opts.build_dir / "cache", self.opts.root, self.hasher)
         self.package = package_digest(self.opts.root, self.hasher)
         self.versions = dependency_versions()
+        derived = self.opts.build_dir / "cache" / "derived"
+        if not self.opts.use_cache:
+            shutil.rmtree(derived, ignore_errors=True)  # --no-cache: computed afresh
+        prune_derived(derived)
+        self.env = kernel_env(derived)
         level = Verbosity.QUIET
         if self.opts.progress:
             level = Verbosity.VERBOSE if self.opts.verbose else Verbosity.NORMAL
@@ -145,7 +153,7 @@ class Steps:
 
         if self.opts.kernels is not None:
             return self.opts.kernels(cwd, sink)
-        return Kernel(cwd, pid_sink=sink, forks=self.start_forks())
+        return Kernel(cwd, pid_sink=sink, forks=self.start_forks(), env=self.env)
 
     def start_forks(self) -> ForkServer | None:
         """Start the zygote (once; none when forking is off or a kernel source is given)."""
@@ -153,7 +161,7 @@ class Steps:
             return None
         with self._lock:
             if self.forks is None:
-                self.forks = ForkServer(self.opts.root, kernel_env())
+                self.forks = ForkServer(self.opts.root, self.env)
                 record_kernel_pid(self.opts.build_dir, self.forks.pid)
             return self.forks
 

@@ -44,6 +44,7 @@ from typing import Any
 import casereport
 from casereport.errors import CaseReportError, RenderError
 from casereport.fileio import sha256_file, write_atomic
+from casereport.render.execute import kernel_env
 from casereport.render.export import warm_exporter
 from casereport.render.hashing import files_under
 from casereport.render.kernel_pool import KernelPool
@@ -423,7 +424,8 @@ class Session:
         self.watcher = Watcher(first)
         self.server = Server(self.build_dir, self.state, opts.port)
         self.pdf: PdfJob | None = None
-        self.pool = KernelPool(first.root, opts.kernels) if opts.kernels > 0 else None
+        derived = kernel_env(first.build_dir / "cache" / "derived")
+        self.pool = KernelPool(first.root, opts.kernels, env=derived) if opts.kernels > 0 else None
         self.package = Path(casereport.__file__).resolve().parent
         self._loop = threading.Thread(target=self._run_loop, name="watch", daemon=True)
         self.renders = 0

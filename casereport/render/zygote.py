@@ -55,6 +55,7 @@ PRELOAD = (
     "pydicom",
     "yaml",
     "casereport.io",
+    "casereport.io.memo",
     "casereport.case",
     "casereport.analysis",
     "casereport.figure",
@@ -209,6 +210,9 @@ def serve(path: str) -> None:
     record = sys.modules.get("casereport.io")
     if record is not None:
         record.forget_files_read()  # a kernel's record starts empty
+    memo = sys.modules.get("casereport.io.memo")
+    if memo is not None:
+        memo.package_digest()  # the derived cache's key part, inherited by every fork
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp = f"{path}.tmp"
     server.bind(tmp)
