@@ -12,6 +12,9 @@ times; medians and minima in seconds are printed as JSON:
     text_edit  the article's text changed (no case re-executes)
 
 Goals: cold_over_naive <= 0.5, noop_seconds <= 1, case_edit_over_cold <= 0.4.
+``cpu_seconds`` are the CPU seconds (user + system) of every process each scenario ran
+(``RUSAGE_CHILDREN``: the commands, their kernels, zygote and workers, all waited for);
+``cold_cpu_over_naive`` is their ratio of medians.
 Run: ``.venv/bin/python bench/bench_render.py [--repeats 3] [--mini]``.
 """
 
@@ -20,12 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -273,21 +278,30 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = {
         k: [] for k in ("naive", "cold", "noop", "case_edit", "text_edit")
     }
+    cpu: dict[str, list[float]] = {k: [] for k in times}
+    load_start = [round(x, 2) for x in os.getloadavg()]
+
+    def timed(kind: str, seconds: Callable[[], float]) -> None:
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times[kind].append(seconds())
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[kind].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         project = Path(tmp)
         cases = copy_real(project) if real else make_mini(project)
         edit = args.edit or f"{cases[0]}:label=v{{n}}"
         render(project, "--html-only")  # kernel spec, font caches: not part of any timing
         for n in range(1, args.repeats + 1):
-            times["naive"].append(naive(project, cases))
+            timed("naive", lambda: naive(project, cases))
             _run(
                 [sys.executable, str(ROOT / "render.py"), "clean", "--root", str(project)], project
             )
-            times["cold"].append(render(project))
-            times["noop"].append(render(project))
-            times["case_edit"].append(render(project, "-p", edit.format(n=n)))
+            timed("cold", lambda: render(project))
+            timed("noop", lambda: render(project))
+            timed("case_edit", lambda: render(project, "-p", edit.format(n=n)))  # noqa: B023
             edit_article_text(project, n)
-            times["text_edit"].append(render(project, "-p", edit.format(n=n)))
+            timed("text_edit", lambda: render(project, "-p", edit.format(n=n)))  # noqa: B023
         if args.profile:
             _run(
                 [sys.executable, str(ROOT / "render.py"), "clean", "--root", str(project)], project
@@ -318,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "seconds": stats,
         "cold_over_naive": round(med["cold"] / med["naive"], 3),
+        "cpu_seconds": {k: round(statistics.median(v), 2) for k, v in cpu.items()},
+        "cold_cpu_over_naive": round(
+            statistics.median(cpu["cold"]) / statistics.median(cpu["naive"]), 3
+        ),
+        "load_average_start": load_start,
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
         "noop_seconds": med["noop"],
         "case_edit_over_cold": round(med["case_edit"] / med["cold"], 3),
         "text_edit_over_cold": round(med["text_edit"] / med["cold"], 3),
