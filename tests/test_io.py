@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import mmap
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from casereport.io import (
     scan,
 )
 from casereport.io.common import text
-from casereport.io.pixels import float32_frames, load_frames
+from casereport.io.pixels import load_frames
 from casereport.io.read import complete_dataset, read_dataset
 from tests.support import dicom_factory as f
 
@@ -101,28 +100,6 @@ def test_complete_dataset_of_cut_rle_file_names_the_pixel_data(tmp_path: Path) -
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(DicomInputError, match=r"wb\.dcm \[PixelData\]: file truncated"):
         load_frames(path, header)
-
-
-def test_wholebody_counts_fill_aligned_pages(tmp_path: Path) -> None:
-    """Two 1024 x 256 frames (2 MiB of float32) are written into memory aligned to 2 MiB
-    (advised for huge pages on Linux); values are those of the stored pixels."""
-    counts = f.planar_counts(2, 1024, 256, seed=5, mean=12.0)
-    ds = f.nm_wholebody(counts=counts)
-    wb = load(f.save(ds, tmp_path / "wb.dcm"))
-    assert isinstance(wb, WholeBody)
-    np.testing.assert_array_equal(wb.anterior.counts, ds.pixel_array[0])
-    np.testing.assert_array_equal(wb.posterior.counts, ds.pixel_array[1])
-    if hasattr(mmap, "MADV_HUGEPAGE"):
-        assert wb.anterior.counts.ctypes.data % (1 << 21) == 0
-    small = float32_frames((1, 64, 64))  # 16 KiB: numpy's own memory
-    assert small.dtype == np.float32 and small.shape == (1, 64, 64) and small.flags.owndata
-    odd = float32_frames((1, 1000, 600))  # 2.3 MiB would waste 1.7 MiB of a second huge page
-    assert odd.shape == (1, 1000, 600) and odd.flags.owndata
-    four = float32_frames((64, 128, 128))  # a SPECT volume: exactly two huge pages
-    four[...] = 7.0
-    assert float(four.sum(dtype=np.float64)) == 7.0 * 64 * 128 * 128
-    if hasattr(mmap, "MADV_HUGEPAGE"):
-        assert not four.flags.owndata and four.ctypes.data % (1 << 21) == 0
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ that names the file, the attribute and the transfer syntax.
 from __future__ import annotations
 
 import math
-import mmap
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -459,39 +458,6 @@ def rescale_into(
     return out
 
 
-#: Transparent huge page size (bytes) on x86-64 and most arm64 Linux kernels.
-_HUGE_PAGE = 1 << 21
-
-
-def float32_frames(shape: tuple[int, ...]) -> np.ndarray:
-    """An uninitialised float32 array of ``shape`` for decoded pixels.
-
-    Arrays of at least 2 MiB that fill whole 2 MiB pages (to within an eighth) are placed
-    in anonymous memory aligned to 2 MiB and advised for transparent huge pages (Linux,
-    ``madvise`` mode): writing a 2-frame 1024 x 256 whole-body then takes one page fault
-    instead of 512, and those faults cost more than reading and converting the pixels
-    (numpy advises the same for its own arrays from 4 MiB, without the alignment). Other
-    sizes and platforms get ``np.empty`` (mapping smaller outputs populated in one call,
-    ``MAP_POPULATE``, gave no measurable gain). The memory is freed with the array.
-    """
-    nbytes = math.prod(shape) * 4
-    pages = -(-nbytes // _HUGE_PAGE)
-    advise = getattr(mmap, "MADV_HUGEPAGE", None)
-    if advise is None or nbytes < _HUGE_PAGE or pages * _HUGE_PAGE - nbytes > nbytes // 8:
-        return np.empty(shape, dtype=np.float32)
-    try:
-        # private (copied on fork, not shared memory); one spare huge page of address
-        # space, never touched, to align the start
-        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
-        buf = mmap.mmap(-1, (pages + 1) * _HUGE_PAGE, flags=flags)
-        base = np.frombuffer(buf, dtype=np.uint8)
-        start = -base.ctypes.data % _HUGE_PAGE
-        buf.madvise(advise, start, pages * _HUGE_PAGE)
-    except (OSError, ValueError):
-        return np.empty(shape, dtype=np.float32)
-    return base[start : start + nbytes].view(np.float32).reshape(shape)
-
-
 #: Most stored bytes converted to float32 per read: a whole-body or planar file is one
 #: read; larger files are converted piecewise so that the stored copy stays bounded.
 _CHUNK_BYTES = 1 << 22
@@ -581,7 +547,7 @@ def rescaled_from_tail(
             shape = (layout.frames, layout.rows, layout.cols)
             if out is None:
                 _check_ceiling(path, *shape, layout.samples, layout.bits)
-                out = float32_frames(shape)
+                out = np.empty(shape, dtype=np.float32)
             elif out.size != math.prod(shape):
                 return None
             fh.seek(layout.offset)
