@@ -84,7 +84,8 @@ def _raw_text(ds: Dataset, keyword: str) -> str | None:
         return None
     vr = elem.VR
     if vr in _CHARSET_VRS:
-        if text(ds, "SpecificCharacterSet") not in _ASCII_COMPATIBLE:
+        declared = element(ds, "SpecificCharacterSet") is not None
+        if declared and text(ds, "SpecificCharacterSet") not in _ASCII_COMPATIBLE:
             return None
     elif vr not in _ASCII_VRS:
         return None
