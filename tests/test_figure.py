@@ -27,8 +27,9 @@ from casereport.figure import (
     single_panel_figure,
     write_figure1,
 )
+from casereport.figure.composite import composite_files
 from casereport.figure.layout import Column, FigureLayout, check, solve
-from casereport.figure.style import LICENCE
+from casereport.figure.style import LICENCE, png_to_tiff, render_all
 from tests.support.figure_synth import CASE_YAML, SyntheticLoader, make_case_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,6 +216,33 @@ def test_outputs_are_deterministic_and_well_formed(synth_case) -> None:
     assert tif.tag_v2[33432] == LICENCE and "Majeed" in tif.tag_v2[270]
     meta = PdfReader(io.BytesIO(first["figure1.pdf"])).metadata
     assert LICENCE in meta["/Keywords"] and "Majeed" in meta["/Subject"]
+
+
+def test_formats_written_in_forked_processes_are_the_sequential_bytes(synth_case) -> None:
+    """SVG and PDF written by forked children while the parent writes the PNG: the same
+    bytes as writing PNG, SVG, PDF one after the other on one figure (as before)."""
+    spec, loader, _ = synth_case
+    one = figure1([spec], loader=loader).fig
+    sequential = {
+        "png": render(one, "png", dpi=150),
+        "svg": render(one, "svg", dpi=100),
+        "pdf": render(one, "pdf", dpi=100),
+    }
+    forks: list[int] = []
+    os.register_at_fork(after_in_parent=lambda: forks.append(os.getpid()))
+    files = composite_files(figure1([spec], loader=loader), dpi=150, vector_image_dpi=100)
+    assert len(forks) == 2  # the SVG and the PDF, each in a child
+    assert files["figure1.png"] == sequential["png"]
+    assert files["figure1.svg"] == sequential["svg"]
+    assert files["figure1.pdf"] == sequential["pdf"]
+    assert files["figure1.tif"] == png_to_tiff(sequential["png"], dpi=150)
+    # several figures and formats at once, more jobs than CPUs: each the bytes of render()
+    other = figure1([spec], loader=loader).fig
+    jobs = [(one, "png", 60), (other, "svg", 60), (one, "pdf", 60), (other, "png", 40)] * 2
+    assert render_all(jobs) == [render(f, fmt, dpi=d) for f, fmt, d in jobs]
+    # a job that fails in its child is written (here: raises) in the parent, like render()
+    with pytest.raises(ValueError, match="nonsense"):
+        render_all([(one, "png", 60), (one, "nonsense", 60)])
 
 
 def test_write_figure1_and_panel_sidecars(tmp_path: Path) -> None:

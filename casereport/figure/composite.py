@@ -18,7 +18,7 @@ from casereport.fileio import relpath, write_atomic
 
 from .layout import FIGURE1, MM_PER_IN, FigureLayout, Placement, check, solve
 from .panels import PanelArtists, data_aspect, draw_panel
-from .style import DPI, VECTOR_IMAGE_DPI, figure_style, png_to_tiff, render
+from .style import DPI, VECTOR_IMAGE_DPI, figure_style, png_to_tiff, render, render_all
 from .supplement import figure_s1, has_figure_s1
 
 if TYPE_CHECKING:
@@ -362,15 +362,19 @@ def panel_outputs(
     """
     wanted = list(panel_ids) if panel_ids is not None else sorted(FIGURE1.panel_ids)
     out: dict[str, bytes] = {}
+    drawn = []
     for pid in wanted:
         spec = _find_panel(specs, pid)
         fig, art = single_panel_figure(spec, pid, loader=loader)
-        out[f"{pid}.png"] = render(fig, "png")
+        drawn.append(fig)
         extra: dict[str, Any] = {"image": f"{pid}.png", "dpi": DPI}
         if boxes and pid in boxes:
             extra["figure1_box"] = boxes[pid]
         out[f"{pid}.json"] = _json_bytes({**sidecar(spec, art, root=root), **extra})
-    return out
+    pngs = render_all([(fig, "png", DPI) for fig in drawn])  # in parallel
+    for pid, png in zip(wanted, pngs, strict=True):
+        out[f"{pid}.png"] = png
+    return dict(sorted(out.items()))
 
 
 def figure1_outputs(
@@ -393,14 +397,15 @@ def figure1_outputs(
 def composite_files(
     result: Figure1, *, dpi: int = DPI, vector_image_dpi: int = VECTOR_IMAGE_DPI
 ) -> dict[str, bytes]:
-    """The drawn composite as ``figure1.{png,tif,svg,pdf}`` bytes."""
-    png = render(result.fig, "png", dpi=dpi)
-    return {
-        "figure1.png": png,
-        "figure1.tif": png_to_tiff(png, dpi=dpi),
-        "figure1.svg": render(result.fig, "svg", dpi=vector_image_dpi),
-        "figure1.pdf": render(result.fig, "pdf", dpi=vector_image_dpi),
-    }
+    """The drawn composite as ``figure1.{png,tif,svg,pdf}`` bytes (SVG and PDF written by
+    forked processes while this one writes the PNG and TIFF: :func:`render_all`)."""
+    fig = result.fig
+    tiff: list[bytes] = []
+    png, svg, pdf = render_all(
+        [(fig, "png", dpi), (fig, "svg", vector_image_dpi), (fig, "pdf", vector_image_dpi)],
+        then=lambda png: tiff.append(png_to_tiff(png, dpi=dpi)),
+    )
+    return {"figure1.png": png, "figure1.tif": tiff[0], "figure1.svg": svg, "figure1.pdf": pdf}
 
 
 def write_files(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
-from collections.abc import Iterator
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 from matplotlib import rc_context
@@ -97,6 +101,91 @@ def render(fig: Figure, fmt: str, *, dpi: int = DPI) -> bytes:
         )
         fig.savefig(buf, format=fmt, dpi=dpi, metadata=METADATA.get(fmt), **kwargs)
         return buf.getvalue()
+
+
+def render_all(
+    jobs: Sequence[tuple[Figure, str, int]], then: Callable[[bytes], object] | None = None
+) -> list[bytes]:
+    """:func:`render` of every ``(figure, format, dpi)``, the same bytes, at once.
+
+    The figures must be drawn already. Jobs after the first are rendered in forked child
+    processes (matplotlib figures are not thread-safe; a fork shares the drawn figures
+    without pickling them), at most one per CPU at a time, while this process renders the
+    first; each child hands its bytes back in a file and leaves with ``os._exit`` (nothing
+    of the parent's state, such as a kernel's sockets, is touched). Without ``os.fork``,
+    or when a child fails, the job is rendered here. ``then(first)``, if given, runs here
+    on the first job's bytes while the children work (e.g. the TIFF from the PNG).
+    """
+    if len(jobs) < 2 or not hasattr(os, "fork"):
+        done = [render(fig, fmt, dpi=dpi) for fig, fmt, dpi in jobs]
+        if then is not None and done:
+            then(done[0])
+        return done
+    import matplotlib.backends.backend_pdf  # noqa: F401  (imported before forking)
+    import matplotlib.backends.backend_svg  # noqa: F401
+
+    out: list[bytes | None] = [None] * len(jobs)
+    limit = max(1, os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory(prefix="casereport-render-") as tmp:
+        running: dict[int, int] = {}  # pid -> job index
+        waiting = list(range(1, len(jobs)))
+
+        def start() -> None:
+            while waiting and len(running) < limit:
+                i = waiting.pop(0)
+                running[_fork_render(jobs[i], os.path.join(tmp, str(i)))] = i
+
+        def reap(block: bool) -> None:
+            for pid in list(running):
+                done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+                if done:
+                    i = running.pop(pid)
+                    path = os.path.join(tmp, str(i))
+                    if os.waitstatus_to_exitcode(status) == 0 and os.path.isfile(path):
+                        with open(path, "rb") as fh:
+                            out[i] = fh.read()
+                    if block:
+                        return
+
+        start()
+        fig, fmt, dpi = jobs[0]
+        out[0] = first = render(fig, fmt, dpi=dpi)
+        if then is not None:
+            then(first)
+        while running or waiting:
+            reap(block=False)
+            start()
+            if running:
+                reap(block=True)
+                start()
+    return [
+        data if data is not None else render(fig, fmt, dpi=dpi)
+        for data, (fig, fmt, dpi) in zip(out, jobs, strict=True)
+    ]
+
+
+def _fork_render(job: tuple[Figure, str, int], path: str) -> int:
+    """Fork a child that renders ``job`` into the file ``path``; its process id."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (kernels)
+        pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        gc.disable()  # no finaliser of the parent's objects (e.g. a kernel's sockets) runs here
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        warnings.simplefilter("ignore")
+        fig, fmt, dpi = job
+        data = render(fig, fmt, dpi=dpi)
+        with open(path + ".part", "wb") as fh:
+            fh.write(data)
+        os.replace(path + ".part", path)
+        code = 0
+    finally:
+        os._exit(code)
 
 
 def png_to_tiff(png: bytes, *, dpi: int = DPI) -> bytes:
