@@ -43,8 +43,8 @@ class Fractions:
     What is not listed was excreted in urine and voided before imaging.
     """
 
-    bone: float = 0.50
-    soft: float = 0.09
+    bone: float = 0.46
+    soft: float = 0.15
     bladder: float = 0.08
     kidneys: float = 0.009
 

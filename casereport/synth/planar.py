@@ -1,4 +1,5 @@
-"""Planar gamma-camera physics: attenuation, distance-dependent LEHR blur, scatter, Poisson.
+"""Planar gamma-camera physics: attenuation, distance-dependent LEHR blur, scatter, motion,
+integration over the camera pixel, Poisson.
 
 Projections are computed on the phantom grid (mm) as count densities (counts/mm^2) and then
 resampled onto the camera matrix. View convention (see docs/ARCHITECTURE.md): rows run head
@@ -14,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from casereport.synth.grid import Grid
-from casereport.synth.physics import CAMERA, Camera
+from casereport.synth.physics import PLANAR_CAMERA, Camera
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,17 @@ class ViewGeometry:
 
 
 def project(
-    activity_mbq: np.ndarray, mu_per_mm: np.ndarray, grid: Grid, view: str, camera: Camera = CAMERA
+    activity_mbq: np.ndarray,
+    mu_per_mm: np.ndarray,
+    grid: Grid,
+    view: str,
+    camera: Camera = PLANAR_CAMERA,
 ) -> np.ndarray:
     """Primary (unscattered) count rate density, counts/s per mm^2, on the (z, x) plane.
 
     The camera face follows the body contour for ANT (gap below the most anterior skin point
-    of each z row) and lies under a flat table for POST.
+    of each z row) and lies under a flat table for POST, which also attenuates the POST view
+    by ``camera.table_transmission``.
     """
     dx, dy, dz = grid.spacing_mm
     act, mu = activity_mbq, mu_per_mm
@@ -82,7 +88,7 @@ def project(
         face = first * dy - camera.gap_mm  # (nz,)
     else:
         first_row = int(has.argmax()) if has.any() else 0
-        face = np.full(grid.shape[0], first_row * dy - camera.gap_mm)
+        face = np.full(grid.shape[0], first_row * dy - camera.gap_mm - camera.table_mm)
     dist = np.maximum(y[None, :] - face[:, None], 0.0)  # (nz, ny)
     nbin = int(np.ceil(dist.max() / camera.depth_bin_mm)) + 1
     idx = np.minimum((dist / camera.depth_bin_mm).astype(int), nbin - 1)
@@ -98,10 +104,12 @@ def project(
         s = float(camera.sigma_mm(d))
         out += ndimage.gaussian_filter(plane, (s / dz, s / dx), mode="constant")
     rate = out * camera.sensitivity_cps_per_mbq / (dx * dz)
+    if view == "POST":
+        rate *= camera.table_transmission
     return rate.astype(np.float64)
 
 
-def add_scatter(primary: np.ndarray, grid: Grid, camera: Camera = CAMERA) -> np.ndarray:
+def add_scatter(primary: np.ndarray, grid: Grid, camera: Camera = PLANAR_CAMERA) -> np.ndarray:
     """Primary plus a broad scatter component that makes up ``scatter_fraction`` of the total."""
     dx, _, dz = grid.spacing_mm
     s1, s2 = camera.scatter_sigmas_mm
@@ -111,9 +119,25 @@ def add_scatter(primary: np.ndarray, grid: Grid, camera: Camera = CAMERA) -> np.
     return primary + kern * (f / (1.0 - f))
 
 
-def resample(density: np.ndarray, grid: Grid, geom: ViewGeometry, view: str) -> np.ndarray:
-    """Density on the (z, x) grid plane -> per-pixel values on the camera matrix."""
+def add_motion(density: np.ndarray, grid: Grid, camera: Camera = PLANAR_CAMERA) -> np.ndarray:
+    """Density blurred by the camera's ``motion_fwhm_mm`` (Gaussian, the same at every depth)."""
+    if camera.motion_fwhm_mm <= 0.0:
+        return density
     dx, _, dz = grid.spacing_mm
+    s = camera.motion_fwhm_mm / 2.3548
+    return ndimage.gaussian_filter(density, (s / dz, s / dx), mode="constant")
+
+
+def resample(density: np.ndarray, grid: Grid, geom: ViewGeometry, view: str) -> np.ndarray:
+    """Density on the (z, x) grid plane -> counts collected by each camera pixel.
+
+    A pixel collects every event over its square: the density is first smoothed by the
+    Gaussian with the variance of that square (``spacing_mm^2 / 12`` per axis) and then
+    sampled at the pixel centre and multiplied by the pixel area.
+    """
+    dx, _, dz = grid.spacing_mm
+    box = geom.spacing_mm / np.sqrt(12.0)
+    density = ndimage.gaussian_filter(density, (box / dz, box / dx), mode="constant")
     x0, _, z0 = grid.origin_mm
     xs = (geom.x_of_col(view) - x0) / dx
     zs = (geom.z_of_row() - z0) / dz

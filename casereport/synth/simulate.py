@@ -35,7 +35,7 @@ class WholeBodyProtocol:
     rows: int = 1024
     cols: int = 256
     pixel_mm: float = 2.3
-    speed_mm_s: float = 2.5
+    speed_mm_s: float = 4.0
     fov_length_mm: float = 400.0
 
     @property
@@ -108,7 +108,8 @@ def simulate_subject(spec: SubjectSpec, seed: int, version: str) -> SubjectResul
     act = biodist.activity(ph, conc, find)
     mu = lookup(MU_PER_MM, ph.labels)
     density = {
-        v: planar.add_scatter(planar.project(act, mu, grid, v), grid) for v in ("ANT", "POST")
+        v: planar.add_motion(planar.add_scatter(planar.project(act, mu, grid, v), grid), grid)
+        for v in ("ANT", "POST")
     }
     del act, mu, ph
 
