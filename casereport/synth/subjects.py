@@ -78,7 +78,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         height_mm=1600.0,
         weight_kg=64.0,
         history="breast carcinoma; hypercalcaemia",
-        lung_uptake=3.5,
+        lung_uptake=4.0,
         stomach_uptake=18.0,
         spot_views=("ANT",),
     ),
