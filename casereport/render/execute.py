@@ -10,6 +10,7 @@ may share a process in threads).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -152,8 +153,6 @@ class Kernel:
         except Exception:  # noqa: BLE001 - a kernel that already died is fine here
             pass
         finally:
-            import shutil
-
             shutil.rmtree(self._sockets, ignore_errors=True)
 
 
@@ -240,6 +239,9 @@ def execute(
             source = _with_record_cell(run.source, run.output, record_to)
         if kernel is None:
             kernel = Kernel(run.cwd)
+        # written once at the end (or with the error), not at every cell's start and end:
+        # that serialised the growing notebook, images included, about 170 times a render
+        shutil.copyfile(run.source, run.output)  # meanwhile, the notebook being executed
         papermill.execute_notebook(
             str(source),
             str(run.output),
@@ -248,6 +250,7 @@ def execute(
             progress_bar=progress,
             log_output=False,
             km=kernel.km,
+            request_save_on_cell_execute=False,
         )
     except PapermillExecutionError as exc:
         number = _source_cell_number(run.source, exc.source, exc.cell_index)
