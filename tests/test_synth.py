@@ -574,6 +574,97 @@ def test_ct_ribs_vertebra_scapula_and_table(synth_out, key):
     assert cols.size and (cols[-1] - cols[0]) * grid.spacing_mm[0] > 350, "no CT table"
 
 
+def gutter_slice(key: str, level: str):
+    """Phantom labels on a 0.5 mm axial grid at ``level`` (a landmark), the body, the grid
+    and the vertebral body cut by the slice (a Cylinder)."""
+    from casereport.synth.grid import Grid
+
+    body = chest_body(key)
+    z = body.landmarks[level][2]
+    grid = Grid((-120.0, -60.0, z), (0.5, 0.5, 1.0), (1, 400, 480))
+    from casereport.synth.anatomy import rasterise
+
+    vb = next(
+        p.shape
+        for p in body.parts
+        if p.name in {f"T{n}" for n in range(1, 13)} and p.shape.z0 <= z <= p.shape.z1
+    )
+    return body, grid, rasterise(body, grid).labels[0], vb
+
+
+@pytest.mark.parametrize("key", ["A", "B", "control"])
+@pytest.mark.parametrize("level", ["heart", "carina"])
+def test_ct_lungs_fill_the_paravertebral_gutters(key, level):
+    """Behind the heart and at the carina the lungs wrap round the spine as on a real chest
+    CT: a pleural gap from the side of the vertebral body, gutters reaching back beside the
+    spinal canal, nothing between the lungs but the vertebra, the descending aorta, the
+    oesophagus and small vessels, and the erector spinae behind the ribs."""
+    from scipy import ndimage
+
+    from casereport.synth.anatomy import Tissue
+
+    body, grid, lab, vb = gutter_slice(key, level)
+    x, y = grid.axis(0)[None, :], grid.axis(1)[:, None]
+    px = grid.spacing_mm[0]
+    lung = lab == int(Tissue.LUNG)
+    front, back = vb.cy - vb.ry, vb.cy + vb.ry  # back: the anterior edge of the spinal canal
+    for side in (-1, 1):
+        own = lung & (side * x > 0)
+        # Beside the posterior half of the vertebral body, down to the rib head, the lung
+        # lies within 4 mm of the bone: pleura and a thin layer of fat (the straight lung
+        # edges this replaces left 8-9 mm of soft tissue there).
+        rows = np.flatnonzero((grid.axis(1) >= vb.cy) & (grid.axis(1) <= back - 3.0))
+        for j in rows:
+            cols = np.flatnonzero(own[j])
+            assert cols.size, (key, level, side, "no lung beside the vertebral body")
+            gap = np.min(np.abs(grid.axis(0)[cols])) - vb.rx
+            assert gap <= 4.0, (key, level, side, float(grid.axis(1)[j]), gap)
+        # The gutter, medial to the rib angle, reaches back beyond the front of the canal ...
+        gutter = own & (np.abs(x) < vb.rx + 25.0)
+        deepest = float(grid.axis(1)[np.flatnonzero(gutter.any(axis=1))[-1]])
+        assert deepest >= back, (key, level, side, deepest, back)
+        # ... but never behind the transverse processes and rib necks (about 35 mm behind the
+        # body centre at 40 mm from the midline).
+        medial = own & (np.abs(x) < 40.0)
+        assert float(grid.axis(1)[np.flatnonzero(medial.any(axis=1))[-1]]) < vb.cy + 32.0
+    # Between the lungs, from the back of the heart (or of the airways) to 8 mm behind the
+    # front of the canal: the vertebra, the descending aorta, the oesophagus, the azygos
+    # vein and a little fat: in all under the body's area + 1600 mm^2, and under 1000 mm^2
+    # of soft tissue and fat outside these structures.
+    front_of = structure(
+        body, grid, "heart", "pericardial", "left atrium", "trachea", "right main", "left main"
+    )[0]
+    y0 = max(front - 30.0, float(grid.axis(1)[np.flatnonzero(front_of.any(axis=1))[-1]]))
+    between = np.zeros_like(lung)
+    for j in np.flatnonzero((grid.axis(1) >= y0) & (grid.axis(1) <= back + 8.0)):
+        r = np.flatnonzero(lung[j] & (grid.axis(0) < 0))
+        le = np.flatnonzero(lung[j] & (grid.axis(0) > 0))
+        if r.size and le.size:
+            between[j, r.max() + 1 : le.min()] = True
+    named = structure(body, grid, "T", "descending aorta", "oesophag", "azygos")[0]
+    soft = between & ~named & np.isin(lab, [int(Tissue.SOFT), int(Tissue.FAT)])
+    area = between.sum() * px * px
+    assert area < np.pi * vb.rx * vb.ry + 1600.0, (key, level, area)
+    assert soft.sum() * px * px < 1000.0, (key, level, soft.sum() * px * px)
+    # The descending aorta: ~25 mm, left and in front of the spine, against the left lung.
+    aorta = structure(body, grid, "descending aorta")[0]
+    d = 2.0 * np.sqrt(aorta.sum() * px * px / np.pi)
+    assert 20.0 <= d <= 28.0, (key, level, d)
+    ax_, ay_ = (
+        float(v.mean())
+        for v in (np.broadcast_to(x, lab.shape)[aorta], np.broadcast_to(y, lab.shape)[aorta])
+    )
+    assert ax_ > 5.0 and ay_ < vb.cy, (key, level, ax_, ay_)
+    ring = ndimage.binary_dilation(aorta, iterations=int(round(1.5 / px))) & ~aorta
+    assert np.mean(lung[ring & (x > ax_)]) > 0.3, (key, level)
+    # Erector spinae: muscle behind the transverse processes and rib necks, on both sides of
+    # the spinous process, with no lung and no fat plane cutting into it.
+    for side in (-1, 1):
+        band = (side * x > 10.0) & (side * x < 35.0) & (y > back + 20.0) & (y < back + 35.0)
+        band = np.broadcast_to(band, lab.shape)
+        assert np.mean(lab[band] == int(Tissue.SOFT)) > 0.9, (key, level, side)
+
+
 def test_ct_lungs_vessels_noise_and_arms(synth_out):
     from scipy import ndimage
 

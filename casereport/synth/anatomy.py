@@ -73,11 +73,32 @@ VERTEBRAE = {**_CERVICAL, **_THORACIC, **_LUMBAR}
 #: Height (mm) of one thoracic vertebral level in the reference adult.
 _LEVEL_MM = 23.6
 
-#: Rib head and neck (reference mm from the midline and behind the vertebral body centre)
-#: and the polar angle (degrees) where the rib reaches the chest wall at its angle.
-_RIB_HEAD = (17.0, 6.0)
-_RIB_NECK = (36.0, 24.0)
+#: Rib neck (reference mm from the midline and behind the vertebral body centre), just in
+#: front of the transverse process tip, and the polar angle (degrees) where the rib reaches
+#: the chest wall at its angle. The rib head sits on the posterolateral corner of the body
+#: (:func:`_rib_head`).
+_RIB_NECK = (36.0, 28.0)
 _RIB_WALL_DEG = 24.0
+
+#: Gap (reference mm) between a lung and the bone bounding its paravertebral gutter (pleura
+#: and a thin fat layer).
+_PLEURA_GAP = 2.0
+
+
+def _thoracic_body(z_ref: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Half-width and half-depth (reference mm) of the thoracic vertebral body at height
+    ``z_ref`` (reference mm), interpolated between T1 (14 x 11) and T12 (20 x 15)."""
+    n = np.clip(1.0 + (_THORACIC["T1"] - np.asarray(z_ref, float)) / _LEVEL_MM, 1.0, 12.0)
+    f = (n - 1.0) / 11.0
+    return 14.0 + 6.0 * f, 11.0 + 4.0 * f
+
+
+def _rib_head(n: int) -> tuple[float, float]:
+    """Rib head ``n`` (reference mm from the midline and behind the vertebral body centre):
+    on the posterolateral corner of its vertebral body, beside the root of the pedicle."""
+    rx, ry = _thoracic_body(VERTEBRAE[f"T{n}"])
+    return float(rx) - 2.0, float(ry) + 2.0
+
 
 #: Ribs 1-12: polar angle (degrees from the posterior midline) of the anterior end of the
 #: bony rib; its drop below the head (vertebral levels); the rise (mm) of the posterior arc
@@ -542,6 +563,19 @@ class Body:
         self.tube(
             "superior vena cava", [(-30.0, -22.0, 1420.0), (-28.0, -22.0, 1262.0)], 10.0, blood
         )
+        # Azygos vein: up the right front of the spine, arching over the right main bronchus
+        # into the superior vena cava.
+        self.tube(
+            "azygos vein",
+            [
+                (-10.0, 18.0, 1120.0),
+                (-10.0, 16.0, 1300.0),
+                (-22.0, 4.0, 1334.0),
+                (-28.0, -18.0, 1334.0),
+            ],
+            4.0,
+            blood,
+        )
         self.tube("pulmonary trunk", [(18.0, -52.0, 1256.0), (20.0, -32.0, 1316.0)], 13.0, blood)
         self.tube(
             "left pulmonary artery", [(20.0, -32.0, 1316.0), (44.0, 0.0, 1322.0)], 10.0, blood
@@ -728,17 +762,30 @@ class Body:
         ped_r = self.r(3.5)
         depth = 2.0 * canal + self.r(2.0)  # canal depth from the back of the body
         zt = cz + 0.15 * h
+        ped_tall = (ped_r, 0.3 * h)
+        lam_tall = (ped_r, 0.5 * h)
         for side in (-1, 1):
             ped0 = (cx + side * (canal + ped_r), back - 2.0, zt)
             ped1 = (cx + side * (canal + ped_r), back + 0.55 * depth, zt)
             top = (cx, back + depth + ped_r, zt - 0.1 * h)
-            self.bone(f"{name} pedicle {side}", Capsule(ped0, ped1, ped_r, ped_r), w_post)
-            self.bone(f"{name} lamina {side}", Capsule(ped1, top, ped_r, ped_r), w_post)
+            # Pedicles and laminae are plates, taller than thick: the laminae overlap like
+            # shingles, so every axial slice shows the bony ring round the canal.
+            across = (top[1] - ped1[1], -(top[0] - ped1[0]), 0.0)
+            self.bone(
+                f"{name} pedicle {side}",
+                FlatSegment(ped0, ped1, (1.0, 0.0, 0.0), (1.0, 0.0, 0.0), ped_tall, ped_tall),
+                w_post,
+            )
+            self.bone(
+                f"{name} lamina {side}",
+                FlatSegment(ped1, top, across, across, lam_tall, lam_tall),
+                w_post,
+            )
             tp = self.r(1.4 * rx + 8.0)
             self.bone(
                 f"{name} transverse {side}",
                 Capsule(
-                    ped1, (cx + side * tp, ped1[1] + self.r(8.0), zt), self.r(4.0), self.r(3.5)
+                    ped1, (cx + side * tp, ped1[1] + self.r(12.0), zt), self.r(4.0), self.r(3.5)
                 ),
                 w_post,
             )
@@ -757,12 +804,13 @@ class Body:
             self._vertebra(f"C{n}", VERTEBRAE[f"C{n}"], 15.0, 11.0, 8.0, 10.0, 7.0, 0.2)
         for n in range(1, 13):
             f = (n - 1) / 11.0
+            rx, ry = _thoracic_body(VERTEBRAE[f"T{n}"])
             self._vertebra(
                 f"T{n}",
                 VERTEBRAE[f"T{n}"],
                 23.6,
-                14.0 + 6.0 * f,
-                11.0 + 4.0 * f,
+                float(rx),
+                float(ry),
                 13.0 - 2.5 * f,
                 9.0,
                 0.9,
@@ -823,7 +871,8 @@ class Body:
         z_head = VERTEBRAE[f"T{n}"] + 8.0
         y_sp = self.spine_y(VERTEBRAE[f"T{n}"])
         drop = drop_levels * _LEVEL_MM
-        head = self.pb(side * _RIB_HEAD[0], y_sp + _RIB_HEAD[1], z_head)
+        hx, hy = _rib_head(n)
+        head = self.pb(side * hx, y_sp + hy, z_head)
         neck = self.pb(side * _RIB_NECK[0], y_sp + _RIB_NECK[1], z_head - 1.0)
         _, n_back = self.wall_point(z_head * s, _RIB_WALL_DEG, side)
         course = [
@@ -1307,23 +1356,35 @@ def rasterise(body: Body, grid: Grid, select: tuple[str, ...] | None = None) -> 
 def part_cage_mask(
     body: Body, x: np.ndarray, y: np.ndarray, z: np.ndarray, shape: tuple[int, ...]
 ) -> np.ndarray:
-    """Inside the rib cage, off the midline, not behind the front of the spine and not
-    behind the rib heads and necks, which bound the lungs' paravertebral gutters (lungs)."""
+    """Inside the rib cage, off the midline, and in front of the bones that bound the lungs'
+    paravertebral gutters (lungs).
+
+    The lung lies a pleural gap beside the vertebral body; behind, its border runs from the
+    posterolateral corner of the body along the front of the rib heads and necks to the
+    transverse process tips, then along the inner surface of the ribs to the chest wall at
+    the rib angle, so the rib heads and necks stay outside the lung.
+    """
     inside = body.cage.mask(x, y, z)
     sb = body.sz * (0.5 + 0.5 * body.girth)
-    y_spine = np.interp(z / body.sz, _SPINE_Y[:, 0], _SPINE_Y[:, 1]) * sb
-    spine = (np.abs(x) < 17.0 * sb) & (y > y_spine - 10.0 * sb)
+    z_ref = z / body.sz
+    y_spine = np.interp(z_ref, _SPINE_Y[:, 0], _SPINE_Y[:, 1]) * sb
+    rx, ry = _thoracic_body(z_ref)
+    gap = _PLEURA_GAP * sb
+    x_side = rx * body.sz + gap
+    spine = (np.abs(x) < x_side) & (y > y_spine - 10.0 * sb)
     cx, cy, a, b = body.cage.at(z)
     t = np.deg2rad(_RIB_WALL_DEG)
     ax = np.abs(x - cx)
     x_wall = a * np.sin(t)
-    y_wall = cy + b * np.cos(t)
-    x_head, x_neck = _RIB_HEAD[0] * sb, _RIB_NECK[0] * sb
-    y_head, y_neck = y_spine + _RIB_HEAD[1] * sb, y_spine + _RIB_NECK[1] * sb
+    y_wall = cy + b * np.cos(t) - 4.0 * sb
+    # Medial tip of the gutter in front of the rib head, then the front of the rib neck.
+    y_tip = y_spine + (ry - 2.0) * sb
+    x_neck = _RIB_NECK[0] * sb
+    y_neck = y_spine + (_RIB_NECK[1] - 4.5) * sb - gap
     f = np.clip((ax - x_neck) / np.maximum(x_wall - x_neck, 1.0), 0.0, 1.0)
-    g = np.clip((ax - x_head) / (x_neck - x_head), 0.0, 1.0)
-    y_line = np.where(ax < x_neck, y_head + g * (y_neck - y_head), y_neck + f * (y_wall - y_neck))
-    gutter = (ax < x_wall) & (y > y_line - 4.0 * sb)
+    g = np.clip((ax - x_side) / np.maximum(x_neck - x_side, 1.0), 0.0, 1.0)
+    y_line = np.where(ax < x_neck, y_tip + g * (y_neck - y_tip), y_neck + f * (y_wall - y_neck))
+    gutter = (ax < x_wall) & (y > y_line)
     return np.broadcast_to(inside & ~spine & ~gutter & (np.abs(x) > 2.0), shape)
 
 
