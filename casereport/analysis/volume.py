@@ -42,7 +42,8 @@ def lung_mask(ct: CTVolume) -> np.ndarray:
         return inner
     dx, dy, dz = ct.spacing_mm
     voxel_ml = dx * dy * dz / 1000.0
-    sizes = ndimage.sum(inner, lab, index=np.arange(1, n + 1)) * voxel_ml
+    # voxels per component (labels 1..n); bincount is one pass, ndimage.sum one per label
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:] * voxel_ml
     keep = [i + 1 for i in np.argsort(-sizes)[:2] if sizes[i] >= MIN_LUNG_ML]
     return np.isin(lab, keep)
 
