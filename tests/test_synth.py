@@ -657,12 +657,25 @@ def test_ct_lungs_fill_the_paravertebral_gutters(key, level):
     assert ax_ > 5.0 and ay_ < vb.cy, (key, level, ax_, ay_)
     ring = ndimage.binary_dilation(aorta, iterations=int(round(1.5 / px))) & ~aorta
     assert np.mean(lung[ring & (x > ax_)]) > 0.3, (key, level)
-    # Erector spinae: muscle behind the transverse processes and rib necks, on both sides of
-    # the spinous process, with no lung and no fat plane cutting into it.
+    # Erector spinae: a muscle column on each side of the spinous process, behind the
+    # transverse processes and rib necks and behind every lung pixel near the spine,
+    # outlined by a thin fat plane.
     for side in (-1, 1):
-        band = (side * x > 10.0) & (side * x < 35.0) & (y > back + 20.0) & (y < back + 35.0)
-        band = np.broadcast_to(band, lab.shape)
-        assert np.mean(lab[band] == int(Tissue.SOFT)) > 0.9, (key, level, side)
+        muscle = structure(body, grid, f"erector spinae {side}")[0]
+        assert muscle.sum() * px * px > 400.0, (key, level, side)
+        # Muscle, with the transverse processes and ribs it lies on cutting into its front.
+        assert np.mean(lab[muscle] == int(Tissue.SOFT)) > 0.8, (key, level, side)
+        soft_or_bone = [
+            int(t) for t in (Tissue.SOFT, Tissue.MARROW, Tissue.SPONGY, Tissue.CORTICAL)
+        ]
+        assert np.mean(np.isin(lab[muscle], soft_or_bone)) > 0.98, (key, level, side)
+        yy = np.broadcast_to(y, lab.shape)
+        assert float(yy[muscle].mean()) > back + 20.0, (key, level, side)
+        for i in np.flatnonzero(muscle.any(axis=0)):  # column by column: lung in front
+            if lung[:, i].any():
+                assert yy[lung[:, i], i].max() < yy[muscle[:, i], i].min(), (key, level, i)
+        rim = ndimage.binary_dilation(muscle, iterations=int(round(1.5 / px))) & ~muscle
+        assert np.mean(lab[rim] != int(Tissue.SOFT)) > 0.6, (key, level, side)
 
 
 def test_ct_lungs_vessels_noise_and_arms(synth_out):

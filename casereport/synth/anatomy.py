@@ -443,6 +443,28 @@ class Body:
             only=(Tissue.SOFT,),
         )
 
+        self._erector_spinae()
+
+    def _erector_spinae(self) -> None:
+        """Erector spinae: a muscle column on each side of the spinous processes, lying on
+        the laminae and transverse processes behind the ribs, outlined by a thin fat plane
+        (chest levels, T1-T11)."""
+        s = self.sz
+        sb = s * (0.5 + 0.5 * self.girth)
+        plane = 2.0 * s
+        for side in (-1, 1):
+            rows = [
+                (z * s, side * 26.0 * sb, (self.spine_y(z) + 42.0) * sb, 18.0 * sb, 11.0 * sb)
+                for z in (1150.0, 1250.0, 1340.0, 1410.0)
+            ]
+            fascia = tuple((z, x, y, a + plane, b + plane) for z, x, y, a, b in rows)
+            self.add(
+                f"erector spinae fascia {side}", Profile(fascia), Tissue.FAT, only=(Tissue.SOFT,)
+            )
+            self.add(
+                f"erector spinae {side}", Profile(tuple(rows)), Tissue.SOFT, only=(Tissue.FAT,)
+            )
+
     def _stomach(self) -> None:
         """J-shaped stomach: fundus under the left hemidiaphragm, body, antrum to the right."""
         s = self.sz
