@@ -380,6 +380,147 @@ def test_spot_views(synth_out):
             assert 0.5e6 <= frame.sum() <= 1.0e6
 
 
+# -- ribs through the lungs, domed lung bases ---------------------------------------------
+def planar_frame(path: Path, view: str) -> tuple[np.ndarray, float, float, float]:
+    """(counts, pixel mm, patient x of the left image edge, patient z of the top edge) of
+    the ``view`` frame of a planar NM file, from its Detector Information Sequence."""
+    ds = pydicom.dcmread(path)
+    px = float(ds.PixelSpacing[0])
+    arr = ds.pixel_array.astype(float).reshape(-1, ds.Rows, ds.Columns)
+    dets = ds.DetectorVector if ds.NumberOfFrames > 1 else [ds.DetectorVector]
+    for item, det in zip(ds.DetectorInformationSequence, dets, strict=True):
+        if item.ViewCodeSequence[0].CodeMeaning.upper().startswith(view[:4]):
+            x0, _, z0 = (float(v) for v in item.ImagePositionPatient)
+            return arr[int(det) - 1], px, x0 - px / 2.0, z0 + px / 2.0
+    raise AssertionError(f"no {view} view in {path}")
+
+
+def anterior_rib_cnr(
+    img: np.ndarray, px: float, x_left: float, z_top: float, body, tag: str
+) -> dict[int, float]:
+    """Contrast-to-noise ratio of each anterior rib crossing lung ``tag`` on an ANT view.
+
+    Each anterior arc of the phantom (from its most lateral point to its anterior end) is
+    followed over 60 mm centred on the lung's measurement column, where it lies inside the
+    lung (10 mm above the diaphragm, below 0.75 of the lung's half height above its centre):
+    the counts along the rib (centre line +- one pixel, bilinear) against those half way to
+    the anterior ribs above and below (the intercostal lung), kept only where both
+    neighbours are 15 mm away or more. Noise: Poisson, with the variance taken as 1.3 x
+    the mean (the ceiling of the measured local variance/mean). Posterior ribs lie about
+    20 cm from the camera, blurred to about 17 mm FWHM, and only modulate the background.
+    """
+    from scipy import ndimage
+
+    side = -1 if tag == "R" else 1
+    lung = body.lungs[tag]
+    cx, _, cz = lung.centre
+    rx, _, rz = lung.radii
+    xs = cx + side * 0.2 * rx + np.arange(-30.0, 30.0 + 1e-6, px / 2.0)
+    lines = np.full((12, xs.size), np.nan)
+    for n in range(1, 13):
+        c = body.rib_centre_line(n, side)
+        arc = c[int(np.argmax(side * c[:, 0])) :]
+        arc = arc[np.argsort(arc[:, 0])]
+        inside = (xs >= arc[0, 0]) & (xs <= arc[-1, 0])
+        lines[n - 1, inside] = np.interp(xs[inside], arc[:, 0], arc[:, 2])
+    lo = body.lung_floor(tag, xs, np.zeros_like(xs)) + 10.0
+    hi = cz + 0.75 * rz
+
+    def sample(x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        rc = [(z_top - z) / px - 0.5, (x - x_left) / px - 0.5]
+        return ndimage.map_coordinates(img, rc, order=1)
+
+    out: dict[int, float] = {}
+    for n in range(1, 13):
+        rib, gap = [], []
+        for j, x in enumerate(xs):
+            z = lines[n - 1, j]
+            others = np.delete(lines[:, j], n - 1)
+            others = others[~np.isnan(others)]
+            if np.isnan(z) or not lo[j] <= z <= hi:
+                continue
+            above, below = others[others > z], others[others < z]
+            if not (above.size and below.size):
+                continue
+            za, zb = float(above.min()), float(below.max())
+            if za - z < 15.0 or z - zb < 15.0:
+                continue
+            rib.append(sample(np.full(3, x), z + np.array([-px, 0.0, px])))
+            gap.append(sample(np.full(2, x), np.array([(z + za) / 2.0, (z + zb) / 2.0])))
+        if len(rib) < 16:  # less than 16 mm of rib to follow
+            continue
+        r, g = np.concatenate(rib), np.concatenate(gap)
+        noise = np.sqrt(1.3 * r.mean() / r.size + 1.3 * g.mean() / g.size)
+        out[n] = round(float((r.mean() - g.mean()) / noise), 1)
+    return out
+
+
+def test_ribs_seen_through_the_lungs_on_ant(synth_out):
+    """On the ANT whole-body view of the control, A and C, and on A's static chest view,
+    at least four anterior ribs cross each lung with a rib/intercostal contrast-to-noise
+    ratio of 3 or more (followed along the rib over up to 60 mm, as a reader's eye does):
+    the ribs are still seen through diffuse lung uptake."""
+    from casereport.synth.anatomy import Body
+
+    out, _ = synth_out
+    views = [(k, out / k / "wb" / "wb.dcm") for k in ("control", "A", "C")]
+    views.append(("A", out / "A" / "spot" / "spot.dcm"))
+    for key, path in views:
+        spec = SUBJECTS[key]
+        body = Body(spec.sex, spec.height_mm, spec.girth)
+        img, px, x_left, z_top = planar_frame(path, "ANT")
+        for tag in "RL":
+            cnr = anterior_rib_cnr(img, px, x_left, z_top, body, tag)
+            assert sum(v >= 3.0 for v in cnr.values()) >= 4, (key, path.name, tag, cnr)
+
+
+def lung_base_mm(key: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per lung: patient x (mm) of the whole-body phantom's columns through the lung (where
+    it is at least 0.6 of its greatest depth front to back) and the height (mm) of the
+    lung's lower edge there (lowest z where the lung is at least 40 mm deep)."""
+    from casereport.synth.anatomy import Body, Tissue, rasterise
+    from casereport.synth.simulate import wb_grid
+
+    spec = SUBJECTS[key]
+    body = Body(spec.sex, spec.height_mm, spec.girth)
+    grid = wb_grid(spec)
+    labels = rasterise(body, grid).labels
+    dx, dy, dz = grid.spacing_mm
+    thick = (labels == int(Tissue.LUNG)).sum(axis=1) * dy  # (z, x) mm
+    x = grid.origin_mm[0] + np.arange(grid.shape[2]) * dx
+    z = grid.origin_mm[2] + np.arange(grid.shape[0]) * dz
+    out = {}
+    for tag, keep in (("R", x < -12.0), ("L", x > 12.0)):
+        # Columns through the body of the lung (not its thin lateral and medial rims).
+        depth = np.where(keep, thick.max(axis=0), 0.0)
+        cols = np.flatnonzero(depth >= 0.6 * depth.max())
+        base = np.array([z[np.flatnonzero(thick[:, i] >= 40.0).min()] for i in cols])
+        out[tag] = (x[cols], base)
+    return out
+
+
+@pytest.mark.parametrize("key", ["A", "control"])
+def test_lung_bases_follow_the_diaphragm_domes(key):
+    """The lower edge of each lung is a dome, as the hemidiaphragm under it: highest (away
+    from its outermost and innermost 10 mm) within the medial two thirds of the lung, at
+    least 20 mm lower at the costophrenic angle (outermost 10 mm) and, on the right, lower
+    at the medial end too; the right dome stands at least 10 mm above the left."""
+    tops = {}
+    for tag, (x, base) in lung_base_mm(key).items():
+        lateral = np.abs(x) >= np.abs(x).max() - 10.0
+        medial = np.abs(x) <= np.abs(x).min() + 10.0
+        mid = ~lateral & ~medial
+        top = base[mid].max()
+        x_top = float(np.abs(x[mid & (base >= top - 4.0)]).mean())  # middle of the crest
+        tops[tag] = float(top)
+        width = np.abs(x).max() - np.abs(x).min()
+        assert x_top - np.abs(x).min() <= 2.0 / 3.0 * width, (key, tag, x_top)
+        assert top - base[lateral].mean() >= 20.0, (key, tag, base[lateral], top)
+        if tag == "R":  # on the left the heart bounds the lung medially
+            assert base[medial].mean() < top, (key, tag, base[medial], top)
+    assert tops["R"] - tops["L"] >= 10.0, (key, tops)
+
+
 def test_ct_hounsfield_and_coverage(synth_out):
     out, result = synth_out
     for key in SUBJECTS:

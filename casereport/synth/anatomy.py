@@ -119,6 +119,9 @@ _RIBS = (
     (72.0, 2.0, 0.0, 2.6, 4.5, -10.0, 0.0),
 )
 
+#: Bone uptake weight of the rib shafts (the spine is 9-13, long-bone shafts 3).
+RIB_UPTAKE = 10.0
+
 # Antero-posterior centre of the vertebral bodies along z (kyphosis and lordosis), mm.
 _SPINE_Y = np.array(
     [
@@ -133,6 +136,59 @@ _SPINE_Y = np.array(
         [1530.0, 2.0],
     ]
 )
+
+
+@dataclass(frozen=True)
+class LungSpace:
+    """The space one lung may fill before the rib cage and the mediastinum bound it (subject
+    mm): the upper half of ``apex`` above an elliptic cylinder of the same cross-section
+    whose floor is the hemidiaphragm.
+
+    The diaphragm surface is a dome, highest (``z_peak``) at ``x_peak`` about the middle of
+    the hemithorax, falling by ``lateral_drop`` mm at ``lateral_mm`` towards the side (the
+    costophrenic angle, lowest) and by ``medial_drop`` at ``medial_mm`` towards the heart,
+    quadratically (no further than ``medial_drop`` medially), and by up to
+    ``posterior_drop`` more over the back ``posterior_mm`` of the lung from ``y_back`` (the
+    deep posterior costophrenic recess).
+    """
+
+    apex: Ellipsoid
+    side: int
+    x_peak: float
+    z_peak: float
+    lateral_drop: float
+    lateral_mm: float
+    medial_drop: float
+    medial_mm: float
+    y_back: float
+    posterior_drop: float
+    posterior_mm: float
+
+    def floor(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Height (mm) of the diaphragm under the lung at (x, y)."""
+        u = self.side * (np.asarray(x) - self.x_peak)  # > 0 towards the side
+        drop = np.where(
+            u > 0.0,
+            self.lateral_drop * (u / self.lateral_mm) ** 2,
+            self.medial_drop * np.minimum(-u / self.medial_mm, 1.0) ** 2,
+        )
+        back = np.clip((np.asarray(y) - self.y_back) / self.posterior_mm, 0.0, 1.0)
+        return self.z_peak - drop - self.posterior_drop * back**2
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.apex.bounds()
+        xs = np.array([lo[0], hi[0], self.x_peak])
+        lo = lo.copy()
+        lo[2] = min(float(lo[2]), float(self.floor(xs, np.full(3, hi[1])).min()))
+        return lo, hi
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        cx, cy, cz = self.apex.centre
+        rx, ry, _ = self.apex.radii
+        section = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1.0
+        upper = (z > cz) & self.apex.mask(x, y, z)
+        lower = (z <= cz) & section & (z >= self.floor(x, y))
+        return upper | lower
 
 
 @dataclass(frozen=True)
@@ -403,27 +459,37 @@ class Body:
         self.landmarks["bladder"] = bl
         # Lungs: fill the rib cage above the diaphragm; the mediastinum is painted over them.
         self.lungs = {}
-        self._lung_fill: dict[str, Ellipsoid] = {}
+        self._lung_fill: dict[str, LungSpace] = {}
         for side in (-1, 1):
             tag = "L" if side > 0 else "R"
-            fill = Ellipsoid(
-                self.p(side * 70.0, 8.0, 1285.0 - (8.0 if side > 0 else 0.0)),
-                (105.0 * s * self.girth, 125.0 * s * self.girth, 150.0 * s),
+            # Domed bases: the right dome about 18 mm above the left, both near T9-T10,
+            # the costophrenic angles lowest laterally and deepest posteriorly.
+            fill = LungSpace(
+                Ellipsoid(
+                    self.p(side * 70.0, 8.0, 1285.0 - (8.0 if side > 0 else 0.0)),
+                    (105.0 * s * self.girth, 125.0 * s * self.girth, 150.0 * s),
+                ),
+                side,
+                x_peak=side * 62.0 * self.sxy,
+                z_peak=(1205.0 if side > 0 else 1223.0) * s,
+                lateral_drop=56.0 * s,
+                lateral_mm=45.0 * self.sxy,
+                medial_drop=14.0 * s,
+                medial_mm=45.0 * self.sxy,
+                y_back=self.p(0.0, 10.0, 0.0)[1],
+                posterior_drop=22.0 * s,
+                posterior_mm=50.0 * self.sxy,
             )
-            self.add(f"lung {side}", fill, Tissue.LUNG, only=(Tissue.SOFT,))
+            # The liver and spleen lie under the domes: the lung takes any part above them.
+            self.add(
+                f"lung {side}", fill, Tissue.LUNG, only=(Tissue.SOFT, Tissue.LIVER, Tissue.SPLEEN)
+            )
             self._lung_fill[tag] = fill
             c = self.p(side * 72.0, 14.0, 1275.0)
             self.lungs[tag] = Ellipsoid(
                 c, (64.0 * s * self.girth, 80.0 * s * self.girth, 140.0 * s)
             )
             self.landmarks[f"lung_{tag}"] = c
-        # Left hemidiaphragm over the fundus and spleen; the liver bounds the right lung.
-        self.add(
-            "left subphrenic",
-            Ellipsoid(self.p(62.0, 10.0, 1086.0), (112.0 * s, 130.0 * s, 118.0 * s)),
-            Tissue.SOFT,
-            only=(Tissue.LUNG,),
-        )
         # Posterior mediastinum in front of the spine (fat around the aorta and oesophagus).
         self.add(
             "posterior mediastinum",
@@ -920,6 +986,15 @@ class Body:
             course.append((p, nrm, (self.r(thick), self.r(tall * taper))))
         return course
 
+    def rib_centre_line(self, n: int, side: int) -> np.ndarray:
+        """Centre line of rib ``n`` (1-12) on ``side`` (-1 right, +1 left) from the head to
+        the anterior end: (k, 3) subject mm."""
+        return np.array([p for p, _n, _h in self._rib_course(n, side)], dtype=float)
+
+    def lung_floor(self, tag: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Height (subject mm) of the hemidiaphragm under lung ``tag`` ('R' or 'L') at (x, y)."""
+        return self._lung_fill[tag].floor(x, y)
+
     def _ribs_and_sternum(self) -> None:
         """Twelve pairs of ribs on the chest wall with costal cartilages to the sternum.
 
@@ -935,7 +1010,9 @@ class Body:
                 course = self._rib_course(n, side)
                 segs = list(zip(course[:-1], course[1:], strict=True))
                 for k, ((p0, n0, h0), (p1, n1, h1)) in enumerate(segs):
-                    self.bone(f"rib {n} {side} {k}", FlatSegment(p0, p1, n0, n1, h0, h1), 5.0)
+                    self.bone(
+                        f"rib {n} {side} {k}", FlatSegment(p0, p1, n0, n1, h0, h1), RIB_UPTAKE
+                    )
                 for k, ((p0, n0, h0), (p1, n1, h1)) in enumerate(segs):
                     core0 = (max(h0[0] - 1.4, 0.8), max(h0[1] - 1.6, 0.8))
                     core1 = (max(h1[0] - 1.4, 0.8), max(h1[1] - 1.6, 0.8))

@@ -78,7 +78,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         height_mm=1600.0,
         weight_kg=64.0,
         history="breast carcinoma; hypercalcaemia",
-        lung_uptake=4.0,
+        lung_uptake=4.6,
         stomach_uptake=18.0,
         spot_views=("ANT",),
     ),
@@ -102,7 +102,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         height_mm=1570.0,
         weight_kg=58.0,
         history="breast carcinoma with bone metastases; hypercalcaemia",
-        lung_uptake=4.8,
+        lung_uptake=5.3,
         lesions=(
             Lesion("right iliac wing", "ilium_R", 24.0, 64.0),
             Lesion("right supra-acetabular", "acetabulum_R", 18.0, 54.0),
