@@ -283,7 +283,10 @@ def test_whole_body_counts_noise_size_contrast(synth_out):
             coef, *_ = np.linalg.lstsq(design.astype(float), patch.ravel(), rcond=None)
             resid = patch.ravel() - design @ coef
             ratio = float(resid.var() * resid.size / (resid.size - 6) / patch.mean())
-            assert patch.mean() > 4
+            # Enough counts for the ratio to mean something: A's lateral thigh expects
+            # 4.1 counts per pixel (noise-free projection), and the mean of 480 Poisson
+            # pixels spreads by about 0.09 around it.
+            assert patch.mean() > 3.5, (key, view, patch.mean())
             assert 0.8 <= ratio <= 1.3, (key, view, ratio)
             # Body outline: height and width.
             from scipy import ndimage
