@@ -79,7 +79,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         weight_kg=64.0,
         history="breast carcinoma; hypercalcaemia",
         lung_uptake=4.6,
-        stomach_uptake=18.0,
+        stomach_uptake=28.0,
         spot_views=("ANT",),
     ),
     "B": SubjectSpec(
