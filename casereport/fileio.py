@@ -6,9 +6,11 @@ A leaf module like :mod:`casereport.errors`: it imports nothing from the package
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 _CHUNK = 1 << 20
 
@@ -92,3 +94,51 @@ def files_below(root: str | Path) -> list[Path]:
         if p.is_file():
             out.append(p)
     return out
+
+
+class StatHasher:
+    """SHA-256 of files, remembered per (size, mtime in ns, inode) as ``git`` does.
+
+    The table lives in one JSON file (``table``; ``None``: in memory only); a file whose
+    size, modification time or inode changed is hashed again. A file modified within the
+    same nanosecond tick at the same size would be missed; no file system used here is that
+    coarse for files written by people or by the simulator.
+    """
+
+    def __init__(self, table: Path | None = None) -> None:
+        self.table = table
+        self._known: dict[str, list[Any]] = {}
+        self._dirty = False
+        if table is not None and table.is_file():
+            try:
+                self._known = json.loads(table.read_text())
+            except (OSError, ValueError):
+                self._known = {}
+
+    def sha256(self, path: str | Path) -> str:
+        """Hex SHA-256 of ``path`` (raises OSError when it cannot be read)."""
+        key = os.path.abspath(path)
+        st = os.stat(key)
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        known = self._known.get(key)
+        if known is not None and known[:3] == stamp:
+            return str(known[3])
+        digest = sha256_file(key)
+        self._known[key] = [*stamp, digest]
+        self._dirty = True
+        return digest
+
+    def save(self) -> None:
+        """Write the table back (atomically) when something new was hashed."""
+        if self.table is None or not self._dirty:
+            return
+        tmp = self.table.with_name(f".{self.table.name}.{os.getpid()}")
+        try:
+            self.table.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self._known, sort_keys=True))
+            os.replace(tmp, self.table)
+        except OSError:
+            # a cache only: a full or read-only disk must not hide the caller's own error
+            tmp.unlink(missing_ok=True)
+            return
+        self._dirty = False

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from casereport.case import CaseSpec, PanelSpec
-from casereport.fileio import relpath, sha256_file
+from casereport.fileio import StatHasher, relpath
 
 #: entries kept per kind (the least recently used beyond are removed)
 KEEP = {"panel": 256, "figure1": 8, "figureS1": 8}
@@ -106,29 +106,16 @@ class PanelCache:
     folder: Path
     root: Path
     redrawn: list[str] = field(default_factory=list)
-    _stat: dict[str, list[Any]] = field(default_factory=dict)
-    _dirty: bool = False
+    hasher: StatHasher = field(init=False)
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
-        try:
-            self._stat = json.loads((self.folder / "stat.json").read_text())
-        except (OSError, ValueError):
-            self._stat = {}
+        self.hasher = StatHasher(self.folder / "stat.json")
 
     # ------------------------------------------------------------------ hashing
     def sha256(self, path: Path) -> str:
         """SHA-256 of a file, remembered by (size, mtime ns, inode)."""
-        key = os.path.abspath(path)
-        st = os.stat(key)
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
-        known = self._stat.get(key)
-        if known is not None and known[:3] == stamp:
-            return str(known[3])
-        digest = sha256_file(key)
-        self._stat[key] = [*stamp, digest]
-        self._dirty = True
-        return digest
+        return self.hasher.sha256(path)
 
     def files_digest(self, paths: Iterable[Path]) -> list[list[str]]:
         """(path relative to the root, SHA-256) of every file below ``paths``."""
@@ -250,11 +237,7 @@ class PanelCache:
         """Write the file-hash table back (atomically) and ``last-run.json``: what this
         run computed (``redrawn``), for the render's manifest."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        if self._dirty:
-            tmp = self.folder / f".stat.json.{os.getpid()}"
-            tmp.write_text(json.dumps(self._stat, sort_keys=True))
-            os.replace(tmp, self.folder / "stat.json")
-            self._dirty = False
+        self.hasher.save()
         tmp = self.folder / f".last-run.json.{os.getpid()}"
         tmp.write_text(json.dumps({"redrawn": self.redrawn}))
         os.replace(tmp, self.folder / LAST_RUN)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import casereport
-from casereport.fileio import sha256_file  # noqa: F401  (re-exported)
+from casereport.fileio import StatHasher, sha256_file  # noqa: F401  (re-exported)
 
 #: distributions whose version can change what a notebook computes or how it is rendered
 KEY_DEPENDENCIES = (
@@ -45,37 +45,9 @@ def digest_json(value: Any) -> str:
     return sha256_bytes(text.encode())
 
 
-class FileHasher:
-    """SHA-256 of files, remembered per (size, mtime in ns, inode) as ``git`` does.
-
-    The table lives in one JSON file (``build/cache/stat.json``); a file whose size,
-    modification time or inode changed is hashed again. A file modified within the same
-    nanosecond tick at the same size would be missed; no file system used here is that coarse
-    for files written by people or by the simulator.
-    """
-
-    def __init__(self, table: Path | None = None) -> None:
-        self.table = table
-        self._known: dict[str, list[Any]] = {}
-        self._dirty = False
-        if table is not None and table.is_file():
-            try:
-                self._known = json.loads(table.read_text())
-            except (OSError, ValueError):
-                self._known = {}
-
-    def sha256(self, path: Path) -> str:
-        """Hex SHA-256 of ``path`` (raises OSError when it cannot be read)."""
-        key = os.path.abspath(path)
-        st = os.stat(key)
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
-        known = self._known.get(key)
-        if known is not None and known[:3] == stamp:
-            return str(known[3])
-        digest = sha256_file(Path(key))
-        self._known[key] = [*stamp, digest]
-        self._dirty = True
-        return digest
+class FileHasher(StatHasher):
+    """:class:`casereport.fileio.StatHasher` plus the render's recorded inputs: missing
+    files and case-file facets (``build/cache/stat.json``)."""
 
     def maybe(self, path: Path) -> str | None:
         """Like :meth:`sha256` but ``None`` for a missing or unreadable file."""
@@ -113,21 +85,6 @@ class FileHasher:
             self._known[f"{key}#{facet}"] = [*stamp, ""]
         self._dirty = True
         return found.get(facet)
-
-    def save(self) -> None:
-        """Write the table back (atomically) when something new was hashed."""
-        if self.table is None or not self._dirty:
-            return
-        tmp = self.table.with_name(f".{self.table.name}.{os.getpid()}")
-        try:
-            self.table.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(self._known, sort_keys=True))
-            os.replace(tmp, self.table)
-        except OSError:
-            # a cache only: a full or read-only disk must not hide the render's own error
-            tmp.unlink(missing_ok=True)
-            return
-        self._dirty = False
 
 
 def files_under(folder: Path) -> list[Path]:
