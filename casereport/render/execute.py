@@ -9,6 +9,7 @@ may share a process in threads).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
@@ -135,12 +136,25 @@ class Kernel:
         """
         code = "\n".join(f"try:\n    import {m}\nexcept Exception:\n    pass" for m in modules)
         kc = self.km.client()
+
+        async def run() -> None:
+            # the reply, or the kernel's death (a killed render): never a 120-s wait for it
+            reply = asyncio.ensure_future(
+                kc._async_execute_interactive(
+                    code, silent=True, store_history=False, timeout=120, output_hook=lambda m: None
+                )
+            )
+            while not reply.done():
+                await asyncio.wait({reply}, timeout=0.25)
+                if not reply.done() and not await self.km.is_alive():
+                    reply.cancel()
+                    return
+            reply.result()
+
         try:
             kc.start_channels()
             self._run_sync(kc.wait_for_ready)(timeout=60)
-            self._run_sync(kc._async_execute_interactive)(
-                code, silent=True, store_history=False, timeout=120, output_hook=lambda msg: None
-            )
+            self._run_sync(run)()
         except Exception:  # noqa: BLE001 - only a head start; the run itself reports errors
             pass
         finally:

@@ -113,15 +113,18 @@ def _run_steps(opts: RenderOptions, stage: Path, steps: Steps, t_start: float) -
         daemon=True,
     )
     article_thread.start()
+    aborted = False
     try:
         failed += _execute_all(steps, pending, opts.jobs)
     except BaseException:
+        aborted = True
         steps.abort()
         raise
     finally:
         cases_done.set()
         try:
-            article_thread.join()
+            # interrupted: its kernel is killed, so it ends at once; a daemon, never waited for
+            article_thread.join(timeout=10.0 if aborted else None)
         except BaseException:
             steps.abort()  # interrupted while the article runs
             raise
