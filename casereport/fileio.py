@@ -72,7 +72,13 @@ def relpath(path: str | Path, root: str | Path, *, dotted: bool = False) -> str:
     Symbolic links are resolved only when the plain absolute path is not inside ``root``,
     so outputs name files as the user wrote them and stay machine-independent.
     """
-    absolute, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    plain, top = os.path.abspath(path), os.path.abspath(root)
+    if plain == top:
+        return "."
+    prefix = top if top.endswith(os.sep) else top + os.sep
+    if plain.startswith(prefix):  # the common case, without Path objects
+        return plain[len(prefix) :].replace(os.sep, "/")
+    absolute, base = Path(plain), Path(top)
     for p, r in ((absolute, base), (absolute.resolve(), base.resolve())):
         try:
             return p.relative_to(r).as_posix()

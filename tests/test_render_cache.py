@@ -124,6 +124,43 @@ def test_noop_render_starts_no_kernel_and_is_byte_identical(project: Path) -> No
     assert elapsed < 6, f"no-op render took {elapsed:.1f} s"  # bench/ measures the 1 s goal
 
 
+#: what a render that reuses every step must not import (kernels, export, DICOM, plotting)
+NOT_FOR_A_NOOP = (
+    "jupyter_client",
+    "papermill",
+    "nbconvert",
+    "weasyprint",
+    "matplotlib",
+    "scipy",
+    "numpy",
+    "pydicom",
+    "zmq",
+    "casereport.io",
+    "casereport.io.memo",
+    "casereport.render.zygote",
+    "casereport.render.export",
+)
+
+
+def test_noop_render_imports_no_kernel_export_or_dicom_module(project: Path) -> None:
+    out = project / "modules.json"
+    cmd, env = _command(project, [])
+    code = (
+        "import atexit, json, runpy, sys\n"
+        f"atexit.register(lambda: open({str(out)!r}, 'w').write(json.dumps(sorted(sys.modules))))\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    res = subprocess.run(
+        [cmd[0], "-c", code, *cmd[1:]], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert set(cached(project).values()) == {True}
+    modules = set(json.loads(out.read_text()))
+    assert "casereport.render.pipeline" in modules
+    assert sorted(modules & set(NOT_FOR_A_NOOP)) == []
+
+
 def test_data_change_reruns_only_the_case_that_read_it(project: Path) -> None:
     # bytes of a file no case reads: nothing re-executes
     _dicom(project / "data" / "A" / "unread.dcm", 51)

@@ -1,7 +1,7 @@
 """Facets of a case file: the parts a run can depend on separately.
 
 A run records the parts of a ``case.yaml`` it used, not the whole file (see
-:mod:`casereport.io.record`), so that editing one panel's caption does not invalidate a
+:mod:`casereport.record`), so that editing one panel's caption does not invalidate a
 run that never read it. The facets:
 
 * ``core``: everything except the panels' captions, alt texts and the annotations

@@ -122,7 +122,7 @@ class Studies:
 def _record(case_file: Path | None, facet: str) -> None:
     """Record ``facet`` of ``case_file`` as read (see :mod:`casereport.case.facets`)."""
     if case_file is not None:
-        from casereport.io.record import record_read  # the kernel's list of files read
+        from casereport.record import record_read  # the kernel's list of files read
 
         record_read(case_file, facet=facet)
 

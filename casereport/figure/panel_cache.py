@@ -20,7 +20,7 @@ Keys (SHA-256 of canonical JSON):
 * Figure S1: each subject's declaration (no captions, alt texts or annotations), the
   bytes of the whole-body studies, the salt.
 
-A hit records, in :mod:`casereport.io.record`, the files the panel's loading recorded
+A hit records, in :mod:`casereport.record`, the files the panel's loading recorded
 when it was drawn, so the render's record of the figure run is the same as without the
 cache. Entries are written to a temporary folder and renamed; the least recently used
 beyond :data:`KEEP` per kind are removed.
@@ -176,7 +176,7 @@ class PanelCache:
             return None
         if not all((path / name).is_file() for name in info.get("files_written", [])):
             return None
-        from casereport.io.record import record_read
+        from casereport.record import record_read
 
         for rel in info.get("read", []):
             record_read(self.root / rel)
@@ -210,7 +210,7 @@ class PanelCache:
     ) -> Entry:
         """Store ``files`` and ``info`` under ``key``; ``read_below``: the study paths whose
         files this process recorded as read (kept, to be recorded again on a hit)."""
-        from casereport.io.record import files_read
+        from casereport.record import files_read
 
         roots = [os.path.abspath(p) for p in read_below]
         read = sorted(

@@ -108,12 +108,14 @@ def options(args: argparse.Namespace) -> RenderOptions:
     data_dir = (args.data or args.root / "data").resolve()
     cases = tuple(args.cases) if args.cases is not None else None
     check_case_ids(data_dir, cases)
+    build = args.build or args.root / "build"
     banner = render_gate(
         args.data or args.root / "data",
         allow_phi=args.allow_phi,
-        cache_file=(args.build or args.root / "build") / ".deid-gate.json",
+        cache_file=build / ".deid-gate.json",
     )
-    check_study_data(data_dir, cases)  # one line, before any notebook starts
+    # one line, before any notebook starts
+    check_study_data(data_dir, cases, cache_file=build / ".study-check.json")
     return RenderOptions.for_root(
         args.root,
         data_dir=args.data,

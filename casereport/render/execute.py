@@ -31,9 +31,10 @@ RECORD_TAG = "casereport-record-inputs"
 _RECORD_CODE = """import sys as _cr_sys, json as _cr_json
 _cr_z = _cr_sys.modules.get("casereport.render.zygote")  # a forked kernel: was it imported?
 _cr_used = _cr_z is None or not _cr_z.FORKED_FROM or _cr_z.CASEREPORT_IMPORTED
-if _cr_used and "casereport.io" in _cr_sys.modules:
+if _cr_used and "casereport.record" in _cr_sys.modules:
+    _cr_read = _cr_sys.modules["casereport.record"].files_read()
     with open({path!r}, "w") as _cr_fh:
-        _cr_json.dump([str(_p) for _p in _cr_sys.modules["casereport.io"].files_read()], _cr_fh)
+        _cr_json.dump([str(_p) for _p in _cr_read], _cr_fh)
 """
 _VOLATILE_CELL_KEYS = ("papermill", "execution")
 
@@ -235,8 +236,9 @@ def execute(
         kernel: a started kernel to use (and shut down); a new one when ``None``.
         progress: ``False``, or tqdm keyword arguments for a per-cell progress bar.
         record_to: when given, a last (hidden, later removed) cell writes there the JSON
-            list of files the kernel read through ``casereport.io`` (absolute paths), if the
-            notebook imported it at all (in a kernel forked from the zygote, where
+            list of files the kernel read through ``casereport.io`` and ``casereport.case``
+            (:mod:`casereport.record`; absolute paths), if the notebook imported either
+            at all (in a kernel forked from the zygote, where
             ``casereport`` is preloaded: if the notebook imported any ``casereport`` module).
 
     Raises:

@@ -61,7 +61,7 @@ class FileHasher(StatHasher):
         the digest of that facet (:func:`casereport.case.facets.facet_digests`, remembered
         by the file's stamp like a file hash). ``None``: missing, unreadable, or a facet
         the file no longer has valid."""
-        from casereport.io.record import split_facet
+        from casereport.record import split_facet
 
         path, facet = split_facet(entry)
         if facet is None or os.path.isfile(entry):

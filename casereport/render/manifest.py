@@ -10,7 +10,7 @@ from typing import Any
 
 import casereport
 from casereport.fileio import relpath
-from casereport.io.record import split_facet
+from casereport.record import split_facet
 from casereport.render.hashing import files_under, sha256_file
 from casereport.render.jats import JATS_NAME
 from casereport.render.plan import Plan

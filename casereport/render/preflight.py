@@ -9,11 +9,14 @@ naming the notebook and the parameter.
 from __future__ import annotations
 
 import ast
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 from casereport.case import CaseIndex, Role, index
 from casereport.errors import ParameterError
+from casereport.fileio import files_below, write_atomic
 from casereport.render.params import declared_parameters
 
 
@@ -101,14 +104,75 @@ def check_case_ids(data_dir: Path, cases: tuple[str, ...] | None) -> None:
             )
 
 
-def check_study_data(data_dir: Path, cases: tuple[str, ...] | None) -> None:
+def _stamps(paths: list[Path]) -> list[list[Any]]:
+    """(path, size, mtime ns, inode) of every file below each of ``paths`` (a file: every
+    file below its folder, which a DICOMDIR may name), hidden entries skipped."""
+    out: list[list[Any]] = []
+    for path in paths:
+        folder = path if path.is_dir() else path.parent
+        for f in files_below(folder):
+            try:
+                st = os.stat(f)
+            except OSError:
+                continue
+            out.append([str(f), st.st_size, st.st_mtime_ns, st.st_ino])
+    return out
+
+
+def study_check_key(data_dir: Path, cases: tuple[str, ...] | None) -> str:
+    """What the result of :func:`check_study_data` depends on: the studies checked, the
+    (size, mtime ns, inode) of their files, the reader's source files and the versions of
+    its dependencies. No file is read."""
+    from casereport.render.hashing import dependency_versions, digest_json
+
+    known = index(data_dir)
+    subjects = [*(cases or known.cases), *known.controls]
+    studies = [
+        [subject, entry, str(path)]
+        for subject in dict.fromkeys(subjects)
+        for entry, path in known[subject].study_paths()
+    ]
+    reader = sorted((Path(__file__).resolve().parents[1] / "io").glob("*.py"))
+    return digest_json(
+        {
+            "studies": studies,
+            "files": _stamps([Path(p) for _, _, p in studies]),
+            "reader": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in reader],
+            "versions": dependency_versions(),
+        }
+    )
+
+
+def check_study_data(
+    data_dir: Path, cases: tuple[str, ...] | None, *, cache_file: Path | None = None
+) -> None:
     """Every study the case files of ``cases`` (all cases when ``None``) and of the controls
     name can be read: each file's header, and its length against the pixels the header
     declares, before any kernel starts (pixels are not decoded here).
 
+    ``cache_file`` (e.g. ``build/.study-check.json``) remembers the
+    :func:`study_check_key` of the last check that passed: while it holds, no header is
+    read again.
+
     Raises:
         CaseFileError: one line naming the case file, the entry and the unreadable file.
     """
+    key = study_check_key(data_dir, cases) if cache_file is not None else ""
+    if cache_file is not None:
+        try:
+            if json.loads(cache_file.read_text()).get("key") == key:
+                return
+        except (OSError, ValueError, AttributeError):
+            pass
+    _check_studies(data_dir, cases)
+    if cache_file is not None:
+        try:
+            write_atomic(cache_file, json.dumps({"key": key}).encode())
+        except OSError:
+            pass  # a cache only
+
+
+def _check_studies(data_dir: Path, cases: tuple[str, ...] | None) -> None:
     from casereport.errors import CaseFileError, DicomInputError
     from casereport.io.pixels import check_pixel_length
     from casereport.io.scan import collect

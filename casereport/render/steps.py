@@ -17,11 +17,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casereport.errors import RenderError
 from casereport.fileio import relpath
-from casereport.io.memo import prune as prune_derived
 from casereport.render.cache import RunCache, folder_listing
 from casereport.render.execute import Kernel, NotebookRun, execute, kernel_env
 from casereport.render.hashing import (
@@ -44,7 +43,9 @@ from casereport.render.plan import (
 from casereport.render.progress import Progress, Verbosity
 from casereport.render.prose import code_digest, splice_prose
 from casereport.render.publish import record_kernel_pid, stop_orphans
-from casereport.render.zygote import ForkServer, fork_enabled
+
+if TYPE_CHECKING:
+    from casereport.render.zygote import ForkServer
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ class Steps:
     os_error: OSError | None = field(init=False, default=None)
     #: the zygote the render's kernels are forked from (started by :meth:`start_forks`)
     forks: ForkServer | None = field(init=False, default=None)
-    #: environment of the render's kernels (names the derived-data cache)
+    #: environment of the render's kernels (names the derived-data cache; set by
+    #: :meth:`kernel_env` when the first kernel is needed)
     env: dict[str, str] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
@@ -124,17 +126,27 @@ class Steps:
         self.cache = RunCache(self.opts.build_dir / "cache", self.opts.root, self.hasher)
         self.package = package_digest(self.opts.root, self.hasher)
         self.versions = dependency_versions()
-        derived = self.opts.build_dir / "cache" / "derived"
-        if not self.opts.use_cache:
-            shutil.rmtree(derived, ignore_errors=True)  # --no-cache: computed afresh
-        prune_derived(derived)
-        self.env = kernel_env(derived)
+        if not self.opts.use_cache:  # --no-cache: derived data computed afresh
+            shutil.rmtree(self.opts.build_dir / "cache" / "derived", ignore_errors=True)
         level = Verbosity.QUIET
         if self.opts.progress:
             level = Verbosity.VERBOSE if self.opts.verbose else Verbosity.NORMAL
         self.progress = Progress(level)
 
     # ---------------------------------------------------------------- bookkeeping
+    def kernel_env(self) -> dict[str, str]:
+        """Environment of this render's kernels, made once when the first one is needed
+        (a render that reuses every step imports neither the kernel nor the derived-data
+        machinery): entries of other package versions leave the derived-data cache."""
+        with self._lock:
+            if not self.env:
+                from casereport.io.memo import prune
+
+                derived = self.opts.build_dir / "cache" / "derived"
+                prune(derived)
+                self.env = kernel_env(derived)
+            return self.env
+
     def note(self, record: StepRecord) -> None:
         with self._lock:
             self.records.append(record)
@@ -151,17 +163,21 @@ class Steps:
         def sink(pid: int) -> None:
             record_kernel_pid(self.opts.build_dir, pid)
 
+        env = self.kernel_env()
         if self.opts.kernels is not None:
             return self.opts.kernels(cwd, sink)
-        return Kernel(cwd, pid_sink=sink, forks=self.start_forks(), env=self.env)
+        return Kernel(cwd, pid_sink=sink, forks=self.start_forks(), env=env)
 
     def start_forks(self) -> ForkServer | None:
         """Start the zygote (once; none when forking is off or a kernel source is given)."""
+        from casereport.render.zygote import ForkServer, fork_enabled
+
         if self.opts.kernels is not None or not fork_enabled():
             return None
+        env = self.kernel_env()
         with self._lock:
             if self.forks is None:
-                self.forks = ForkServer(self.opts.root, self.env)
+                self.forks = ForkServer(self.opts.root, env)
                 record_kernel_pid(self.opts.build_dir, self.forks.pid)
             return self.forks
 

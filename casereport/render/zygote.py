@@ -207,7 +207,7 @@ def serve(path: str) -> None:
             __import__(name)
         except Exception:  # noqa: BLE001, S112 - a kernel imports what it needs itself
             continue
-    record = sys.modules.get("casereport.io")
+    record = sys.modules.get("casereport.record")
     if record is not None:
         record.forget_files_read()  # a kernel's record starts empty
     memo = sys.modules.get("casereport.io.memo")
