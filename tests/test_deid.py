@@ -188,6 +188,29 @@ def test_check_tree_and_require_deidentified(tmp_path: Path) -> None:
     assert err.value.path == bad
 
 
+def test_files_sharing_elements_are_judged_each_in_its_own_context(tmp_path: Path) -> None:
+    """check_tree remembers what each raw element was found to be across files: the same
+    bytes under another declaration or patient name are judged again."""
+    declared = _declared(fac.nm_wholebody())
+    declared.StudyDate = "20230315"
+    undeclared = fac.nm_wholebody()
+    undeclared.StudyDate = "20230315"  # the same bytes, no method recorded: a finding
+    named = _declared(fac.nm_wholebody())
+    named.PatientName = "Doe^Jane"
+    named.SeriesDescription = "WB DOE"  # the patient's name in a descriptor
+    files = [
+        _save(declared, tmp_path / "in" / "a" / "wb.dcm"),
+        _save(undeclared, tmp_path / "in" / "b" / "wb.dcm"),
+        _save(named, tmp_path / "in" / "c" / "wb.dcm"),
+        *(_save(ds, tmp_path / "in" / "ct" / f"{k}.dcm") for k, ds in enumerate(fac.ct_series(3))),
+        *(f for group in _two_patients(tmp_path / "in" / "p").values() for f in group),
+    ]
+    alone = {f: tags for f in files if (tags := check_file(f))}
+    assert check_tree(tmp_path / "in") == alone
+    assert "StudyDate" in alone[files[1]] and files[0] not in alone
+    assert "SeriesDescription" in alone[files[2]]
+
+
 # --------------------------------------------------------------------------- deidentify
 
 

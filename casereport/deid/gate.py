@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # pydicom is imported only when a file is actually read
 #: Value representations whose values are never inspected (bulk data).
 _BULK_VR = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 _PIXEL_DATA = 0x7FE00010
+_CHARSET = 0x00080005
 #: Attributes whose dummy value may be a pseudonym (other ``Z`` attributes must be empty).
 _ID_KEYWORDS = frozenset({"PatientID", "StudyID", "AccessionNumber"})
 _DATE_VR = frozenset({"DA", "DT", "TM"})
@@ -232,9 +233,46 @@ def _element(ds: Dataset, tag: BaseTag) -> DataElement:
         ) from None
 
 
-def _walk(ds: Dataset, *, declared: bool, tokens: list[str]) -> Iterator[str]:
+#: What an element was found to be, by everything its converted value depends on
+#: (see :func:`_raw_key`): the files of one data folder repeat most elements (a CT
+#: series differs from slice to slice in a few positions and UIDs only).
+FindingMemo = dict[tuple[object, ...], "str | None"]
+
+
+def _raw_key(raw: object, context: tuple[object, ...]) -> tuple[object, ...] | None:
+    """The memo key of an element still in its raw form (``raw``, from
+    ``Dataset.get_item(tag, keep_deferred=True)``), or None when its value cannot be
+    judged from its bytes alone: a sequence, an ambiguous VR that depends on other
+    elements, a value not read yet, or an element already converted."""
+    from pydicom.datadict import dictionary_VR
+    from pydicom.dataelem import RawDataElement
+    from pydicom.valuerep import AMBIGUOUS_VR
+
+    if not isinstance(raw, RawDataElement) or not isinstance(raw.value, bytes):
+        return None
+    vr = raw.VR
+    if vr is None:
+        try:
+            vr = dictionary_VR(raw.tag)
+        except KeyError:
+            vr = "UN"
+    if vr == "SQ" or vr in AMBIGUOUS_VR:
+        return None
+    return (int(raw.tag), raw.VR, raw.value, raw.is_implicit_VR, raw.is_little_endian, context)
+
+
+def _charset(ds: Dataset) -> object:
+    """The character set pydicom decodes the text values of ``ds`` with (hashable)."""
+    charset = ds.original_character_set or ds._character_set
+    return tuple(charset) if isinstance(charset, list | tuple) else charset
+
+
+def _walk(
+    ds: Dataset, *, declared: bool, tokens: list[str], memo: FindingMemo | None = None
+) -> Iterator[str]:
     from pydicom.tag import BaseTag
 
+    context = (_charset(ds), declared, tuple(tokens)) if memo is not None else ()
     for tag in list(ds.keys()):
         tag = BaseTag(tag)
         if tag.is_private:
@@ -246,8 +284,18 @@ def _walk(ds: Dataset, *, declared: bool, tokens: list[str]) -> Iterator[str]:
             continue
         if tag == _PIXEL_DATA:
             continue
+        key = None
+        if memo is not None and tag != _CHARSET:  # read with the default character set
+            key = _raw_key(ds.get_item(tag, keep_deferred=True), context)
+            if key is not None and key in memo:
+                known = memo[key]
+                if known is not None:
+                    yield known
+                continue
         elem = _element(ds, tag)
         if elem.VR in _BULK_VR:
+            if key is not None:
+                memo[key] = None  # type: ignore[index]
             continue
         keyword = elem.keyword
         if elem.VR == "SQ":
@@ -256,11 +304,13 @@ def _walk(ds: Dataset, *, declared: bool, tokens: list[str]) -> Iterator[str]:
                 yield keyword
                 continue
             for item in elem.value:
-                yield from _walk(item, declared=declared, tokens=tokens)
+                yield from _walk(item, declared=declared, tokens=tokens, memo=memo)
             continue
         found = _finding(
             keyword or _label(tag, ""), elem.VR, elem.value, declared=declared, tokens=tokens
         )
+        if key is not None:
+            memo[key] = found  # type: ignore[index]
         if found is not None:
             yield found
 
@@ -279,15 +329,20 @@ def _walk_meta(ds: Dataset) -> Iterator[str]:
                 yield f"{elem.keyword or _label(elem.tag, '')} (UID holds a {problem})"
 
 
-def check_dataset(ds: Dataset) -> list[str]:
+def check_dataset(ds: Dataset, *, memo: FindingMemo | None = None) -> list[str]:
     """Offending attributes of one dataset (keywords; ``private (gggg,xxxx)`` per group).
+
+    ``memo`` (shared by the files of one check) remembers what each element still in its
+    raw form was found to be, so that an element seen before (the same tag, VR, bytes,
+    character set and dataset-level context) is not decoded and judged again.
 
     Raises:
         DicomInputError: an element cannot be decoded (unknown VR, malformed value).
     """
     try:
         declared = declares_deidentified(ds)
-        found = [*_walk(ds, declared=declared, tokens=_name_tokens(ds)), *_walk_meta(ds)]
+        tokens = _name_tokens(ds)
+        found = [*_walk(ds, declared=declared, tokens=tokens, memo=memo), *_walk_meta(ds)]
     except _Unreadable as exc:
         raise DicomInputError("<dataset>", exc.reason, exc.tag) from None
     except READ_ERRORS as exc:
@@ -295,8 +350,9 @@ def check_dataset(ds: Dataset) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def check_file(path: str | Path) -> list[str]:
-    """Offending attributes of one DICOM file (empty list: the file passes).
+def check_file(path: str | Path, *, memo: FindingMemo | None = None) -> list[str]:
+    """Offending attributes of one DICOM file (empty list: the file passes); ``memo`` as
+    for :func:`check_dataset`.
 
     Raises:
         NotDicomError: the file cannot be read, or an element of it cannot be decoded.
@@ -304,7 +360,7 @@ def check_file(path: str | Path) -> list[str]:
     ds = read_header(path)
     try:
         with quiet_pydicom():
-            return check_dataset(ds)
+            return check_dataset(ds, memo=memo)
     except DicomInputError as exc:
         raise NotDicomError(
             path,
@@ -344,8 +400,9 @@ def check_tree(path: str | Path, *, studies: Iterable[str | Path] = ()) -> dict[
             vouch for it).
     """
     out: dict[Path, list[str]] = {}
+    memo: FindingMemo = {}
     for f in gated_files([path, *studies]):
-        tags = check_file(f)
+        tags = check_file(f, memo=memo)
         if tags:
             out[f] = tags
     return out
@@ -360,7 +417,8 @@ def require_deidentified(paths: Iterable[str | Path]) -> int:
         NotDicomError: a binary file that cannot be read or decoded.
     """
     files = gated_files(paths)
-    findings = {f: tags for f in files if (tags := check_file(f))}
+    memo: FindingMemo = {}
+    findings = {f: tags for f in files if (tags := check_file(f, memo=memo))}
     if findings:
         raise PhiFindingsError(findings)
     return len(files)
@@ -430,13 +488,14 @@ def check_tree_cached(
         entries = {}
     new: dict[str, list[str]] = {}
     out: dict[Path, list[str]] = {}
+    memo: FindingMemo = {}
     for f in gated_files([root, *studies]):
         try:
             key = sha256_file(f)
         except OSError as exc:
             raise NotDicomError(f, f"cannot read: {exc.strerror or exc}") from None
         hit = entries.get(key)
-        tags = [str(t) for t in hit] if isinstance(hit, list) else check_file(f)
+        tags = [str(t) for t in hit] if isinstance(hit, list) else check_file(f, memo=memo)
         new[key] = tags
         if tags:
             out[f] = tags
