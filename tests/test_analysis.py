@@ -10,7 +10,7 @@ import pytest
 
 from casereport import analysis
 from casereport.analysis.planar import PATCHINESS
-from casereport.analysis.volume import sample_mask
+from casereport.analysis.volume import sample_mask, sample_masks, vertebra_mask
 from casereport.io import CTVolume, PlanarImage, SourceInfo, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +97,22 @@ def test_masks_follow_patient_coordinates_not_array_indices() -> None:
     back = np.rint(ct.patient_to_index(xyz)).astype(int)
     assert carried.sum() > 0
     assert lungs[back[:, 2], back[:, 1], back[:, 0]].all()
+
+
+def test_masks_carried_together_equal_each_carried_alone() -> None:
+    ct = _phantom_ct()
+    other = CTVolume(
+        np.zeros((10, 50, 50)),
+        np.array([[4.0, 0, 0, -93.0], [0, 4.0, 0, -100.0], [0, 0, 10.0, 0.0], [0, 0, 0, 1]]),
+        _source("CT"),
+    )
+    lungs = analysis.lung_mask(ct)
+    masks = [lungs, vertebra_mask(ct, lungs), ~lungs]
+    together = sample_masks(ct, masks, other)
+    for mask, carried in zip(masks, together, strict=True):
+        np.testing.assert_array_equal(carried, sample_mask(ct, mask, other))
+    with pytest.raises(ValueError, match="one shape"):
+        sample_masks(ct, [lungs, lungs[1:]], other)
 
 
 # ---------------------------------------------------------------- findings on the data

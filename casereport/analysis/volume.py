@@ -6,6 +6,7 @@ Masks are made on the CT and carried to the SPECT grid through patient coordinat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -104,22 +105,31 @@ def vertebra_mask(ct: CTVolume, lungs: np.ndarray | None = None) -> np.ndarray:
 def sample_mask(mask_volume: Volume, mask: np.ndarray, target: Volume) -> np.ndarray:
     """Carry a mask defined on ``mask_volume`` onto ``target``'s grid by patient mm
     (nearest voxel); voxels of ``target`` outside ``mask_volume`` are False."""
+    return sample_masks(mask_volume, [mask], target)[0]
+
+
+def sample_masks(
+    mask_volume: Volume, masks: Sequence[np.ndarray], target: Volume
+) -> list[np.ndarray]:
+    """:func:`sample_mask` of each of ``masks`` (all of one shape, on ``mask_volume``),
+    mapping ``target``'s voxel centres to ``mask_volume`` indices once for all of them."""
+    shapes = {m.shape for m in masks}
+    if len(shapes) != 1:
+        raise ValueError(f"sample_masks needs masks of one shape, got {sorted(shapes)}")
+    (nz, ny, nx) = shapes.pop()
     nk, nj, ni = target.shape
     kk, jj, ii = np.meshgrid(np.arange(nk), np.arange(nj), np.arange(ni), indexing="ij")
     ijk = np.stack([ii, jj, kk], axis=-1).reshape(-1, 3).astype(float)
     src = np.rint(mask_volume.patient_to_index(target.index_to_patient(ijk))).astype(int)
     si, sj, sk = src[:, 0], src[:, 1], src[:, 2]
-    inside = (
-        (si >= 0)
-        & (si < mask.shape[2])
-        & (sj >= 0)
-        & (sj < mask.shape[1])
-        & (sk >= 0)
-        & (sk < mask.shape[0])
-    )
-    out = np.zeros(ijk.shape[0], dtype=bool)
-    out[inside] = mask[sk[inside], sj[inside], si[inside]]
-    return out.reshape(target.shape)
+    inside = (si >= 0) & (si < nx) & (sj >= 0) & (sj < ny) & (sk >= 0) & (sk < nz)
+    at = (sk[inside], sj[inside], si[inside])
+    out = []
+    for mask in masks:
+        flat = np.zeros(ijk.shape[0], dtype=bool)
+        flat[inside] = mask[at]
+        out.append(flat.reshape(target.shape))
+    return out
 
 
 @dataclass(frozen=True)
@@ -142,8 +152,7 @@ def spect_lung_to_vertebra(spect: SpectVolume, ct: CTVolume) -> SpectLung:
     dx, dy, _ = ct.spacing_mm
     core = ndimage.binary_erosion(lungs, iterations=max(1, int(round(5.0 / min(dx, dy)))))
     vert = vertebra_mask(ct, lungs)
-    lung_s = sample_mask(ct, core, spect)
-    vert_s = sample_mask(ct, vert, spect)
+    lung_s, vert_s = sample_masks(ct, [core, vert], spect)
     values = spect.array.astype(np.float64)
     lm = float(values[lung_s].mean()) if lung_s.any() else float("nan")
     vm = float(values[vert_s].mean()) if vert_s.any() else float("nan")
