@@ -153,6 +153,28 @@ def test_changed_file_is_a_miss_and_hit_records_reads(
     assert changed.views[0].counts.sum() == first.views[0].counts.sum() + 64  # type: ignore[attr-defined]
 
 
+@pytest.mark.skipif(not (DATA / "C" / "spect").is_dir(), reason="no data/")
+def test_no_source_and_the_default_source_are_one_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fusion overlay (loaded without a Source) and the same study named by
+    ``studies:`` (the default Source) are read once, in this process and through the
+    derived cache."""
+    from casereport.case import studies
+    from casereport.case.model import Source
+
+    monkeypatch.setenv(memo.ENV, str(tmp_path / "derived"))
+    spect = DATA / "C" / "spect" / "spect.dcm"
+    studies._CACHE.clear()
+    before = memo.stats()
+    first = studies.load_study(spect, "NM", Source())
+    assert studies.load_study(spect, "NM") is first  # the in-process cache
+    studies._CACHE.clear()
+    memo._MEMORY.clear()  # as if in another process: the derived cache answers
+    _same(studies.load_study(spect, "NM"), first)
+    assert memo.stats() == {"hit": before["hit"] + 1, "miss": before["miss"] + 1}
+
+
 CASE_CELLS = [
     ("code", 'case_id = "A"\ndata_dir = "data"\noutput_dir = "out"', ["parameters"]),
     (

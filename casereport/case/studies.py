@@ -63,9 +63,11 @@ def read_study(path: Path, modality: str | None = None, source: Source | None = 
 
 
 def load_study(path: Path, modality: str | None = None, source: Source | None = None) -> Study:
-    """:func:`read_study`, cached in this process."""
+    """:func:`read_study`, cached in this process (``source`` None is ``Source()``, one
+    entry for both)."""
     path = Path(path)
-    stamps = [_stamp(p) for _, p in source.view_files] if source else []
+    source = source or Source()
+    stamps = [_stamp(p) for _, p in source.view_files]
     key = (str(path.resolve()), modality, source, hash((_stamp(path), *stamps)))
     if key not in _CACHE:
         if len(_CACHE) >= _CACHE_SIZE:
@@ -81,7 +83,8 @@ def _read_shared(path: Path, modality: str | None, source: Source | None) -> Stu
 
     if cache_dir() is None:
         return read_study(path, modality, source)
-    files = files_under(path) + [p for _, p in source.view_files] if source else files_under(path)
+    source = source or Source()
+    files = files_under(path) + [p for _, p in source.view_files]
     return cached(
         "casereport.case.studies.read_study",
         lambda: read_study(path, modality, source),
