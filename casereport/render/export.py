@@ -257,16 +257,23 @@ _FLOW_BLOCKS = {"p", "h1", "h2", "h3", "h4", "ul", "ol", "table", "details", "se
 def _first_reference_page(doc: Any, target: str) -> int | None:
     """Index of the first page holding a link to ``#target``."""
     for number, page in enumerate(doc.pages):
-        for box in page._page_box.descendants():
-            el = getattr(box, "element", None)
-            if el is not None and el.tag == "a" and el.get("href") == f"#{target}":
-                return number
+        if _links_to(page._page_box, target):
+            return number
     return None
 
 
-def _first_block(page: Any) -> Any:
-    """The first paragraph-like element laid out on ``page`` (it may continue a block)."""
-    for box in page._page_box.descendants():
+def _links_to(page_box: Any, target: str) -> bool:
+    """True when the page box holds a link to ``#target``."""
+    for box in page_box.descendants():
+        el = getattr(box, "element", None)
+        if el is not None and el.tag == "a" and el.get("href") == f"#{target}":
+            return True
+    return False
+
+
+def _first_block(page_box: Any) -> Any:
+    """The first paragraph-like element laid out on a page (it may continue a block)."""
+    for box in page_box.descendants():
         el = getattr(box, "element", None)
         if (
             el is None
@@ -286,7 +293,8 @@ def place_figures(html: Any, **options: Any) -> Any:
 
     The page is laid out without the figures to find where pages begin; each figure in
     turn is moved before the first block of the page after its first mention and the
-    page laid out again (one layout per figure, plus the final one). Figures never
+    page laid out again (one draft per figure, plus the final layout). A draft stops at
+    the page after the figure's first mention (:func:`_draft_anchor`). Figures never
     mentioned stay where they were.
     """
     root = html.etree_element
@@ -304,12 +312,8 @@ def place_figures(html: Any, **options: Any) -> Any:
         moved.append((fig, parent, list(parent).index(fig)))
         parent.remove(fig)
     for fig, parent, index in moved:  # in document order, each after the ones before it
-        draft = html.render(**options)
+        anchor = _draft_anchor(html, fig.get("id"), options)
         parents = {child: parent for parent in root.iter() for child in parent}
-        page = _first_reference_page(draft, fig.get("id"))
-        anchor = None
-        if page is not None and page + 1 < len(draft.pages):
-            anchor = _first_block(draft.pages[page + 1])
         if anchor is not None and anchor in parents:
             host = parents[anchor]
             host.insert(list(host).index(anchor), fig)
@@ -318,18 +322,50 @@ def place_figures(html: Any, **options: Any) -> Any:
     return html.render(**options)
 
 
+def _draft_anchor(html: Any, target: str, options: dict[str, Any]) -> Any:
+    """The first block of the page after the first page linking to ``#target`` in a
+    layout of ``html`` as it is (None: no link, or no page after it).
+
+    Pages are laid out one at a time and the layout stops there
+    (:func:`casereport.render.pdf.draft_pages`); a document whose pages may depend on
+    later ones is laid out whole.
+    """
+    from casereport.render.pdf import NeedsFullLayout, draft_pages
+
+    pages = draft_pages(html, options)
+    if pages is not None:
+        try:
+            linked = False
+            for page in pages:
+                if linked:
+                    return _first_block(page)
+                linked = _links_to(page, target)
+            return None
+        except NeedsFullLayout:
+            pass
+    draft = html.render(**options)
+    page = _first_reference_page(draft, target)
+    if page is not None and page + 1 < len(draft.pages):
+        return _first_block(draft.pages[page + 1]._page_box)
+    return None
+
+
 def html_to_pdf(source: Path, output: Path) -> Path:
     """Render ``source`` HTML to a tagged (PDF/UA-1) A4 PDF with WeasyPrint.
 
     No network; fixed metadata (title, authors, language and keywords come from the
     HTML's ``<title>``, ``<meta>`` and ``lang``); figures float to the top of the page
-    after their first mention (:func:`place_figures`).
+    after their first mention (:func:`place_figures`). The embedded PNG images are
+    compressed for the PDF in a worker thread while the pages are laid out
+    (:mod:`casereport.render.pdf`).
     """
-    import weasyprint  # imported late: loading pango/cairo costs ~0.5 s
+    from casereport.render.pdf import ImageCache, ImageStreams, import_weasyprint
 
+    weasyprint = import_weasyprint()  # imported late: loading pango costs ~0.3 s
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
-    options = {"pdf_variant": "pdf/ua-1"}
     try:
+        images = ImageCache(ImageStreams(source.read_bytes()))
+        options = {"pdf_variant": "pdf/ua-1", "cache": images}
         html = weasyprint.HTML(filename=str(source), url_fetcher=fetcher)
         doc = place_figures(html, **options)
         stamp = _source_date()

@@ -1,0 +1,186 @@
+"""Faster WeasyPrint runs for the article's PDF, each giving the bytes WeasyPrint gives alone.
+
+* :func:`import_weasyprint`: WeasyPrint opens pango, harfbuzz and fontconfig through cffi,
+  trying several names per library; every name that is not a file name makes
+  ``ctypes.util.find_library`` run ``ldconfig`` and ``gcc`` (about 0.4 s and 0.2
+  CPU-s in child processes for the whole import). On Linux the import is done with that
+  search turned off: the names WeasyPrint tries include each library's soname, which the
+  dynamic loader finds by itself; the same libraries are loaded.
+* :func:`draft_pages`: the pages of a document laid out one at a time, so that a draft
+  can stop at the page it needs instead of laying out the whole article.
+* :class:`ImageStreams`: the PDF image data (PNG rows, Flate-compressed) of every PNG
+  embedded as a ``data:`` URI, compressed in a worker thread while the document is laid
+  out (Pillow and zlib release the GIL), and handed to WeasyPrint when it writes the
+  image (``RasterImage._get_png_data``, same function, same pixels, same bytes).
+
+The internals used here are WeasyPrint 70's; every entry point falls back to WeasyPrint's
+own path when they are missing. ``tests/test_pdf.py`` compares the PDF bytes of each
+path with those of plain WeasyPrint.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+#: ``data:`` URIs of PNG images in an HTML file (the payload is group 1)
+_PNG_DATA_URI = re.compile(rb"data:image/png;base64,([A-Za-z0-9+/=]+)")
+
+
+def import_weasyprint() -> ModuleType:
+    """``weasyprint``, imported without ``ctypes.util.find_library`` on Linux.
+
+    If a library is then not found (a system that only has it under a name the dynamic
+    loader cannot resolve), the import is done again the ordinary way.
+    """
+    if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
+        import weasyprint
+
+        return weasyprint
+    import ctypes.util
+
+    search = ctypes.util.find_library
+    ctypes.util.find_library = _no_library  # type: ignore[assignment]
+    try:
+        import weasyprint
+    except OSError:
+        for name in [m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")]:
+            del sys.modules[name]
+        ctypes.util.find_library = search
+        import weasyprint
+    finally:
+        ctypes.util.find_library = search
+    return weasyprint
+
+
+def _no_library(name: str) -> None:
+    """``ctypes.util.find_library`` that finds nothing (cffi then gives up on ``name``)."""
+    return None
+
+
+def draft_pages(html: Any, options: dict[str, Any]) -> Iterator[Any] | None:
+    """Page boxes of ``html`` (a ``weasyprint.HTML``), laid out lazily one at a time.
+
+    The same layout as ``html.render(**options).pages`` (the first pagination pass, which
+    is the only one when no content depends on later pages), without margin boxes. None
+    when WeasyPrint's internals differ from those this was written for, or when the
+    document has content that needs a second pass (``target-counter()`` and the like,
+    running elements): the caller then renders the whole document.
+    """
+    try:
+        from weasyprint import DEFAULT_OPTIONS
+        from weasyprint.css.counters import CounterStyle
+        from weasyprint.document import Document
+        from weasyprint.formatting_structure.build import build_formatting_structure
+        from weasyprint.layout import initialize_page_maker
+        from weasyprint.layout.page import make_all_pages  # noqa: F401 - used by _pages
+        from weasyprint.pdf import VARIANTS
+        from weasyprint.text.fonts import FontConfiguration
+    except ImportError:  # pragma: no cover - another WeasyPrint
+        return None
+    opts = {**DEFAULT_OPTIONS, **options}
+    if opts.get("pdf_variant"):  # as Document._render
+        _, properties = VARIANTS[opts["pdf_variant"]]
+        for key, value in tuple(opts.items()):
+            if value is None and key in properties:
+                opts[key] = properties[key]
+    font_config = FontConfiguration()
+    counter_style = CounterStyle()
+    context = Document._build_layout_context(html, font_config, counter_style, {}, opts)
+    root_box = build_formatting_structure(
+        html.etree_element,
+        context.style_for,
+        context.get_image_from_uri,
+        html.base_url,
+        context.target_collector,
+        counter_style,
+        context.footnotes,
+    )
+    if context.target_collector.counter_lookup_items:
+        return None
+    initialize_page_maker(context, root_box)
+
+    return _pages(context, root_box, html, font_config)
+
+
+def _pages(context: Any, root_box: Any, html: Any, font_config: Any) -> Iterator[Any]:
+    """Pages from WeasyPrint's page maker (``font_config`` kept alive while they are read)."""
+    from weasyprint.layout.page import make_all_pages
+
+    for page in make_all_pages(context, root_box, html, []):
+        if any(boxes for pages in context.running_elements.values() for boxes in pages.values()):
+            raise NeedsFullLayout(font_config)
+        yield page
+
+
+class NeedsFullLayout(Exception):
+    """A page's layout may depend on later pages: lay out the whole document."""
+
+
+class ImageStreams:
+    """PDF image data of the PNG ``data:`` URIs of an HTML file, made in a worker thread.
+
+    :meth:`attach` is given each image WeasyPrint loads (through its ``cache`` option,
+    :class:`ImageCache`); when WeasyPrint writes that image, it gets the data computed
+    here if the pixels are the same, else computes them itself.
+    """
+
+    def __init__(self, html_bytes: bytes) -> None:
+        self._ready: dict[tuple[str, tuple[int, int], bytes], bytes] = {}
+        self._payloads = [m.group(1) for m in _PNG_DATA_URI.finditer(html_bytes)]
+        self._thread = threading.Thread(target=self._work, name="pdf-images", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        from PIL import Image
+        from weasyprint.images import RasterImage
+
+        for payload in dict.fromkeys(self._payloads):  # each image once, in order
+            try:
+                image = Image.open(io.BytesIO(base64.b64decode(payload)))
+                if image.mode not in ("RGB", "RGBA") or "transparency" in image.info:
+                    continue  # WeasyPrint converts those first: left to it
+                parts: list[Image.Image] = [image]  # as RasterImage.get_x_object splits them
+                if image.mode == "RGBA":
+                    parts = [image.convert("RGB"), image.getchannel("A")]
+                for part in parts:
+                    self._ready[_pixels_key(part)] = RasterImage._get_png_data(part)
+            except Exception:  # noqa: BLE001, S112 - WeasyPrint encodes the image itself
+                continue
+
+    def png_data(self, pillow_image: Any) -> bytes:
+        """``RasterImage._get_png_data(pillow_image)``, computed ahead when possible."""
+        from weasyprint.images import RasterImage
+
+        self._thread.join()
+        found = self._ready.get(_pixels_key(pillow_image))
+        return found if found is not None else RasterImage._get_png_data(pillow_image)
+
+    def attach(self, image: Any) -> None:
+        """Make WeasyPrint's ``image`` take its data from here."""
+        if callable(getattr(image, "_get_png_data", None)):
+            image._get_png_data = self.png_data
+
+
+def _pixels_key(image: Any) -> tuple[str, tuple[int, int], bytes]:
+    return image.mode, image.size, hashlib.sha256(image.tobytes()).digest()
+
+
+class ImageCache(dict[Any, Any]):
+    """WeasyPrint's image cache (``cache`` option) that attaches :class:`ImageStreams`."""
+
+    def __init__(self, streams: ImageStreams) -> None:
+        super().__init__()
+        self._attach: Callable[[Any], None] = streams.attach
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if isinstance(key, str) and key.startswith("data:image/png;"):
+            self._attach(value)
+        super().__setitem__(key, value)

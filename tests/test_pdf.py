@@ -1,0 +1,180 @@
+"""The PDF export's shortcuts give the bytes plain WeasyPrint gives.
+
+A small article made here (four A4 pages of text, tables, an RGBA and an RGB PNG figure
+and a figure mentioned on the last page) is written by :func:`html_to_pdf` and by the
+same steps without any shortcut: whole-document drafts, WeasyPrint's own image encoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+
+import casereport
+from casereport.render import export, pdf
+from casereport.render.export import html_to_pdf, place_figures
+
+ROOT = Path(__file__).resolve().parents[1]
+LOREM = (
+    "Tracer uptake outside the skeleton was seen in the lungs and the stomach wall, "
+    "with a normal skeleton otherwise; the counts were measured in fixed regions. "
+)
+
+
+def _png(mode: str, size: tuple[int, int], seed: int) -> str:
+    """A PNG data URI of smooth noise (compressible, but not trivially)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    base = rng.integers(0, 255, (h // 8 + 1, w // 8 + 1, len(mode)), dtype=np.uint8)
+    pixels = np.repeat(np.repeat(base, 8, axis=0), 8, axis=1)[:h, :w].copy()
+    if mode == "RGBA":
+        pixels[..., 3] = 255
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _figure(fig_id: str, src: str, caption: str) -> str:
+    return (
+        f'<figure class="figure" id="{fig_id}"><img alt="{caption}" src="{src}" '
+        f'style="width: 100%"><figcaption>{caption}</figcaption></figure>'
+    )
+
+
+def _article(path: Path) -> Path:
+    """A four-page article: figures after their mentions, one mentioned on the last page."""
+    css = export.CSS_PATH.read_text()
+    paras = [f"<p>{LOREM * (3 + i % 4)}</p>" for i in range(14)]
+    table = (
+        '<div class="table-wrap"><table><caption>Counts</caption>'
+        + "".join(f"<tr><th>R{i}</th><td>{i * 17}</td></tr>" for i in range(8))
+        + "</table></div>"
+    )
+    body = [
+        "<h1>Shortcuts of the PDF export</h1>",
+        '<p>Figure 1 is <a href="#figure-1">here</a>.</p>',
+        *paras[:4],
+        table,
+        *paras[4:6],
+        '<p>Figure 2 is <a href="#figure-2">there</a>.</p>',
+        *paras[6:],
+        '<h2>End</h2><p>Figure 3 is <a href="#figure-3">last</a>.</p>',
+        _figure("figure-1", _png("RGBA", (640, 420), 1), "Figure 1: an RGBA image."),
+        _figure("figure-2", _png("RGB", (600, 300), 2), "Figure 2: an RGB image."),
+        _figure("figure-3", _png("RGBA", (500, 200), 3), "Figure 3: mentioned last."),
+        _figure("figure-4", _png("RGBA", (300, 120), 4), "Figure 4: never mentioned."),
+    ]
+    html = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Shortcuts</title>'
+        f"<style>{css}</style></head><body>{''.join(body)}</body></html>"
+    )
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _plain_pdf(source: Path, output: Path) -> bytes:
+    """``html_to_pdf`` without shortcuts: every draft a whole layout, no image cache."""
+    import weasyprint
+
+    html = weasyprint.HTML(
+        filename=str(source),
+        url_fetcher=weasyprint.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True),
+    )
+    options: dict[str, Any] = {"pdf_variant": "pdf/ua-1"}
+    doc = place_figures(html, **options)
+    stamp = export._source_date()
+    doc.metadata.created = stamp
+    doc.metadata.modified = stamp
+    doc.metadata.generator = f"casereport {casereport.__version__}"
+    doc.write_pdf(str(output), pdf_identifier=b"casereport-article", pdf_version="1.7", **options)
+    return output.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def article(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _article(tmp_path_factory.mktemp("pdf") / "article.html")
+
+
+def test_fast_pdf_is_byte_identical_to_plain_weasyprint(
+    article: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")
+    fast = html_to_pdf(article, tmp_path / "fast.pdf").read_bytes()
+    again = html_to_pdf(article, tmp_path / "again.pdf").read_bytes()
+    assert fast == again
+    monkeypatch.setattr(pdf, "draft_pages", lambda html, options: None)
+    assert _plain_pdf(article, tmp_path / "plain.pdf") == fast
+
+    reader = PdfReader(tmp_path / "fast.pdf")
+    assert len(reader.pages) >= 4
+    texts = [page.extract_text() for page in reader.pages]
+    mention = next(i for i, t in enumerate(texts) if "Figure 1 is" in t)
+    shown = next(i for i, t in enumerate(texts) if "Figure 1: an RGBA image" in t)
+    assert shown == mention + 1, texts
+    assert "Figure 3: mentioned last" in texts[-1]
+
+
+def test_drafts_stop_at_the_page_after_the_mention(article: Path) -> None:
+    import weasyprint
+
+    html = weasyprint.HTML(filename=str(article))
+    options = {"pdf_variant": "pdf/ua-1"}
+    whole = html.render(**options)
+    pages = pdf.draft_pages(html, options)
+    assert pages is not None
+    first = [next(pages), next(pages)]
+    for laid, page in zip(first, whole.pages, strict=False):
+        assert export._first_block(laid) is export._first_block(page._page_box)
+        assert export._links_to(laid, "figure-1") == export._links_to(page._page_box, "figure-1")
+
+
+def test_png_data_made_ahead_is_weasyprints(article: Path) -> None:
+    from weasyprint.images import RasterImage
+
+    streams = pdf.ImageStreams(article.read_bytes())
+    payloads = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", article.read_text())
+    for payload in payloads:
+        image = Image.open(io.BytesIO(base64.b64decode(payload)))
+        parts = [image.convert("RGB"), image.getchannel("A")] if image.mode == "RGBA" else [image]
+        for part in parts:
+            assert streams.png_data(part) == RasterImage._get_png_data(part)
+    assert len(streams._ready) == 7  # three RGBA images (colour, alpha) and one RGB
+    gray = Image.new("L", (3, 2), 7)  # not in the HTML: WeasyPrint's own encoding
+    assert streams.png_data(gray) == RasterImage._get_png_data(gray)
+
+
+def test_weasyprint_loads_the_same_libraries_without_the_library_search() -> None:
+    probe = (
+        "import sys\n"
+        "if sys.argv[1] == 'fast':\n"
+        "    from casereport.render.pdf import import_weasyprint; import_weasyprint()\n"
+        "else:\n"
+        "    import weasyprint\n"
+        "maps = open('/proc/self/maps').read().split()\n"
+        "print(sorted({p for p in maps if '.so' in p and any(n in p for n in "
+        "('pango', 'harfbuzz', 'fontconfig', 'gobject'))}))\n"
+    )
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux only")
+    out = [
+        subprocess.run(
+            [sys.executable, "-c", probe, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+        for mode in ("fast", "plain")
+    ]
+    assert out[0] == out[1]
+    assert "pango" in out[0]
