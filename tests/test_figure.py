@@ -29,7 +29,7 @@ from casereport.figure import (
 )
 from casereport.figure.composite import composite_files
 from casereport.figure.layout import Column, FigureLayout, check, solve
-from casereport.figure.style import LICENCE, png_to_tiff, render_all
+from casereport.figure.style import LICENCE, png_to_tiff, render_all, render_png_tiff
 from tests.support.figure_synth import CASE_YAML, SyntheticLoader, make_case_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,6 +236,8 @@ def test_formats_written_in_forked_processes_are_the_sequential_bytes(synth_case
     assert files["figure1.svg"] == sequential["svg"]
     assert files["figure1.pdf"] == sequential["pdf"]
     assert files["figure1.tif"] == png_to_tiff(sequential["png"], dpi=150)
+    assert render_png_tiff(one, dpi=150) == (sequential["png"], files["figure1.tif"])
+    assert type(one.canvas).__name__ == "FigureCanvasBase"  # the figure's canvas is back
     # several figures and formats at once, more jobs than CPUs: each the bytes of render()
     other = figure1([spec], loader=loader).fig
     jobs = [(one, "png", 60), (other, "svg", 60), (one, "pdf", 60), (other, "png", 40)] * 2

@@ -18,7 +18,7 @@ from casereport.fileio import relpath, write_atomic
 
 from .layout import FIGURE1, MM_PER_IN, FigureLayout, Placement, check, solve
 from .panels import PanelArtists, data_aspect, draw_panel
-from .style import DPI, VECTOR_IMAGE_DPI, figure_style, png_to_tiff, render, render_all
+from .style import DPI, VECTOR_IMAGE_DPI, figure_style, render, render_all, render_png_tiff
 from .supplement import figure_s1, has_figure_s1
 
 if TYPE_CHECKING:
@@ -398,14 +398,16 @@ def composite_files(
     result: Figure1, *, dpi: int = DPI, vector_image_dpi: int = VECTOR_IMAGE_DPI
 ) -> dict[str, bytes]:
     """The drawn composite as ``figure1.{png,tif,svg,pdf}`` bytes (SVG and PDF written by
-    forked processes while this one writes the PNG and TIFF: :func:`render_all`)."""
+    forked processes while this one writes the PNG and the TIFF from one Agg drawing:
+    :func:`render_all`, :func:`render_png_tiff`)."""
     fig = result.fig
-    tiff: list[bytes] = []
-    png, svg, pdf = render_all(
-        [(fig, "png", dpi), (fig, "svg", vector_image_dpi), (fig, "pdf", vector_image_dpi)],
-        then=lambda png: tiff.append(png_to_tiff(png, dpi=dpi)),
+    raster: list[tuple[bytes, bytes]] = []
+    svg, pdf = render_all(
+        [(fig, "svg", vector_image_dpi), (fig, "pdf", vector_image_dpi)],
+        here=lambda: raster.append(render_png_tiff(fig, dpi=dpi)),
     )
-    return {"figure1.png": png, "figure1.tif": tiff[0], "figure1.svg": svg, "figure1.pdf": pdf}
+    ((png, tiff),) = raster
+    return {"figure1.png": png, "figure1.tif": tiff, "figure1.svg": svg, "figure1.pdf": pdf}
 
 
 def write_files(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:

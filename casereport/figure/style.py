@@ -103,8 +103,27 @@ def render(fig: Figure, fmt: str, *, dpi: int = DPI) -> bytes:
         return buf.getvalue()
 
 
+def render_png_tiff(fig: Figure, *, dpi: int = DPI) -> tuple[bytes, bytes]:
+    """``render(fig, "png")`` and ``render(fig, "tif")``, the same bytes, from one Agg
+    drawing: the TIFF is encoded from the pixels the PNG was encoded from (the PNG is not
+    decoded again)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with figure_style():
+        old = fig.canvas
+        canvas = FigureCanvasAgg(fig)  # the figure's canvas until the PNG is written
+        try:
+            png = render(fig, "png", dpi=dpi)
+            rgba = canvas.buffer_rgba()  # what the PNG was encoded from
+            size = (int(rgba.shape[1]), int(rgba.shape[0]))
+            rgb = Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1).convert("RGB")
+        finally:
+            fig.set_canvas(old)
+    return png, _tiff(rgb, dpi=dpi)
+
+
 def render_all(
-    jobs: Sequence[tuple[Figure, str, int]], then: Callable[[bytes], object] | None = None
+    jobs: Sequence[tuple[Figure, str, int]], *, here: Callable[[], object] | None = None
 ) -> list[bytes]:
     """:func:`render` of every ``(figure, format, dpi)``, the same bytes, at once.
 
@@ -113,14 +132,14 @@ def render_all(
     without pickling them), at most one per CPU at a time, while this process renders the
     first; each child hands its bytes back in a file and leaves with ``os._exit`` (nothing
     of the parent's state, such as a kernel's sockets, is touched). Without ``os.fork``,
-    or when a child fails, the job is rendered here. ``then(first)``, if given, runs here
-    on the first job's bytes while the children work (e.g. the TIFF from the PNG).
+    or when a child fails, the job is rendered here. ``here``, if given, is what this
+    process does meanwhile instead of the first job (which then goes to a child too), e.g.
+    the PNG and TIFF of the figure the children write as SVG and PDF.
     """
-    if len(jobs) < 2 or not hasattr(os, "fork"):
-        done = [render(fig, fmt, dpi=dpi) for fig, fmt, dpi in jobs]
-        if then is not None and done:
-            then(done[0])
-        return done
+    if not hasattr(os, "fork") or len(jobs) < (1 if here is not None else 2):
+        if here is not None:
+            here()
+        return [render(fig, fmt, dpi=dpi) for fig, fmt, dpi in jobs]
     import matplotlib.backends.backend_pdf  # noqa: F401  (imported before forking)
     import matplotlib.backends.backend_svg  # noqa: F401
 
@@ -128,7 +147,7 @@ def render_all(
     limit = max(1, os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="casereport-render-") as tmp:
         running: dict[int, int] = {}  # pid -> job index
-        waiting = list(range(1, len(jobs)))
+        waiting = list(range(0 if here is not None else 1, len(jobs)))
 
         def start() -> None:
             while waiting and len(running) < limit:
@@ -148,10 +167,11 @@ def render_all(
                         return
 
         start()
-        fig, fmt, dpi = jobs[0]
-        out[0] = first = render(fig, fmt, dpi=dpi)
-        if then is not None:
-            then(first)
+        if here is not None:
+            here()
+        else:
+            fig, fmt, dpi = jobs[0]
+            out[0] = render(fig, fmt, dpi=dpi)
         while running or waiting:
             reap(block=False)
             start()
@@ -192,6 +212,11 @@ def png_to_tiff(png: bytes, *, dpi: int = DPI) -> bytes:
     """PNG bytes -> RGB TIFF bytes, LZW-compressed, resolution ``dpi``."""
     with Image.open(io.BytesIO(png)) as im:
         rgb = im.convert("RGB")
+    return _tiff(rgb, dpi=dpi)
+
+
+def _tiff(rgb: Image.Image, *, dpi: int) -> bytes:
+    """An RGB image as TIFF bytes: LZW, resolution ``dpi``, title, source and licence."""
     buf = io.BytesIO()
     info = TiffImagePlugin.ImageFileDirectory_v2()
     for tag, value in TIFF_TAGS.items():
