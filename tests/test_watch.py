@@ -10,17 +10,19 @@ behind.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from casereport.render.watch import SCRIPT_ID, served_page
+from casereport.render.watch import SCRIPT_ID, PageCache, release_memory, served_page
 from tests.support.cached_project import CASE_CELLS
 from tests.support.cached_project import dicom as _dicom
 from tests.support.nbfactory import case_yaml, make_notebook
@@ -114,6 +116,39 @@ def test_served_page_gets_script_and_escaped_error_article_file_does_not() -> No
     page = served_page(article, {"generation": 4, "error": "ValueError: <b>x</b> & y"})
     assert "ValueError: &lt;b&gt;x&lt;/b&gt; &amp; y" in page and "<b>x</b>" not in page
     assert page.index("render failed") < page.index("<p>text</p>") < page.index("<script")
+
+
+def test_page_cache_rebuilds_on_a_new_article_or_state_only(tmp_path: Path) -> None:
+    article = tmp_path / "article.html"
+    article.write_text("<html><body><p>one</p></body></html>", encoding="utf-8")
+    pages = PageCache(article)
+    state = {"generation": 1, "error": None}
+    first = pages.page(state)
+    assert first == served_page(article.read_text(), state).encode()
+    assert pages.page(dict(state)) is first  # same file, same state: the same bytes
+    new = tmp_path / "new.html"
+    new.write_text("<html><body><p>two</p></body></html>", encoding="utf-8")
+    os.replace(new, article)  # as the render publishes it: a new inode
+    assert b"<p>two</p>" in pages.page(state)
+    failed = {"generation": 2, "error": "ValueError: x"}
+    assert pages.page(failed) == served_page(article.read_text(), failed).encode()
+    article.unlink()
+    assert b"No article yet" in pages.page(failed)
+
+
+def test_release_memory_collects_cycles() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    gc.disable()
+    try:
+        ref = weakref.ref(Node())
+        assert ref() is not None  # a cycle: only the collector frees it
+        release_memory()
+        assert ref() is None
+    finally:
+        gc.enable()
 
 
 @pytest.mark.slow
