@@ -12,6 +12,7 @@ import io
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +110,15 @@ def test_fast_pdf_is_byte_identical_to_plain_weasyprint(
     article: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")
-    fast = html_to_pdf(article, tmp_path / "fast.pdf").read_bytes()
-    again = html_to_pdf(article, tmp_path / "again.pdf").read_bytes()
+    fonts = tmp_path / "fonts"
+    fast = html_to_pdf(article, tmp_path / "fast.pdf", font_cache=fonts).read_bytes()
+    stored = {p: p.stat().st_mtime_ns for p in fonts.glob("*.ttf")}
+    assert len(stored) >= 3  # serif, sans and sans bold at least
+    time.sleep(0.01)
+    again = html_to_pdf(article, tmp_path / "again.pdf", font_cache=fonts).read_bytes()
     assert fast == again
+    assert all(p.stat().st_mtime_ns > t for p, t in stored.items())  # read back, not redone
+    assert html_to_pdf(article, tmp_path / "nocache.pdf").read_bytes() == fast
     monkeypatch.setattr(pdf, "draft_pages", lambda html, options: None)
     assert _plain_pdf(article, tmp_path / "plain.pdf") == fast
 

@@ -350,16 +350,17 @@ def _draft_anchor(html: Any, target: str, options: dict[str, Any]) -> Any:
     return None
 
 
-def html_to_pdf(source: Path, output: Path) -> Path:
+def html_to_pdf(source: Path, output: Path, *, font_cache: Path | None = None) -> Path:
     """Render ``source`` HTML to a tagged (PDF/UA-1) A4 PDF with WeasyPrint.
 
     No network; fixed metadata (title, authors, language and keywords come from the
     HTML's ``<title>``, ``<meta>`` and ``lang``); figures float to the top of the page
     after their first mention (:func:`place_figures`). The embedded PNG images are
-    compressed for the PDF in a worker thread while the pages are laid out
+    compressed for the PDF in a worker thread while the pages are laid out; font subsets
+    are kept in the folder ``font_cache`` (if given) and reused by later renders
     (:mod:`casereport.render.pdf`).
     """
-    from casereport.render.pdf import ImageCache, ImageStreams, import_weasyprint
+    from casereport.render.pdf import FontSubsets, ImageCache, ImageStreams, import_weasyprint
 
     weasyprint = import_weasyprint()  # imported late: loading pango costs ~0.3 s
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
@@ -372,6 +373,8 @@ def html_to_pdf(source: Path, output: Path) -> Path:
         doc.metadata.created = stamp
         doc.metadata.modified = stamp
         doc.metadata.generator = f"casereport {casereport.__version__}"
+        if font_cache is not None:
+            doc.fonts = FontSubsets(font_cache)
         output.parent.mkdir(parents=True, exist_ok=True)
         doc.write_pdf(
             str(output), pdf_identifier=b"casereport-article", pdf_version="1.7", **options

@@ -12,6 +12,8 @@
   embedded as a ``data:`` URI, compressed in a worker thread while the document is laid
   out (Pillow and zlib release the GIL), and handed to WeasyPrint when it writes the
   image (``RasterImage._get_png_data``, same function, same pixels, same bytes).
+* :class:`FontSubsets`: font subsets made by fontTools kept in a folder
+  (``build/cache/fonts``) by font file and glyph set, and read back by later renders.
 
 The internals used here are WeasyPrint 70's; every entry point falls back to WeasyPrint's
 own path when they are missing. ``tests/test_pdf.py`` compares the PDF bytes of each
@@ -21,12 +23,15 @@ path with those of plain WeasyPrint.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
+import os
 import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -184,3 +189,68 @@ class ImageCache(dict[Any, Any]):
         if isinstance(key, str) and key.startswith("data:image/png;"):
             self._attach(value)
         super().__setitem__(key, value)
+
+
+#: font subsets kept in a :class:`FontSubsets` folder (least recently used removed first)
+MAX_FONT_SUBSETS = 64
+
+
+class FontSubsets(dict[Any, Any]):
+    """``Document.fonts`` of WeasyPrint that reuses font subsets made by earlier renders.
+
+    Subsetting a font with fontTools costs about 0.2 CPU-s (five fonts in the article);
+    an edit of the text rarely changes the glyphs a font needs. Each subset is stored in
+    ``folder`` under the SHA-256 of the font file, its index, the glyph ids, the options
+    and the fontTools and WeasyPrint versions, and read back instead of subsetting again:
+    the bytes are those fontTools writes. Subsetting by HarfBuzz is left as it is.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if callable(getattr(value, "_fonttools_subset", None)):
+            value._fonttools_subset = functools.partial(self._subset, value)
+        super().__setitem__(key, value)
+
+    def _subset(self, font: Any, to_unicode: dict[int, Any], hinting: bool) -> None:
+        from importlib.metadata import version
+
+        from weasyprint.pdf.fonts import Font
+
+        digest = hashlib.sha256()
+        for part in (
+            f"{version('fonttools')} {version('weasyprint')} {font.index} {bool(hinting)} "
+            f"{bool(font.missing)} {sorted(to_unicode)}".encode(),
+            font.file_content,
+        ):
+            digest.update(hashlib.sha256(part).digest())
+        stored = self.folder / f"{digest.hexdigest()}.ttf"
+        try:
+            font.file_content = stored.read_bytes()
+            os.utime(stored)
+            return
+        except OSError:
+            pass
+        Font._fonttools_subset(font, to_unicode, hinting)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = stored.with_name(f".{stored.name}.{os.getpid()}")
+            tmp.write_bytes(font.file_content)
+            os.replace(tmp, stored)
+            _evict(self.folder, MAX_FONT_SUBSETS)
+        except OSError:  # a read-only cache: the subset is simply not kept
+            pass
+
+
+def _evict(folder: Path, keep: int) -> None:
+    """Remove the least recently used ``*.ttf`` of ``folder`` beyond ``keep``."""
+    stamped = []
+    for path in folder.glob("*.ttf"):
+        try:
+            stamped.append((path.stat().st_mtime_ns, path.name))
+        except OSError:  # removed meanwhile by another render
+            continue
+    for _, name in sorted(stamped, reverse=True)[keep:]:
+        (folder / name).unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -404,12 +404,49 @@ class Steps:
             notebook_to_html(article.output, html, with_code=opts.with_code, banner=opts.banner)
         self.note(StepRecord("html", False, time.perf_counter() - t0, key))
         if not opts.html_only:
+            # the JATS (mostly pandoc, a child process) is written while WeasyPrint runs
+            jats = _Beside(
+                lambda: write_jats(html, self.stage / JATS_NAME, read_meta(citation), figure_files)
+            )
             t1 = time.perf_counter()
-            with self.progress.working("pdf"):
-                html_to_pdf(html, self.stage / "article.pdf")
+            try:
+                with self.progress.working("pdf"):
+                    fonts = self.cache.folder / "fonts" if opts.use_cache else None
+                    html_to_pdf(html, self.stage / "article.pdf", font_cache=fonts)
+            except BaseException:
+                jats.wait()  # the PDF's error is the one reported
+                raise
             self.note(StepRecord("pdf", False, time.perf_counter() - t1, key))
-            t2 = time.perf_counter()
-            with self.progress.working("jats"):
-                write_jats(html, self.stage / JATS_NAME, read_meta(citation), figure_files)
-            self.note(StepRecord("jats", False, time.perf_counter() - t2, key))
+            self.note(StepRecord("jats", False, jats.join(), key))
         self.cache.store_export(key, [self.stage / n for n in names])
+
+
+class _Beside:
+    """``work`` run in a thread beside the caller's own work; :meth:`join` returns its
+    wall time (s) or raises its error."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], object]) -> None:
+        t0 = time.perf_counter()
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by join
+            self.error = exc
+        finally:
+            self.seconds = time.perf_counter() - t0
+
+    def wait(self) -> None:
+        """Wait for ``work`` to end, whatever its outcome."""
+        self._thread.join()
+
+    def join(self) -> float:
+        """Wait for ``work``; its wall time, or its error raised here."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.seconds

@@ -66,7 +66,7 @@ ERROR_ID = "casereport-watch-error"
 PDF_WORK = ".watch-pdf"
 _PDF_CODE = (
     "import sys\nfrom pathlib import Path\nfrom casereport.render.export import html_to_pdf\n"
-    "html_to_pdf(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+    "html_to_pdf(Path(sys.argv[1]), Path(sys.argv[2]), font_cache=Path(sys.argv[3]))\n"
 )
 _SCRIPT = """<script id="{id}">
 (function () {{
@@ -371,7 +371,14 @@ class PdfJob:
         self.t0 = time.perf_counter()
         self._log = open(self.work / "stderr.txt", "wb")  # noqa: SIM115 - closed in finish
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _PDF_CODE, str(source), str(self.work / "article.pdf")],
+            [
+                sys.executable,
+                "-c",
+                _PDF_CODE,
+                str(source),
+                str(self.work / "article.pdf"),
+                str(opts.build_dir / "cache" / "fonts"),
+            ],
             cwd=opts.root,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
