@@ -3,10 +3,12 @@ re-executes only the runs that read the part of the file it changed, and the out
 equal, byte for byte, those of a render that executes everything (``--no-cache``).
 
 One session on a project copy (``notebooks/``, ``data/``, a frozen copy of the package
-and ``render.py``): a caption edit
-(only the article), an alt-text edit (the case showing it, the figure's sidecars, the
-article), an arrow moved (the case drawing it, the figure, the article). The figure run
-draws only the panel whose arrow moved, and Figure 1 (its panel cache).
+and ``render.py``): a caption edit (no notebook executes: the article shows captions
+verbatim, so the new text is spliced into its cached run; the HTML is exported), an
+alt-text edit (the case showing it, the figure's sidecars, the article), an arrow moved
+(the case drawing it, the figure, the article), a caption again (spliced into the run the
+arrow edit executed: what the final comparison checks). The figure run draws only the
+panel whose arrow moved, and Figure 1 (its panel cache).
 """
 
 from __future__ import annotations
@@ -87,10 +89,10 @@ def test_case_file_edits_rerun_only_what_read_them(tmp_path: Path) -> None:
         assert watch.state()["error"] is None, watch.state()["error"]
         assert ran_steps(project) >= {"figure", "case A", "case B", "article", "html"}
 
-        # a caption: only the article reads it
+        # a caption: only the article reads it, and shows it verbatim: spliced, not executed
         _append(yaml_a, "caption", "Caption edited once.")
         watch.page_after("Caption edited once.")
-        assert ran_steps(project) == {"article", "html"}
+        assert ran_steps(project) == {"html"}
 
         # an alt text: case A shows it, the figure's sidecars hold it (nothing redrawn)
         _append(yaml_a, "alt", "Alt text edited once.", nth=1)
@@ -105,6 +107,11 @@ def test_case_file_edits_rerun_only_what_read_them(tmp_path: Path) -> None:
         assert watch.state()["error"] is None, watch.state()["error"]
         assert ran_steps(project) == {"case B", "figure", "article", "html"}
         assert _redrawn(project) == ["B1", "figure1"]  # one panel, then the composite
+
+        # a caption of case B with characters HTML escapes, into the run just executed
+        _append(yaml_b, "caption", "Edited, uptake < 2 & 'mild'.", nth=1)
+        watch.page_after("Edited, uptake &lt; 2 &amp;")
+        assert ran_steps(project) == {"html"}
     finally:
         status = watch.interrupt()
     assert status == 0, watch.output()

@@ -12,8 +12,9 @@ run that never read it. The facets:
   the list (their names, ``annotations[i]``, depend on them); recorded by
   :meth:`CaseSpec.annotations_for` and :attr:`CaseSpec.annotations`.
 
-:func:`facet_digests` gives the digest of every facet of a file; a file that does not
-parse or validate has none, so every run that read any part of it is out of date.
+:func:`facet_digests` gives the digest of every facet of a file (:func:`facet_values` the
+values); a file that does not parse or validate has none, so every run that read any part
+of it is out of date.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ CORE = "core"
 PANEL_FACETS = ("caption", "alt", "annotations")
 
 
-def _digest(value: Any) -> str:
+def digest(value: Any) -> str:
+    """SHA-256 of a facet's value (canonical JSON)."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -53,12 +55,11 @@ def split(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def facet_digests(path: str | Path) -> dict[str, str] | None:
-    """SHA-256 of every facet of case file ``path`` (``None`` when the file cannot be read
-    or is not a valid case file: nothing recorded from it is then current).
+def facet_values(path: str | Path) -> dict[str, Any] | None:
+    """Every facet of case file ``path`` as parsed (``{facet name: value}``; ``None`` when
+    the file cannot be read or is not a valid case file).
 
-    The values hashed are the parsed YAML (comments and layout are not part of any facet);
-    validation is the schema check of :func:`casereport.case.read_case` (no images).
+    Validation is the schema check of :func:`casereport.case.read_case` (no images).
     """
     from .parse import parse_case, read_yaml
 
@@ -68,7 +69,25 @@ def facet_digests(path: str | Path) -> dict[str, str] | None:
         parse_case(path, data)
     except (CaseReportError, OSError):
         return None
-    return {name: _digest(value) for name, value in split(data).items()}
+    return split(data)
 
 
-__all__ = ["CORE", "PANEL_FACETS", "facet_digests", "split"]
+def facet_digests(path: str | Path) -> dict[str, str] | None:
+    """SHA-256 of every facet of case file ``path`` (``None`` when the file cannot be read
+    or is not a valid case file: nothing recorded from it is then current).
+
+    The values hashed are the parsed YAML (comments and layout are not part of any facet).
+    """
+    values = facet_values(path)
+    if values is None:
+        return None
+    return {name: digest(value) for name, value in values.items()}
+
+
+def facet_kind(facet: str) -> str:
+    """``"caption"`` for ``panels.A1.caption`` (the last part of a panel facet's name);
+    ``core`` for the core facet."""
+    return facet.rsplit(".", 1)[-1] if facet.startswith("panels.") else facet
+
+
+__all__ = ["CORE", "PANEL_FACETS", "digest", "facet_digests", "facet_kind", "facet_values", "split"]

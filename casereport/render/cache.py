@@ -2,7 +2,8 @@
 
 Layout::
 
-    cache/runs/<static key>/<entry>/meta.json     inputs read (path -> sha256), folder listings
+    cache/runs/<static key>/<entry>/meta.json     inputs read (path -> sha256), folder listings,
+                                                  values of facets shown verbatim
                                     notebook.ipynb the executed, scrubbed notebook
                                     outputs/       what the run wrote (its output_dir / figures)
     cache/exports/<key>/article.html, article.pdf
@@ -15,7 +16,10 @@ reads are only known afterwards (recorded in ``inputs.json``), so one static key
 several entries; an entry is reused when every recorded input still has its hash and the
 watched folders hold the same files. An input is a file (its SHA-256) or a facet of a
 case file (``data/A/case.yaml#panels.A1.caption``: the digest of that part, see
-:mod:`casereport.case.facets`).
+:mod:`casereport.case.facets`). An entry may also hold the values of facets its notebook
+shows verbatim (``meta.json`` ``values``), so that an edit of one is spliced into the
+stored run instead of executing it (:meth:`RunCache.lookup_near`,
+:func:`casereport.render.prose.splice_facets`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +89,38 @@ class RunCache:
             if self._still_valid(meta):
                 return CacheEntry(entry, meta)
         return None
+
+    def lookup_near(
+        self, static_key: str, spliceable: Callable[[str], bool]
+    ) -> tuple[CacheEntry, list[str]] | None:
+        """A stored entry for ``static_key`` whose recorded inputs are unchanged except
+        some that ``spliceable`` accepts and whose recorded value the entry holds
+        (``meta["values"]``); the entry and those changed inputs. ``None`` when there is
+        none (or an entry is wholly valid: :meth:`lookup` finds it)."""
+        base = self.folder / "runs" / static_key
+        if not base.is_dir():
+            return None
+        for entry in sorted(p for p in base.iterdir() if not p.name.startswith(".")):
+            try:
+                meta = json.loads((entry / "meta.json").read_text())
+            except (OSError, ValueError):
+                continue
+            values = meta.get("values", {})
+            changed = self._changed(meta)
+            if changed and all(rel in values and spliceable(rel) for rel in changed):
+                return CacheEntry(entry, meta), changed
+        return None
+
+    def _changed(self, meta: dict[str, Any]) -> list[str] | None:
+        """Recorded inputs whose digest changed; ``None`` when a listing changed."""
+        for rel, listing in meta.get("listings", {}).items():
+            if folder_listing(self.root / rel, self.root) != listing:
+                return None
+        return [
+            rel
+            for rel, sha in meta.get("inputs", {}).items()
+            if self.hasher.input_digest(self.root / rel) != sha
+        ]
 
     def _still_valid(self, meta: dict[str, Any]) -> bool:
         for rel, sha in meta.get("inputs", {}).items():

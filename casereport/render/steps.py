@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from casereport.errors import RenderError
 from casereport.fileio import relpath
+from casereport.record import split_facet
 from casereport.render.cache import RunCache, folder_listing
 from casereport.render.execute import Kernel, NotebookRun, execute, kernel_env
 from casereport.render.hashing import (
@@ -41,7 +42,7 @@ from casereport.render.plan import (
     panel_cache_dir,
 )
 from casereport.render.progress import Progress, Verbosity
-from casereport.render.prose import code_digest, splice_prose
+from casereport.render.prose import code_digest, splice_facets, splice_prose, verbatim_facets
 from casereport.render.publish import record_kernel_pid, stop_orphans
 
 if TYPE_CHECKING:
@@ -76,6 +77,10 @@ class Step:
             edits do not re-execute it, see :mod:`casereport.render.prose`).
         panel_cache: the figure run's panel cache (emptied first by ``--no-cache``; its
             ``last-run.json`` says which panels the run drew).
+        verbatim: kinds of case-file facets the notebook shows verbatim only (its
+            ``metadata.casereport.verbatim_facets``): their values are kept with the run,
+            and an edit of one is spliced into a reused run
+            (:func:`~casereport.render.prose.splice_facets`).
     """
 
     name: str
@@ -87,6 +92,7 @@ class Step:
     listed: Path | None = None
     prose: Path | None = None
     panel_cache: Path | None = None
+    verbatim: tuple[str, ...] = ()
 
 
 def _redrawn(panel_cache: Path | None) -> tuple[str, ...] | None:
@@ -247,6 +253,7 @@ class Steps:
             fallback=self.opts.data_dir,
             watched=(self.opts.data_dir,),
             prose=run.source,
+            verbatim=verbatim_facets(run.source),
         )
 
     # ---------------------------------------------------------------- execute or reuse
@@ -256,13 +263,74 @@ class Steps:
             return False
         t0 = time.perf_counter()
         entry = self.cache.lookup(step.key)
-        if entry is None:
-            return False
-        RunCache.restore(entry, step.run.output, step.outputs)
+        if entry is not None:
+            RunCache.restore(entry, step.run.output, step.outputs)
+            inputs = dict(entry.meta.get("inputs", {}))
+        else:
+            spliced = self._reuse_spliced(step) if step.verbatim else None
+            if spliced is None:
+                return False
+            inputs = spliced
         if step.prose is not None:
             splice_prose(step.run.output, step.prose)
-        self._done(step, dict(entry.meta.get("inputs", {})), True, t0)
+        self._done(step, inputs, True, t0)
         return True
+
+    def _verbatim(self, step: Step, rel: str) -> bool:
+        """Whether recorded input ``rel`` is a case-file facet ``step`` shows verbatim."""
+        from casereport.case.facets import facet_kind
+
+        _, facet = split_facet(rel)
+        return facet is not None and facet_kind(facet) in step.verbatim
+
+    def _values(self, step: Step, inputs: dict[str, str]) -> dict[str, Any]:
+        """The current value of every input of ``inputs`` that ``step`` shows verbatim
+        (kept only when its digest is the recorded one)."""
+        from casereport.case.facets import digest as facet_digest
+        from casereport.case.facets import facet_values
+
+        parsed: dict[str, dict[str, Any] | None] = {}
+        out: dict[str, Any] = {}
+        for rel in sorted(inputs):
+            if not self._verbatim(step, rel):
+                continue
+            path, facet = split_facet(rel)
+            if path not in parsed:
+                parsed[path] = facet_values(self.opts.root / path)
+            values = parsed[path] or {}
+            if facet in values and facet_digest(values[facet]) == inputs[rel]:
+                out[rel] = values[facet]
+        return out
+
+    def _reuse_spliced(self, step: Step) -> dict[str, str] | None:
+        """Restore a stored run of ``step`` whose only changed inputs are facets it shows
+        verbatim, with the new text spliced in (see
+        :func:`~casereport.render.prose.splice_facets`), and store it as a new entry; its
+        inputs. ``None`` when there is no such run or the text cannot be spliced (then
+        the run is executed, and overwrites what was restored)."""
+        near = self.cache.lookup_near(step.key, lambda rel: self._verbatim(step, rel))
+        if near is None:
+            return None
+        entry, changed = near
+        inputs = dict(entry.meta["inputs"])
+        for rel in changed:
+            digest = self.hasher.input_digest(self.opts.root / rel)
+            if digest is None:
+                return None
+            inputs[rel] = digest
+        old = entry.meta["values"]
+        values = {**old, **self._values(step, inputs)}
+        if not all(isinstance(old[r], str) and isinstance(values.get(r), str) for r in changed):
+            return None
+        RunCache.restore(entry, step.run.output, step.outputs)
+        try:
+            splice_facets(step.run.output, {r: (old[r], values[r]) for r in changed})
+        except ValueError:
+            return None
+        listings = entry.meta.get("listings", {})
+        extra = {"values": values}
+        self.cache.store(step.key, step.run.output, step.outputs, inputs, listings, extra)
+        return inputs
 
     def execute(self, step: Step, kernel: Kernel | None = None) -> None:
         """Execute ``step`` (on ``kernel`` if given), record its inputs, store it."""
@@ -282,7 +350,15 @@ class Steps:
         listings = {
             relpath(f, self.opts.root): folder_listing(f, self.opts.root) for f in step.watched
         }
-        self.cache.store(step.key, step.run.output, step.outputs, inputs, listings)
+        values = self._values(step, inputs) if step.verbatim else {}
+        self.cache.store(
+            step.key,
+            step.run.output,
+            step.outputs,
+            inputs,
+            listings,
+            extra={"values": values} if values else None,
+        )
         self._done(step, inputs, False, t0, redrawn=_redrawn(step.panel_cache))
 
     def _done(
