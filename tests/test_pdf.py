@@ -185,3 +185,24 @@ def test_weasyprint_loads_the_same_libraries_without_the_library_search() -> Non
     ]
     assert out[0] == out[1]
     assert "pango" in out[0]
+
+
+def test_html_parsed_without_payloads_is_the_same_tree(article: Path, tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    import weasyprint
+
+    download = base64.b64encode(b'{"a": 1}' * 400).decode()
+    page = article.read_text().replace(
+        "<h2>End</h2>",
+        f'<h2>End</h2><a download="x.json" href="data:application/json;'
+        f'charset=utf-8;base64,{download}">JSON</a><img alt="" src=\'data:image/png;base64,'
+        f"{download}'>",
+    )
+    source = tmp_path / "page.html"
+    source.write_text(page, encoding="utf-8")
+    whole = weasyprint.HTML(filename=str(source))
+    light = pdf.parse_html(weasyprint, source, source.read_bytes(), None)
+    assert light.base_url == whole.base_url
+    assert ET.tostring(light.etree_element) == ET.tostring(whole.etree_element)
+    assert len(pdf._LONG_DATA_ATTR.findall(source.read_bytes())) == 5  # not the '-quoted one

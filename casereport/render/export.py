@@ -360,14 +360,21 @@ def html_to_pdf(source: Path, output: Path, *, font_cache: Path | None = None) -
     are kept in the folder ``font_cache`` (if given) and reused by later renders
     (:mod:`casereport.render.pdf`).
     """
-    from casereport.render.pdf import FontSubsets, ImageCache, ImageStreams, import_weasyprint
+    from casereport.render.pdf import (
+        FontSubsets,
+        ImageCache,
+        ImageStreams,
+        import_weasyprint,
+        parse_html,
+    )
 
     weasyprint = import_weasyprint()  # imported late: loading pango costs ~0.3 s
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
     try:
-        images = ImageCache(ImageStreams(source.read_bytes()))
+        data = source.read_bytes()
+        images = ImageCache(ImageStreams(data))
         options = {"pdf_variant": "pdf/ua-1", "cache": images}
-        html = weasyprint.HTML(filename=str(source), url_fetcher=fetcher)
+        html = parse_html(weasyprint, source, data, fetcher)
         doc = place_figures(html, **options)
         stamp = _source_date()
         doc.metadata.created = stamp
