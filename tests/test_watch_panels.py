@@ -101,6 +101,7 @@ def test_case_file_edits_rerun_only_what_read_them(tmp_path: Path) -> None:
         assert _redrawn(project) == []
 
         # an arrow of case B: case B draws its panels, the figure draws Figure 1
+        watch.wait(lambda: not watch.state()["busy"])  # the page is out before the state moves
         generation = watch.state()["generation"]
         _move_arrow(yaml_b, 1.0)
         watch.wait(lambda: watch.state()["generation"] > generation and not watch.state()["busy"])
