@@ -39,12 +39,20 @@ if _cr_used and "casereport.record" in _cr_sys.modules:
 _VOLATILE_CELL_KEYS = ("papermill", "execution")
 
 
+#: thread counts of the BLAS libraries numpy and SciPy may use, for the kernels (unless
+#: set already): the render runs one kernel per CPU, and a kernel's linear algebra is small
+#: (coordinate maps of a few million (3, 3) products), so a BLAS thread per CPU only
+#: competes with the other kernels and spins while idle; one thread gives the same values
+KERNEL_THREADS = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def kernel_env(derived: Path | None = None) -> dict[str, str]:
-    """Environment of a kernel: this process's, with the inline matplotlib backend and,
-    when given, the folder of the derived-data cache (:mod:`casereport.io.memo`)."""
+    """Environment of a kernel: this process's, with the inline matplotlib backend, one
+    BLAS thread (:data:`KERNEL_THREADS`, unless set) and, when given, the folder of the
+    derived-data cache (:mod:`casereport.io.memo`)."""
     from casereport.io.memo import ENV
 
-    env = dict(os.environ)
+    env = {**KERNEL_THREADS, **os.environ}
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     if derived is not None and env.get(ENV) != "0":  # 0: the render shares no derived data
         env[ENV] = str(derived.resolve())
