@@ -175,6 +175,28 @@ def test_no_source_and_the_default_source_are_one_study(
     assert memo.stats() == {"hit": before["hit"] + 1, "miss": before["miss"] + 1}
 
 
+@pytest.mark.skipif(not (DATA / "C" / "spect").is_dir(), reason="no data/")
+def test_a_decoded_study_is_identified_by_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A study read through the derived cache is not hashed again as an argument of a
+    derived value: its digest comes from its key, the same for the copy another process
+    reads back."""
+    from casereport.case import studies
+
+    monkeypatch.setenv(memo.ENV, str(tmp_path / "derived"))
+    spect = DATA / "C" / "spect" / "spect.dcm"
+    studies._CACHE.clear()
+    memo._MEMORY.clear()
+    first = studies.load_study(spect, "NM")
+    studies._CACHE.clear()
+    memo._MEMORY.clear()  # as if in another process
+    again = studies.load_study(spect, "NM")
+    assert again is not first
+    assert memo.digest_value(again) == memo.digest_value(first)
+    assert memo.digest_value(first).startswith("value-of:")
+
+
 CASE_CELLS = [
     ("code", 'case_id = "A"\ndata_dir = "data"\noutput_dir = "out"', ["parameters"]),
     (

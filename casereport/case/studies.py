@@ -90,6 +90,7 @@ def _read_shared(path: Path, modality: str | None, source: Source | None) -> Stu
         lambda: read_study(path, modality, source),
         key=[str(path.resolve()), modality, source],
         files=files,
+        value_digest=True,
     )
 
 

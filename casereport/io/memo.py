@@ -283,7 +283,26 @@ def _load(path: Path, folder: Path) -> tuple[bool, Any, tuple[str, ...]]:
     return True, entry["value"], tuple(read)
 
 
-def cached(name: str, compute: Callable[[], T], *, key: Any, files: Iterable[Path] = ()) -> T:
+def _remember_digest(obj: Any, sha: str) -> None:
+    """Let :func:`digest_value` of ``obj`` (a frozen dataclass) be ``sha`` from now on."""
+    if not (dataclasses.is_dataclass(obj) and type(obj).__dataclass_params__.frozen):  # type: ignore[union-attr]
+        return
+    try:
+        ref = weakref.ref(obj)
+    except TypeError:
+        return
+    with _LOCK:
+        _DIGESTS[id(obj)] = (ref, sha)
+
+
+def cached(
+    name: str,
+    compute: Callable[[], T],
+    *,
+    key: Any,
+    files: Iterable[Path] = (),
+    value_digest: bool = False,
+) -> T:
     """``compute()``, through the cache when ``CASEREPORT_DERIVED_CACHE`` is set.
 
     Args:
@@ -292,6 +311,10 @@ def cached(name: str, compute: Callable[[], T], *, key: Any, files: Iterable[Pat
         key: its arguments (see :func:`digest_value`).
         files: input files whose content the value depends on (path and SHA-256 join
             the key; a missing file makes the call uncached).
+        value_digest: the value (a frozen dataclass) is identified by this key from now
+            on: :func:`digest_value` of it is derived from the key instead of hashing its
+            arrays (a decoded study is a function of its files: the same key in every
+            process gives the same digest, so values computed from it are shared alike).
     """
     folder = cache_dir()
     if folder is None:
@@ -309,6 +332,8 @@ def cached(name: str, compute: Callable[[], T], *, key: Any, files: Iterable[Pat
         for p in known[1]:
             record_read(p)
         value: T = known[0]
+        if value_digest:
+            _remember_digest(value, f"value-of:{digest}")
         return value
     path = folder / package_digest()[:16] / digest[:2] / f"{digest}.pkl"
     with _KeyLock(path.with_suffix(".lock")):
@@ -331,6 +356,8 @@ def cached(name: str, compute: Callable[[], T], *, key: Any, files: Iterable[Pat
         if len(_MEMORY) >= _MEMORY_SIZE:
             _MEMORY.clear()
         _MEMORY[digest] = (value, files_read)
+    if value_digest:
+        _remember_digest(value, f"value-of:{digest}")
     return value
 
 
