@@ -22,7 +22,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from casereport.render.watch import SCRIPT_ID, PageCache, release_memory, served_page
+from casereport.render.watch import (
+    SCRIPT_ID,
+    PageCache,
+    map_large_blocks,
+    release_memory,
+    served_page,
+)
 from tests.support.cached_project import CASE_CELLS
 from tests.support.cached_project import dicom as _dicom
 from tests.support.nbfactory import case_yaml, make_notebook
@@ -149,6 +155,14 @@ def test_release_memory_collects_cycles() -> None:
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_map_large_blocks_is_taken_by_glibc() -> None:
+    import ctypes
+
+    if not hasattr(ctypes.CDLL(None), "mallopt"):
+        pytest.skip("not glibc")
+    assert map_large_blocks() is True
 
 
 @pytest.mark.slow
