@@ -584,6 +584,26 @@ def ct_volume(out: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
     return vol, np.array([float(d.ImagePositionPatient[2]) for d in dss])
 
 
+def side_sections(mask: np.ndarray, x: np.ndarray, off_midline_mm: float = 0.0) -> list[int]:
+    """Sections (connected parts of at least 5 pixels; a plane grazing a rib's edge cuts a
+    sliver of one or two) per side (patient right, left) of a 2-D ``mask`` with columns at
+    patient ``x`` (mm), counting only those centred more than ``off_midline_mm`` from the
+    midline."""
+    from scipy import ndimage
+
+    out = []
+    for side in (x < 0, x > 0):
+        parts, n = ndimage.label(mask & side[None, :])
+        if n == 0:
+            out.append(0)
+            continue
+        idx = np.arange(1, n + 1)
+        size = ndimage.sum_labels(np.ones(mask.shape), parts, idx)
+        xc = ndimage.mean(np.broadcast_to(x[None, :], mask.shape), parts, idx)
+        out.append(int(np.sum((size >= 5) & (np.abs(xc) > off_midline_mm))))
+    return out
+
+
 def chest_wall_bone_counts(sl: np.ndarray, x: np.ndarray, px_mm: float) -> list[int]:
     """Bone sections (HU > 200, at least 5 pixels) per side (patient right, left) on a CT
     slice, within 12 mm outside the lung fields and more than 30 mm from the midline (not
@@ -617,6 +637,13 @@ def ct_grid_of(result: dict, key: str):
 
     t = result["truth"][key]["ct"]
     return Grid(tuple(t["origin_mm"]), tuple(t["spacing_mm"]), tuple(t["shape"]))
+
+
+def grid_slice(grid, z_mm: float):
+    """The one-slice grid of ``grid`` at height ``z_mm``."""
+    from casereport.synth.grid import Grid
+
+    return Grid((grid.origin_mm[0], grid.origin_mm[1], z_mm), grid.spacing_mm, (1, *grid.shape[1:]))
 
 
 def structure(body, grid, *prefixes: str) -> np.ndarray:
@@ -668,24 +695,48 @@ def test_ct_ribs_vertebra_scapula_and_table(synth_out, key):
     carina = result["truth"][key]["landmarks_lps_mm"]["carina"]
     x = grid.axis(0)
     ribs = structure(body, grid, "rib ", "costal cartilage", "costochondral")
-    bony = structure(body, grid, "rib ", "costochondral")
-    counts, on_ct = {}, {}
+    counts, on_ct, twice = {}, {}, {}
     for dz in (0.0, -40.0, -70.0):
         kk = int(np.argmin(abs(z - carina[2] - dz)))
-        counts[dz] = [ndimage.label(ribs[kk] & side[None, :])[1] for side in (x < 0, x > 0)]
-        want = [ndimage.label(bony[kk] & side[None, :])[1] for side in (x < 0, x > 0)]
+        counts[dz] = side_sections(ribs[kk], x)
+        # The CT slice averages two sub-slices a quarter of its thickness either side of
+        # its centre: the bone it can show is the bone in either.
+        quarter = grid.spacing_mm[2] / 4.0
+        bony = np.logical_or.reduce(
+            [
+                structure(body, grid_slice(grid, float(z[kk]) + d), "rib ", "costochondral")[0]
+                for d in (-quarter, quarter)
+            ]
+        )
+        want = side_sections(bony, x, off_midline_mm=30.0)
         on_ct[dz] = (want, chest_wall_bone_counts(vol[kk], x, grid.spacing_mm[0]))
-    # Oblique ribs: each slice cuts every rib whose course spans its height once (an
-    # anterior end lies about four vertebral levels below its head) plus the cartilages
-    # climbing to the sternum: 5-8 cross-sections per side, as on a real chest CT.
-    assert all(5 <= n <= 8 for v in counts.values() for n in v), (key, counts)
+        # Ribs the slice cuts at two or more places on the right side.
+        one = grid_slice(grid, float(z[kk]))
+        twice[dz] = [
+            n
+            for n in range(1, 13)
+            if side_sections(
+                structure(body, one, f"rib {n} -1 ", f"costal cartilage {n} -1 ")[0], x
+            )[0]
+            >= 2
+        ]
+    # Each rib climbs from its head to its angle, falls round the side of the chest to an
+    # anterior end about five vertebral levels below its head, and its cartilage climbs
+    # back to the sternum: one slice cuts the ribs spanning its height, some of them twice
+    # (near the spine and at the side, or at the side and as cartilage). Sections of at
+    # least 5 pixels per side: 8-12 at mid-chest; at the carina, near the top of the cage
+    # where the first rib never reaches, 6-12.
+    assert all(6 <= n <= 12 for n in counts[0.0]), (key, counts)
+    assert all(8 <= n <= 12 for dz in (-40.0, -70.0) for n in counts[dz]), (key, counts)
+    assert all(len(v) >= 1 for v in twice.values()), (key, twice)
     # The CT shows the same bony sections: bone in the chest wall next to each lung.
     for dz, (want, seen) in on_ct.items():
         assert all(abs(a - b) <= 1 for a, b in zip(want, seen, strict=True)), (key, dz, on_ct)
     k = int(np.argmin(abs(z - carina[2])))
     assert np.median(vol[k][ribs[k]]) > 250  # and they are bone on the CT
-    # Each section is a flattened oval (5-8 mm thick in the wall, taller along it) with a
-    # cortex round a spongy core: measured on a 0.25 mm grid through the carina.
+    # Each section of a shaft is a flattened oval (5-8 mm thick in the wall, taller along
+    # it) with a cortex round a spongy core: measured on a 0.25 mm grid through the carina,
+    # more than 30 mm from the midline (the rib heads on the vertebrae are round knobs).
     fine = Grid((-200.0, -200.0, float(z[k])), (0.25, 0.25, 1.0), (1, 1600, 1600))
     lab = rasterise(body, fine).labels[0]
     rib = rasterise(body, fine, select=("rib ",)).labels[0] > 0
@@ -693,6 +744,8 @@ def test_ct_ribs_vertebra_scapula_and_table(synth_out, key):
     widths, cored = [], []
     for m in range(1, n + 1):
         jj, ii = np.nonzero(parts == m)
+        if abs(fine.origin_mm[0] + 0.25 * ii.mean()) <= 30.0:
+            continue
         ev = np.linalg.eigvalsh(np.cov(np.stack([ii, jj]) * 0.25))
         widths.append((4.0 * np.sqrt(ev[0]), 4.0 * np.sqrt(ev[1])))
         cored.append(np.mean(lab[parts == m] == int(Tissue.SPONGY)) > 0.2)

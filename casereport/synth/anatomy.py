@@ -101,23 +101,31 @@ def _rib_head(n: int) -> tuple[float, float]:
 
 
 #: Ribs 1-12: polar angle (degrees from the posterior midline) of the anterior end of the
-#: bony rib; its drop below the head (vertebral levels); the rise (mm) of the posterior arc
+#: bony rib; its drop below the head (vertebral levels); the rise (mm) of the rib angle
 #: above the head; the shaft's half thickness and half height (mm); its twist (degrees the
 #: thickness direction tilts up from horizontal) at the rib angle and at the anterior end.
 _RIBS = (
-    (150.0, 1.5, 0.0, 3.0, 8.0, 75.0, 75.0),
-    (156.0, 3.3, 5.0, 3.0, 6.5, -10.0, 15.0),
-    (152.0, 3.5, 7.0, 3.25, 7.0, -10.0, 15.0),
-    (149.0, 3.7, 7.0, 3.25, 7.0, -10.0, 15.0),
-    (146.0, 3.8, 7.0, 3.25, 7.0, -10.0, 15.0),
-    (142.0, 4.0, 7.0, 3.25, 7.0, -10.0, 15.0),
-    (138.0, 4.2, 7.0, 3.25, 7.0, -10.0, 15.0),
-    (132.0, 4.3, 6.0, 3.25, 6.5, -10.0, 15.0),
-    (124.0, 4.2, 5.0, 3.0, 6.5, -10.0, 15.0),
-    (116.0, 4.0, 4.0, 3.0, 6.0, -10.0, 10.0),
-    (96.0, 3.0, 0.0, 2.8, 5.0, -10.0, 0.0),
-    (72.0, 2.0, 0.0, 2.6, 4.5, -10.0, 0.0),
+    (150.0, 1.6, 0.0, 3.0, 8.0, 75.0, 75.0),
+    (156.0, 3.9, 8.0, 3.0, 6.5, -10.0, 15.0),
+    (152.0, 4.4, 12.0, 3.25, 6.5, -10.0, 15.0),
+    (149.0, 4.8, 15.0, 3.25, 6.5, -10.0, 15.0),
+    (146.0, 5.0, 17.0, 3.25, 6.5, -10.0, 15.0),
+    (142.0, 5.2, 18.0, 3.25, 6.5, -10.0, 15.0),
+    (138.0, 5.3, 18.0, 3.25, 6.5, -10.0, 15.0),
+    (132.0, 5.2, 16.0, 3.25, 6.5, -10.0, 15.0),
+    (124.0, 4.9, 13.0, 3.0, 5.75, -10.0, 15.0),
+    (116.0, 4.4, 10.0, 3.0, 5.5, -10.0, 10.0),
+    (96.0, 3.4, 4.0, 2.8, 5.0, -10.0, 0.0),
+    (72.0, 2.4, 0.0, 2.6, 4.5, -10.0, 0.0),
 )
+
+#: Polar angle (degrees from the posterior midline) of the highest point of a rib, its angle.
+_RIB_PEAK_DEG = 40.0
+
+#: Share of a rib's fall from its angle to its anterior end that follows a half-cosine of
+#: the distance along the wall (steepest at the side of the chest, level at the angle); the
+#: rest falls evenly along the wall.
+_RIB_FALL_CURVE = 0.6
 
 #: Bone uptake weight of the rib shafts (the spine is 9-13, long-bone shafts 3).
 RIB_UPTAKE = 10.0
@@ -947,12 +955,14 @@ class Body:
         """Centre line of rib ``n`` (1-12) as (point, thickness direction, (half thickness,
         half height)) from the head to the anterior end, subject mm.
 
-        The head sits on the upper part of its vertebra and the neck runs back to the
-        transverse process; the posterior arc climbs a few millimetres to the rib angle,
-        then the shaft slopes down round the side of the chest, steepest laterally, to an
-        anterior end ``drop`` vertebral levels below the head. The shaft is a flat band
-        lying in the chest wall (thin radially, tall along the wall) that twists along its
-        length; rib 1 is short, broad and nearly flat, ribs 11 and 12 end free.
+        The head sits on the upper part of its vertebra; the neck runs back and out to the
+        transverse process and the posterior arc climbs, back, out and up, to the rib angle
+        ``rise`` mm above the head. From there the shaft turns and falls round the chest
+        wall, steepest at the side, to an anterior end ``drop`` vertebral levels below the
+        head (:data:`_RIB_FALL_CURVE`, by distance along the wall so the slope does not
+        depend on the shape of the chest). The shaft is a flat band lying in the chest wall
+        (thin radially, tall along the wall) that twists along its length; rib 1 is short,
+        broad and nearly flat, ribs 11 and 12 end free.
         """
         s = self.sz
         end_deg, drop_levels, rise, thick, tall, twist0, twist1 = _RIBS[n - 1]
@@ -960,25 +970,40 @@ class Body:
         y_sp = self.spine_y(VERTEBRAE[f"T{n}"])
         drop = drop_levels * _LEVEL_MM
         hx, hy = _rib_head(n)
+        a0, a_pk = _RIB_WALL_DEG, _RIB_PEAK_DEG
+        # Distance along the wall from the angle to the anterior end, as a fraction.
+        dense = np.linspace(a_pk, end_deg, 241)
+        wall_xy = np.array([self.on_wall(self.ribline, z_head * s, a, side)[:2] for a in dense])
+        along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(wall_xy, axis=0).T))])
+        along /= along[-1]
+        c = _RIB_FALL_CURVE
+
+        def height(a: float) -> float:
+            """Height (reference mm) of the centre line above the head at polar angle ``a``."""
+            if a <= a_pk:
+                return rise * (0.75 + 0.25 * np.sin(0.5 * np.pi * (a - a0) / (a_pk - a0)))
+            u = float(np.interp(a, dense, along))
+            f = c * (0.5 - 0.5 * np.cos(np.pi * u)) + (1.0 - c) * u
+            return rise - (rise + drop) * f
+
+        # Head, neck and the start of the posterior arc climb along one straight line, so a
+        # slice through the lower edge of the neck cuts one elongated section.
+        wall, n_back = self.wall_point((z_head + height(a0)) * s, a0, side)
         head = self.pb(side * hx, y_sp + hy, z_head)
-        neck = self.pb(side * _RIB_NECK[0], y_sp + _RIB_NECK[1], z_head - 1.0)
-        _, n_back = self.wall_point(z_head * s, _RIB_WALL_DEG, side)
+        neck_xy = self.pb(side * _RIB_NECK[0], y_sp + _RIB_NECK[1], z_head)
+        d_neck = float(np.hypot(neck_xy[0] - head[0], neck_xy[1] - head[1]))
+        d_wall = float(np.hypot(wall[0] - neck_xy[0], wall[1] - neck_xy[1]))
+        z_neck = z_head + height(a0) * d_neck / max(d_neck + d_wall, 1e-6)
+        neck = self.pb(side * _RIB_NECK[0], y_sp + _RIB_NECK[1], z_neck)
         course = [
-            (head, n_back, (self.r(5.0), self.r(5.0))),
+            (head, n_back, (self.r(5.0), self.r(4.5))),
             (neck, n_back, (self.r(4.0), self.r(4.5))),
         ]
-        a_peak = 48.0
-        a0 = _RIB_WALL_DEG
-        angles = np.concatenate([np.linspace(a0, a_peak, 4), np.linspace(a_peak, end_deg, 21)[1:]])
+        angles = np.concatenate([np.linspace(a0, a_pk, 4), np.linspace(a_pk, end_deg, 25)[1:]])
         for a in angles:
-            if a <= a_peak:
-                z = z_head - 1.0 + (rise + 1.0) * np.sin(0.5 * np.pi * (a - a0) / (a_peak - a0))
-                v = 0.0
-            else:
-                v = (a - a_peak) / (end_deg - a_peak)
-                f = 0.75 * (0.5 - 0.5 * np.cos(np.pi * v)) + 0.25 * v
-                z = z_head + rise - (drop + rise) * f
-            p, normal = self.wall_point(float(z) * s, float(a), side)
+            v = max(0.0, (a - a_pk) / (end_deg - a_pk))
+            z = z_head + height(float(a))
+            p, normal = self.wall_point(z * s, float(a), side)
             # Twist about the rib's own axis: tilt the thickness direction up or down.
             phi = np.deg2rad(twist0 + (twist1 - twist0) * v)
             nrm = (normal[0] * np.cos(phi), normal[1] * np.cos(phi), float(np.sin(phi)))
@@ -1004,7 +1029,7 @@ class Body:
         """
         s = self.sz
         # Reference heights (mm) of the sternal attachments of cartilages 1-10.
-        attach = [1380, 1332, 1300, 1278, 1262, 1242, 1222, 1204, 1190, 1178]
+        attach = [1380, 1332, 1310, 1288, 1266, 1244, 1222, 1204, 1190, 1178]
         for n in range(1, 13):
             for side in (-1, 1):
                 course = self._rib_course(n, side)
