@@ -206,3 +206,16 @@ def test_html_parsed_without_payloads_is_the_same_tree(article: Path, tmp_path: 
     assert light.base_url == whole.base_url
     assert ET.tostring(light.etree_element) == ET.tostring(whole.etree_element)
     assert len(pdf._LONG_DATA_ATTR.findall(source.read_bytes())) == 5  # not the '-quoted one
+
+
+def test_pages_that_depend_on_later_pages_get_whole_drafts(tmp_path: Path) -> None:
+    import weasyprint
+
+    page = (
+        "<html><head><style>a::after { content: ' (page ' target-counter(attr(href), page)"
+        " ')' }</style></head><body><p>See <a href='#end'>the end</a>.</p>"
+        + "<p>text</p>" * 200
+        + "<p id='end'>End.</p></body></html>"
+    )
+    html = weasyprint.HTML(string=page)
+    assert pdf.draft_pages(html, {}) is None

@@ -109,15 +109,23 @@ def _no_library(name: str) -> None:
     return None
 
 
+#: WeasyPrint versions whose page maker :func:`draft_pages` drives (others: whole drafts)
+LAYOUT_INTERNALS = ("70.",)
+
+
 def draft_pages(html: Any, options: dict[str, Any]) -> Iterator[Any] | None:
     """Page boxes of ``html`` (a ``weasyprint.HTML``), laid out lazily one at a time.
 
     The same layout as ``html.render(**options).pages`` (the first pagination pass, which
     is the only one when no content depends on later pages), without margin boxes. None
-    when WeasyPrint's internals differ from those this was written for, or when the
+    for a WeasyPrint version not in :data:`LAYOUT_INTERNALS`, or when the
     document has content that needs a second pass (``target-counter()`` and the like,
     running elements): the caller then renders the whole document.
     """
+    import weasyprint
+
+    if not weasyprint.__version__.startswith(LAYOUT_INTERNALS):
+        return None
     try:
         from weasyprint import DEFAULT_OPTIONS
         from weasyprint.css.counters import CounterStyle
