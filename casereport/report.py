@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from casereport.analysis.planar import PATCHINESS
-from casereport.fileio import sha256_file
 
 if TYPE_CHECKING:
     from casereport.analysis import CaseAnalysis
@@ -238,13 +237,22 @@ def provenance_details(provenance: Mapping[str, Any]) -> str:
 
 
 def check_manifest(data_dir: Path) -> tuple[int, list[str]]:
-    """Verify ``data_dir/MANIFEST.json``: (number of files checked, paths that differ)."""
+    """Verify ``data_dir/MANIFEST.json``: (number of files checked, paths that differ).
+
+    Each file's SHA-256 is remembered by (size, mtime ns, inode), in the process and, in
+    a render, in the derived-data cache shared by its kernels
+    (:func:`casereport.io.memo.file_sha256`, as the render cache trusts its inputs), so
+    an article executed again reads the bytes of no unchanged file."""
+    from casereport.io import memo
+
     manifest = json.loads((Path(data_dir) / "MANIFEST.json").read_text())
     files: Mapping[str, str] = manifest.get("files", {})
+    folder = memo.cache_dir()
     bad = [
         rel
         for rel, digest in sorted(files.items())
-        if not (Path(data_dir) / rel).is_file() or sha256_file(Path(data_dir) / rel) != digest
+        if not (Path(data_dir) / rel).is_file()
+        or memo.file_sha256(Path(data_dir) / rel, folder) != digest
     ]
     return len(files), bad
 

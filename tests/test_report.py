@@ -103,3 +103,23 @@ def test_case_output_dir_follows_the_case() -> None:
 
     assert report.case_output_dir("../data", "B") == Path("../build/cases/B")
     assert report.case_output_dir("data", "C", "out/x") == Path("out/x")
+
+
+def test_check_manifest_rehashes_only_changed_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import json
+
+    monkeypatch.setenv("CASEREPORT_DERIVED_CACHE", str(tmp_path / "derived"))
+    data = tmp_path / "data"
+    (data / "A").mkdir(parents=True)
+    files = {"A/one.dcm": b"first", "A/two.dcm": b"second"}
+    for rel, body in files.items():
+        (data / rel).write_bytes(body)
+    digests = {rel: hashlib.sha256(body).hexdigest() for rel, body in files.items()}
+    (data / "MANIFEST.json").write_text(json.dumps({"files": {**digests, "A/gone.dcm": "0"}}))
+    assert report.check_manifest(data) == (3, ["A/gone.dcm"])
+    assert report.check_manifest(data) == (3, ["A/gone.dcm"])  # remembered by stamp
+    (data / "A" / "two.dcm").write_bytes(b"changed")  # a new stamp: hashed again
+    assert report.check_manifest(data) == (3, ["A/gone.dcm", "A/two.dcm"])
