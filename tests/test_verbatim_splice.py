@@ -85,3 +85,20 @@ def test_bad_declaration_names_the_notebook(tmp_path: Path) -> None:
     nbformat.write(nb, tmp_path / "bad.ipynb")
     with pytest.raises(ValueError, match="bad.ipynb"):
         verbatim_facets(tmp_path / "bad.ipynb")
+
+
+def test_prose_spliced_in_the_same_pass(tmp_path: Path) -> None:
+    old = {"A1": "Lungs", "A2": "Axial CT"}
+    executed = _notebook(tmp_path / "executed.ipynb", old)
+    source = nbformat.read(executed, as_version=4)
+    source.cells[0].source = "# Title, edited"
+    source.cells[1].outputs = []
+    nbformat.write(source, tmp_path / "source.ipynb")
+    assert splice_facets(executed, {A1: ("Lungs", "Both lungs")}, prose=tmp_path / "source.ipynb")
+    nb = nbformat.read(executed, as_version=4)
+    assert nb.cells[0].source == "# Title, edited"
+    assert "(A1) Both lungs (A2) Axial CT" in nb.cells[1].outputs[0]["data"]["text/html"]
+    source.cells[1] = new_code_cell("other()", id="legend")
+    nbformat.write(source, tmp_path / "source.ipynb")
+    with pytest.raises(ValueError, match="code cells differ"):
+        splice_facets(executed, {A1: ("Both lungs", "Lungs")}, prose=tmp_path / "source.ipynb")

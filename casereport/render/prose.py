@@ -65,6 +65,15 @@ def splice_prose(executed: Path, source: Path) -> bool:
         ValueError: the code cells differ (the article must be executed instead).
     """
     ex = nbformat.read(executed, as_version=4)
+    if not _with_prose(ex, executed, source):
+        return False
+    nbformat.write(ex, executed)
+    return True
+
+
+def _with_prose(ex: Any, executed: Path, source: Path) -> bool:
+    """Give the executed notebook ``ex`` (read from ``executed``) the text cells of
+    ``source``; whether its cells changed (see :func:`splice_prose`)."""
     src = nbformat.read(source, as_version=4)
     injected = [c for c in ex.cells if INJECTED_TAG in _tags(c)]
     ran = [c for c in ex.cells if c.cell_type == "code" and INJECTED_TAG not in _tags(c)]
@@ -84,7 +93,6 @@ def splice_prose(executed: Path, source: Path) -> bool:
     if cells == ex.cells:
         return False
     ex.cells = cells
-    nbformat.write(ex, executed)
     return True
 
 
@@ -112,18 +120,21 @@ def _output_texts(output: Any) -> list[tuple[str, str]]:
     return out
 
 
-def splice_facets(executed: Path, changes: Mapping[str, tuple[str, str]]) -> bool:
+def splice_facets(
+    executed: Path, changes: Mapping[str, tuple[str, str]], prose: Path | None = None
+) -> bool:
     """Replace, in the outputs of the executed notebook ``executed`` (in place), each old
     text of ``changes`` (``{facet: (old, new)}``) by the new one, HTML-escaped.
 
     Each old text must occur exactly once in all outputs, HTML-escaped, in a
     ``text/html`` output, and nowhere as it is in any other output (else the notebook may
     use it in a way a replacement would not follow); two old texts may not overlap.
-    Returns whether the file changed.
+    ``prose``: the source notebook whose text cells are spliced in as well, in the same
+    pass (:func:`splice_prose`). Returns whether the file changed.
 
     Raises:
-        ValueError: an old text is not found as required (the notebook must be executed
-            instead).
+        ValueError: an old text is not found as required, or the code cells differ from
+            those of ``prose`` (the notebook must be executed instead).
     """
     ex = nbformat.read(executed, as_version=4)
     outputs = [o for c in ex.cells if c.cell_type == "code" for o in c.get("outputs", [])]
@@ -154,6 +165,8 @@ def splice_facets(executed: Path, changes: Mapping[str, tuple[str, str]]) -> boo
         after = "".join([*parts, text[at:]])
         changed = changed or after != text
         data["text/html"] = after
+    if prose is not None and _with_prose(ex, executed, prose):
+        changed = True
     if changed:
         nbformat.write(ex, executed)
     return changed

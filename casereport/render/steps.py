@@ -266,13 +266,13 @@ class Steps:
         if entry is not None:
             RunCache.restore(entry, step.run.output, step.outputs)
             inputs = dict(entry.meta.get("inputs", {}))
-        else:
+            if step.prose is not None:
+                splice_prose(step.run.output, step.prose)
+        else:  # the prose is spliced in the same pass
             spliced = self._reuse_spliced(step) if step.verbatim else None
             if spliced is None:
                 return False
             inputs = spliced
-        if step.prose is not None:
-            splice_prose(step.run.output, step.prose)
         self._done(step, inputs, True, t0)
         return True
 
@@ -319,12 +319,14 @@ class Steps:
                 return None
             inputs[rel] = digest
         old = entry.meta["values"]
-        values = {**old, **self._values(step, inputs)}
-        if not all(isinstance(old[r], str) and isinstance(values.get(r), str) for r in changed):
+        new = self._values(step, inputs)  # only values whose digest is the one recorded
+        if not all(isinstance(old[r], str) and isinstance(new.get(r), str) for r in changed):
             return None
+        values = {**old, **new}
         RunCache.restore(entry, step.run.output, step.outputs)
         try:
-            splice_facets(step.run.output, {r: (old[r], values[r]) for r in changed})
+            changes = {r: (old[r], new[r]) for r in changed}
+            splice_facets(step.run.output, changes, prose=step.prose)
         except ValueError:
             return None
         listings = entry.meta.get("listings", {})
