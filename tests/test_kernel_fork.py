@@ -159,3 +159,30 @@ def test_killed_render_leaves_no_kernel_and_no_zygote(project: Path, how: str) -
     code = proc.wait(timeout=60)
     assert code != 0
     assert _gone([zygote, kernel]), (zygote, kernel)
+
+
+def test_prestarted_zygote_is_adopted_once_for_its_folder_and_environment(
+    tmp_path: Path,
+) -> None:
+    """A cold render starts its zygote with the command (zygote.prestart); the render
+    takes it when the folder and environment are its kernels' (zygote.adopt), once;
+    another environment, or nobody adopting it, stops it."""
+    from casereport.render import zygote
+
+    env = dict(os.environ)
+    zygote.prestart(tmp_path, env)
+    first = zygote._PRESTARTED[0]
+    try:
+        assert zygote.adopt(tmp_path, env) is first
+        assert zygote.adopt(tmp_path, env) is None
+        assert first.proc.poll() is None
+    finally:
+        first.close()
+    zygote.prestart(tmp_path, env)
+    other = zygote._PRESTARTED[0]
+    assert zygote.adopt(tmp_path, {**env, "CASEREPORT_TEST": "1"}) is None
+    assert other.proc.poll() is not None
+    zygote.prestart(tmp_path, env)
+    left = zygote._PRESTARTED[0]
+    zygote.discard()
+    assert left.proc.poll() is not None and not zygote._PRESTARTED

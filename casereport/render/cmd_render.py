@@ -134,6 +134,22 @@ def options(args: argparse.Namespace) -> RenderOptions:
     )
 
 
+def _prestart_zygote(args: argparse.Namespace) -> bool:
+    """Start the kernels' zygote at once when every notebook will execute (``--no-cache``,
+    or no cached run at all, as after ``clean``), so that its imports overlap the gate and
+    the checks before the first kernel; True when one was started."""
+    build = args.build or args.root / "build"
+    if not args.no_cache and (build / "cache" / "runs").is_dir():
+        return False  # a render that may reuse everything starts no kernel machinery early
+    from casereport.render.execute import kernel_env
+    from casereport.render.zygote import fork_enabled, prestart
+
+    if not fork_enabled():
+        return False
+    prestart(args.root, kernel_env(build / "cache" / "derived"))
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     """Render; print the published paths (and, unless quiet, what was reused)."""
     if args.watch:
@@ -142,7 +158,14 @@ def run(args: argparse.Namespace) -> int:
         return run_watch(args)
     from casereport.render.pipeline import render
 
-    result = render(options(args))
+    early = _prestart_zygote(args)
+    try:
+        result = render(options(args))
+    finally:
+        if early:
+            from casereport.render.zygote import discard
+
+            discard()
     if not args.quiet:
         reused = sum(s.cached for s in result.steps)
         print(f"wrote {result.html}")

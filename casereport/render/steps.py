@@ -176,14 +176,14 @@ class Steps:
 
     def start_forks(self) -> ForkServer | None:
         """Start the zygote (once; none when forking is off or a kernel source is given)."""
-        from casereport.render.zygote import ForkServer, fork_enabled
+        from casereport.render.zygote import ForkServer, adopt, fork_enabled
 
         if self.opts.kernels is not None or not fork_enabled():
             return None
         env = self.kernel_env()
         with self._lock:
-            if self.forks is None:
-                self.forks = ForkServer(self.opts.root, env)
+            if self.forks is None:  # the one started with the command, if any
+                self.forks = adopt(self.opts.root, env) or ForkServer(self.opts.root, env)
                 record_kernel_pid(self.opts.build_dir, self.forks.pid)
             return self.forks
 

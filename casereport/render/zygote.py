@@ -255,6 +255,7 @@ class ForkServer:
             start_new_session=True,
         )
         self.pid = self.proc.pid
+        self.env = dict(env)
         self._lock = threading.Lock()
 
     def ready(self, timeout: float = 180.0) -> bool:
@@ -308,6 +309,36 @@ class ForkServer:
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL was sent
             pass
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+_PRESTARTED: list[ForkServer] = []
+
+
+def prestart(cwd: Path, env: dict[str, str]) -> None:
+    """Start a zygote now, for a render that will execute notebooks for sure (an empty
+    cache): its imports then overlap the checks that come before the first kernel (the
+    de-identification gate, the study check, the plan). :func:`adopt` hands it to the
+    render; :func:`discard` stops it if nobody took it."""
+    if fork_enabled() and not _PRESTARTED:
+        _PRESTARTED.append(ForkServer(cwd, env))
+
+
+def adopt(cwd: Path, env: dict[str, str]) -> ForkServer | None:
+    """The prestarted zygote when it serves ``cwd`` with ``env`` and still runs (another
+    one is stopped); None when there is none."""
+    if not _PRESTARTED:
+        return None
+    server = _PRESTARTED.pop()
+    if server.cwd == Path(cwd).resolve() and server.env == env and server.proc.poll() is None:
+        return server
+    server.close()
+    return None
+
+
+def discard() -> None:
+    """Stop a prestarted zygote nobody adopted (the render failed before its first kernel)."""
+    while _PRESTARTED:
+        _PRESTARTED.pop().close()
 
 
 def _alive(pid: int) -> bool:
