@@ -83,14 +83,19 @@ def test_lung_mask_keeps_the_two_lungs_only() -> None:
     assert stats.volume_ml == pytest.approx(2 * 20 * 40 * 25 * 2 * 2 * 5 / 1000.0)
 
 
-def test_masks_follow_patient_coordinates_not_array_indices() -> None:
-    ct = _phantom_ct()
-    # a coarser grid, shifted by 7 mm: same patient position must map to the same tissue
-    other = CTVolume(
+def _coarser_shifted_grid() -> CTVolume:
+    """An empty CT on a coarser grid, shifted by 7 mm: the same patient position must map
+    to the same tissue of :func:`_phantom_ct`."""
+    return CTVolume(
         np.zeros((10, 50, 50)),
         np.array([[4.0, 0, 0, -93.0], [0, 4.0, 0, -100.0], [0, 0, 10.0, 0.0], [0, 0, 0, 1]]),
         _source("CT"),
     )
+
+
+def test_masks_follow_patient_coordinates_not_array_indices() -> None:
+    ct = _phantom_ct()
+    other = _coarser_shifted_grid()
     lungs = analysis.lung_mask(ct)
     carried = sample_mask(ct, lungs, other)
     xyz = other.index_to_patient(np.argwhere(carried)[:, ::-1].astype(float))
@@ -101,11 +106,7 @@ def test_masks_follow_patient_coordinates_not_array_indices() -> None:
 
 def test_masks_carried_together_equal_each_carried_alone() -> None:
     ct = _phantom_ct()
-    other = CTVolume(
-        np.zeros((10, 50, 50)),
-        np.array([[4.0, 0, 0, -93.0], [0, 4.0, 0, -100.0], [0, 0, 10.0, 0.0], [0, 0, 0, 1]]),
-        _source("CT"),
-    )
+    other = _coarser_shifted_grid()
     lungs = analysis.lung_mask(ct)
     masks = [lungs, vertebra_mask(ct, lungs), ~lungs]
     together = sample_masks(ct, masks, other)

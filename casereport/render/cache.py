@@ -28,7 +28,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,17 +78,22 @@ class RunCache:
     # ------------------------------------------------------------------ runs
     def lookup(self, static_key: str) -> CacheEntry | None:
         """A stored entry for ``static_key`` whose recorded inputs are all unchanged."""
+        for entry, meta in self._entries(static_key):
+            if self._still_valid(meta):
+                return CacheEntry(entry, meta)
+        return None
+
+    def _entries(self, static_key: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+        """Each stored entry of ``static_key`` (oldest name first) with its readable meta."""
         base = self.folder / "runs" / static_key
         if not base.is_dir():
-            return None
+            return
         for entry in sorted(p for p in base.iterdir() if not p.name.startswith(".")):
             try:
                 meta = json.loads((entry / "meta.json").read_text())
             except (OSError, ValueError):
                 continue
-            if self._still_valid(meta):
-                return CacheEntry(entry, meta)
-        return None
+            yield entry, meta
 
     def lookup_near(
         self, static_key: str, spliceable: Callable[[str], bool]
@@ -97,14 +102,7 @@ class RunCache:
         some that ``spliceable`` accepts and whose recorded value the entry holds
         (``meta["values"]``); the entry and those changed inputs. ``None`` when there is
         none (or an entry is wholly valid: :meth:`lookup` finds it)."""
-        base = self.folder / "runs" / static_key
-        if not base.is_dir():
-            return None
-        for entry in sorted(p for p in base.iterdir() if not p.name.startswith(".")):
-            try:
-                meta = json.loads((entry / "meta.json").read_text())
-            except (OSError, ValueError):
-                continue
+        for entry, meta in self._entries(static_key):
             values = meta.get("values", {})
             changed = self._changed(meta)
             if changed and all(rel in values and spliceable(rel) for rel in changed):
