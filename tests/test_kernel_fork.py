@@ -186,3 +186,25 @@ def test_prestarted_zygote_is_adopted_once_for_its_folder_and_environment(
     left = zygote._PRESTARTED[0]
     zygote.discard()
     assert left.proc.poll() is not None and not zygote._PRESTARTED
+
+
+def test_stopped_forked_kernel_is_reaped_before_shutdown_returns(tmp_path: Path) -> None:
+    """Killing a forked kernel waits for the zygote to reap it (polled every few ms), so
+    the kernel manager's own wait (a 0.1-s sleep per check) finds it gone at once."""
+    import asyncio
+
+    from casereport.render.execute import Kernel, kernel_env
+    from casereport.render.zygote import ForkServer
+
+    env = kernel_env()
+    server = ForkServer(tmp_path, env)
+    try:
+        kernel = Kernel(tmp_path, forks=server, env=env)
+        assert kernel.forked and kernel.pid
+        provisioner = kernel.km.provisioner
+        asyncio.run(provisioner.kill())
+        assert server.poll(kernel.pid) is not None  # reaped when kill returned
+        kernel.shutdown()
+        assert _gone([kernel.pid])
+    finally:
+        server.close()

@@ -72,6 +72,10 @@ FORKED_FROM = 0
 CASEREPORT_IMPORTED = False
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
+#: after SIGKILL, how long (s) a kernel's stop waits for the zygote to reap it, polling
+#: every :data:`KILL_POLL` s (then the kernel manager's own wait takes over)
+KILL_WAIT = 1.0
+KILL_POLL = 0.003
 
 
 def fork_enabled() -> bool:
@@ -419,6 +423,15 @@ class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
             await self.send_signal(signal.SIGKILL)
         except ProcessLookupError:
             pass
+        await self._reaped(KILL_WAIT)
+
+    async def _reaped(self, seconds: float) -> None:
+        """Poll the zygote every :data:`KILL_POLL` s, for at most ``seconds``, until it
+        has reaped the killed kernel: the kernel manager's own wait checks once, then
+        sleeps 0.1 s, so a kernel found gone at once saves that sleep on every run."""
+        end = time.monotonic() + seconds
+        while await self.poll() is None and time.monotonic() < end:
+            await asyncio.sleep(KILL_POLL)
 
     async def terminate(self, restart: bool = False) -> None:
         if not self.forked:
