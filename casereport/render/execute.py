@@ -114,7 +114,10 @@ class Kernel:
         self._run_sync = run_sync
         self._sockets = tempfile.mkdtemp(prefix="casereport-kernel-")
         self.km = AsyncKernelManager(
-            kernel_name=ensure_kernel(), transport="ipc", ip=os.path.join(self._sockets, "k")
+            kernel_name=ensure_kernel(),
+            transport="ipc",
+            ip=os.path.join(self._sockets, "k"),
+            client_class="casereport.render.ready_client.ReadyClient",  # no 0.2-s idling
         )
         if forks is not None:
             from casereport.render.zygote import ForkProvisioner
