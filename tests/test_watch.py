@@ -249,6 +249,21 @@ def test_watch_session_follows_edits_and_stops_cleanly(tmp_path: Path) -> None:
         assert (build / name).read_bytes() == data, name
 
 
+def test_sigint_stops_a_session_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """A session started in the background of a script (``render.py watch &``) inherits
+    SIGINT ignored; SIGINT stops it all the same, with its kernels and zygote."""
+    project = _project(tmp_path / "p")
+    watch = Watch(project, sigint_ignored=True)
+    try:
+        watch.page_after("First paragraph.")
+    finally:
+        status = watch.interrupt()
+    assert status == 0, watch.output()
+    assert "stopped" in watch.output()
+    time.sleep(0.5)
+    assert processes_in(project) == []
+
+
 def test_watch_option_errors_exit_2_before_serving(tmp_path: Path) -> None:
     project = _project(tmp_path / "p")
     res = run_render(project, "--watch", "--port", "70000")

@@ -659,6 +659,9 @@ class Session:
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, on_term)
+        # a session started in the background of a shell script inherits SIGINT ignored;
+        # it is a foreground server all the same, and SIGINT (Ctrl-C) is how it is stopped
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while not self.stop.is_set():
                 time.sleep(0.2)
@@ -668,6 +671,7 @@ class Session:
             self.out("stopping")
             self.close()
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
             self.out("stopped")
 
 

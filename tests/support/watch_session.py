@@ -21,9 +21,12 @@ WATCH_ENV = {"SOURCE_DATE_EPOCH": "1554076800"}
 class Watch:
     """A ``render.py watch`` process on ``project`` (its own session, output in files)."""
 
-    def __init__(self, project: Path, *args: str, package: Path = ROOT) -> None:
+    def __init__(
+        self, project: Path, *args: str, package: Path = ROOT, sigint_ignored: bool = False
+    ) -> None:
         """``package``: the folder holding ``render.py`` and the ``casereport`` package run
-        (a frozen copy keeps edits of the working tree out of a long test)."""
+        (a frozen copy keeps edits of the working tree out of a long test);
+        ``sigint_ignored``: started as a shell script's ``&`` job is, SIGINT ignored."""
         self.project = project
         self.log = project.parent / f"{project.name}-watch.log"
         env = {**os.environ, **WATCH_ENV, "PYTHONPATH": str(package)}
@@ -32,6 +35,8 @@ class Watch:
             self.proc = subprocess.Popen(
                 cmd, cwd=project, stdout=fh, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True,
+                preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                if sigint_ignored else None,
             )  # fmt: skip
         line = self.wait(lambda: "serving http://127.0.0.1:" in self.output(), 60)
         self.url = line.split("serving ", 1)[1].split()[0]
