@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import weakref
 from pathlib import Path
 
@@ -33,7 +32,12 @@ from tests.support.cached_project import CASE_CELLS
 from tests.support.cached_project import dicom as _dicom
 from tests.support.nbfactory import case_yaml, make_notebook
 from tests.support.tiny_project import run_render
-from tests.support.watch_session import Watch, kernels_in, processes_in, ran_steps
+from tests.support.watch_session import (
+    Watch,
+    assert_stopped_cleanly,
+    kernels_in,
+    ran_steps,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 WATCH_ENV = {"SOURCE_DATE_EPOCH": "1554076800"}
@@ -219,10 +223,7 @@ def test_watch_session_follows_edits_and_stops_cleanly(tmp_path: Path) -> None:
         assert "render failed" not in watch.get()
     finally:
         status = watch.interrupt()
-    assert status == 0, watch.output()
-    assert "stopped" in watch.output()
-    time.sleep(0.5)
-    assert processes_in(project) == []
+    assert_stopped_cleanly(watch, status)
     build = project / "build"
     assert not list(build.glob(".staging-*")) and not (build / ".watch-pdf").exists()
     # consistent: every output the manifest lists is there with its hash, no stale PDF
@@ -258,10 +259,7 @@ def test_sigint_stops_a_session_started_with_sigint_ignored(tmp_path: Path) -> N
         watch.page_after("First paragraph.")
     finally:
         status = watch.interrupt()
-    assert status == 0, watch.output()
-    assert "stopped" in watch.output()
-    time.sleep(0.5)
-    assert processes_in(project) == []
+    assert_stopped_cleanly(watch, status)
 
 
 def test_watch_option_errors_exit_2_before_serving(tmp_path: Path) -> None:

@@ -70,6 +70,14 @@ class Watch:
         return self.proc.wait(timeout=120)
 
 
+def assert_stopped_cleanly(watch: Watch, status: int) -> None:
+    """The session exited 0 after saying so, and no process of its project is left."""
+    assert status == 0, watch.output()
+    assert "stopped" in watch.output()
+    time.sleep(0.5)
+    assert processes_in(watch.project) == []
+
+
 def ran_steps(project: Path) -> set[str]:
     """Steps of the last published render that executed (not reused); no plan, no pdf."""
     steps = json.loads((project / "build" / "manifest.json").read_text())["steps"]
