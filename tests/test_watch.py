@@ -146,6 +146,31 @@ def test_page_cache_rebuilds_on_a_new_article_or_state_only(tmp_path: Path) -> N
     assert b"No article yet" in pages.page(failed)
 
 
+def test_watcher_stamps_the_files_the_render_hashes(tmp_path: Path) -> None:
+    """The watcher's scan covers the files :func:`files_under` lists (the render's own
+    view of a folder): hidden entries, ``__pycache__`` and linked folders left out."""
+    from casereport.render.hashing import files_under
+    from casereport.render.watch import _stamp_files
+
+    top = tmp_path / "top"
+    for rel in ("a.txt", "sub/b.dcm", "sub/deeper/c.py", ".hidden", "sub/.h/d", "__pycache__/e"):
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_text(rel)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "f.txt").write_text("f")
+    (top / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    stamps: dict[str, tuple[int, int, int]] = {}
+    _stamp_files(str(top), stamps)
+    assert sorted(stamps) == [str(p) for p in files_under(top)]
+    assert sorted(Path(p).relative_to(top).as_posix() for p in stamps) == [
+        "a.txt",
+        "sub/b.dcm",
+        "sub/deeper/c.py",
+    ]
+    st = (top / "a.txt").stat()
+    assert stamps[str(top / "a.txt")] == (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def test_release_memory_collects_cycles() -> None:
     class Node:
         def __init__(self) -> None:

@@ -54,7 +54,6 @@ from casereport.errors import CaseReportError, RenderError
 from casereport.fileio import sha256_file, write_atomic
 from casereport.render.execute import kernel_env
 from casereport.render.export import warm_exporter
-from casereport.render.hashing import files_under
 from casereport.render.kernel_pool import KernelPool
 from casereport.render.pipeline import RenderOptions, RenderResult, render
 from casereport.render.publish import BuildLock, stop_orphans
@@ -257,23 +256,12 @@ class Server:
         self._thread.join(timeout=5)
 
 
-def watched_files(opts: RenderOptions) -> list[Path]:
-    """Every file a render depends on: notebooks, ``data/`` (case files and DICOM), the
-    package source (``.py``, templates, CSS) and the project's ``matplotlibrc``."""
-    package = Path(casereport.__file__).resolve().parent
-    files = files_under(opts.notebooks_dir) + files_under(opts.data_dir)
-    files += [p for p in files_under(package) if p.suffix != ".pyc"]
-    rc = opts.root / "matplotlibrc"
-    if rc.is_file():
-        files.append(rc)
-    return files
-
-
 Stamp = tuple[int, int, int]
 
 
 def _stamp_files(folder: str, out: dict[str, Stamp], skip_suffix: str = "") -> None:
-    """(size, mtime ns, inode) of the files :func:`files_under` lists below ``folder``
+    """(size, mtime ns, inode) of the files below ``folder`` that
+    :func:`casereport.render.hashing.files_under` lists
     (hidden entries and ``__pycache__`` skipped, linked folders not entered), by path,
     into ``out``; files ending in ``skip_suffix`` (when given) are left out."""
     stack = [folder]
@@ -300,7 +288,7 @@ def _stamp_files(folder: str, out: dict[str, Stamp], skip_suffix: str = "") -> N
 
 
 class Watcher:
-    """Polls :func:`watched_files` by (size, mtime ns, inode): no file content is read
+    """Polls the files a render depends on by (size, mtime ns, inode): no file content is read
     (a scan of the project's ~450 files takes about 2 ms of CPU)."""
 
     def __init__(self, opts: RenderOptions) -> None:
@@ -309,7 +297,9 @@ class Watcher:
         self.seen = self.scan()
 
     def scan(self) -> dict[str, Stamp]:
-        """Stamps of :func:`watched_files`, by path."""
+        """Stamps, by path, of every file a render depends on: notebooks, ``data/`` (case
+        files and DICOM), the package source (``.py``, templates, CSS) and the project's
+        ``matplotlibrc``."""
         out: dict[str, Stamp] = {}
         _stamp_files(str(self.opts.notebooks_dir), out)
         _stamp_files(str(self.opts.data_dir), out)
