@@ -1,4 +1,5 @@
-"""File helpers shared by every module: content hashes and atomic writes.
+"""File helpers shared by every module: content hashes, stat stamps, folder listings and
+atomic writes.
 
 A leaf module like :mod:`casereport.errors`: it imports nothing from the package.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +105,45 @@ def files_below(root: str | Path) -> list[Path]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class FileStamp:
+    """What tells that a file changed without reading it, as ``git`` does: its size
+    (bytes), modification time (ns since the epoch) and inode number.
+
+    A file rewritten within one nanosecond tick at the same size would keep its stamp; no
+    file system used here is that coarse for files written by people or programs. A file
+    replaced by another (``os.replace``, as editors and atomic writes do) gets a new inode.
+    """
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileStamp:
+        """The stamp in a ``stat`` result."""
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def as_list(self) -> list[int]:
+        """``[size, mtime_ns, inode]``, as stored in JSON."""
+        return [self.size, self.mtime_ns, self.inode]
+
+
+def file_stamp(path: str | Path) -> FileStamp | None:
+    """The :class:`FileStamp` of ``path`` (symbolic links followed); ``None`` when it is
+    missing, unreadable or a folder."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return None if stat.S_ISDIR(st.st_mode) else FileStamp.of(st)
+
+
 class StatHasher:
-    """SHA-256 of files, remembered per (size, mtime in ns, inode) as ``git`` does.
+    """SHA-256 of files, remembered by their :class:`FileStamp` (size, mtime ns, inode).
 
     The table lives in one JSON file (``table``; ``None``: in memory only); a file whose
-    size, modification time or inode changed is hashed again. A file modified within the
-    same nanosecond tick at the same size would be missed; no file system used here is that
-    coarse for files written by people or by the simulator.
+    stamp changed is hashed again.
     """
 
     def __init__(self, table: Path | None = None) -> None:
@@ -124,8 +159,7 @@ class StatHasher:
     def sha256(self, path: str | Path) -> str:
         """Hex SHA-256 of ``path`` (raises OSError when it cannot be read)."""
         key = os.path.abspath(path)
-        st = os.stat(key)
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        stamp = FileStamp.of(os.stat(key)).as_list()
         known = self._known.get(key)
         if known is not None and known[:3] == stamp:
             return str(known[3])

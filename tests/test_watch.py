@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from casereport.fileio import FileStamp
 from casereport.render.watch import (
     SCRIPT_ID,
     PageCache,
@@ -168,7 +169,7 @@ def test_watcher_stamps_the_files_the_render_hashes(tmp_path: Path) -> None:
         "sub/deeper/c.py",
     ]
     st = (top / "a.txt").stat()
-    assert stamps[str(top / "a.txt")] == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert stamps[str(top / "a.txt")] == FileStamp(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def test_release_memory_collects_cycles() -> None:

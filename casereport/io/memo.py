@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from casereport.fileio import FileStamp, file_stamp
 from casereport.io.record import capture_reads, record_read, split_facet
 
 #: environment variable naming the cache folder (unset: compute as usual)
@@ -52,7 +53,7 @@ _LOCK = threading.Lock()
 _STATS = {"hit": 0, "miss": 0}
 _MEMORY: dict[str, tuple[Any, tuple[str, ...]]] = {}  # key -> (value, files read)
 _MEMORY_SIZE = 256
-_STAT: dict[str, tuple[int, int, int, str]] = {}
+_STAT: dict[str, tuple[FileStamp, str]] = {}  # path -> (stamp, SHA-256)
 _DIGESTS: dict[int, tuple[weakref.ref[Any], str]] = {}
 
 T = TypeVar("T")
@@ -85,23 +86,21 @@ def package_digest() -> str:
 
 # ------------------------------------------------------------------------------ hashing
 def file_sha256(path: Path, folder: Path | None = None) -> str | None:
-    """SHA-256 of ``path`` (None if missing), remembered by (size, mtime ns, inode)."""
-    try:
-        st = os.stat(path)
-    except OSError:
+    """SHA-256 of ``path`` (None if missing), remembered by its stamp (size, mtime ns, inode)."""
+    stamp = file_stamp(path)
+    if stamp is None:
         return None
-    stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
     key = os.path.abspath(path)
     known = _STAT.get(key)
-    if known is not None and known[:3] == stamp:
-        return known[3]
+    if known is not None and known[0] == stamp:
+        return known[1]
     shared = None
     if folder is not None:
         shared = folder / "stat" / (hashlib.sha1(key.encode()).hexdigest() + ".json")
         try:
             size, mtime, ino, sha = json.loads(shared.read_text())
-            if (size, mtime, ino) == stamp:
-                _STAT[key] = (*stamp, sha)
+            if FileStamp(size, mtime, ino) == stamp:
+                _STAT[key] = (stamp, str(sha))
                 return str(sha)
         except (OSError, ValueError, TypeError):
             pass
@@ -110,9 +109,9 @@ def file_sha256(path: Path, folder: Path | None = None) -> str | None:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     sha = h.hexdigest()
-    _STAT[key] = (*stamp, sha)
+    _STAT[key] = (stamp, sha)
     if shared is not None:
-        _write_atomic(shared, json.dumps([*stamp, sha]).encode())
+        _write_atomic(shared, json.dumps([*stamp.as_list(), sha]).encode())
     return sha
 
 

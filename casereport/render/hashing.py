@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import casereport
-from casereport.fileio import StatHasher, sha256_file  # noqa: F401  (re-exported)
+from casereport.fileio import StatHasher, file_stamp, sha256_file  # noqa: F401  (re-exported)
 
 #: distributions whose version can change what a notebook computes or how it is rendered
 KEY_DEPENDENCIES = (
@@ -67,11 +67,10 @@ class FileHasher(StatHasher):
         if facet is None or os.path.isfile(entry):
             return self.maybe(entry)
         key = os.path.abspath(path)
-        try:
-            st = os.stat(key)
-        except OSError:
+        found_stamp = file_stamp(key)
+        if found_stamp is None:
             return None
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        stamp = found_stamp.as_list()
         known = self._known.get(f"{key}#{facet}")
         if known is not None and known[:3] == stamp:
             return str(known[3]) or None

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from casereport.case import CaseIndex, Role, index
 from casereport.errors import ParameterError
-from casereport.fileio import files_below, write_atomic
+from casereport.fileio import file_stamp, files_below, write_atomic
 from casereport.render.params import declared_parameters
 
 
@@ -111,11 +110,8 @@ def _stamps(paths: list[Path]) -> list[list[Any]]:
     for path in paths:
         folder = path if path.is_dir() else path.parent
         for f in files_below(folder):
-            try:
-                st = os.stat(f)
-            except OSError:
-                continue
-            out.append([str(f), st.st_size, st.st_mtime_ns, st.st_ino])
+            if (stamp := file_stamp(f)) is not None:
+                out.append([str(f), *stamp.as_list()])
     return out
 
 

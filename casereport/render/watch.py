@@ -51,7 +51,7 @@ from typing import Any
 
 import casereport
 from casereport.errors import CaseReportError, RenderError
-from casereport.fileio import sha256_file, write_atomic
+from casereport.fileio import FileStamp, file_stamp, sha256_file, write_atomic
 from casereport.render.execute import kernel_env
 from casereport.render.export import warm_exporter
 from casereport.render.kernel_pool import KernelPool
@@ -177,12 +177,7 @@ class PageCache:
 
     def page(self, state: dict[str, Any]) -> bytes:
         """The page for ``state`` (a :meth:`LiveState.snapshot` taken before the call)."""
-        try:
-            st = os.stat(self.article)
-            stamp: tuple[int, ...] | None = (st.st_size, st.st_mtime_ns, st.st_ino)
-        except OSError:
-            stamp = None
-        key = (stamp, state["generation"], state["error"])
+        key = (file_stamp(self.article), state["generation"], state["error"])
         with self._lock:
             if key == self._key:
                 return self._body
@@ -256,10 +251,7 @@ class Server:
         self._thread.join(timeout=5)
 
 
-Stamp = tuple[int, int, int]
-
-
-def _stamp_files(folder: str, out: dict[str, Stamp], skip_suffix: str = "") -> None:
+def _stamp_files(folder: str, out: dict[str, FileStamp], skip_suffix: str = "") -> None:
     """(size, mtime ns, inode) of the files below ``folder`` that
     :func:`casereport.render.hashing.files_under` lists
     (hidden entries and ``__pycache__`` skipped, linked folders not entered), by path,
@@ -284,7 +276,7 @@ def _stamp_files(folder: str, out: dict[str, Stamp], skip_suffix: str = "") -> N
                     st = e.stat()
                 except OSError:
                     continue
-                out[e.path] = (st.st_size, st.st_mtime_ns, st.st_ino)
+                out[e.path] = FileStamp.of(st)
 
 
 class Watcher:
@@ -296,24 +288,20 @@ class Watcher:
         self.package = Path(casereport.__file__).resolve().parent
         self.seen = self.scan()
 
-    def scan(self) -> dict[str, Stamp]:
+    def scan(self) -> dict[str, FileStamp]:
         """Stamps, by path, of every file a render depends on: notebooks, ``data/`` (case
         files and DICOM), the package source (``.py``, templates, CSS) and the project's
         ``matplotlibrc``."""
-        out: dict[str, Stamp] = {}
+        out: dict[str, FileStamp] = {}
         _stamp_files(str(self.opts.notebooks_dir), out)
         _stamp_files(str(self.opts.data_dir), out)
         _stamp_files(str(self.package), out, skip_suffix=".pyc")
         rc = self.opts.root / "matplotlibrc"
-        try:
-            st = os.stat(rc)
-        except OSError:
-            return out
-        if not os.path.isdir(rc):
-            out[str(rc)] = (st.st_size, st.st_mtime_ns, st.st_ino)
+        if (stamp := file_stamp(rc)) is not None:
+            out[str(rc)] = stamp
         return out
 
-    def changed(self, now: dict[str, Stamp]) -> list[Path]:
+    def changed(self, now: dict[str, FileStamp]) -> list[Path]:
         """Files added, removed or modified since :attr:`seen` (sorted)."""
         keys = set(now) | set(self.seen)
         return sorted(Path(p) for p in keys if now.get(p) != self.seen.get(p))
