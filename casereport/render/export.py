@@ -380,8 +380,7 @@ def html_to_pdf(source: Path, output: Path, *, font_cache: Path | None = None) -
         doc.metadata.created = stamp
         doc.metadata.modified = stamp
         doc.metadata.generator = f"casereport {casereport.__version__}"
-        if font_cache is not None:
-            doc.fonts = FontSubsets(font_cache)
+        doc.fonts = FontSubsets(font_cache)
         output.parent.mkdir(parents=True, exist_ok=True)
         doc.write_pdf(
             str(output), pdf_identifier=b"casereport-article", pdf_version="1.7", **options
