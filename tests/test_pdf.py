@@ -227,3 +227,45 @@ def test_pages_that_depend_on_later_pages_get_whole_drafts(tmp_path: Path) -> No
     )
     html = weasyprint.HTML(string=page)
     assert pdf.draft_pages(html, {}) is None
+
+
+def test_font_subsetter_is_the_one_weasyprint_uses() -> None:
+    """The export's cache key names the subsetter WeasyPrint picks (their bytes differ)."""
+    import weasyprint.pdf.fonts
+    from weasyprint.text.ffi import harfbuzz
+
+    hb = weasyprint.pdf.fonts.harfbuzz_subset is not None and harfbuzz.hb_version_atleast(
+        *pdf.HARFBUZZ_SUBSET_MIN
+    )
+    assert pdf.font_subsetter().startswith("harfbuzz-subset " if hb else "fonttools ")
+
+
+def test_fonttools_subsets_are_weasyprints(
+    article: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """:func:`pdf.fonttools_subset` (layout tables dropped first) writes the bytes of
+    WeasyPrint's own fontTools subset, for every font of the article."""
+    from types import SimpleNamespace
+
+    import weasyprint.pdf.fonts
+    from weasyprint.pdf.fonts import Font
+
+    seen: list[tuple[SimpleNamespace, dict[int, Any], bool]] = []
+    subset = pdf.fonttools_subset
+
+    def recording(font: Any, to_unicode: dict[int, Any], hinting: bool) -> None:
+        fields = {k: getattr(font, k) for k in ("file_content", "index", "missing", "family")}
+        seen.append((SimpleNamespace(**fields), dict(to_unicode), hinting))
+        subset(font, to_unicode, hinting)
+
+    monkeypatch.setattr(weasyprint.pdf.fonts, "harfbuzz_subset", None)
+    monkeypatch.setattr(pdf, "fonttools_subset", recording)
+    html_to_pdf(article, tmp_path / "a.pdf")
+    assert len(seen) >= 3
+    for font, to_unicode, hinting in seen:
+        whole = font.file_content
+        ours = SimpleNamespace(**vars(font))
+        subset(ours, to_unicode, hinting)
+        Font._fonttools_subset(font, to_unicode, hinting)
+        assert ours.file_content == font.file_content, font.family
+        assert len(ours.file_content) < len(whole) // 2, font.family  # subset indeed

@@ -173,6 +173,46 @@ def _pages(context: Any, root_box: Any, html: Any, font_config: Any) -> Iterator
         yield page
 
 
+#: names under which WeasyPrint 70 opens HarfBuzz and its subsetting library (the ones
+#: the dynamic loader resolves by itself, per system)
+_HARFBUZZ_NAMES = {
+    "linux": ("libharfbuzz.so.0", "libharfbuzz-subset.so.0"),
+    "darwin": ("libharfbuzz.0.dylib", "libharfbuzz-subset.0.dylib"),
+    "win32": ("libharfbuzz-0.dll", "libharfbuzz-subset-0.dll"),
+}
+#: HarfBuzz version WeasyPrint needs to subset fonts with it (else it uses fontTools)
+HARFBUZZ_SUBSET_MIN = (4, 1, 0)
+
+
+@functools.lru_cache(maxsize=1)
+def font_subsetter() -> str:
+    """The font subsetter WeasyPrint uses here, with its version: ``harfbuzz-subset
+    VERSION`` when the system has HarfBuzz's subsetting library (``libharfbuzz-subset0`` on
+    Debian) and HarfBuzz is at least :data:`HARFBUZZ_SUBSET_MIN`, else ``fonttools
+    VERSION``. The two give different font bytes, so the PDF's cache key names it.
+
+    Found with ``ctypes`` (a few milliseconds), without importing WeasyPrint.
+    """
+    import ctypes
+
+    platform = "linux" if sys.platform.startswith("linux") else sys.platform
+    names = _HARFBUZZ_NAMES.get(platform)
+    if names is not None:
+        try:
+            harfbuzz = ctypes.CDLL(names[0])
+            ctypes.CDLL(names[1])
+            harfbuzz.hb_version_string.restype = ctypes.c_char_p
+            version = harfbuzz.hb_version_string().decode("ascii")
+            numbers = tuple(int(part) for part in version.split(".")[:3])
+        except (OSError, AttributeError, ValueError):
+            numbers = ()
+        if numbers >= HARFBUZZ_SUBSET_MIN:
+            return f"harfbuzz-subset {version}"
+    import fontTools
+
+    return f"fonttools {fontTools.version}"
+
+
 class NeedsFullLayout(Exception):
     """A page's layout may depend on later pages: lay out the whole document."""
 

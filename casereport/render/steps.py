@@ -34,6 +34,7 @@ from casereport.render.hashing import (
 )
 from casereport.render.jats import JATS_NAME, read_meta, write_jats
 from casereport.render.jats import figure_files as jats_figure_files
+from casereport.render.pdf import font_subsetter
 from casereport.render.plan import (
     PANEL_CACHE,
     PANEL_CACHE_LAST_RUN,
@@ -463,6 +464,8 @@ class Steps:
                 "names": names,
                 "citation": sha256_file(citation) if citation.is_file() else "",
                 "figure_files": figure_files,
+                # HarfBuzz and fontTools subset fonts into different bytes
+                "font_subsetter": "" if opts.html_only else font_subsetter(),
                 "package": self.package,
                 "versions": self.versions,
                 "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
