@@ -249,3 +249,27 @@ def test_render_shares_the_control_between_case_runs(tmp_path: Path) -> None:
     log = (project / "build" / "cache" / "derived" / "log.txt").read_text().splitlines()
     assert sorted(line.split()[0] for line in log) == ["hit", "miss", "miss", "miss"]
     shutil.rmtree(project / "build")
+
+
+def test_pdf_font_subsets_are_stored_and_give_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A figure's PDF with its font subsets computed, stored and read back is the PDF
+    matplotlib writes without the cache (the bold face too)."""
+    from matplotlib.figure import Figure
+
+    from casereport.figure.style import figure_style, render
+
+    with figure_style():
+        fig = Figure(figsize=(2, 1))
+        fig.text(0.1, 0.5, "A1 lung 0.42 \u2014 SIMULATED", fontweight="bold")
+        fig.add_axes((0.1, 0.1, 0.5, 0.3)).plot([0, 1], [1, 0])
+    monkeypatch.delenv(memo.ENV, raising=False)
+    plain = render(fig, "pdf")
+    monkeypatch.setenv(memo.ENV, str(tmp_path / "derived"))
+    assert render(fig, "pdf") == plain  # computed and stored
+    memo._MEMORY.clear()  # as in another process: read from the folder
+    assert render(fig, "pdf") == plain
+    log = (tmp_path / "derived" / "log.txt").read_text().splitlines()
+    subsets = [line.split()[0] for line in log if "font_subset" in line]
+    assert subsets and subsets.count("hit") == subsets.count("miss") == len(subsets) // 2

@@ -31,8 +31,8 @@ import json, sys
 from pathlib import Path
 import casereport.io as cio
 from casereport.figure import write_figure1
-data, out, cache = sys.argv[1:4]
-write_figure1(data, out, panel_cache=cache or None)
+data, out, cache, overrides = sys.argv[1:5]
+write_figure1(data, out, panel_cache=cache or None, overrides=json.loads(overrides))
 print(json.dumps(sorted(str(p) for p in cio.files_read())))
 """
 
@@ -46,10 +46,12 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _draw(project: Path, out: str, cache: str = "") -> tuple[dict[str, bytes], list[str]]:
+def _draw(
+    project: Path, out: str, cache: str = "", overrides: dict | None = None
+) -> tuple[dict[str, bytes], list[str]]:
     """Files written (name -> bytes) and the record of files read, from a new process."""
     res = subprocess.run(
-        [sys.executable, "-c", _DRAW, "data", out, cache],
+        [sys.executable, "-c", _DRAW, "data", out, cache, json.dumps(overrides or {})],
         cwd=project, capture_output=True, text=True, timeout=600,
         env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"},
     )  # fmt: skip
@@ -97,6 +99,18 @@ def test_warm_cache_same_bytes_edits_redraw_only_what_changed(project: Path) -> 
     changed = sorted(n for n in fresh if fresh[n] != warm[n])
     assert "panels/B1.png" in changed and "figure1.png" in changed
     assert not any(n.startswith("panels/A") or n.startswith("panels/C") for n in changed)
+
+    # a display override of case A's NM window: A1 (its NM panel) and the composite drawn
+    # again; Figure S1 (fixed windows, no panels) is reused
+    window = {"A": {"nm_window": [2, 97]}}
+    wide, read_wide = _draw(project, "wide", "cache", window)
+    assert _redrawn(project) == ["A1", "figure1"]
+    wide_fresh, read_wide_fresh = _draw(project, "wide-fresh", "", window)
+    assert wide == wide_fresh and read_wide == read_wide_fresh
+    assert sorted(n for n in wide if wide[n] != fresh[n]) == [
+        "figure1.pdf", "figure1.png", "figure1.svg", "figure1.tif",
+        "panels/A1.json", "panels/A1.png",
+    ]  # fmt: skip
 
     # an alt text: only the sidecars change, nothing is drawn
     yaml_a = project / "data" / "A" / "case.yaml"

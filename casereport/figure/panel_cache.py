@@ -17,8 +17,9 @@ Keys (SHA-256 of canonical JSON):
   paths (SHA-256, remembered by size, mtime and inode in ``stat.json``), and the
   :func:`salt`: package source, ``matplotlibrc`` in use, library versions;
 * Figure 1: the keys of its panels and the salt;
-* Figure S1: each subject's declaration (no captions, alt texts or annotations), the
-  bytes of the whole-body studies, the salt.
+* Figure S1: each subject's case id, role, whole-body study (path and how it is read)
+  and that study's bytes, the salt (not the panels: a window or crop edit, display
+  overrides included, reuses it).
 
 A hit records, in :mod:`casereport.record`, the files the panel's loading recorded
 when it was drawn, so the render's record of the figure run is the same as without the
@@ -160,8 +161,17 @@ class PanelCache:
         return _digest({"kind": "figure1", "panels": dict(panel_keys), "salt": self.salt, **extra})
 
     def s1_key(self, specs: Iterable[CaseSpec]) -> str:
+        """Key of Figure S1: what it is drawn from, per subject in order (case id, role,
+        whole-body study and how it is read, the study's bytes). Panels, windows, display
+        overrides, captions and annotations are not part of it: S1 shows none of them."""
         subjects = [
-            [repr(s), self.files_digest([s.studies.whole_body] if s.studies.whole_body else [])]
+            [
+                s.case_id,
+                s.role.value,
+                relpath(s.studies.whole_body, self.root) if s.studies.whole_body else None,
+                repr(s.studies.source("whole_body")),
+                self.files_digest([s.studies.whole_body] if s.studies.whole_body else []),
+            ]
             for s in specs
         ]
         return _digest({"kind": "figureS1", "subjects": subjects, "salt": self.salt})

@@ -8,7 +8,9 @@ import io
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from matplotlib import rc_context
@@ -99,8 +101,77 @@ def render(fig: Figure, fmt: str, *, dpi: int = DPI) -> bytes:
         kwargs: dict[str, Any] = (
             {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
         )
-        fig.savefig(buf, format=fmt, dpi=dpi, metadata=METADATA.get(fmt), **kwargs)
+        with stored_font_subsets() if fmt == "pdf" else contextlib.nullcontext():
+            fig.savefig(buf, format=fmt, dpi=dpi, metadata=METADATA.get(fmt), **kwargs)
         return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class _StoredFont:
+    """The bytes of a font subset read from the derived-data cache (stands for the
+    fontTools font matplotlib's PDF backend would save)."""
+
+    data: bytes
+
+
+def _subset_bytes(
+    subset: Callable[..., Any], as_file: Callable[[Any], io.BytesIO], path: Any, glyphs: list[int]
+) -> tuple[bytes, dict[int, int]]:
+    """matplotlib's subset of font ``path`` to ``glyphs``: (font file bytes, glyph map)."""
+    with subset(path, glyphs) as result:
+        return as_file(result.font).getvalue(), dict(result.glyph_index_map)
+
+
+@contextlib.contextmanager
+def stored_font_subsets() -> Iterator[None]:
+    """matplotlib's PDF font subsets through the derived-data cache (:mod:`casereport.io.memo`).
+
+    Embedding the fonts of Figure 1 in its PDF (fontTools subsetting DejaVu Sans and its
+    bold face) takes about 0.9 CPU-s, more than drawing the figure. Inside this context
+    each subset is stored under the font file's SHA-256, the glyph ids and the matplotlib
+    and fontTools versions, and read back by a later PDF that needs the same glyphs (the
+    figure run after a case edit): the bytes are those fontTools writes (the subsetter
+    records no timestamp). Without ``CASEREPORT_DERIVED_CACHE``, or on a matplotlib
+    without these functions, fonts are subset as usual.
+    """
+    from casereport.io import memo
+
+    try:
+        from fontTools import version as fonttools_version  # type: ignore[import-untyped]
+        from matplotlib import __version__ as mpl_version
+        from matplotlib.backends import _backend_pdf_ps as pdf_ps
+
+        subset, as_file, results = (
+            pdf_ps.get_glyphs_subset,
+            pdf_ps.font_as_file,
+            pdf_ps.SubsetResults,
+        )
+    except (ImportError, AttributeError):
+        yield
+        return
+    if memo.cache_dir() is None:
+        yield
+        return
+
+    def get_glyphs_subset(fontfile: Any, glyphs: Iterable[int]) -> Any:
+        wanted = sorted(int(g) for g in glyphs)
+        face = int(getattr(fontfile, "face_index", 0))
+        data, index_map = memo.cached(
+            "matplotlib.backends.backend_pdf.font_subset",
+            lambda: _subset_bytes(subset, as_file, fontfile, wanted),
+            key=[str(fontfile), face, wanted, mpl_version, fonttools_version],
+            files=[Path(str(fontfile))],
+        )
+        return contextlib.nullcontext(results(_StoredFont(data), dict(index_map)))
+
+    def font_as_file(font: Any) -> io.BytesIO:
+        return io.BytesIO(font.data) if isinstance(font, _StoredFont) else as_file(font)
+
+    pdf_ps.get_glyphs_subset, pdf_ps.font_as_file = get_glyphs_subset, font_as_file
+    try:
+        yield
+    finally:
+        pdf_ps.get_glyphs_subset, pdf_ps.font_as_file = subset, as_file
 
 
 def render_png_tiff(fig: Figure, *, dpi: int = DPI) -> tuple[bytes, bytes]:
