@@ -657,6 +657,8 @@ def test_ct_mediastinum_heart_aorta_trachea(synth_out, key):
     """The mediastinal structures exist with adult sizes and read as soft tissue or air."""
     from scipy import ndimage
 
+    from casereport.synth.anatomy import Tissue, rasterise
+
     out, result = synth_out
     vol, _ = ct_volume(out, key)
     grid = ct_grid_of(result, key)
@@ -679,6 +681,38 @@ def test_ct_mediastinum_heart_aorta_trachea(synth_out, key):
     k = int(np.argmax(heart.sum(axis=(1, 2))))
     rim = ndimage.binary_dilation(heart[k], iterations=3) & ~heart[k]
     assert np.mean(vol[k][rim] < -40) > 0.25
+    # Chambers: blood volumes of an adult heart; the left ventricular wall and septum about
+    # 8 mm thick; the myocardium a little denser than the blood on the CT.
+    lab = rasterise(body, grid).labels
+    blood = lab == int(Tissue.HEART)
+    for names, lo_ml, hi_ml in (
+        (("heart left ventricle blood",), 70.0, 170.0),
+        (("heart right ventricle blood",), 55.0, 170.0),
+        (("left atrium blood",), 15.0, 90.0),
+        (("heart right atrium blood",), 20.0, 100.0),
+    ):
+        vol_ml = (structure(body, grid, *names) & blood).sum() * ml
+        assert lo_ml <= vol_ml <= hi_ml, (key, names, vol_ml)
+    myo = lab == int(Tissue.MYOCARDIUM)
+    lv_wall = structure(body, grid, "heart left ventricle") & ~structure(
+        body, grid, "heart left ventricle blood"
+    )
+    assert 80.0 <= (myo & lv_wall).sum() * ml <= 220.0, (key, (myo & lv_wall).sum() * ml)
+    core_myo = ndimage.binary_erosion(myo, iterations=1)
+    core_blood = ndimage.binary_erosion(blood, iterations=2)
+    assert 5.0 <= np.mean(vol[core_myo]) - np.mean(vol[core_blood]) <= 20.0
+    # Epicardial fat in the grooves between the chambers, with the coronary arteries in it;
+    # in all, fat within 10 mm of the heart (pericardial and epicardial) reads about -100 HU.
+    groove = structure(body, grid, "atrioventricular groove fat", "anterior interventricular")
+    groove &= lab == int(Tissue.FAT)
+    assert groove.sum() * ml >= 3.0, (key, groove.sum() * ml)
+    arteries = structure(body, grid, "atrioventricular groove artery") & (lab == int(Tissue.BLOOD))
+    assert arteries.sum() > 0
+    heart3 = structure(body, grid, "heart", "left atrium")
+    near = ndimage.binary_dilation(heart3, iterations=5) & ~heart3 & (lab == int(Tissue.FAT))
+    near |= groove
+    assert near.sum() * ml >= 40.0, (key, near.sum() * ml)
+    assert -140.0 <= np.median(vol[ndimage.binary_erosion(near)]) <= -60.0
 
 
 @pytest.mark.parametrize("key", ["A", "B"])

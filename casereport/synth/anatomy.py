@@ -32,6 +32,7 @@ from casereport.synth.grid import (
     WallPatch,
     paint,
     rotated,
+    rotation,
     shape_mask,
 )
 
@@ -43,7 +44,7 @@ class Tissue(IntEnum):
     SOFT = 1
     FAT = 2
     LUNG = 3
-    HEART = 4
+    HEART = 4  # blood in the heart chambers
     LIVER = 5
     STOMACH_WALL = 6
     STOMACH_LUMEN = 7
@@ -58,6 +59,8 @@ class Tissue(IntEnum):
     CORTICAL = 16
     CARTILAGE = 17
     BLOOD = 18
+    MYOCARDIUM = 19
+    FISSURE = 20
 
 
 BONE_LABELS = (Tissue.MARROW, Tissue.SPONGY, Tissue.CORTICAL)
@@ -79,6 +82,9 @@ _LEVEL_MM = 23.6
 #: (:func:`_rib_head`).
 _RIB_NECK = (36.0, 28.0)
 _RIB_WALL_DEG = 24.0
+
+#: Size of the heart (chambers, grooves, pericardium) relative to the reference adult's.
+_HEART_SCALE = 0.95
 
 #: Gap (reference mm) between a lung and the bone bounding its paravertebral gutter (pleura
 #: and a thin fat layer).
@@ -574,8 +580,10 @@ class Body:
         radius: float,
         label: Tissue,
         radius_end: float | None = None,
+        only: tuple[Tissue, ...] | None = None,
     ) -> None:
-        """A chain of capsules through reference-mm ``points`` (a vessel, the oesophagus)."""
+        """A chain of capsules through reference-mm ``points`` (a vessel, the oesophagus);
+        ``only`` as for :meth:`add`."""
         r1 = radius if radius_end is None else radius_end
         n = len(points) - 1
         caps = []
@@ -585,7 +593,7 @@ class Body:
             caps.append(
                 Capsule(self.p(*points[k]), self.p(*points[k + 1]), ra * self.sz, rb * self.sz)
             )
-        self.add(name, Union(tuple(caps)), label)
+        self.add(name, Union(tuple(caps)), label, only=only)
 
     def _mediastinum(self) -> None:
         s = self.sz
@@ -608,26 +616,7 @@ class Body:
             )
         )
         self.add("mediastinal fat", env, Tissue.FAT, only=(Tissue.LUNG, Tissue.SOFT))
-        heart_c = self.p(26.0, -30.0, 1246.0)
-        turn = ("z", -30.0)
-        self.add(
-            "pericardial fat",
-            rotated(heart_c, (67.0 * s, 47.0 * s, 60.0 * s), turn),
-            Tissue.FAT,
-            only=(Tissue.LUNG, Tissue.SOFT, Tissue.FAT, Tissue.LIVER),
-        )
-        self.add(
-            "epicardial fat pad",
-            Ellipsoid(self.p(62.0, -62.0, 1210.0), (26.0 * s, 14.0 * s, 22.0 * s)),
-            Tissue.FAT,
-            only=(Tissue.LUNG, Tissue.SOFT),
-        )
-        self.add("heart", rotated(heart_c, (60.0 * s, 40.0 * s, 54.0 * s), turn), Tissue.HEART)
-        self.add(
-            "left atrium",
-            Ellipsoid(self.p(6.0, -4.0, 1262.0), (34.0 * s, 16.0 * s, 22.0 * s)),
-            Tissue.HEART,
-        )
+        heart_c = self._heart()
         self.landmarks["heart"] = heart_c
         blood = Tissue.BLOOD
         self.tube("ascending aorta", [(-4.0, -34.0, 1248.0), (-8.0, -28.0, 1345.0)], 15.0, blood)
@@ -641,6 +630,15 @@ class Body:
             ],
             13.0,
             blood,
+        )
+        # A plane of fat round the descending aorta separates it from the left atrium.
+        self.tube(
+            "periaortic fat",
+            [(20.0, 12.0, 1350.0), (24.0, 14.0, 1250.0), (18.0, 14.0, 1130.0), (6.0, 10.0, 1000.0)],
+            15.0,
+            Tissue.FAT,
+            radius_end=13.0,
+            only=(Tissue.MYOCARDIUM, Tissue.HEART, Tissue.SOFT),
         )
         self.tube(
             "descending aorta",
@@ -706,6 +704,133 @@ class Body:
             Ellipsoid(self.p(6.0, 10.0, 1345.0), (3.5 * s, 3.0 * s, 12.0 * s)),
             Tissue.GAS,
         )
+
+    def _heart_frame(self) -> tuple[np.ndarray, np.ndarray]:
+        """Centre (subject mm) and axes of the heart: columns u (long axis, base to apex:
+        left, anterior and down), v (towards the left ventricle: left and posterior) and w
+        (up and a little anterior)."""
+        m = rotation("z", -45.0) @ rotation("y", 30.0)
+        return np.asarray(self.p(26.0, -30.0, 1246.0)), m
+
+    def _heart_point(self, u: float, v: float, w: float) -> tuple[float, float, float]:
+        """Subject mm of heart-frame coordinates (reference mm)."""
+        c, m = self._heart_frame()
+        q = c + m @ (np.array([u, v, w]) * self.sz * _HEART_SCALE)
+        return (float(q[0]), float(q[1]), float(q[2]))
+
+    def _heart_ellipsoid(
+        self, centre: tuple[float, float, float], radii: tuple[float, float, float]
+    ) -> Ellipsoid:
+        """Ellipsoid in the heart frame: ``centre`` and ``radii`` in reference mm along u, v, w."""
+        _, m = self._heart_frame()
+        r = tuple(float(v) * self.sz * _HEART_SCALE for v in radii)
+        rot = tuple(tuple(float(v) for v in row) for row in m)
+        return Ellipsoid(self._heart_point(*centre), r, rot)  # type: ignore[arg-type]
+
+    def _groove(
+        self, name: str, surface: Shape, points: list[tuple[float, float, float]], r: float
+    ) -> None:
+        """Epicardial fat along a groove of the heart surface and its coronary artery.
+
+        ``points`` are heart-frame points (reference mm) inside the heart; each is pushed out
+        along the ray from the heart centre to the surface of ``surface``. The fat (radius
+        ``r`` mm) replaces heart wall and blood only; the artery runs 2 mm inside it.
+        """
+        c, _ = self._heart_frame()
+        surf = []
+        t = np.linspace(0.0, 120.0 * self.sz, 481)
+        for q in points:
+            d = np.asarray(self._heart_point(*q)) - c
+            d /= np.linalg.norm(d)
+            ray = c[:, None] + d[:, None] * t[None, :]
+            inside = np.flatnonzero(surface.mask(ray[0], ray[1], ray[2]))
+            if inside.size:
+                surf.append((ray[:, inside[-1]], d))
+        heart = (Tissue.HEART, Tissue.MYOCARDIUM)
+        rr = r * self.sz
+        fat = tuple(
+            Capsule(tuple(a), tuple(b), rr, rr)  # type: ignore[arg-type]
+            for (a, _), (b, _) in zip(surf[:-1], surf[1:], strict=True)
+        )
+        self.add(f"{name} fat", Union(fat), Tissue.FAT, only=heart)
+        ra = 1.8 * self.sz
+        art = tuple(
+            Capsule(tuple(a - 2.0 * da), tuple(b - 2.0 * db), ra, ra)  # type: ignore[arg-type]
+            for (a, da), (b, db) in zip(surf[:-1], surf[1:], strict=True)
+        )
+        self.add(f"{name} artery", Union(art), Tissue.BLOOD, only=(Tissue.FAT,))
+
+    def _heart(self) -> tuple[float, float, float]:
+        """The heart in its pericardial fat: four chambers, the myocardium a little denser
+        than the blood (about 50 vs 40 HU), epicardial fat with the coronary arteries in the
+        atrioventricular and interventricular grooves, the pericardium a thin line between
+        epicardial and pericardial fat. Returns the heart centre (subject mm).
+
+        Volumes at reference size (blood): left ventricle about 125 ml, right ventricle about
+        100 ml, atria 35-55 ml; left ventricular wall 8 mm, right 3 mm.
+        """
+        s = self.sz
+        myo, blood = Tissue.MYOCARDIUM, Tissue.HEART
+        around = (Tissue.LUNG, Tissue.SOFT, Tissue.FAT, Tissue.LIVER)
+        # Pericardial fat outside the sac, then the pericardium (1.5 mm of soft tissue).
+        sac = self._heart_ellipsoid((6.0, -1.0, -2.0), (67.0, 53.0, 44.0))
+        # Behind the heart the lung reaches the descending aorta: no fat there.
+        back = Clipped(sac, self.p(0.0, 4.0, 0.0), (0.0, -1.0, 0.0))
+        self.add("pericardial fat", back, Tissue.FAT, only=around)
+        peri = self._heart_ellipsoid((6.0, -1.0, -2.0), (61.0, 47.0, 38.5))
+        self.add("pericardium", Shell(peri, 1.6 * s), Tissue.SOFT, only=(Tissue.FAT,))
+        self.add(
+            "epicardial fat pad",
+            Ellipsoid(self.p(62.0, -62.0, 1210.0), (26.0 * s, 14.0 * s, 22.0 * s)),
+            Tissue.FAT,
+            only=(Tissue.LUNG, Tissue.SOFT),
+        )
+        self.add(
+            "pericardial fat pad right",
+            Ellipsoid(self.p(-38.0, -40.0, 1200.0), (22.0 * s, 18.0 * s, 14.0 * s)),
+            Tissue.FAT,
+            only=(Tissue.LUNG, Tissue.SOFT),
+        )
+        # Atria at the base: the left behind (in front of the oesophagus and aorta), the
+        # right on the right, receiving the superior vena cava.
+        la = Ellipsoid(self.p(2.0, -4.0, 1268.0), (36.0 * s, 19.0 * s, 25.0 * s))
+        ra = Ellipsoid(self.p(-30.0, -18.0, 1254.0), (26.0 * s, 24.0 * s, 31.0 * s))
+        for name, e in (("left atrium", la), ("heart right atrium", ra)):
+            self.add(name, e, myo)
+            inner = Ellipsoid(e.centre, tuple(r - 2.5 * s for r in e.radii))  # type: ignore[arg-type]
+            self.add(name + " blood", inner, blood)
+        # Ventricles: the right in front, its free wall thin; the left behind and to the
+        # left, its wall and the septum thicker.
+        rv = self._heart_ellipsoid((2.0, -16.0, -3.0), (54.0, 30.0, 37.0))
+        lv = self._heart_ellipsoid((10.0, 14.0, 0.0), (57.0, 35.0, 35.0))
+        self.add("heart right ventricle", rv, myo)
+        self.add(
+            "heart right ventricle blood",
+            self._heart_ellipsoid((2.0, -16.0, -3.0), (51.0, 27.0, 34.0)),
+            blood,
+        )
+        self.add("heart left ventricle", lv, myo)
+        self.add(
+            "heart left ventricle blood",
+            self._heart_ellipsoid((10.0, 14.0, 0.0), (50.0, 27.0, 27.0)),
+            blood,
+        )
+        # Grooves: the atrioventricular ring round the base (right and circumflex coronary
+        # arteries), the anterior and inferior interventricular grooves along the septum.
+        ventricles = Union((rv, lv))
+        ring = [
+            (-34.0, 40.0 * np.cos(a), 40.0 * np.sin(a))
+            for a in np.deg2rad(np.arange(-150.0, 151.0, 15.0))
+        ]
+        self._groove("atrioventricular groove", ventricles, ring, 5.0)
+        for name, angles in (
+            ("anterior interventricular groove", np.arange(100.0, -1.0, -10.0)),
+            ("inferior interventricular groove", np.arange(-100.0, -19.0, 10.0)),
+        ):
+            pts = [(10.0 + 50.0 * np.cos(a), -18.0, 34.0 * np.sin(a)) for a in np.deg2rad(angles)]
+            self._groove(name, ventricles, pts, 4.5)
+        c, _ = self._heart_frame()
+        return (float(c[0]), float(c[1]), float(c[2]))
 
     def _pulmonary_vessels(self) -> None:
         """Branching arterial and venous trees from each hilum, tapering to the periphery."""

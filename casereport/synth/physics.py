@@ -30,6 +30,8 @@ MU_PER_MM: dict[Tissue, float] = {
     Tissue.CORTICAL: 0.0280,
     Tissue.CARTILAGE: 0.0165,
     Tissue.BLOOD: 0.0155,
+    Tissue.MYOCARDIUM: 0.0156,
+    Tissue.FISSURE: 0.0060,
 }
 
 #: Mean CT number (HU) per tissue at 120 kV.
@@ -53,6 +55,8 @@ HU: dict[Tissue, float] = {
     Tissue.CORTICAL: 1050.0,
     Tissue.CARTILAGE: 150.0,
     Tissue.BLOOD: 40.0,
+    Tissue.MYOCARDIUM: 52.0,
+    Tissue.FISSURE: -450.0,
 }
 
 
