@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,19 +93,6 @@ def relpath(path: str | Path, root: str | Path, *, dotted: bool = False) -> str:
     return absolute.as_posix()
 
 
-def files_below(root: str | Path) -> list[Path]:
-    """Every regular file below the folder ``root``, sorted; hidden files and files in
-    hidden folders (a name starting with ``.``) skipped."""
-    root = Path(root)
-    out = []
-    for p in sorted(root.rglob("*")):
-        if any(part.startswith(".") for part in p.relative_to(root).parts):
-            continue
-        if p.is_file():
-            out.append(p)
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class FileStamp:
     """What tells that a file changed without reading it, as ``git`` does: its size
@@ -137,6 +125,84 @@ def file_stamp(path: str | Path) -> FileStamp | None:
     except OSError:
         return None
     return None if stat.S_ISDIR(st.st_mode) else FileStamp.of(st)
+
+
+#: folders of compiled Python, never listed
+PYCACHE = "__pycache__"
+
+
+def _walk(root: str) -> Iterator[os.DirEntry[str]]:
+    """The entries of the regular files below the folder ``root``, in no set order, by the
+    rules of :func:`files_below`."""
+    try:
+        top = os.stat(root)
+    except OSError:
+        return
+    # each folder to list, with the (device, inode) of itself and of the folders above it
+    stack = [(root, frozenset({(top.st_dev, top.st_ino)}))]
+    while stack:
+        folder, inside = stack.pop()
+        try:
+            entries = os.scandir(folder)
+        except OSError:
+            continue
+        with entries:
+            for e in entries:
+                if e.name.startswith("."):
+                    continue
+                try:
+                    if e.is_dir():
+                        if e.name != PYCACHE:
+                            st = e.stat()
+                            if (st.st_dev, st.st_ino) not in inside:
+                                stack.append((e.path, inside | {(st.st_dev, st.st_ino)}))
+                    elif e.is_file():
+                        yield e
+                except OSError:
+                    continue
+
+
+def files_below(root: str | Path) -> list[Path]:
+    """Every file below the folder ``root`` (``[root]`` when it is a file), in path order.
+
+    The one listing of the project, for data, notebooks, package source and build outputs
+    alike (:func:`file_stamps_below` lists the same files):
+
+    * **hidden** entries are left out: a file or folder whose name starts with ``.``, at
+      any depth below ``root`` (``root`` itself may be hidden or inside a hidden folder);
+    * ``__pycache__`` folders are left out;
+    * only **regular files** count, symbolic links to files included (listed by the
+      link's path); broken links, sockets, FIFOs and devices do not;
+    * **symbolic links to folders are followed** (a data folder, a subject or a study may
+      be a link to a mounted share), but a link to a folder the listing is already inside
+      (the same device and inode as the folder holding it or one above it, up to
+      ``root``) is not entered again: a loop is listed once and never hangs. A folder
+      reached by two different links is listed under both;
+    * folders that cannot be read, and entries removed while listing, are skipped; a
+      missing ``root`` lists nothing.
+
+    Paths start with ``root`` as given (no link resolved) and are sorted as
+    :class:`~pathlib.Path` objects sort (by their parts).
+    """
+    if os.path.isfile(root):
+        return [Path(root)]
+    return sorted(Path(e.path) for e in _walk(os.fspath(root)))
+
+
+def file_stamps_below(root: str | Path) -> dict[str, FileStamp]:
+    """The :class:`FileStamp` of every file :func:`files_below` lists, by path (as a
+    string, starting with ``root`` as given); no file is read."""
+    root = os.fspath(root)
+    if os.path.isfile(root):
+        stamp = file_stamp(root)
+        return {} if stamp is None else {root: stamp}
+    out: dict[str, FileStamp] = {}
+    for e in _walk(root):
+        try:
+            out[e.path] = FileStamp.of(e.stat())
+        except OSError:
+            continue
+    return out
 
 
 class StatHasher:

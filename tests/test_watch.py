@@ -147,29 +147,44 @@ def test_page_cache_rebuilds_on_a_new_article_or_state_only(tmp_path: Path) -> N
     assert b"No article yet" in pages.page(failed)
 
 
-def test_watcher_stamps_the_files_the_render_hashes(tmp_path: Path) -> None:
-    """The watcher's scan covers the files :func:`files_under` lists (the render's own
-    view of a folder): hidden entries, ``__pycache__`` and linked folders left out."""
-    from casereport.render.hashing import files_under
-    from casereport.render.watch import _stamp_files
+def test_watcher_stamps_the_files_the_render_lists(tmp_path: Path) -> None:
+    """The watcher's scan covers what :func:`files_below` lists in the notebooks, data and
+    package folders (the render's own view of a folder), a data folder reached through a
+    link included, and sees an edit in the linked folder."""
+    from casereport.fileio import files_below
+    from casereport.render.plan import RenderOptions
+    from casereport.render.watch import Watcher
 
-    top = tmp_path / "top"
-    for rel in ("a.txt", "sub/b.dcm", "sub/deeper/c.py", ".hidden", "sub/.h/d", "__pycache__/e"):
-        (top / rel).parent.mkdir(parents=True, exist_ok=True)
-        (top / rel).write_text(rel)
-    (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "elsewhere" / "f.txt").write_text("f")
-    (top / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
-    stamps: dict[str, tuple[int, int, int]] = {}
-    _stamp_files(str(top), stamps)
-    assert sorted(stamps) == [str(p) for p in files_under(top)]
-    assert sorted(Path(p).relative_to(top).as_posix() for p in stamps) == [
-        "a.txt",
-        "sub/b.dcm",
-        "sub/deeper/c.py",
+    root = tmp_path / "project"
+    for rel in ("notebooks/case.ipynb", "notebooks/.ipynb_checkpoints/x.ipynb", "matplotlibrc"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    share = tmp_path / "share" / "A"  # a subject's data on a mounted share
+    (share / "spect").mkdir(parents=True)
+    (share / "case.yaml").write_text("subject: A\n")
+    (share / "spect" / "1.dcm").write_bytes(b"\0" * 8)
+    (root / "data").mkdir()
+    (root / "data" / "A").symlink_to(share, target_is_directory=True)
+    opts = RenderOptions(
+        root=root,
+        data_dir=root / "data",
+        notebooks_dir=root / "notebooks",
+        build_dir=root / "build",
+        figures_dir=root / "figures",
+    )
+    watcher = Watcher(opts)
+    listed = [
+        *files_below(opts.notebooks_dir),
+        *files_below(opts.data_dir),
+        *(p for p in files_below(watcher.package) if p.suffix != ".pyc"),
+        root / "matplotlibrc",
     ]
-    st = (top / "a.txt").stat()
-    assert stamps[str(top / "a.txt")] == FileStamp(st.st_size, st.st_mtime_ns, st.st_ino)
+    assert sorted(watcher.seen) == sorted(str(p) for p in listed)
+    assert str(root / "data" / "A" / "spect" / "1.dcm") in watcher.seen
+    st = (root / "matplotlibrc").stat()
+    assert watcher.seen[str(root / "matplotlibrc")] == FileStamp.of(st)
+    (share / "spect" / "1.dcm").write_bytes(b"\1" * 9)
+    assert watcher.changed(watcher.scan()) == [root / "data" / "A" / "spect" / "1.dcm"]
 
 
 def test_release_memory_collects_cycles() -> None:

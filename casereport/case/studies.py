@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from casereport.errors import CaseFileError
+from casereport.fileio import files_below
 
 from .model import CaseSpec, PanelSpec, Source
 
@@ -79,12 +80,12 @@ def load_study(path: Path, modality: str | None = None, source: Source | None = 
 def _read_shared(path: Path, modality: str | None, source: Source | None) -> Study:
     """:func:`read_study` through the render's derived-data cache (when it is on): keyed by
     the content of every file below ``path`` and of the per-view files."""
-    from casereport.io.memo import cache_dir, cached, files_under
+    from casereport.io.memo import cache_dir, cached
 
     if cache_dir() is None:
         return read_study(path, modality, source)
     source = source or Source()
-    files = files_under(path) + [p for _, p in source.view_files]
+    files = files_below(path) + [p for _, p in source.view_files]
     return cached(
         "casereport.case.studies.read_study",
         lambda: read_study(path, modality, source),

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from casereport.case import CaseSpec, PanelSpec
-from casereport.fileio import StatHasher, relpath
+from casereport.fileio import StatHasher, files_below, relpath
 
 #: entries kept per kind (the least recently used beyond are removed)
 KEEP = {"panel": 256, "figure1": 8, "figureS1": 8}
@@ -51,17 +51,6 @@ KEEP = {"panel": 256, "figure1": 8, "figureS1": 8}
 def _digest(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _files_below(path: Path) -> list[Path]:
-    """``path`` itself, or every file below it (sorted), hidden ones included."""
-    if path.is_file():
-        return [path]
-    out: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames.sort()
-        out.extend(Path(dirpath) / f for f in filenames)
-    return sorted(out)
 
 
 def study_paths(panel: PanelSpec) -> tuple[Path, ...]:
@@ -120,9 +109,7 @@ class PanelCache:
 
     def files_digest(self, paths: Iterable[Path]) -> list[list[str]]:
         """(path relative to the root, SHA-256) of every file below ``paths``."""
-        return [
-            [relpath(f, self.root), self.sha256(f)] for p in paths for f in _files_below(Path(p))
-        ]
+        return [[relpath(f, self.root), self.sha256(f)] for p in paths for f in files_below(p)]
 
     @functools.cached_property
     def salt(self) -> str:
@@ -132,11 +119,7 @@ class PanelCache:
         import casereport
 
         pkg = Path(casereport.__file__).resolve().parent
-        files = [
-            p
-            for p in _files_below(pkg)
-            if p.suffix != ".pyc" and "__pycache__" not in p.parts and not p.name.startswith(".")
-        ]
+        files = [p for p in files_below(pkg) if p.suffix != ".pyc"]
         parts = [[p.relative_to(pkg).as_posix(), self.sha256(p)] for p in files]
         rc = Path(matplotlib.matplotlib_fname())
         parts.append(["<matplotlibrc>", self.sha256(rc) if rc.is_file() else ""])

@@ -373,14 +373,6 @@ def derived(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def files_under(path: Path) -> list[Path]:
-    """Every file below ``path`` (or ``path`` itself), for :func:`cached`'s ``files``."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file())
-
-
 def prune(folder: Path) -> None:
     """Remove the entries of other package versions from ``folder`` (keeps the current)."""
     import shutil

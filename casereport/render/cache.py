@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from casereport.fileio import relpath
+from casereport.fileio import files_below, relpath
 from casereport.render.hashing import FileHasher, digest_json
 
 
@@ -55,9 +55,7 @@ class CacheEntry:
 
 def folder_listing(folder: Path, root: Path) -> list[str]:
     """Files below ``folder`` relative to ``root`` (sorted; hidden ones skipped)."""
-    from casereport.render.hashing import files_under
-
-    return [relpath(p, root) for p in files_under(folder)]
+    return [relpath(p, root) for p in files_below(folder)]
 
 
 def _copy_tree(src: Path, dst: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import casereport
-from casereport.fileio import StatHasher, file_stamp, sha256_file  # noqa: F401  (re-exported)
+from casereport.fileio import StatHasher, file_stamp, files_below, sha256_file  # noqa: F401
 
 #: distributions whose version can change what a notebook computes or how it is rendered
 KEY_DEPENDENCIES = (
@@ -86,17 +86,6 @@ class FileHasher(StatHasher):
         return found.get(facet)
 
 
-def files_under(folder: Path) -> list[Path]:
-    """Regular files below ``folder`` (recursively, sorted), hidden files and folders skipped."""
-    out: list[Path] = []
-    if not folder.is_dir():
-        return out
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
-        out.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
-    return sorted(out)
-
-
 def package_digest(root: Path, hasher: FileHasher) -> str:
     """Digest of the casereport package source (code, templates, CSS) and ``matplotlibrc``.
 
@@ -104,7 +93,7 @@ def package_digest(root: Path, hasher: FileHasher) -> str:
     so it changes figures just as the code does.
     """
     pkg = Path(casereport.__file__).resolve().parent
-    files = [p for p in files_under(pkg) if p.suffix not in (".pyc",)]
+    files = [p for p in files_below(pkg) if p.suffix != ".pyc"]
     parts = [[p.relative_to(pkg).as_posix(), hasher.sha256(p)] for p in files]
     rc = root / "matplotlibrc"
     if rc.is_file():

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import casereport
-from casereport.fileio import relpath
+from casereport.fileio import files_below, relpath, sha256_file
 from casereport.record import split_facet
-from casereport.render.hashing import files_under, sha256_file
 from casereport.render.jats import JATS_NAME
 from casereport.render.plan import Plan
 from casereport.render.steps import Steps
@@ -37,7 +36,7 @@ def manifest_doc(steps: Steps, plan: Plan, t_start: float) -> dict[str, Any]:
         "figures": plan.figures_dir,
     }
     for sub, final in placed.items():
-        for f in files_under(stage / sub):
+        for f in files_below(stage / sub):
             outputs[relpath(final / f.relative_to(stage / sub), root)] = sha256_file(f)
     for name in ("article.html", "article.pdf", JATS_NAME):
         if (stage / name).is_file():

@@ -15,7 +15,7 @@ from typing import Any
 
 from casereport.case import CaseIndex, Role, index
 from casereport.errors import ParameterError
-from casereport.fileio import file_stamp, files_below, write_atomic
+from casereport.fileio import file_stamps_below, write_atomic
 from casereport.render.params import declared_parameters
 
 
@@ -109,9 +109,7 @@ def _stamps(paths: list[Path]) -> list[list[Any]]:
     out: list[list[Any]] = []
     for path in paths:
         folder = path if path.is_dir() else path.parent
-        for f in files_below(folder):
-            if (stamp := file_stamp(f)) is not None:
-                out.append([str(f), *stamp.as_list()])
+        out.extend([f, *stamp.as_list()] for f, stamp in sorted(file_stamps_below(folder).items()))
     return out
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from casereport.errors import RenderError
-from casereport.fileio import relpath
+from casereport.fileio import files_below, relpath
 from casereport.record import split_facet
 from casereport.render.cache import RunCache, folder_listing
 from casereport.render.execute import Kernel, NotebookRun, execute, kernel_env
@@ -28,7 +28,6 @@ from casereport.render.hashing import (
     FileHasher,
     dependency_versions,
     digest_json,
-    files_under,
     package_digest,
     sha256_file,
 )
@@ -240,7 +239,7 @@ class Steps:
         if plan.figure is not None:
             folders["figures"] = self.stage / "figures"
         outputs = {
-            name: [[p.relative_to(f).as_posix(), sha256_file(p)] for p in files_under(f)]
+            name: [[p.relative_to(f).as_posix(), sha256_file(p)] for p in files_below(f)]
             for name, f in folders.items()
         }
         run = plan.article
@@ -397,7 +396,7 @@ class Steps:
             files += [p if p.is_absolute() else self.opts.root / p for p in paths]
             known = True
         if not known:
-            files = files_under(step.fallback)
+            files = files_below(step.fallback)
         out: dict[str, str] = {}
         for f in sorted(set(files)):
             sha = self.hasher.input_digest(f)

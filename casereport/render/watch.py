@@ -51,7 +51,7 @@ from typing import Any
 
 import casereport
 from casereport.errors import CaseReportError, RenderError
-from casereport.fileio import FileStamp, file_stamp, sha256_file, write_atomic
+from casereport.fileio import FileStamp, file_stamp, file_stamps_below, sha256_file, write_atomic
 from casereport.render.execute import kernel_env
 from casereport.render.export import warm_exporter
 from casereport.render.kernel_pool import KernelPool
@@ -251,34 +251,6 @@ class Server:
         self._thread.join(timeout=5)
 
 
-def _stamp_files(folder: str, out: dict[str, FileStamp], skip_suffix: str = "") -> None:
-    """(size, mtime ns, inode) of the files below ``folder`` that
-    :func:`casereport.render.hashing.files_under` lists
-    (hidden entries and ``__pycache__`` skipped, linked folders not entered), by path,
-    into ``out``; files ending in ``skip_suffix`` (when given) are left out."""
-    stack = [folder]
-    while stack:
-        try:
-            entries = os.scandir(stack.pop())
-        except OSError:
-            continue
-        with entries:
-            for e in entries:
-                if e.name.startswith("."):
-                    continue
-                try:
-                    if e.is_dir():
-                        if e.name != "__pycache__" and not e.is_symlink():
-                            stack.append(e.path)
-                        continue
-                    if skip_suffix and e.name.endswith(skip_suffix):
-                        continue
-                    st = e.stat()
-                except OSError:
-                    continue
-                out[e.path] = FileStamp.of(st)
-
-
 class Watcher:
     """Polls the files a render depends on by (size, mtime ns, inode): no file content is read
     (a scan of the project's ~450 files takes about 2 ms of CPU)."""
@@ -291,11 +263,13 @@ class Watcher:
     def scan(self) -> dict[str, FileStamp]:
         """Stamps, by path, of every file a render depends on: notebooks, ``data/`` (case
         files and DICOM), the package source (``.py``, templates, CSS) and the project's
-        ``matplotlibrc``."""
-        out: dict[str, FileStamp] = {}
-        _stamp_files(str(self.opts.notebooks_dir), out)
-        _stamp_files(str(self.opts.data_dir), out)
-        _stamp_files(str(self.package), out, skip_suffix=".pyc")
+        ``matplotlibrc``; the folders are listed by the render's own rules
+        (:func:`casereport.fileio.files_below`: hidden entries and ``__pycache__`` left out,
+        linked folders followed)."""
+        out = file_stamps_below(self.opts.notebooks_dir)
+        out.update(file_stamps_below(self.opts.data_dir))
+        package = file_stamps_below(self.package)
+        out.update((p, s) for p, s in package.items() if not p.endswith(".pyc"))
         rc = self.opts.root / "matplotlibrc"
         if (stamp := file_stamp(rc)) is not None:
             out[str(rc)] = stamp
