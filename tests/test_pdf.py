@@ -195,6 +195,44 @@ def test_weasyprint_loads_the_same_libraries_without_the_library_search() -> Non
     assert "pango" in out[0]
 
 
+def test_library_lookups_of_other_threads_work_while_weasyprint_imports() -> None:
+    """While :func:`import_weasyprint` has the library search off, another thread looking
+    up a library (started and joined from inside WeasyPrint's import, so the lookup
+    certainly falls in that window) gets the ordinary answer; the importing thread finds
+    nothing; the original function is back afterwards, also after two imports at once."""
+    probe = (
+        "import ctypes.util, sys, threading\n"
+        "from casereport.render.pdf import import_weasyprint\n"
+        "original = ctypes.util.find_library\n"
+        "seen = {}\n"
+        "class During:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'weasyprint.text.ffi' and not seen:\n"
+        "            seen['importer'] = ctypes.util.find_library('c')\n"
+        "            t = threading.Thread(\n"
+        "                target=lambda: seen.update(other=ctypes.util.find_library('c')))\n"
+        "            t.start(); t.join()\n"
+        "            seen['replaced'] = ctypes.util.find_library is not original\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, During())\n"
+        "threads = [threading.Thread(target=import_weasyprint) for _ in range(2)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "seen['restored'] = ctypes.util.find_library is original\n"
+        "print(sorted(seen.items()))\n"
+    )
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux only")
+    import ctypes.util
+
+    libc = ctypes.util.find_library("c")
+    assert libc is not None
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    expected = [("importer", None), ("other", libc), ("replaced", True), ("restored", True)]
+    assert out.strip() == str(expected)
+
+
 def test_html_parsed_without_payloads_is_the_same_tree(article: Path, tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 

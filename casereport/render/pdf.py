@@ -4,8 +4,9 @@
   trying several names per library; every name that is not a file name makes
   ``ctypes.util.find_library`` run ``ldconfig`` and ``gcc`` (about 0.4 s and 0.2
   CPU-s in child processes for the whole import). On Linux the import is done with that
-  search turned off: the names WeasyPrint tries include each library's soname, which the
-  dynamic loader finds by itself; the same libraries are loaded.
+  search turned off for the importing thread (other threads keep it): the names
+  WeasyPrint tries include each library's soname, which the dynamic loader finds by
+  itself; the same libraries are loaded.
 * :func:`parse_html`: the HTML parsed without the megabytes of base64 of its images,
   which are set back on their elements after parsing (the same document tree).
 * :func:`draft_pages`: the pages of a document laid out one at a time, so that a draft
@@ -48,11 +49,19 @@ _LONG_DATA_ATTR = re.compile(
 )
 
 
+#: held while ``ctypes.util.find_library`` is replaced for WeasyPrint's import
+_LIBRARY_SEARCH = threading.Lock()
+
+
 def import_weasyprint() -> ModuleType:
     """``weasyprint``, imported without ``ctypes.util.find_library`` on Linux.
 
-    If a library is then not found (a system that only has it under a name the dynamic
-    loader cannot resolve), the import is done again the ordinary way.
+    While WeasyPrint imports, ``ctypes.util.find_library`` finds nothing for the importing
+    thread only: any other thread looking up a library meanwhile gets the ordinary search
+    (:func:`_without_search`), and a lock keeps two imports from replacing it at once, so
+    the original is always put back. If a library is then not found (a system that only
+    has it under a name the dynamic loader cannot resolve), the import is done again the
+    ordinary way.
     """
     if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
         import weasyprint
@@ -60,18 +69,34 @@ def import_weasyprint() -> ModuleType:
         return weasyprint
     import ctypes.util
 
-    search = ctypes.util.find_library
-    ctypes.util.find_library = _no_library  # type: ignore[assignment]
-    try:
-        import weasyprint
-    except OSError:
-        for name in [m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")]:
-            del sys.modules[name]
-        ctypes.util.find_library = search
-        import weasyprint
-    finally:
-        ctypes.util.find_library = search
+    with _LIBRARY_SEARCH:
+        search = ctypes.util.find_library
+        only_others = _without_search(search, threading.get_ident())
+        ctypes.util.find_library = only_others  # type: ignore[assignment]
+        try:
+            import weasyprint
+        except OSError:
+            for name in [
+                m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")
+            ]:
+                del sys.modules[name]
+            ctypes.util.find_library = search
+            import weasyprint
+        finally:
+            ctypes.util.find_library = search
     return weasyprint
+
+
+def _without_search(
+    search: Callable[[str], str | None], thread: int
+) -> Callable[[str], str | None]:
+    """``ctypes.util.find_library`` that finds nothing in the thread ``thread`` (cffi then
+    gives up on the name and WeasyPrint tries its next one) and is ``search`` in any other."""
+
+    def find_library(name: str) -> str | None:
+        return None if threading.get_ident() == thread else search(name)
+
+    return find_library
 
 
 def parse_html(weasyprint: ModuleType, source: Path, data: bytes, url_fetcher: Any) -> Any:
@@ -103,11 +128,6 @@ def parse_html(weasyprint: ModuleType, source: Path, data: bytes, url_fetcher: A
                 if value is not None and value in values:
                     element.set(name, values[value])
     return html
-
-
-def _no_library(name: str) -> None:
-    """``ctypes.util.find_library`` that finds nothing (cffi then gives up on ``name``)."""
-    return None
 
 
 #: WeasyPrint versions whose page maker :func:`draft_pages` drives (others: whole drafts)
