@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -484,49 +485,27 @@ class Steps:
             notebook_to_html(article.output, html, with_code=opts.with_code, banner=opts.banner)
         self.note(StepRecord("html", False, time.perf_counter() - t0, key))
         if not opts.html_only:
-            # the JATS (mostly pandoc, a child process) is written while WeasyPrint runs
-            jats = _Beside(
-                lambda: write_jats(html, self.stage / JATS_NAME, read_meta(citation), figure_files)
-            )
-            t1 = time.perf_counter()
-            try:
+            # the JATS (mostly pandoc, a child process) is written while WeasyPrint runs; on
+            # any error of the PDF (Ctrl-C too) the JATS is waited for, and the PDF's error
+            # is the one reported
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jats") as beside:
+                jats = beside.submit(
+                    _timed,
+                    lambda: write_jats(
+                        html, self.stage / JATS_NAME, read_meta(citation), figure_files
+                    ),
+                )
+                t1 = time.perf_counter()
                 with self.progress.working("pdf"):
                     fonts = self.cache.folder / "fonts" if opts.use_cache else None
                     html_to_pdf(html, self.stage / "article.pdf", font_cache=fonts)
-            except BaseException:
-                jats.wait()  # the PDF's error is the one reported
-                raise
-            self.note(StepRecord("pdf", False, time.perf_counter() - t1, key))
-            self.note(StepRecord("jats", False, jats.join(), key))
+                self.note(StepRecord("pdf", False, time.perf_counter() - t1, key))
+                self.note(StepRecord("jats", False, jats.result(), key))
         self.cache.store_export(key, [self.stage / n for n in names])
 
 
-class _Beside:
-    """``work`` run in a thread beside the caller's own work; :meth:`join` returns its
-    wall time (s) or raises its error."""
-
-    def __init__(self, work: Callable[[], object]) -> None:
-        self.error: BaseException | None = None
-        self.seconds = 0.0
-        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
-        self._thread.start()
-
-    def _run(self, work: Callable[[], object]) -> None:
-        t0 = time.perf_counter()
-        try:
-            work()
-        except BaseException as exc:  # noqa: BLE001 - re-raised by join
-            self.error = exc
-        finally:
-            self.seconds = time.perf_counter() - t0
-
-    def wait(self) -> None:
-        """Wait for ``work`` to end, whatever its outcome."""
-        self._thread.join()
-
-    def join(self) -> float:
-        """Wait for ``work``; its wall time, or its error raised here."""
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.seconds
+def _timed(work: Callable[[], object]) -> float:
+    """Run ``work``; its wall time (s)."""
+    t0 = time.perf_counter()
+    work()
+    return time.perf_counter() - t0
