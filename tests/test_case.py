@@ -154,3 +154,40 @@ def test_each_study_is_loaded_once_for_panels_and_measurements(monkeypatch) -> N
     analysis.analyse_case(spec, cases.control)
     load_study(spec.study("whole_body"), "NM", spec.studies.source("whole_body"))
     assert len(calls) == len(set(calls)) == 5, calls  # A: spot, CT, whole body; control: 2
+
+
+def test_a_study_is_read_again_when_a_file_below_its_folder_changes(
+    monkeypatch, tmp_path: Path
+) -> None:
+    """The in-process study cache is keyed by the stamp of every file the reader lists,
+    so a file rewritten in a nested folder (which leaves the folders' own times as they
+    were) is read again."""
+    import os
+    import shutil
+
+    import casereport.io as cio
+    from casereport.case import load_study, studies
+
+    calls: list[str] = []
+    real = cio.load
+
+    def counting(path, **kw):  # type: ignore[no-untyped-def]
+        calls.append(str(path))
+        return real(path, **kw)
+
+    monkeypatch.setattr(cio, "load", counting)
+    monkeypatch.setattr(studies, "_CACHE", {})
+    study = tmp_path / "wb"
+    (study / "series").mkdir(parents=True)
+    dcm = study / "series" / "wb.dcm"
+    shutil.copyfile(ROOT / "data" / "A" / "wb" / "wb.dcm", dcm)
+    load_study(study, "NM")
+    load_study(study, "NM")
+    assert len(calls) == 1
+    folders = [(f, f.stat().st_mtime_ns) for f in (study, study / "series")]
+    dcm.write_bytes(dcm.read_bytes())  # in place: same inode, same size
+    st = dcm.stat()
+    os.utime(dcm, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert [(f, f.stat().st_mtime_ns) for f, _ in folders] == folders
+    load_study(study, "NM")
+    assert len(calls) == 2

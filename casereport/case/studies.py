@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from casereport.errors import CaseFileError
-from casereport.fileio import files_below
+from casereport.fileio import file_stamps_below, files_below
 
 from .model import CaseSpec, PanelSpec, Source
 
@@ -35,12 +35,9 @@ _CACHE_SIZE = 16
 
 
 def _stamp(path: Path) -> int:
-    if path.is_dir():
-        return hash(
-            tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in path.iterdir()))
-        )
-    st = path.stat()
-    return hash((st.st_mtime_ns, st.st_size))
+    """Hash of the stamps of the files a study at ``path`` is read from (the file, or every
+    file below the folder: :func:`casereport.fileio.files_below`)."""
+    return hash(tuple(sorted(file_stamps_below(path).items())))
 
 
 def read_study(path: Path, modality: str | None = None, source: Source | None = None) -> Study:

@@ -17,6 +17,7 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 
 import casereport
 from casereport.errors import RenderError
+from casereport.fileio import FileStamp, file_stamps_below
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "casereport_article"
@@ -41,13 +42,9 @@ def _title(nb: nbformat.NotebookNode, fallback: str) -> str:
     return fallback
 
 
-def _template_stamp() -> tuple[tuple[str, int, int], ...]:
-    """(name, size, mtime) of the template files: an edited template gets a new exporter."""
-    return tuple(
-        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
-        for p in sorted(TEMPLATE_DIR.rglob("*"))
-        if p.is_file()
-    )
+def _template_stamp() -> tuple[tuple[str, FileStamp], ...]:
+    """(path, stamp) of the template files: an edited template gets a new exporter."""
+    return tuple(sorted(file_stamps_below(TEMPLATE_DIR).items()))
 
 
 def _info(nb: nbformat.NotebookNode) -> dict[str, Any]:
@@ -175,7 +172,7 @@ def jsonld(title: str, info: dict[str, Any]) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _exporter(with_code: bool, stamp: tuple[tuple[str, int, int], ...]) -> HTMLExporter:
+def _exporter(with_code: bool, stamp: tuple[tuple[str, FileStamp], ...]) -> HTMLExporter:
     """The HTML exporter, kept per process: compiling its templates costs ~0.2 s a time,
     which a watch session would otherwise pay on every edit."""
     exporter = HTMLExporter(

@@ -15,7 +15,7 @@ from typing import Any
 
 from casereport.case import CaseIndex, Role, index
 from casereport.errors import ParameterError
-from casereport.fileio import file_stamps_below, write_atomic
+from casereport.fileio import FileStamp, file_stamps_below, write_atomic
 from casereport.render.params import declared_parameters
 
 
@@ -131,7 +131,7 @@ def study_check_key(data_dir: Path, cases: tuple[str, ...] | None) -> str:
         {
             "studies": studies,
             "files": _stamps([Path(p) for _, _, p in studies]),
-            "reader": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in reader],
+            "reader": [[p.name, *FileStamp.of(p.stat()).as_list()] for p in reader],
             "versions": dependency_versions(),
         }
     )
