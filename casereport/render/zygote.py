@@ -44,6 +44,17 @@ FORK_ENV = "CASEREPORT_KERNEL_FORK"
 #: modules the zygote imports before serving (what every notebook of the project imports)
 PRELOAD = (
     "ipykernel.kernelapp",
+    # what IPKernelApp.initialize imports in every kernel: the kernel and shell classes, the
+    # debugger (debugpy, about 140 modules), IPython's history (sqlite3) and inspection
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "sqlite3",
+    "tornado.platform.asyncio",
     "IPython.display",
     "numpy",
     "scipy.ndimage",
@@ -63,6 +74,9 @@ PRELOAD = (
     "casereport.review",
     "casereport.references",
 )
+#: preloaded modules whose import writes to stderr (debugpy's note on frozen modules, which
+#: a kernel prints into its own captured stderr, where nobody reads it): imported silently
+QUIET_PRELOAD = ("ipykernel.debugger",)
 #: process name (``/proc/PID/comm``) of the zygote; its kernels take back the usual one
 ZYGOTE_NAME = "cr-zygote"
 #: set in each forked kernel: the zygote's process id (tests check the kernels' origin)
@@ -200,6 +214,20 @@ def _handle(conn: socket.socket, server: socket.socket, exits: dict[int, int]) -
         fh.flush()
 
 
+def _import_quietly(name: str) -> None:
+    """Import ``name`` with stderr (the file descriptor too) sent to ``/dev/null``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            __import__(name)
+    finally:
+        sys.stderr.flush()  # what the import wrote goes to /dev/null too
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def serve(path: str) -> None:
     """Preload, then serve fork and poll requests on the Unix socket ``path``."""
     _die_with_parent()
@@ -208,7 +236,10 @@ def serve(path: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the render stops us; Ctrl-C is its
     for name in PRELOAD:
         try:
-            __import__(name)
+            if name in QUIET_PRELOAD:
+                _import_quietly(name)
+            else:
+                __import__(name)
         except Exception:  # noqa: BLE001, S112 - a kernel imports what it needs itself
             continue
     record = sys.modules.get("casereport.record")
