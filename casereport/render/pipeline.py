@@ -21,7 +21,7 @@ import os
 import shutil
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,10 +69,15 @@ def _execute_all(steps: Steps, pending: list[Step], jobs: int | None) -> list[Re
     failed: list[RenderError] = []
     if not pending:
         return failed
-    workers = min(max(1, jobs or os.cpu_count() or 1), len(pending))
+    cpus = max(1, jobs or os.cpu_count() or 1)
+    workers = min(cpus, len(pending))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run") as pool:
         try:
-            for fut in [pool.submit(steps.execute, s) for s in pending]:
+            futures = [pool.submit(steps.execute, s) for s in pending]
+            if len(pending) >= cpus:  # every core busy: wait until one run ends
+                wait(futures, return_when=FIRST_COMPLETED)
+            steps.prepare_export()  # on the free core, while the others and the article run
+            for fut in futures:
                 exc = fut.exception()
                 if isinstance(exc, RenderError):
                     failed.append(exc)

@@ -127,6 +127,8 @@ class Steps:
     #: :meth:`kernel_env` when the first kernel is needed)
     env: dict[str, str] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    #: the export's start-up work, done in a thread while the article runs
+    _prepared: threading.Thread | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.hasher = FileHasher(self.opts.build_dir / "cache" / "stat.json")
@@ -428,6 +430,7 @@ class Steps:
                 return
             step = self.article_step(plan)
             if not self.reuse(step):
+                self.prepare_export()
                 k, kernel = kernel, None
                 self.execute(step, kernel=k)
         except RenderError as err:
@@ -443,6 +446,26 @@ class Steps:
                 kernel.shutdown()
 
     # ---------------------------------------------------------------- export
+    def prepare_export(self) -> None:
+        """Start the export's fixed start-up work (:func:`export.prepare_export`) in a
+        thread, once: called when a notebook will execute (so the export will too) and a
+        core is free for it; :meth:`export` waits for it first."""
+        with self._lock:
+            if self._prepared is not None:
+                return
+            opts = self.opts
+
+            def prepare() -> None:
+                try:
+                    from casereport.render.export import prepare_export
+
+                    prepare_export(with_code=opts.with_code, pdf=not opts.html_only)
+                except Exception:  # noqa: BLE001, S110 - the export meets it again, reports it
+                    pass
+
+            self._prepared = threading.Thread(target=prepare, name="prepare-export", daemon=True)
+            self._prepared.start()
+
     def export(self, article: NotebookRun) -> None:
         """``article.html`` (and ``article.pdf``, ``article.jats.xml``) from the executed
         article, cached."""
@@ -478,6 +501,8 @@ class Steps:
                 shutil.copyfile(hit / n, self.stage / n)
             self.note(StepRecord("export", True, time.perf_counter() - t0, key))
             return
+        if self._prepared is not None:
+            self._prepared.join()  # its errors are the export's own, met again below
         from casereport.render.export import html_to_pdf, notebook_to_html
 
         html = self.stage / "article.html"
