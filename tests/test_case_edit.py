@@ -1,0 +1,90 @@
+"""A case edit on the real notebooks and data: one case's NM window changed after a cold
+render re-executes that case, the figure run (which draws only that case's NM panel and
+composes Figure 1 again, reusing the other panels and Figure S1) and the article, and
+publishes, byte for byte, what a render executing everything (``--no-cache``) with the
+same parameter publishes: figures, executed notebooks, case results, HTML, PDF and JATS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+#: an NM window for case A other than its case file's (A1 is its NM panel)
+EDIT = "A:nm_window=[2, 97]"
+
+
+def _project(dest: Path) -> Path:
+    """notebooks/, data/, a frozen copy of the package and render.py (the cache keys cover
+    the package source, which may be edited while the test runs)."""
+    if not (ROOT / "data" / "A" / "case.yaml").is_file():
+        pytest.skip("no data/ (run python -m casereport.synth --out data)")
+    shutil.copytree(ROOT / "notebooks", dest / "notebooks")
+    shutil.copytree(ROOT / "data", dest / "data", ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(
+        ROOT / "casereport",
+        dest / "casereport",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    for name in ("matplotlibrc", "pyproject.toml", "CITATION.cff", "render.py"):
+        shutil.copyfile(ROOT / name, dest / name)
+    return dest
+
+
+def _render(project: Path, *args: str) -> dict[str, dict]:
+    """Render ``project`` quietly; the manifest's steps by name."""
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1554076800", "PYTHONPATH": str(project)}
+    res = subprocess.run(
+        [sys.executable, str(project / "render.py"), "--root", str(project), "--quiet", *args],
+        cwd=project, capture_output=True, text=True, timeout=900, env=env,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    steps = json.loads((project / "build" / "manifest.json").read_text())["steps"]
+    return {s["step"]: s for s in steps}
+
+
+def _outputs(project: Path) -> dict[str, bytes]:
+    """Every published output of a render with display overrides (Figure 1 goes to
+    build/figures/) apart from the manifest, which holds timings."""
+    build = project / "build"
+    files = {n: (build / n).read_bytes() for n in ("article.html", "article.pdf")}
+    files["article.jats.xml"] = (build / "article.jats.xml").read_bytes()
+    for folder in ("figures", "notebooks", "cases"):
+        for p in sorted((build / folder).rglob("*")):
+            if p.is_file() and not p.name.startswith("."):
+                files[p.relative_to(build).as_posix()] = p.read_bytes()
+    return files
+
+
+def test_nm_window_edit_reruns_its_case_and_one_panel_and_equals_a_full_render(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path / "p")
+    cold = _render(project)
+    assert not any(s["cached"] for s in cold.values())
+
+    edit = _render(project, "-p", EDIT)
+    executed = sorted(n for n, s in edit.items() if not s["cached"] and n != "plan")
+    assert executed == ["article", "case A", "figure", "html", "jats", "pdf"], executed
+    assert edit["case B"]["cached"] and edit["case C"]["cached"]
+    assert edit["figure"]["redrawn"] == ["A1", "figure1"]  # Figure S1 and 6 panels reused
+    log = (project / "build" / "cache" / "derived" / "log.txt").read_text().splitlines()
+    assert any(line.startswith("hit ") and "font_subset" in line for line in log)
+    edited = _outputs(project)
+    assert "figures/figure1.pdf" in edited and "figures/panels/A1.png" in edited
+
+    full = _render(project, "--no-cache", "-p", EDIT)
+    assert not any(s["cached"] for s in full.values())
+    fresh = _outputs(project)
+    assert sorted(edited) == sorted(fresh)
+    assert [n for n in fresh if edited[n] != fresh[n]] == []
