@@ -251,11 +251,11 @@ def test_render_shares_the_control_between_case_runs(tmp_path: Path) -> None:
     shutil.rmtree(project / "build")
 
 
-def test_pdf_font_subsets_are_stored_and_give_the_same_bytes(
+def test_pdf_and_svg_parts_are_stored_and_give_the_same_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A figure's PDF with its font subsets computed, stored and read back is the PDF
-    matplotlib writes without the cache (the bold face too)."""
+    """A figure's PDF and SVG with their font subsets and image encodings computed,
+    stored and read back are the files matplotlib writes without the cache."""
     from matplotlib.figure import Figure
 
     from casereport.figure.style import figure_style, render
@@ -263,13 +263,15 @@ def test_pdf_font_subsets_are_stored_and_give_the_same_bytes(
     with figure_style():
         fig = Figure(figsize=(2, 1))
         fig.text(0.1, 0.5, "A1 lung 0.42 \u2014 SIMULATED", fontweight="bold")
-        fig.add_axes((0.1, 0.1, 0.5, 0.3)).plot([0, 1], [1, 0])
+        fig.add_axes((0.1, 0.1, 0.3, 0.3)).imshow(np.arange(64).reshape(8, 8), cmap="gray_r")
+        fig.add_axes((0.5, 0.1, 0.3, 0.3)).imshow(np.eye(5), cmap="viridis")
     monkeypatch.delenv(memo.ENV, raising=False)
-    plain = render(fig, "pdf")
+    plain = {fmt: render(fig, fmt) for fmt in ("pdf", "svg")}
     monkeypatch.setenv(memo.ENV, str(tmp_path / "derived"))
-    assert render(fig, "pdf") == plain  # computed and stored
-    memo._MEMORY.clear()  # as in another process: read from the folder
-    assert render(fig, "pdf") == plain
-    log = (tmp_path / "derived" / "log.txt").read_text().splitlines()
-    subsets = [line.split()[0] for line in log if "font_subset" in line]
-    assert subsets and subsets.count("hit") == subsets.count("miss") == len(subsets) // 2
+    for _ in range(2):
+        memo._MEMORY.clear()  # as in another process: stored, then read from the folder
+        assert {fmt: render(fig, fmt) for fmt in ("pdf", "svg")} == plain
+    log = [line.split() for line in (tmp_path / "derived" / "log.txt").read_text().splitlines()]
+    for part in ("font_subset", "backend_pdf.image_png", "backend_svg.image_png"):
+        events = [event for event, name, _ in log if name.endswith(part)]
+        assert events and events.count("hit") == events.count("miss"), (part, log)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import io
 import os
 import tempfile
@@ -101,7 +102,8 @@ def render(fig: Figure, fmt: str, *, dpi: int = DPI) -> bytes:
         kwargs: dict[str, Any] = (
             {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
         )
-        with stored_font_subsets() if fmt == "pdf" else contextlib.nullcontext():
+        stored = {"pdf": stored_font_subsets, "svg": stored_svg_images}.get(fmt)
+        with stored() if stored is not None else contextlib.nullcontext():
             fig.savefig(buf, format=fmt, dpi=dpi, metadata=METADATA.get(fmt), **kwargs)
         return buf.getvalue()
 
@@ -114,6 +116,81 @@ class _StoredFont:
     data: bytes
 
 
+def _png_bytes(pixels: Any) -> bytes:
+    """What matplotlib's SVG backend embeds for an image: ``pixels`` saved by Pillow as
+    PNG with its default settings."""
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="png")
+    return buf.getvalue()
+
+
+class _StoredPng:
+    """``Image.fromarray(pixels)`` as matplotlib's SVG backend uses it: saved as PNG into
+    a buffer, through the derived-data cache; anything else as Pillow does it."""
+
+    def __init__(self, pixels: Any) -> None:
+        self.pixels = pixels
+
+    def save(self, fp: Any, format: str | None = None, **params: Any) -> None:  # noqa: A002
+        from casereport.io import memo
+
+        if format != "png" or params or not isinstance(fp, io.BytesIO):
+            Image.fromarray(self.pixels).save(fp, format=format, **params)
+            return
+        import zlib
+
+        import numpy as np
+        import PIL
+
+        pixels = np.ascontiguousarray(self.pixels)
+        fp.write(
+            memo.cached(
+                "matplotlib.backends.backend_svg.image_png",
+                lambda: _png_bytes(pixels),
+                key=[pixels, PIL.__version__, zlib.ZLIB_RUNTIME_VERSION],
+            )
+        )
+
+
+class _StoredPngModule:
+    """Stands for ``PIL.Image`` in matplotlib's SVG backend (see :func:`stored_svg_images`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(Image, name)
+
+    def fromarray(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        return Image.fromarray(obj, *args, **kwargs) if args or kwargs else _StoredPng(obj)
+
+
+@contextlib.contextmanager
+def stored_svg_images() -> Iterator[None]:
+    """The PNG encodings of the images an SVG embeds through the derived-data cache.
+
+    matplotlib's SVG backend encodes every image it embeds as PNG at zlib's default
+    level (about 0.5 CPU-s for Figure 1's images at :data:`VECTOR_IMAGE_DPI`, half the
+    SVG). Inside this context each encoding is stored under the pixels (dtype, shape,
+    bytes) and the Pillow and zlib versions, so that an SVG drawn again after one panel
+    changed encodes only that panel's image; the bytes are Pillow's. Without
+    ``CASEREPORT_DERIVED_CACHE``, or on a matplotlib whose SVG backend does not use
+    ``PIL.Image`` this way, images are encoded as usual.
+    """
+    from casereport.io import memo
+
+    try:
+        from matplotlib.backends import backend_svg
+    except ImportError:
+        yield
+        return
+    if memo.cache_dir() is None or getattr(backend_svg, "Image", None) is not Image:
+        yield
+        return
+    backend_svg.Image = _StoredPngModule()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        backend_svg.Image = Image
+
+
 def _subset_bytes(
     subset: Callable[..., Any], as_file: Callable[[Any], io.BytesIO], path: Any, glyphs: list[int]
 ) -> tuple[bytes, dict[int, int]]:
@@ -124,28 +201,36 @@ def _subset_bytes(
 
 @contextlib.contextmanager
 def stored_font_subsets() -> Iterator[None]:
-    """matplotlib's PDF font subsets through the derived-data cache (:mod:`casereport.io.memo`).
+    """matplotlib's PDF font subsets and image encodings through the derived-data cache
+    (:mod:`casereport.io.memo`).
 
     Embedding the fonts of Figure 1 in its PDF (fontTools subsetting DejaVu Sans and its
-    bold face) takes about 0.9 CPU-s, more than drawing the figure. Inside this context
-    each subset is stored under the font file's SHA-256, the glyph ids and the matplotlib
-    and fontTools versions, and read back by a later PDF that needs the same glyphs (the
-    figure run after a case edit): the bytes are those fontTools writes (the subsetter
-    records no timestamp). Without ``CASEREPORT_DERIVED_CACHE``, or on a matplotlib
-    without these functions, fonts are subset as usual.
+    bold face) takes about 0.4 CPU-s, and its images are encoded as PNG (about 0.1 CPU-s).
+    Inside this context each subset is stored under the font file's SHA-256, the glyph ids
+    and the matplotlib and fontTools versions, each image encoding under the image's mode,
+    size, palette and pixels and the Pillow and zlib versions, and read back by a later
+    PDF that needs the same (the figure run after a case edit): the bytes are those
+    fontTools and Pillow write (the subsetter records no timestamp). Without
+    ``CASEREPORT_DERIVED_CACHE``, or on a matplotlib without these functions, fonts and
+    images are encoded as usual.
     """
     from casereport.io import memo
 
     try:
+        import zlib
+
+        import PIL
         from fontTools import version as fonttools_version  # type: ignore[import-untyped]
         from matplotlib import __version__ as mpl_version
         from matplotlib.backends import _backend_pdf_ps as pdf_ps
+        from matplotlib.backends.backend_pdf import PdfFile
 
         subset, as_file, results = (
             pdf_ps.get_glyphs_subset,
             pdf_ps.font_as_file,
             pdf_ps.SubsetResults,
         )
+        write_png = PdfFile._writePng
     except (ImportError, AttributeError):
         yield
         return
@@ -167,11 +252,22 @@ def stored_font_subsets() -> Iterator[None]:
     def font_as_file(font: Any) -> io.BytesIO:
         return io.BytesIO(font.data) if isinstance(font, _StoredFont) else as_file(font)
 
+    def _write_png(pdf: Any, img: Image.Image) -> Any:
+        pixels = hashlib.sha256(img.tobytes()).hexdigest()
+        key = [img.mode, list(img.size), img.getpalette(), pixels]
+        return memo.cached(
+            "matplotlib.backends.backend_pdf.image_png",
+            lambda: write_png(pdf, img),
+            key=[*key, mpl_version, PIL.__version__, zlib.ZLIB_RUNTIME_VERSION],
+        )
+
     pdf_ps.get_glyphs_subset, pdf_ps.font_as_file = get_glyphs_subset, font_as_file
+    PdfFile._writePng = _write_png  # type: ignore[method-assign]
     try:
         yield
     finally:
         pdf_ps.get_glyphs_subset, pdf_ps.font_as_file = subset, as_file
+        PdfFile._writePng = write_png  # type: ignore[method-assign]
 
 
 def render_png_tiff(fig: Figure, *, dpi: int = DPI) -> tuple[bytes, bytes]:
