@@ -307,3 +307,33 @@ def test_fonttools_subsets_are_weasyprints(
         Font._fonttools_subset(font, to_unicode, hinting)
         assert ours.file_content == font.file_content, font.family
         assert len(ours.file_content) < len(whole) // 2, font.family  # subset indeed
+
+
+def test_image_data_kept_by_png_bytes_gives_the_same_pdf(
+    article: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The images' PDF data stored in ``image_cache`` by one render is read back by the
+    next (no image encoded again), and a damaged entry is made again: the same PDF."""
+    from weasyprint.images import RasterImage
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")
+    plain = html_to_pdf(article, tmp_path / "plain.pdf").read_bytes()
+    kept = tmp_path / "images"
+    assert html_to_pdf(article, tmp_path / "a.pdf", image_cache=kept).read_bytes() == plain
+    stored = sorted(kept.glob("*.bin"))
+    assert len(stored) == 4  # one per PNG of the article
+
+    encoded: list[Any] = []
+    original = RasterImage._get_png_data
+
+    def counting(image: Any) -> bytes:
+        encoded.append(image)
+        return original(image)
+
+    monkeypatch.setattr(RasterImage, "_get_png_data", staticmethod(counting))
+    assert html_to_pdf(article, tmp_path / "b.pdf", image_cache=kept).read_bytes() == plain
+    assert encoded == []  # every image's data was read back
+
+    stored[0].write_bytes(stored[0].read_bytes()[:-10])  # truncated: made again
+    assert html_to_pdf(article, tmp_path / "c.pdf", image_cache=kept).read_bytes() == plain
+    assert 1 <= len(encoded) <= 2  # that PNG's colour (and alpha) only

@@ -359,14 +359,21 @@ def _draft_anchor(html: Any, target: str, options: dict[str, Any]) -> Any:
     return None
 
 
-def html_to_pdf(source: Path, output: Path, *, font_cache: Path | None = None) -> Path:
+def html_to_pdf(
+    source: Path,
+    output: Path,
+    *,
+    font_cache: Path | None = None,
+    image_cache: Path | None = None,
+) -> Path:
     """Render ``source`` HTML to a tagged (PDF/UA-1) A4 PDF with WeasyPrint.
 
     No network; fixed metadata (title, authors, language and keywords come from the
     HTML's ``<title>``, ``<meta>`` and ``lang``); figures float to the top of the page
     after their first mention (:func:`place_figures`). The embedded PNG images are
     compressed for the PDF in a worker thread while the pages are laid out; font subsets
-    are kept in the folder ``font_cache`` (if given) and reused by later renders
+    are kept in the folder ``font_cache``, the images' PDF data in ``image_cache`` (each
+    if given), and reused by later renders
     (:mod:`casereport.render.pdf`).
     """
     from casereport.render.pdf import (
@@ -381,7 +388,7 @@ def html_to_pdf(source: Path, output: Path, *, font_cache: Path | None = None) -
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
     try:
         data = source.read_bytes()
-        images = ImageCache(ImageStreams(data))
+        images = ImageCache(ImageStreams(data, image_cache))
         options = {"pdf_variant": "pdf/ua-1", "cache": images}
         html = parse_html(weasyprint, source, data, fetcher)
         doc = place_figures(html, **options)

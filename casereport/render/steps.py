@@ -522,8 +522,13 @@ class Steps:
                 )
                 t1 = time.perf_counter()
                 with self.progress.working("pdf"):
-                    fonts = self.cache.folder / "fonts" if opts.use_cache else None
-                    html_to_pdf(html, self.stage / "article.pdf", font_cache=fonts)
+                    kept = self.cache.folder
+                    html_to_pdf(
+                        html,
+                        self.stage / "article.pdf",
+                        font_cache=kept / "fonts" if opts.use_cache else None,
+                        image_cache=kept / "pdf-images" if opts.use_cache else None,
+                    )
                 self.note(StepRecord("pdf", False, time.perf_counter() - t1, key))
                 self.note(StepRecord("jats", False, jats.result(), key))
         self.cache.store_export(key, [self.stage / n for n in names])

@@ -66,7 +66,8 @@ ERROR_ID = "casereport-watch-error"
 PDF_WORK = ".watch-pdf"
 _PDF_CODE = (
     "import sys\nfrom pathlib import Path\nfrom casereport.render.export import html_to_pdf\n"
-    "html_to_pdf(Path(sys.argv[1]), Path(sys.argv[2]), font_cache=Path(sys.argv[3]))\n"
+    "html_to_pdf(Path(sys.argv[1]), Path(sys.argv[2]), font_cache=Path(sys.argv[3]),\n"
+    "            image_cache=Path(sys.argv[4]))\n"
 )
 _SCRIPT = """<script id="{id}">
 (function () {{
@@ -331,6 +332,7 @@ class PdfJob:
                 str(source),
                 str(self.work / "article.pdf"),
                 str(opts.build_dir / "cache" / "fonts"),
+                str(opts.build_dir / "cache" / "pdf-images"),
             ],
             cwd=opts.root,
             stdin=subprocess.DEVNULL,
