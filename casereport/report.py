@@ -436,9 +436,14 @@ def figure_png(fig: Any, *, dpi: int = 110) -> bytes:
 
 def show_figure(fig: Any, *, alt: str, dpi: int = 110) -> Any:
     """An IPython image of ``fig`` with alt text (works with or without pyplot)."""
+    return show_png(figure_png(fig, dpi=dpi), alt=alt)
+
+
+def show_png(png: bytes, *, alt: str) -> Any:
+    """An IPython image of PNG bytes with alt text."""
     from IPython.display import Image
 
-    return Image(data=figure_png(fig, dpi=dpi), format="png", metadata={"alt": alt})
+    return Image(data=png, format="png", metadata={"alt": alt})
 
 
 def provenance_appendix(provenance: Mapping[str, Any]) -> str:

@@ -275,3 +275,35 @@ def test_pdf_and_svg_parts_are_stored_and_give_the_same_bytes(
     for part in ("font_subset", "backend_pdf.image_png", "backend_svg.image_png"):
         events = [event for event, name, _ in log if name.endswith(part)]
         assert events and events.count("hit") == events.count("miss"), (part, log)
+
+
+def test_case_analysis_and_its_region_figure_are_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case run executed again for a display parameter reads its measurements and the
+    PNG of its regions (both functions of the data alone) instead of computing them: the
+    same values and bytes as without the cache."""
+    from casereport.analysis import analyse_studies, roi_overlay_figure, roi_overlay_png
+    from casereport.case import load_case, load_study
+    from casereport.report import figure_png
+
+    if not (DATA / "A" / "case.yaml").is_file():
+        pytest.skip("no data/")
+    monkeypatch.delenv(memo.ENV, raising=False)
+    wb = {}
+    for who in ("A", "control"):
+        spec = load_case(DATA / who / "case.yaml", check_images=False)
+        wb[who] = load_study(spec.studies.whole_body, "NM", spec.studies.source("whole_body"))
+    plain = analyse_studies("A", wb["A"], wb["control"])
+    png = figure_png(roi_overlay_figure(wb["A"], plain), dpi=110)
+    assert roi_overlay_png(wb["A"], plain) == png
+    monkeypatch.setenv(memo.ENV, str(tmp_path / "derived"))
+    for _ in range(2):
+        memo._MEMORY.clear()  # stored, then read from the folder (as another process)
+        result = analyse_studies("A", wb["A"], wb["control"])
+        assert result == plain
+        assert roi_overlay_png(wb["A"], result) == png
+    log = [line.split() for line in (tmp_path / "derived" / "log.txt").read_text().splitlines()]
+    for name in ("analyse_studies", "roi_overlay_png"):
+        events = [event for event, logged, _ in log if logged.endswith(name)]
+        assert events == ["miss", "hit"], (name, log)

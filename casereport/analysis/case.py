@@ -23,6 +23,7 @@ from casereport.case import CaseSpec
 from casereport.case.studies import Loader, load_study
 from casereport.errors import CaseFileError
 from casereport.io import CTVolume, SpectVolume, Study, WholeBody
+from casereport.io.memo import derived
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ def analyse_case(spec: CaseSpec, control: CaseSpec, *, load: Loader | None = Non
     )
 
 
+@derived
 def analyse_studies(
     case_id: str,
     wb: WholeBody | None,
@@ -184,6 +186,9 @@ def analyse_studies(
 
     A whole-body study may hold one view only (ANT or POST), and the CT or SPECT may be
     missing: the measurements needing them are left out and named in ``not_measured``.
+    The result is a function of the studies alone (no display parameter), kept in the
+    derived-data cache (:mod:`casereport.io.memo`): a case run executed again for a window
+    or crop reads it.
     """
     not_measured: dict[str, str] = {}
     planar: list[Measurement] = []
