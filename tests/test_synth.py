@@ -945,6 +945,51 @@ def test_ct_lungs_vessels_noise_and_arms(synth_out):
     assert 0.3 <= r <= 0.95, r
 
 
+@pytest.mark.parametrize("key", ["A", "control"])
+def test_ct_fissures(synth_out, key):
+    """The interlobar fissures read as thin lines a little denser than the lung around
+    them (lung window): a major fissure in each lung on every slice from the carina to
+    80 mm below it, moving forwards on lower slices, and a minor fissure in the right lung
+    only."""
+    from scipy import ndimage
+
+    from casereport.synth.anatomy import Body, Tissue, rasterise
+
+    out, result = synth_out
+    vol, z = ct_volume(out, key)
+    grid = ct_grid_of(result, key)
+    spec = SUBJECTS[key]
+    body = Body(spec.sex, spec.height_mm, spec.girth, arms_up=True, lung_vessels=True)
+    carina = result["truth"][key]["landmarks_lps_mm"]["carina"][2]
+    y = grid.axis(1)
+    x = grid.axis(0)
+    lab = rasterise(body, grid).labels
+    lungs = np.isin(lab, [int(Tissue.LUNG), int(Tissue.FISSURE)])
+    vessels = structure(body, grid, "pulmonary vessel") & (lab == int(Tissue.BLOOD))
+    fronts = {-1: [], 1: []}
+    for dz in (0.0, -20.0, -40.0, -60.0, -80.0):
+        k = int(np.argmin(abs(z - carina - dz)))
+        for side in (-1, 1):
+            sheet = structure(body, grid_slice(grid, float(z[k])), f"major fissure {side}")[0]
+            sheet &= lab[k] == int(Tissue.FISSURE)
+            assert sheet.sum() >= 15, (key, dz, side, sheet.sum())
+            # Thin: a line one or two pixels wide, not a band.
+            assert sheet.sum() < 0.04 * (lungs[k] & (side * x > 0)[None, :]).sum()
+            near = ndimage.binary_dilation(sheet, iterations=4) & ~ndimage.binary_dilation(
+                sheet, iterations=2
+            )
+            near &= lungs[k] & ~ndimage.binary_dilation(vessels[k], iterations=2)
+            on, off = float(np.median(vol[k][sheet])), float(np.median(vol[k][near]))
+            assert -800.0 <= on <= -500.0 and on - off >= 60.0, (key, dz, side, on, off)
+            fronts[side].append(float(np.mean(np.broadcast_to(y[:, None], sheet.shape)[sheet])))
+    for side, ys in fronts.items():
+        assert ys[-1] < ys[0] - 20.0, (key, side, ys)  # lower down, further forwards
+    minor = structure(body, grid, "minor fissure") & (lab == int(Tissue.FISSURE))
+    xs = np.broadcast_to(x[None, None, :], minor.shape)[minor]
+    # In the right lung (which reaches a few mm past the midline at the anterior junction).
+    assert minor.sum() > 0 and np.all(xs < 10.0) and np.mean(xs) < -30.0, (key, xs.max())
+
+
 def test_skeleton_proportions():
     """Femur about 26 % and tibia about 22 % of height (femur longer), from the voxels."""
     from casereport.synth.anatomy import Body

@@ -27,6 +27,7 @@ from casereport.synth.grid import (
     Grid,
     Profile,
     Shape,
+    Sheet,
     Shell,
     Union,
     WallPatch,
@@ -133,8 +134,9 @@ _RIB_PEAK_DEG = 40.0
 #: rest falls evenly along the wall.
 _RIB_FALL_CURVE = 0.6
 
-#: Bone uptake weight of the rib shafts (the spine is 9-13, long-bone shafts 3).
-RIB_UPTAKE = 10.0
+#: Bone uptake weight of the rib shafts (the spine is 9-13, long-bone shafts 3): flat bones
+#: with red marrow, seen through the lungs on an anterior view even with lung uptake.
+RIB_UPTAKE = 12.0
 
 # Antero-posterior centre of the vertebral bodies along z (kyphosis and lordosis), mm.
 _SPINE_Y = np.array(
@@ -316,6 +318,7 @@ class Body:
         self._mediastinum()
         if self.lung_vessels:
             self._pulmonary_vessels()
+            self._fissures()
         self._skull()
         self._spine()
         self._ribs_and_sternum()
@@ -897,6 +900,48 @@ class Body:
                     grow(side, root + v * 6.0 * s, v, 3.9 * s, 26.0 * s)
         for n, cap in enumerate(caps):
             self.add(f"pulmonary vessel {n}", cap, Tissue.BLOOD, only=(Tissue.LUNG,))
+
+    def _fissures(self) -> None:
+        """Interlobar fissures, as thin sheets of pleura across the lung: the major (oblique)
+        fissure of each lung from the back at the level of T4-T5 down and forwards to the
+        front third of the diaphragm, running from posteromedial to anterolateral on an axial
+        slice; the minor (horizontal) fissure of the right lung, a shallow dome at the level
+        of the fourth costal cartilage in front of the major fissure."""
+        for side in (-1, 1):
+            tag = "L" if side > 0 else "R"
+            # Reference mm: a point of the fissure and its normal (towards the lower lobe).
+            top = np.array([side * 60.0, 70.0, 1350.0 - (6.0 if side > 0 else 0.0)])
+            down = np.array([0.0, -135.0, -140.0])  # along the fissure, down and forwards
+            across = np.array([side * 1.0, -0.3, 0.0])  # laterally and a little forwards
+            n = np.cross(across, down)
+            n *= np.sign(n[1]) / np.linalg.norm(n)  # pointing back (the lower lobe)
+            p0 = np.asarray(self.p(*top))
+            radius = 420.0 * self.sz
+            # A large sphere through p0, its centre on the lower-lobe side: gently curved.
+            centre = p0 + n * radius
+            self.add(
+                f"major fissure {side}",
+                Sheet(self._lung_fill[tag], tuple(centre), radius, 0.9),  # type: ignore[arg-type]
+                Tissue.FISSURE,
+                only=(Tissue.LUNG,),
+            )
+            if side < 0:
+                # In front of the major fissure (the side its normal does not point to).
+                dome = np.asarray(self.p(-70.0, -20.0, 1292.0))
+                r_dome = 90.0 * self.sz
+                self.add(
+                    "minor fissure",
+                    Sheet(
+                        self._lung_fill[tag],
+                        (float(dome[0]), float(dome[1]), float(dome[2] - r_dome)),
+                        r_dome,
+                        0.9,
+                        keep_point=tuple(p0),  # type: ignore[arg-type]
+                        keep_normal=tuple(-n),  # type: ignore[arg-type]
+                    ),
+                    Tissue.FISSURE,
+                    only=(Tissue.LUNG,),
+                )
 
     def _skull(self) -> None:
         s = self.sz

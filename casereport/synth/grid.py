@@ -378,3 +378,30 @@ class WallPatch:
         ang = np.degrees(np.arctan2(self.side * (x - cx), y - cy))
         inz = (z >= t[0, 0]) & (z <= t[-1, 0])
         return (inner > 1.0) & (outer <= 1.0) & (ang >= lo) & (ang <= hi) & inz
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A thin curved sheet (a lung fissure): the part of ``shape`` within ``half_mm`` of the
+    sphere of ``radius_mm`` about ``centre`` (mm), optionally only on the side of the plane
+    through ``keep_point`` that ``keep_normal`` points to."""
+
+    shape: Shape
+    centre: tuple[float, float, float]
+    radius_mm: float
+    half_mm: float
+    keep_point: tuple[float, float, float] | None = None
+    keep_normal: tuple[float, float, float] | None = None
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.shape.bounds()
+
+    def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        cx, cy, cz = self.centre
+        d = np.sqrt((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2)
+        m = (np.abs(d - self.radius_mm) <= self.half_mm) & self.shape.mask(x, y, z)
+        if self.keep_point is not None and self.keep_normal is not None:
+            px, py, pz = self.keep_point
+            nx, ny, nz = self.keep_normal
+            m &= (x - px) * nx + (y - py) * ny + (z - pz) * nz >= 0
+        return m
