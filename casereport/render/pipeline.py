@@ -74,9 +74,10 @@ def _execute_all(steps: Steps, pending: list[Step], jobs: int | None) -> list[Re
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run") as pool:
         try:
             futures = [pool.submit(steps.execute, s) for s in pending]
-            if len(pending) >= cpus:  # every core busy: wait until one run ends
-                wait(futures, return_when=FIRST_COMPLETED)
-            steps.prepare_export()  # on the free core, while the others and the article run
+            # a core is free once fewer runs than cores are left (none waits to start)
+            while len(unfinished := [f for f in futures if not f.done()]) >= cpus:
+                wait(unfinished, return_when=FIRST_COMPLETED)
+            steps.prepare_export()  # on that core, while the last runs and the article run
             for fut in futures:
                 exc = fut.exception()
                 if isinstance(exc, RenderError):
