@@ -337,3 +337,17 @@ def test_image_data_kept_by_png_bytes_gives_the_same_pdf(
     stored[0].write_bytes(stored[0].read_bytes()[:-10])  # truncated: made again
     assert html_to_pdf(article, tmp_path / "c.pdf", image_cache=kept).read_bytes() == plain
     assert 1 <= len(encoded) <= 2  # that PNG's colour (and alpha) only
+
+
+def test_the_pdf_export_imports_no_notebook_machinery() -> None:
+    """``watch``'s PDF child imports ``html_to_pdf`` alone: nbformat and nbconvert (about
+    0.4 CPU-s) are left to the HTML export."""
+    probe = (
+        "import sys\n"
+        "from casereport.render.export import html_to_pdf\n"
+        "print(sorted(m for m in ('nbconvert', 'nbformat', 'jinja2') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert out.strip() == "[]"

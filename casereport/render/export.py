@@ -1,4 +1,8 @@
-"""Export an executed notebook to one self-contained HTML file, and that HTML to PDF."""
+"""Export an executed notebook to one self-contained HTML file, and that HTML to PDF.
+
+nbformat and nbconvert (about 0.4 CPU-s to import) are imported by the HTML export only:
+a process that only makes the PDF (``watch``'s PDF child) does without them.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,15 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import nbformat
-from nbconvert import HTMLExporter
-from nbconvert.preprocessors import TagRemovePreprocessor
+from typing import TYPE_CHECKING, Any
 
 import casereport
 from casereport.errors import RenderError
 from casereport.fileio import FileStamp, file_stamps_below
+
+if TYPE_CHECKING:
+    import nbformat
+    from nbconvert import HTMLExporter
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "casereport_article"
@@ -175,6 +179,9 @@ def jsonld(title: str, info: dict[str, Any]) -> str:
 def _exporter(with_code: bool, stamp: tuple[tuple[str, FileStamp], ...]) -> HTMLExporter:
     """The HTML exporter, kept per process: compiling its templates costs ~0.2 s a time,
     which a watch session would otherwise pay on every edit."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
     exporter = HTMLExporter(
         template_name=TEMPLATE_NAME,
         extra_template_basedirs=[str(TEMPLATE_DIR)],
@@ -196,6 +203,8 @@ def warm_exporter(*, with_code: bool = False) -> None:
     """Build the exporter and compile its templates now, on a one-cell notebook (a watch
     session does this while idle, so that its first edit does not pay for it)."""
     import tempfile
+
+    import nbformat
 
     with tempfile.TemporaryDirectory(prefix="casereport-warm-") as tmp:
         nb = nbformat.v4.new_notebook()
@@ -225,6 +234,8 @@ def notebook_to_html(
     Cells tagged ``remove-cell`` (and the parameter cells) are dropped; ``remove-input``
     hides one cell's code. ``banner`` is an optional visible warning line at the top.
     """
+    import nbformat
+
     nb = nbformat.read(notebook, as_version=4)
     exporter = _exporter(with_code, _template_stamp())
     resources = {
