@@ -713,6 +713,17 @@ def test_ct_mediastinum_heart_aorta_trachea(synth_out, key):
     near |= groove
     assert near.sum() * ml >= 40.0, (key, near.sum() * ml)
     assert -140.0 <= np.median(vol[ndimage.binary_erosion(near)]) <= -60.0
+    # The descending aorta stands out beside the spine on every slice from below the arch
+    # to the upper abdomen: fat or lung round at least a third of it (not merged with the
+    # left atrium, the liver or the stomach), 16-30 mm across (narrowing downwards).
+    aorta = structure(body, grid, "descending aorta") & (lab == int(Tissue.BLOOD))
+    z = grid.axis(2)
+    for k in np.flatnonzero((z >= 1150.0 * body.sz) & (z <= 1335.0 * body.sz)):
+        m = aorta[k]
+        ring = ndimage.binary_dilation(m, iterations=2) & ~m
+        outlined = float(np.mean(vol[k][ring] < -30.0))
+        d = 2.0 * np.sqrt(m.sum() * grid.spacing_mm[0] ** 2 / np.pi)
+        assert outlined >= 0.33 and 16.0 <= d <= 30.0, (key, float(z[k]), outlined, d)
 
 
 @pytest.mark.parametrize("key", ["A", "B"])

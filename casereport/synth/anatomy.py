@@ -634,14 +634,15 @@ class Body:
             13.0,
             blood,
         )
-        # A plane of fat round the descending aorta separates it from the left atrium.
+        # A plane of fat round the descending aorta separates it from the left atrium and,
+        # lower down, from the liver and the stomach (retrocrural fat).
         self.tube(
             "periaortic fat",
             [(20.0, 12.0, 1350.0), (24.0, 14.0, 1250.0), (18.0, 14.0, 1130.0), (6.0, 10.0, 1000.0)],
             15.0,
             Tissue.FAT,
             radius_end=13.0,
-            only=(Tissue.MYOCARDIUM, Tissue.HEART, Tissue.SOFT),
+            only=(Tissue.MYOCARDIUM, Tissue.HEART, Tissue.SOFT, Tissue.LIVER, Tissue.STOMACH_WALL),
         )
         self.tube(
             "descending aorta",
