@@ -771,7 +771,7 @@ class Body:
         epicardial and pericardial fat. Returns the heart centre (subject mm).
 
         Volumes at reference size (blood): left ventricle about 125 ml, right ventricle about
-        100 ml, atria 35-55 ml; left ventricular wall 8 mm, right 3 mm.
+        100 ml, atria 35-45 ml; left ventricular wall 8 mm, right 3 mm.
         """
         s = self.sz
         myo, blood = Tissue.MYOCARDIUM, Tissue.HEART
