@@ -99,17 +99,25 @@ def _matplotlib_state() -> list[object]:
 def roi_overlay_png(
     wb: WholeBody, result: CaseAnalysis, *, dpi: int = 110, height_in: float = 6.0
 ) -> bytes:
-    """:func:`roi_overlay_figure` as PNG bytes at ``dpi`` (no timestamps or software
-    metadata), through the derived-data cache (:mod:`casereport.io.memo`): the regions
-    follow from the data alone, so a case run executed again for a display parameter
-    (a window, a crop) reads the PNG its previous run drew."""
+    """:func:`roi_overlay_figure` as PNG bytes at ``dpi`` (the bytes of
+    ``casereport.report.figure_png``), through the derived-data cache
+    (:mod:`casereport.io.memo`): the regions follow from the data alone, so a case run
+    executed again for a display parameter (a window, a crop) reads the PNG its previous
+    run drew."""
 
     def draw() -> bytes:
         import io
 
         buf = io.BytesIO()
         fig = roi_overlay_figure(wb, result, height_in=height_in)
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+        # as casereport.report.figure_png writes it (zlib level 1)
+        fig.savefig(
+            buf,
+            format="png",
+            dpi=dpi,
+            metadata={"Software": None},
+            pil_kwargs={"compress_level": 1},
+        )
         return buf.getvalue()
 
     return cached(
