@@ -117,16 +117,17 @@ class _StoredFont:
 
 
 def _png_bytes(pixels: Any) -> bytes:
-    """What matplotlib's SVG backend embeds for an image: ``pixels`` saved by Pillow as
-    PNG with its default settings."""
+    """What an SVG embeds for an image: ``pixels`` saved by Pillow as PNG at
+    :data:`PNG_COMPRESS_LEVEL`."""
     buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="png")
+    Image.fromarray(pixels).save(buf, format="png", compress_level=PNG_COMPRESS_LEVEL)
     return buf.getvalue()
 
 
 class _StoredPng:
     """``Image.fromarray(pixels)`` as matplotlib's SVG backend uses it: saved as PNG into
-    a buffer, through the derived-data cache; anything else as Pillow does it."""
+    a buffer (:func:`_png_bytes`, through the derived-data cache when there is one);
+    anything else as Pillow does it."""
 
     def __init__(self, pixels: Any) -> None:
         self.pixels = pixels
@@ -143,11 +144,14 @@ class _StoredPng:
         import PIL
 
         pixels = np.ascontiguousarray(self.pixels)
+        if memo.cache_dir() is None:
+            fp.write(_png_bytes(pixels))
+            return
         fp.write(
             memo.cached(
                 "matplotlib.backends.backend_svg.image_png",
                 lambda: _png_bytes(pixels),
-                key=[pixels, PIL.__version__, zlib.ZLIB_RUNTIME_VERSION],
+                key=[pixels, PNG_COMPRESS_LEVEL, PIL.__version__, zlib.ZLIB_RUNTIME_VERSION],
             )
         )
 
@@ -164,24 +168,25 @@ class _StoredPngModule:
 
 @contextlib.contextmanager
 def stored_svg_images() -> Iterator[None]:
-    """The PNG encodings of the images an SVG embeds through the derived-data cache.
+    """The images an SVG embeds, encoded as PNG at :data:`PNG_COMPRESS_LEVEL` and kept
+    in the derived-data cache.
 
-    matplotlib's SVG backend encodes every image it embeds as PNG at zlib's default
-    level (about 0.5 CPU-s for Figure 1's images at :data:`VECTOR_IMAGE_DPI`, half the
-    SVG). Inside this context each encoding is stored under the pixels (dtype, shape,
-    bytes) and the Pillow and zlib versions, so that an SVG drawn again after one panel
-    changed encodes only that panel's image; the bytes are Pillow's. Without
-    ``CASEREPORT_DERIVED_CACHE``, or on a matplotlib whose SVG backend does not use
-    ``PIL.Image`` this way, images are encoded as usual.
+    matplotlib's SVG backend encodes every image it embeds as PNG at zlib's default level
+    6 (0.3 of the 0.5 CPU-s of Figure 1's SVG, images at :data:`VECTOR_IMAGE_DPI`).
+    Inside this context they are encoded at level 1 instead, like the PNG outputs (about
+    0.1 CPU-s, an SVG about 10 % larger), and, with ``CASEREPORT_DERIVED_CACHE``, each
+    encoding is stored under the pixels (dtype, shape, bytes), the level and the Pillow
+    and zlib versions, so that an SVG drawn again after one panel changed encodes only
+    that panel's image; the bytes are the same either way. On a matplotlib whose SVG
+    backend does not use ``PIL.Image`` this way, images are encoded as it does.
     """
-    from casereport.io import memo
 
     try:
         from matplotlib.backends import backend_svg
     except ImportError:
         yield
         return
-    if memo.cache_dir() is None or getattr(backend_svg, "Image", None) is not Image:
+    if getattr(backend_svg, "Image", None) is not Image:
         yield
         return
     backend_svg.Image = _StoredPngModule()  # type: ignore[assignment]
