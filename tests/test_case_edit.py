@@ -9,36 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.real_project import real_project_copy
 
 pytestmark = pytest.mark.slow
 
 #: an NM window for case A other than its case file's (A1 is its NM panel)
 EDIT = "A:nm_window=[2, 97]"
-
-
-def _project(dest: Path) -> Path:
-    """notebooks/, data/, a frozen copy of the package and render.py (the cache keys cover
-    the package source, which may be edited while the test runs)."""
-    if not (ROOT / "data" / "A" / "case.yaml").is_file():
-        pytest.skip("no data/ (run python -m casereport.synth --out data)")
-    shutil.copytree(ROOT / "notebooks", dest / "notebooks")
-    shutil.copytree(ROOT / "data", dest / "data", ignore=shutil.ignore_patterns(".*"))
-    shutil.copytree(
-        ROOT / "casereport",
-        dest / "casereport",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
-    for name in ("matplotlibrc", "pyproject.toml", "CITATION.cff", "render.py"):
-        shutil.copyfile(ROOT / name, dest / name)
-    return dest
 
 
 def _render(project: Path, *args: str) -> dict[str, dict]:
@@ -69,7 +51,7 @@ def _outputs(project: Path) -> dict[str, bytes]:
 def test_nm_window_edit_reruns_its_case_and_one_panel_and_equals_a_full_render(
     tmp_path: Path,
 ) -> None:
-    project = _project(tmp_path / "p")
+    project = real_project_copy(tmp_path / "p")
     cold = _render(project)
     assert not any(s["cached"] for s in cold.values())
 

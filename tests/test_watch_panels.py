@@ -16,33 +16,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.real_project import real_project_copy
 from tests.support.watch_session import WATCH_ENV, Watch, ran_steps
 
-ROOT = Path(__file__).resolve().parents[1]
-
 pytestmark = pytest.mark.slow
-
-
-def _project(dest: Path) -> Path:
-    if not (ROOT / "data" / "A" / "case.yaml").is_file():
-        pytest.skip("no data/ (run python -m casereport.synth --out data)")
-    shutil.copytree(ROOT / "notebooks", dest / "notebooks")
-    shutil.copytree(ROOT / "data", dest / "data", ignore=shutil.ignore_patterns(".*"))
-    shutil.copytree(
-        ROOT / "casereport",
-        dest / "casereport",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
-    for name in ("matplotlibrc", "pyproject.toml", "CITATION.cff", "render.py"):
-        shutil.copyfile(ROOT / name, dest / name)
-    return dest
 
 
 def _append(path: Path, key: str, text: str, nth: int = 0) -> None:
@@ -80,7 +63,7 @@ def _outputs(project: Path) -> dict[str, bytes]:
 
 
 def test_case_file_edits_rerun_only_what_read_them(tmp_path: Path) -> None:
-    project = _project(tmp_path / "p")
+    project = real_project_copy(tmp_path / "p")
     yaml_a = project / "data" / "A" / "case.yaml"
     yaml_b = project / "data" / "B" / "case.yaml"
     watch = Watch(project, package=project)  # the project's frozen copy of the package
