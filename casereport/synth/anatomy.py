@@ -87,6 +87,12 @@ _RIB_WALL_DEG = 24.0
 #: Size of the heart (chambers, grooves, pericardium) relative to the reference adult's.
 _HEART_SCALE = 0.95
 
+#: Exponent of the superellipse of the back half of the trunk's cross-sections (skin,
+#: muscle, rib line, rib cage; 2 would be elliptic): a supine chest is full and flat behind,
+#: the ribs curving round from the rib angles, so the posterior lung follows them out to
+#: the side instead of running straight from the spine.
+_BACK_POWER = 2.8
+
 #: Gap (reference mm) between a lung and the bone bounding its paravertebral gutter (pleura
 #: and a thin fat layer).
 _PLEURA_GAP = 2.0
@@ -344,16 +350,15 @@ class Body:
         for z, yc, a, b in rows:
             x0, y0, z0 = self.p(0.0, yc, z)
             table.append((z0, x0, y0, a * self.sxy - shrink, b * self.sxy - shrink))
-        return Profile(tuple(table))
+        return Profile(tuple(table), _BACK_POWER)
 
     def on_wall(
         self, profile: Profile, z: float, angle_deg: float, side: int, offset: float = 0.0
     ) -> tuple[float, float, float]:
         """Point (subject mm) ``offset`` mm outside ``profile`` at height ``z`` (subject mm),
         polar angle from the posterior midline towards ``side``."""
-        cx, cy, a, b = (float(v) for v in profile.at(np.asarray(z)))
-        t = np.deg2rad(angle_deg)
-        return (cx + side * (a + offset) * np.sin(t), cy + (b + offset) * np.cos(t), z)
+        (x, y), _n = profile.point(z, angle_deg, side, offset)
+        return (x, y, z)
 
     def _soft_tissue(self) -> None:
         f = self.fat_mm
@@ -846,7 +851,8 @@ class Body:
             e = fill[side]
             if not bool(e.mask(*(np.array([v]) for v in q))[0]):
                 return False
-            return float(self.cage.rho2(*(np.array([v]) for v in q))[0]) < 0.9
+            qx, qy, qz = (np.array([v]) for v in q)
+            return float(self.cage.rho2(qx, qy, qz)[0]) < 0.9
 
         caps: list[Capsule] = []
 
@@ -1114,11 +1120,8 @@ class Body:
     ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
         """Point on the rib line (:meth:`on_wall` of ``ribline``) and the outward unit
         normal of the chest wall there (horizontal)."""
-        cx, cy, a, b = (float(v) for v in self.ribline.at(np.asarray(z)))
-        t = np.deg2rad(angle_deg)
-        nx, ny = side * np.sin(t) / a, np.cos(t) / b
-        norm = float(np.hypot(nx, ny))
-        return self.on_wall(self.ribline, z, angle_deg, side, offset), (nx / norm, ny / norm, 0.0)
+        (x, y), (nx, ny) = self.ribline.point(z, angle_deg, side, offset)
+        return (x, y, z), (nx, ny, 0.0)
 
     def _rib_course(
         self, n: int, side: int
@@ -1669,9 +1672,10 @@ def part_cage_mask(
     spine = (np.abs(x) < x_side) & (y > y_spine - 10.0 * sb)
     cx, cy, a, b = body.cage.at(z)
     t = np.deg2rad(_RIB_WALL_DEG)
+    q = 2.0 / body.cage.back
     ax = np.abs(x - cx)
-    x_wall = a * np.sin(t)
-    y_wall = cy + b * np.cos(t) - 4.0 * sb
+    x_wall = a * np.sin(t) ** q
+    y_wall = cy + b * np.cos(t) ** q
     # Medial tip of the gutter in front of the rib head, then the front of the rib neck.
     y_tip = y_spine + (ry - 2.0) * sb
     x_neck = _RIB_NECK[0] * sb

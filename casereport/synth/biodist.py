@@ -139,7 +139,7 @@ def lung_blobs(spec: SubjectSpec, body: Body, rng: np.random.Generator) -> tuple
                     cz + rng.uniform(-0.45, 0.3) * rz,
                 ]
             )
-            w = float(rng.uniform(18.0, 40.0))
+            w = float(rng.uniform(*spec.lung_patch_uptake))
             for _k in range(int(rng.integers(2, 4))):
                 off = rng.normal(0.0, 7.0, size=3)
                 r = rng.uniform(5.0, 14.0, size=3) * np.array([1.0, 1.0, 1.4])

@@ -90,6 +90,29 @@ def ct_noise(
     return noise * (0.6 + 0.4 * body) + streak * amp * body
 
 
+#: Density added to the lung (HU) at its front and its back on each slice of a supine
+#: scan: the dependent lung is less expanded and holds more blood.
+LUNG_FRONT_HU = -30.0
+LUNG_BACK_HU = 60.0
+
+
+def dependent_hu(lung: np.ndarray, grid: Grid) -> np.ndarray:
+    """Supine gravity gradient (HU) over ``lung`` (nz, ny, nx bool): on each slice from
+    :data:`LUNG_FRONT_HU` at the most anterior lung row to :data:`LUNG_BACK_HU` at the
+    most posterior one, rising with the square of the depth (steepest in the dependent
+    lung; zero on average over the depth)."""
+    y = grid.axis(1)
+    rows: np.ndarray = np.any(lung, axis=2)  # (nz, ny)
+    ny = rows.shape[1]
+    front = y[np.argmax(rows, axis=1)]
+    back = y[ny - 1 - np.argmax(rows[:, ::-1], axis=1)]
+    depth = np.maximum(back - front, 1.0)
+    u = np.clip((y[None, :] - front[:, None]) / depth[:, None], 0.0, 1.0)
+    span = LUNG_BACK_HU - LUNG_FRONT_HU
+    gain = LUNG_FRONT_HU + span * u**2
+    return np.where(np.any(rows, axis=1)[:, None], gain, 0.0)[:, :, None].astype(np.float32)
+
+
 def simulate_ct(body: Body, grid: Grid, proto: CTProtocol, rng: np.random.Generator) -> np.ndarray:
     """HU volume (nz, ny, nx) float32 on ``grid``.
 
@@ -114,12 +137,13 @@ def simulate_ct(body: Body, grid: Grid, proto: CTProtocol, rng: np.random.Genera
         return m.mean(axis=1, dtype=np.float32)
 
     px = dx
-    y = grid.axis(1)[None, :, None]
-    # Lung parenchyma: fine texture and denser dependent (posterior) lung.
+    # Lung parenchyma: fine texture (about 1.5 mm, the acini and small vessels), a coarser
+    # mottle (about 4 mm, the secondary lobules) and denser dependent (posterior) lung.
     lung = frac(Tissue.LUNG)
     tex = _smooth_noise(rng, hu.shape, (0.4, 1.5 / px, 1.5 / px))
-    gravity = np.clip((y - y.min()) / (y.max() - y.min()), 0.0, 1.0)
-    hu += lung * (22.0 * tex + 110.0 * (gravity - 0.45) ** 2 * np.sign(gravity - 0.45) * 2.0)
+    mottle = _smooth_noise(rng, hu.shape, (0.3, 4.0 / px, 4.0 / px))
+    hu += lung * (22.0 * tex + 12.0 * mottle + dependent_hu(lung > 0, grid))
+    del mottle
     # Glandular strands in the breasts; trabecular texture in bone.
     hu += frac(Tissue.BREAST) * 60.0 * tex
     del tex

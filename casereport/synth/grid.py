@@ -237,12 +237,15 @@ class Clipped:
 
 @dataclass(frozen=True)
 class Profile:
-    """Elliptic cross-sections interpolated along z: a torso, neck or limb outline.
+    """Cross-sections interpolated along z: a torso, neck or limb outline.
 
     ``table`` rows are (z, x_centre, y_centre, half_width, half_depth) in mm, z increasing.
+    The front half (y below the centre) is elliptic; the back half is a superellipse of
+    exponent ``back`` (2: elliptic; larger: a fuller, flatter back, as a supine chest).
     """
 
     table: tuple[tuple[float, float, float, float, float], ...]
+    back: float = 2.0
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         t = np.asarray(self.table, float)
@@ -255,12 +258,39 @@ class Profile:
         t = np.asarray(self.table, float)
         return tuple(np.interp(z, t[:, 0], t[:, n]) for n in range(1, 5))
 
-    def rho2(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    def rho2(self, x: np.ndarray, y: np.ndarray, z: np.ndarray, offset: float = 0.0) -> np.ndarray:
+        """Squared normalised radius (1 on the outline grown by ``offset`` mm)."""
         cx, cy, a, b = self.at(z)
-        return ((x - cx) / a) ** 2 + ((y - cy) / b) ** 2
+        u, v = (x - cx) / (a + offset), (y - cy) / (b + offset)
+        r2 = u**2 + v**2
+        if self.back == 2.0:
+            return r2
+        p = self.back
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rb = (np.abs(u) ** p + np.abs(v) ** p) ** (2.0 / p)
+        return np.where(v > 0.0, rb, r2)
 
     def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
         return self.rho2(x, y, z) <= 1.0
+
+    def point(
+        self, z: float, angle_deg: float, side: int, offset: float = 0.0
+    ) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Point (x, y mm) on the outline grown by ``offset`` mm at height ``z`` and
+        parametric polar angle ``angle_deg`` from the posterior midline towards ``side``
+        (-1 or +1), and the outward unit normal there."""
+        cx, cy, a, b = (float(v) for v in self.at(np.asarray(z)))
+        t = np.deg2rad(angle_deg)
+        st, ct = abs(float(np.sin(t))), float(np.cos(t))
+        a, b = a + offset, b + offset
+        q = 2.0 / self.back if ct > 0.0 else 1.0
+        e = 2.0 - q  # normal exponent: 1 for an ellipse
+        x = cx + side * a * st**q
+        y = cy + (b * ct**q if ct > 0.0 else b * ct)
+        nx = side * st**e / a
+        ny = (ct**e if ct > 0.0 else ct) / b
+        n = float(np.hypot(nx, ny))
+        return (x, y), (nx / n, ny / n)
 
 
 def paint(
@@ -368,10 +398,10 @@ class WallPatch:
         )
 
     def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
-        cx, cy, a, b = self.profile.at(z)
+        cx, cy, _a, _b = self.profile.at(z)
         g0, g1 = self.gap_mm, self.gap_mm + self.thickness_mm
-        inner = ((x - cx) / (a + g0)) ** 2 + ((y - cy) / (b + g0)) ** 2
-        outer = ((x - cx) / (a + g1)) ** 2 + ((y - cy) / (b + g1)) ** 2
+        inner = self.profile.rho2(x, y, z, g0)
+        outer = self.profile.rho2(x, y, z, g1)
         t = np.asarray(self.table, float)
         lo = np.interp(z, t[:, 0], t[:, 1])
         hi = np.interp(z, t[:, 0], t[:, 2])

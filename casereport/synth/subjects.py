@@ -32,6 +32,7 @@ class SubjectSpec:
         history: clinical history shown in the README (simulated).
         lung_uptake: lung parenchyma concentration relative to soft tissue (0.2 is normal).
         lung_patches: number of patchy mid-chest foci per lung (0 = none).
+        lung_patch_uptake: range of a focus's concentration relative to soft tissue.
         stomach_uptake: stomach wall concentration relative to soft tissue (1 is normal).
         renal_failure: True shifts activity from kidneys/bladder to soft tissue.
         lesions: bone metastases.
@@ -48,6 +49,7 @@ class SubjectSpec:
     history: str
     lung_uptake: float = 0.2
     lung_patches: int = 0
+    lung_patch_uptake: tuple[float, float] = (18.0, 40.0)
     stomach_uptake: float = 1.0
     renal_failure: bool = False
     lesions: tuple[Lesion, ...] = ()
@@ -91,6 +93,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         weight_kg=63.0,
         history="end-stage renal disease; hypercalcaemia",
         lung_patches=16,
+        lung_patch_uptake=(26.0, 57.0),
         renal_failure=True,
         spot_views=("ANT", "POST"),
     ),
