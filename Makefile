@@ -35,11 +35,14 @@ help:
 	@echo "make clean     remove build outputs"
 
 # A changed lock rebuilds the environment from scratch, so that it holds exactly the lock.
+# The package is compiled to bytecode too (pip compiles only what it copies), so that where
+# PYTHONDONTWRITEBYTECODE is set every render process does not compile it again.
 $(VENV)/.installed: $(LOCKS)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_LOCKED) requirements/article.txt
 	$(PIP) install -q --no-deps --no-build-isolation -e .
+	$(PY) -m compileall -q casereport >/dev/null
 	@touch $@
 
 # the project's Jupyter kernel, registered inside .venv (nothing global): the notebooks name it
