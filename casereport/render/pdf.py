@@ -41,6 +41,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from casereport.fileio import write_atomic
+
 #: ``data:`` URIs of PNG images in an HTML file (the payload is group 1)
 _PNG_DATA_URI = re.compile(rb"data:image/png;base64,([A-Za-z0-9+/=]+)")
 #: a double-quoted ``src`` or ``href`` holding a long base64 ``data:`` URI (only characters
@@ -145,9 +147,7 @@ def draft_pages(html: Any, options: dict[str, Any]) -> Iterator[Any] | None:
     document has content that needs a second pass (``target-counter()`` and the like,
     running elements): the caller then renders the whole document.
     """
-    import weasyprint
-
-    if not weasyprint.__version__.startswith(LAYOUT_INTERNALS):
+    if not _weasyprint_version().startswith(LAYOUT_INTERNALS):
         return None
     try:
         from weasyprint import DEFAULT_OPTIONS
@@ -343,20 +343,21 @@ def _read_parts(path: Path) -> dict[tuple[str, tuple[int, int], bytes], bytes] |
 
 
 def _write_parts(path: Path, parts: dict[tuple[str, tuple[int, int], bytes], bytes]) -> None:
-    """Store ``parts`` (a JSON index line, then the data one after the other) in ``path``,
-    atomically; a folder that cannot be written keeps nothing."""
+    """Store ``parts`` (a JSON index line, then the data one after the other) in ``path``
+    (:func:`_keep`)."""
     index = [
         [mode, list(size), pixels.hex(), len(data)] for (mode, size, pixels), data in parts.items()
     ]
+    _keep(path, b"".join([json.dumps(index).encode(), b"\n", *parts.values()]), MAX_IMAGE_STREAMS)
+
+
+def _keep(path: Path, data: bytes, keep: int) -> None:
+    """Write ``data`` to ``path`` in a cache folder atomically, then remove the least
+    recently used files of the same suffix there beyond ``keep``; a folder that cannot be
+    written keeps nothing."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        with tmp.open("wb") as fh:
-            fh.write(json.dumps(index).encode() + b"\n")
-            for data in parts.values():
-                fh.write(data)
-        os.replace(tmp, path)
-        _evict(path.parent, MAX_IMAGE_STREAMS, "*.bin")
+        write_atomic(path, data)
+        _evict(path.parent, keep, f"*{path.suffix}")
     except OSError:
         pass
 
@@ -421,14 +422,7 @@ class FontSubsets(dict[Any, Any]):
         except OSError:
             pass
         fonttools_subset(font, to_unicode, hinting)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = stored.with_name(f".{stored.name}.{os.getpid()}")
-            tmp.write_bytes(font.file_content)
-            os.replace(tmp, stored)
-            _evict(self.folder, MAX_FONT_SUBSETS)
-        except OSError:  # a read-only cache: the subset is simply not kept
-            pass
+        _keep(stored, font.file_content, MAX_FONT_SUBSETS)
 
 
 def fonttools_subset(font: Any, to_unicode: dict[int, Any], hinting: bool) -> None:
@@ -482,7 +476,7 @@ def _weasyprint_version() -> str:
     return str(weasyprint.__version__)
 
 
-def _evict(folder: Path, keep: int, pattern: str = "*.ttf") -> None:
+def _evict(folder: Path, keep: int, pattern: str) -> None:
     """Remove the least recently used files ``pattern`` of ``folder`` beyond ``keep``."""
     stamped = []
     for path in folder.glob(pattern):
