@@ -22,6 +22,7 @@ from casereport.analysis.planar import PATCHINESS
 
 if TYPE_CHECKING:
     from casereport.analysis import CaseAnalysis
+    from casereport.io import WholeBody
 
 #: Packages whose versions the Reproducibility section reports.
 KEY_PACKAGES = (
@@ -444,6 +445,35 @@ def figure_png(fig: Any, *, dpi: int = 110) -> bytes:
         pil_kwargs={"compress_level": NOTEBOOK_PNG_LEVEL},
     )
     return buf.getvalue()
+
+
+def _matplotlib_state() -> list[object]:
+    """What a PNG drawn by matplotlib depends on beyond the figure: the rcParams in effect
+    (the project's ``matplotlibrc`` in a kernel; not the backend) and the versions of
+    matplotlib, Pillow and numpy."""
+    import matplotlib
+    import numpy as np
+    import PIL
+
+    params = sorted((k, repr(v)) for k, v in dict.items(matplotlib.rcParams) if k != "backend")
+    return [params, matplotlib.__version__, PIL.__version__, np.__version__]
+
+
+def roi_overlay_png(
+    wb: WholeBody, result: CaseAnalysis, *, dpi: int = 110, height_in: float = 6.0
+) -> bytes:
+    """:func:`casereport.analysis.roi_overlay_figure` as :func:`figure_png` bytes at
+    ``dpi``, through the derived-data cache (:mod:`casereport.io.memo`): the regions follow
+    from the data alone, so a case run executed again for a display parameter (a window,
+    a crop) reads the PNG its previous run drew."""
+    from casereport.analysis import roi_overlay_figure
+    from casereport.io.memo import cached
+
+    return cached(
+        "casereport.report.roi_overlay_png",
+        lambda: figure_png(roi_overlay_figure(wb, result, height_in=height_in), dpi=dpi),
+        key=[wb, result, dpi, height_in, _matplotlib_state()],
+    )
 
 
 def show_figure(fig: Any, *, alt: str, dpi: int = 110) -> Any:

@@ -283,9 +283,9 @@ def test_case_analysis_and_its_region_figure_are_stored(
     """A case run executed again for a display parameter reads its measurements and the
     PNG of its regions (both functions of the data alone) instead of computing them: the
     same values and bytes as without the cache."""
-    from casereport.analysis import analyse_studies, roi_overlay_figure, roi_overlay_png
+    from casereport.analysis import analyse_studies, roi_overlay_figure
     from casereport.case import load_case, load_study
-    from casereport.report import figure_png
+    from casereport.report import figure_png, roi_overlay_png
 
     if not (DATA / "A" / "case.yaml").is_file():
         pytest.skip("no data/")

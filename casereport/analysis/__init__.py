@@ -10,7 +10,7 @@
 from casereport.analysis.body import LESION_SITES, REGIONS, BodyFrame, body_frame, body_mask
 from casereport.analysis.case import CaseAnalysis, analyse_case, analyse_studies
 from casereport.analysis.noise import LocalNoise, body_outline, local_noise
-from casereport.analysis.overlay import draw_rois, roi_overlay_figure, roi_overlay_png
+from casereport.analysis.overlay import draw_rois, roi_overlay_figure
 from casereport.analysis.planar import Lesion, Measurement, find_lesions, lung_heterogeneity
 from casereport.analysis.roi import PlanarROI, ROIStats
 from casereport.analysis.volume import LungCT, SpectLung, lung_ct, lung_mask, spect_lung_to_vertebra
@@ -34,7 +34,6 @@ __all__ = [
     "body_mask",
     "draw_rois",
     "roi_overlay_figure",
-    "roi_overlay_png",
     "find_lesions",
     "lung_ct",
     "local_noise",

@@ -12,7 +12,6 @@ from matplotlib.patches import Circle, Patch, Rectangle
 
 from casereport.analysis.roi import PlanarROI
 from casereport.io import WholeBody
-from casereport.io.memo import cached
 
 if TYPE_CHECKING:
     from casereport.analysis.case import CaseAnalysis
@@ -83,45 +82,3 @@ def roi_overlay_figure(wb: WholeBody, result: CaseAnalysis, *, height_in: float 
         lesions = [r for les in result.lesions for r in les.rois if r.view == image.view]
         draw_rois(lesions, ax=ax, color="tab:red", label=False)
     return fig
-
-
-def _matplotlib_state() -> list[object]:
-    """What a PNG drawn by matplotlib depends on beyond the figure: the rcParams in effect
-    (the project's ``matplotlibrc`` in a kernel; not the backend) and the versions of
-    matplotlib, Pillow and numpy."""
-    import matplotlib
-    import PIL
-
-    params = sorted((k, repr(v)) for k, v in dict.items(matplotlib.rcParams) if k != "backend")
-    return [params, matplotlib.__version__, PIL.__version__, np.__version__]
-
-
-def roi_overlay_png(
-    wb: WholeBody, result: CaseAnalysis, *, dpi: int = 110, height_in: float = 6.0
-) -> bytes:
-    """:func:`roi_overlay_figure` as PNG bytes at ``dpi`` (the bytes of
-    ``casereport.report.figure_png``), through the derived-data cache
-    (:mod:`casereport.io.memo`): the regions follow from the data alone, so a case run
-    executed again for a display parameter (a window, a crop) reads the PNG its previous
-    run drew."""
-
-    def draw() -> bytes:
-        import io
-
-        buf = io.BytesIO()
-        fig = roi_overlay_figure(wb, result, height_in=height_in)
-        # as casereport.report.figure_png writes it (zlib level 1)
-        fig.savefig(
-            buf,
-            format="png",
-            dpi=dpi,
-            metadata={"Software": None},
-            pil_kwargs={"compress_level": 1},
-        )
-        return buf.getvalue()
-
-    return cached(
-        "casereport.analysis.overlay.roi_overlay_png",
-        draw,
-        key=[wb, result, dpi, height_in, _matplotlib_state()],
-    )
