@@ -351,3 +351,59 @@ def test_the_pdf_export_imports_no_notebook_machinery() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
     assert out.strip() == "[]"
+
+
+def _lines(weasyprint: Any, page: str) -> list[str]:
+    """The text of every line box of the first page of ``page`` laid out by WeasyPrint."""
+    doc = weasyprint.HTML(string=page).render()
+    return [
+        "".join(b.text for b in line.descendants() if type(b).__name__ == "TextBox")
+        for line in doc.pages[0]._page_box.descendants()
+        if type(line).__name__ == "LineBox"
+    ]
+
+
+def _width_px(weasyprint: Any, text: str) -> float:
+    """Width (px) of ``text`` set on one line in the paragraph style below."""
+    doc = weasyprint.HTML(string=f"<p style='{_P}width:2000px'>{text}</p>").render()
+    return max(
+        b.width for b in doc.pages[0]._page_box.descendants() if type(b).__name__ == "TextBox"
+    )
+
+
+_P = "font-family: DejaVu Sans; font-size: 9pt; margin: 0;"
+_WORDS = "The images, measurements and this text were produced by the"
+
+
+def test_a_text_fitting_without_its_final_space_is_not_cut_to_one_word() -> None:
+    """A paragraph's text followed by an inline element ends with a space. Where it fits
+    on the line only without that space, plain WeasyPrint 70 keeps only the first word on
+    the line (a one-word line in the middle of the paragraph, as the article's first page
+    had); the export lets the space hang, as CSS does, and fills the line."""
+    from weasyprint.text import line_break
+
+    weasyprint = pdf.import_weasyprint()
+    kept = _width_px(weasyprint, _WORDS)
+    with_space = _width_px(weasyprint, _WORDS + " <code>x</code>")  # the text box's
+    assert with_space > kept + 1.0  # the space is measured
+    width = (kept + with_space) / 2
+    page = (
+        f"<html><body><p style='{_P}width:{width:.3f}px'>{_WORDS} "
+        "<code>casereport</code> software and more words after it.</p></body></html>"
+    )
+    from weasyprint.layout import inline
+
+    corrected = inline.split_first_line
+    assert getattr(corrected, "hangs_spaces", False)
+    inline.split_first_line = line_break.split_first_line  # WeasyPrint's own
+    try:
+        plain = _lines(weasyprint, page)
+    finally:
+        inline.split_first_line = corrected
+    assert plain[0] == "The"  # what is corrected
+    lines = _lines(weasyprint, page)
+    assert len(lines[0].split()) >= len(_WORDS.split()) - 1, lines
+    assert " ".join(" ".join(lines).split()) == " ".join(
+        f"{_WORDS} casereport software and more words after it.".split()
+    )
+    assert all(len(line.split()) > 1 for line in lines[:-1]), lines

@@ -7,6 +7,13 @@
   search turned off for the importing thread (other threads keep it): the names
   WeasyPrint tries include each library's soname, which the dynamic loader finds by
   itself; the same libraries are loaded.
+* :func:`hanging_spaces`: one correction to WeasyPrint's line breaking (not a shortcut: it
+  changes the layout where WeasyPrint 70 breaks a line wrongly). A text followed by an
+  inline element (a link, ``<code>``, ``<i>``) ends with a space; when that text fits on
+  the line only without its trailing space, WeasyPrint measured the space, found the
+  line too long and kept just the first word, leaving a one-word line in the middle of a
+  paragraph. The space at the end of a line hangs (CSS Text 3, "white-space: normal"), so
+  such a text is laid out as fitting, and the line then breaks as it does anywhere else.
 * :func:`parse_html`: the HTML parsed without the megabytes of base64 of its images,
   which are set back on their elements after parsing (the same document tree).
 * :func:`draft_pages`: the pages of a document laid out one at a time, so that a draft
@@ -70,7 +77,7 @@ def import_weasyprint() -> ModuleType:
     if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
         import weasyprint
 
-        return weasyprint
+        return _corrected(weasyprint)
     import ctypes.util
 
     with _LIBRARY_SEARCH:
@@ -88,7 +95,66 @@ def import_weasyprint() -> ModuleType:
             import weasyprint
         finally:
             ctypes.util.find_library = search
+    return _corrected(weasyprint)
+
+
+#: white-space values whose spaces collapse, and so hang at the end of a line
+_COLLAPSING = ("normal", "nowrap", "pre-line")
+
+
+def _corrected(weasyprint: ModuleType) -> ModuleType:
+    """``weasyprint`` with its inline layout using :func:`hanging_spaces` (once)."""
+    from weasyprint.layout import inline
+
+    split = getattr(inline, "split_first_line", None)
+    if split is not None and not getattr(split, "hangs_spaces", False):
+        inline.split_first_line = hanging_spaces(split)
     return weasyprint
+
+
+def hanging_spaces(split: Callable[..., Any]) -> Callable[..., Any]:
+    """WeasyPrint's ``split_first_line(text, style, context, max_width, ...)`` letting
+    the collapsible spaces that end ``text`` hang past ``max_width`` (px).
+
+    Where ``split`` breaks a text that ends with spaces, and the text without them fits
+    on the line, the text is laid out unbroken (as ``split`` does for any text that
+    fits); everything else is ``split``'s own result.
+    """
+
+    def split_first_line(
+        text: str,
+        style: Any,
+        context: Any,
+        max_width: float | None,
+        justification_spacing: float,
+        is_line_start: bool = True,
+        minimum: bool = False,
+    ) -> Any:
+        result = split(
+            text, style, context, max_width, justification_spacing, is_line_start, minimum
+        )
+        if (
+            result[2] is None
+            or max_width is None
+            or not text.endswith(" ")
+            or style["white_space"] not in _COLLAPSING
+        ):
+            return result
+        kept = text.rstrip(" ")
+        if (
+            not kept
+            or split(
+                kept, style, context, max_width, justification_spacing, is_line_start, minimum
+            )[2]
+            is not None
+        ):
+            return result
+        return split(
+            text, style, context, float("inf"), justification_spacing, is_line_start, minimum
+        )
+
+    split_first_line.hangs_spaces = True  # type: ignore[attr-defined]
+    return split_first_line
 
 
 def _without_search(
