@@ -53,6 +53,27 @@ def synth_case(tmp_path_factory: pytest.TempPathFactory):
 # --------------------------------------------------------------------------- panels
 
 
+def test_simulated_mark_is_outlined_in_the_background_colour(synth_case) -> None:
+    """The "SIMULATED" mark keeps a halo of the panel's background (black on a CT panel,
+    white on NM), so it reads where it lies over bright anatomy or the CT table."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    spec, loader, _ = synth_case
+    fig = Figure(figsize=(3, 3), dpi=200)
+    art = draw_panel(spec, "A2", ax=fig.add_axes((0, 0, 1, 1)), loader=loader)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    mark = art.texts[-1]
+    assert mark.get_text() == "SIMULATED"
+    box = mark.get_window_extent(canvas.get_renderer())
+    rgb = np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
+    h = rgb.shape[0]
+    inside = rgb[int(h - box.y1) : int(h - box.y0) + 1, int(box.x0) : int(box.x1) + 1]
+    share = np.mean(np.all(inside <= 12, axis=-1))  # black: air is grey in a lung window
+    assert share > 0.1, share  # the outline: without it only air, table and lettering
+    assert np.mean(np.abs(inside[..., 0] - inside[..., 2]) > 60) > 0.05  # the red lettering
+
+
 def test_each_panel_kind_returns_its_artists(synth_case) -> None:
     spec, loader, _ = synth_case
     fig = Figure()

@@ -26,6 +26,7 @@ from casereport.display import (
     PlaneGrid,
     SliceDisplay,
     default_grid,
+    outline,
     show_ct_plane,
     show_fusion,
     show_planar_views,
@@ -99,7 +100,8 @@ def _scale(panel: PanelSpec) -> float | None:
 
 
 def simulated_tag(ax: Axes, *, dark: bool, fontsize: float = 7.0) -> Text:
-    """A small "SIMULATED" mark in the lower-left corner of a panel."""
+    """A small "SIMULATED" mark in the lower-left corner of a panel, outlined in the
+    panel's background colour so that it reads over bright anatomy or the CT table too."""
     return ax.text(
         0.015,
         0.012,
@@ -111,6 +113,7 @@ def simulated_tag(ax: Axes, *, dark: bool, fontsize: float = 7.0) -> Text:
         color="#ff9e9e" if dark else "#b2182b",
         fontweight="bold",
         zorder=7,
+        path_effects=outline("black" if dark else "white", 2.0),
     )
 
 
