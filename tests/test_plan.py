@@ -80,6 +80,22 @@ def test_bad_overrides_name_case_parameter_and_value(
     assert f"case {case}" in str(err) and repr(parameter) in str(err)
 
 
+def test_override_messages_name_the_value_once_and_an_unknown_case_by_its_parameter(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ParameterError) as info:
+        _plan(tmp_path, {"A": {"nm_window": [1, 101]}})
+    assert str(info.value).count("101") == 1, str(info.value)
+    with pytest.raises(ParameterError) as info:
+        _plan(tmp_path, {"A": {"ct_window": "soft"}})
+    assert str(info.value).count("'soft'") == 1, str(info.value)
+    with pytest.raises(ParameterError, match="no such case in this render") as info:
+        _plan(tmp_path, {"Z": {"nm_window": [1, 99]}})
+    err = info.value
+    assert (err.case, err.parameter, err.value) == ("Z", "nm_window", [1, 99])
+    assert str(err).startswith("<command line>: case Z: parameter 'nm_window': no such case")
+
+
 def test_unknown_unscoped_parameter_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="no notebook declares it") as info:
         _plan(tmp_path, {None: {"ct_windw": "lung"}})

@@ -70,8 +70,9 @@ class DisplayOverrides:
         for name, value in values.items():
 
             def fail(reason: str, name: str = name, value: Any = value) -> ParameterError:
+                given = "" if repr(value) in reason else f" (got {value!r})"
                 return ParameterError(
-                    source, name, f"{reason} (got {value!r})", case=spec.case_id, value=value
+                    source, name, f"{reason}{given}", case=spec.case_id, value=value
                 )
 
             if name not in DISPLAY_PARAMETERS:

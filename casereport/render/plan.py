@@ -177,11 +177,13 @@ def _check_scopes(opts: RenderOptions, cases: tuple[str, ...]) -> None:
                     value=value,
                 )
         if scope is not None and scope not in cases:
+            name, value = next(iter(values.items()), ("", None))
             raise ParameterError(
                 COMMAND_LINE,
-                f"{scope}:",
+                name,
                 f"no such case in this render (cases: {', '.join(cases)})",
                 case=scope,
+                value=value,
             )
 
 
