@@ -280,3 +280,75 @@ def test_inspect_withholds_unchecked_free_text(tmp_path: Path) -> None:
         assert "withheld" in done.stdout
         for leak in ("Jane", "Doe", "00123456"):
             assert leak not in done.stdout + done.stderr
+
+
+# --- the case files' own text -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "reasons"),
+    [
+        ("History of Mrs Doe", ["title and name"]),
+        ("seen by Dr. Smith", ["title and name"]),
+        ("MRN 00123456", ["ID-like number"]),
+        ("hospital number 123 456 78", ["ID-like number"]),
+        ("scanned on 15/03/2023", ["date", "ID-like number"]),
+        ("born 4 March 1961", ["date"]),
+        ("Mr Doe, 2023-03-15, 0012345", ["date", "ID-like number", "title and name"]),
+        ("A 53-year-old woman with breast carcinoma (Tc-99m MDP, 740 MBq, L1/L2).", []),
+        ("Hypercalcaemia; uptake 2.5-5.4 x normal bone in 2019.", []),
+        ("MS and DR are abbreviations, not titles.", []),
+    ],
+)
+def test_case_file_prose_names_dates_and_ids(text: str, reasons: list[str]) -> None:
+    from casereport.deid.text import prose_problems
+
+    assert prose_problems(text) == reasons
+
+
+def _case_with(tmp_path: Path, **texts: str) -> Path:
+    data = tmp_path / "data"
+    (data / "A").mkdir(parents=True)
+    lines = [
+        "case: A",
+        "role: case",
+        f"patient: {{age: 50, sex: F, history: {texts.get('history', 'test')!r}}}",
+        f"findings: [{texts.get('finding', 'lung uptake')!r}]",
+    ]
+    (data / "A" / "case.yaml").write_text("\n".join(lines) + "\n")
+    return data
+
+
+def test_a_named_patient_in_a_case_file_is_refused_by_render_verify_and_bundle(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The author's text goes into the article as it is: a name, a date or an ID number
+    there stops the render as identifiable DICOM does (the file and entry named, not the
+    text), unless --allow-phi marks a local draft."""
+    from casereport.deid.gate import PHI_BANNER, case_text_findings
+
+    clean = _case_with(tmp_path / "clean")
+    assert case_text_findings(clean) == {}
+    assert render_gate(clean) == ""
+    data = _case_with(tmp_path, history="Mrs Doe, MRN 00123456", finding="seen 15/03/2023")
+    case_file = data / "A" / "case.yaml"
+    expected = [
+        "patient.history (ID-like number, title and name)",
+        "findings[0] (date, ID-like number)",
+    ]
+    assert case_text_findings(data) == {case_file.resolve(): expected}
+    with pytest.raises(PhiError) as info:
+        render_gate(data)
+    assert "patient.history" in str(info.value) and "Doe" not in str(info.value)
+    err = capsys.readouterr().err
+    assert "reword the case file's text" in err and "00123456" not in err
+    assert render_gate(data, allow_phi=True) == PHI_BANNER
+    with pytest.raises(PhiError, match="findings\\[0\\]"):
+        require_deidentified([data], case_files=data)
+    assert require_deidentified([data]) == 0  # DICOM only: no file, nothing refused
+
+
+def test_committed_case_files_pass_the_text_check() -> None:
+    from casereport.deid.gate import case_text_findings
+
+    assert case_text_findings(ROOT / "data") == {}

@@ -258,6 +258,18 @@ class CaseSpec:
         _record(self.path, f"panels.{panel_id}.annotations")
         return tuple(a for a in self._annotations if a.panel == panel_id)
 
+    def texts(self) -> tuple[tuple[str, str], ...]:
+        """(case-file entry, text) of every text the author wrote that the article shows:
+        the history, the findings, each panel's caption and alt text and each annotation's
+        label (nothing is recorded as read: this is for checks, not for drawing)."""
+        out = [("patient.history", self.patient.history)]
+        out += [(f"findings[{i}]", text) for i, text in enumerate(self.findings)]
+        for p in self.panels:
+            out += [(f"panels.{p.panel_id}.caption", p._caption)]
+            out += [(f"panels.{p.panel_id}.alt", p._alt)]
+        out += [(f"{a.entry}.text", a.text) for a in self._annotations if a.text]
+        return tuple(out)
+
     def study_paths(self) -> tuple[tuple[str, Path], ...]:
         """(case-file entry, absolute path) of every study the case file names, each once."""
         out: dict[Path, str] = {}

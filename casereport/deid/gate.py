@@ -14,6 +14,10 @@ ID-like number and no date; UIDs no date-time and no date component
 Every file is checked whatever its name or preamble: a file that is not text is read as
 DICOM (the loader reads bare data sets too), and one that cannot be read or decoded is
 refused, not skipped.
+
+The case files' own text reaches the article too (history, findings, captions, alt text,
+annotation labels): :func:`case_text_findings` refuses a date, an ID-like number or a
+title followed by a name there (:func:`casereport.deid.text.prose_problems`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from casereport.deid.profile import (
     age_years,
     declares_deidentified,
 )
-from casereport.deid.text import text_problems, uid_date_problem
+from casereport.deid.text import prose_problems, text_problems, uid_date_problem
 from casereport.errors import READ_ERRORS, DicomInputError, NotDicomError, PhiFindingsError
 from casereport.fileio import files_below, is_text_file
 
@@ -382,6 +386,27 @@ def external_studies(data_dir: str | Path) -> list[Path]:
     return sorted({p for spec in idx.values() for p in spec.external_study_paths(idx.data_dir)})
 
 
+def case_text_findings(data_dir: str | Path) -> dict[Path, list[str]]:
+    """Case files under ``data_dir`` whose text may identify someone: per file, the entries
+    and reasons (``panels.A1.caption (ID-like number)``), never the text itself.
+
+    Raises:
+        CaseFileError: a case file is invalid.
+    """
+    from casereport.case import index
+
+    out: dict[Path, list[str]] = {}
+    for spec in index(data_dir).values():
+        found = [
+            f"{entry} ({', '.join(problems)})"
+            for entry, text in spec.texts()
+            if (problems := prose_problems(text))
+        ]
+        if found:
+            out[spec.path] = found
+    return out
+
+
 def gated_files(paths: Iterable[str | Path]) -> list[Path]:
     """Every file under ``paths`` the gate reads as DICOM, each once, in order."""
     seen: dict[Path, None] = {}
@@ -408,17 +433,23 @@ def check_tree(path: str | Path, *, studies: Iterable[str | Path] = ()) -> dict[
     return out
 
 
-def require_deidentified(paths: Iterable[str | Path]) -> int:
-    """Check every DICOM file under ``paths``; returns how many were checked.
+def require_deidentified(
+    paths: Iterable[str | Path], *, case_files: str | Path | None = None
+) -> int:
+    """Check every DICOM file under ``paths``, and the text of the case files under the
+    data folder ``case_files`` if given (:func:`case_text_findings`); returns how many
+    DICOM files were checked.
 
     Raises:
         PhiFindingsError: (a :class:`~casereport.errors.PhiError`) listing each offending
-            file and its tags.
+            file and its tags or case-file entries.
         NotDicomError: a binary file that cannot be read or decoded.
     """
     files = gated_files(paths)
     memo: FindingMemo = {}
     findings = {f: tags for f in files if (tags := check_file(f, memo=memo))}
+    if case_files is not None:
+        findings.update(case_text_findings(case_files))
     if findings:
         raise PhiFindingsError(findings)
     return len(files)
@@ -448,6 +479,10 @@ PHI_BANNER = (
 )
 DEID_HINT = (
     "de-identify the data with: python -m casereport deidentify IN OUT "
+    "(or pass --allow-phi for a local draft only)"
+)
+CASE_TEXT_HINT = (
+    "reword the case file's text without names, dates or ID numbers "
     "(or pass --allow-phi for a local draft only)"
 )
 
@@ -533,12 +568,17 @@ def render_gate(
         if cache_file is not None
         else check_tree(data_dir, studies=studies)
     )
-    if not findings:
+    texts = case_text_findings(data_dir)
+    if not findings and not texts:
         return ""
     if not allow_phi:
-        print(describe(findings), file=sys.stderr)
-        print(DEID_HINT, file=sys.stderr)
-        raise PhiFindingsError(findings)
+        print(describe({**findings, **texts}), file=sys.stderr)
+        if findings:
+            print(DEID_HINT, file=sys.stderr)
+        if texts:
+            print(CASE_TEXT_HINT, file=sys.stderr)
+        raise PhiFindingsError({**findings, **texts})
+    findings = {**findings, **texts}
     print(
         "warning: --allow-phi: rendering identifiable data as a local draft; the article "
         "carries a visible warning\n" + describe(findings),

@@ -10,6 +10,10 @@ so the check is an allowlist: a free-text value passes when
   single ``-``, ``/`` or space separators count as part of the run);
 * it holds no date (``2023-03-15``, ``15/03/2023``, ``20230315``, ``15 Mar 2023``).
 
+Prose the author writes in a case file (history, findings, captions, alt text, labels) is
+checked by :func:`prose_problems`: no date, no ID-like number and no title followed by a
+name (``Mrs Doe``, ``Dr. Smith``); the vocabulary is not applied to prose.
+
 UIDs fail when a component holds a date-time (``YYYYMMDDhhmm``…): at the start of a
 component, or anywhere in a component short enough (at most 24 digits) not to be a
 random number from a UID generator; and when a component is a date on its own
@@ -103,6 +107,23 @@ def text_problems(text: str) -> list[str]:
         problems.append("ID-like number")
     if unknown_words(text):
         problems.append("word not in the vocabulary, possibly a name")
+    return problems
+
+
+#: a title followed by a capitalised word: ``Mrs Doe``, ``Dr. Smith``, ``Prof O'Neil``
+_TITLED_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?\s+[A-Z][a-z'\-]+")
+
+
+def prose_problems(text: str) -> list[str]:
+    """Why a sentence of a case file may identify someone (empty list: it passes): a date,
+    an ID-like number or a title followed by a name. Never echoes the text."""
+    problems = []
+    if any(p.search(text) for p in _DATES):
+        problems.append("date")
+    if _DIGITS.search(text):
+        problems.append("ID-like number")
+    if _TITLED_NAME.search(text):
+        problems.append("title and name")
     return problems
 
 

@@ -261,7 +261,7 @@ def _contents(
     """Every entry of the bundle (``extra`` added before the checksums and README)."""
     files = collect(root, build_dir=build, figures_dir=figures, data_dir=data) | extra
     check_fresh(root, build, data)
-    require_deidentified([data, *external_studies(data)])
+    require_deidentified([data, *external_studies(data)], case_files=data)
     contents = {name: path.read_bytes() for name, path in files.items()}
     contents["environment/requirements.txt"] = freeze().encode()
     sums = "".join(f"{hashlib.sha256(b).hexdigest()}  {n}\n" for n, b in sorted(contents.items()))

@@ -411,7 +411,7 @@ def verify(
     n_data, data_failures = check_data(data)
     phi = ""
     try:
-        require_deidentified([data, *external_studies(data)])
+        require_deidentified([data, *external_studies(data)], case_files=data)
     except PhiError as err:
         phi = str(err)
     report_dir = Path(report_dir) if report_dir else root / "build" / "verify"
