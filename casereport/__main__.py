@@ -99,6 +99,11 @@ def _add_talk_options(p: argparse.ArgumentParser) -> None:
     talk.add_argument("-v", "--verbose", action="store_true", help="report each step")
 
 
+def summary(doc: str) -> str:
+    """The first paragraph of a docstring on one line (a command's one-line help)."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
 def build_parser(
     commands: dict[str, ModuleType | _Broken] | None = None, *, prog: str = "casereport"
 ) -> argparse.ArgumentParser:
@@ -114,7 +119,7 @@ def build_parser(
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, mod in commands.items():
-        doc = (mod.__doc__ or name).strip().splitlines()[0]
+        doc = summary(mod.__doc__ or name)
         others = ", ".join(c for c in _installed() if c != name)
         epilog = f"other commands: {others} ({prog} COMMAND --help)"
         p = sub.add_parser(name, help=doc, description=doc, epilog=epilog)

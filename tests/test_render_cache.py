@@ -286,3 +286,22 @@ def test_subcommand_registry_and_help() -> None:
     cmd, env = _command(ROOT, ["--help"])
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
     assert res.returncode == 0 and "--no-cache" in res.stdout and "clean" in res.stdout
+
+
+def test_each_command_is_summed_up_in_whole_sentences() -> None:
+    """``casereport --help`` lists each command with its docstring's first paragraph, not
+    its first line (the watch command's once stopped at "... DICOM file or")."""
+    import importlib
+
+    from casereport.__main__ import COMMANDS, build_parser, summary
+
+    helps = {
+        a.dest: a.help
+        for action in build_parser()._subparsers._group_actions  # type: ignore[union-attr]
+        for a in action._choices_actions
+    }
+    for name, module in COMMANDS.items():
+        doc = importlib.import_module(module).__doc__ or ""
+        assert helps[name] == summary(doc), name
+        assert helps[name].endswith((".", ")")), (name, helps[name])
+    assert helps["watch"].endswith("changes (Ctrl-C stops).")
