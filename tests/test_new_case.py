@@ -11,6 +11,7 @@ import yaml
 from casereport.__main__ import main
 from casereport.case import load_case
 from casereport.deid.deidentify import deidentify_tree
+from casereport.deid.gate import case_text_findings
 from tests.support import dicom_factory as f
 
 
@@ -74,6 +75,11 @@ def test_draft_has_one_panel_per_series_and_validates(
     assert not list((data / "D").rglob("scout.dcm"))  # the localizer is not a panel
     spec = load_case(case_file)  # schema and every image check
     assert spec.panel("D1").views == ("ANT",)
+    # the article's sentence about the drafted patient reads before the history is filled in
+    from casereport.report import case_paragraph
+
+    assert " with an unstated history." in case_paragraph(spec, {})
+    assert case_text_findings(data) == {}  # and the draft passes the gate's text check
     # no identifier of the exports reaches the YAML
     ds = pydicom.dcmread(next(clean.rglob("*.dcm")))
     for value in (str(ds.PatientName), str(ds.PatientID), str(ds.StudyInstanceUID)):

@@ -244,7 +244,7 @@ def _yaml(
         + ("  # TODO: age in years" if age is None else ""),
         f"  sex: {sex if sex in ('F', 'M') else 'F'}"
         + ("  # TODO: F or M" if sex not in ("F", "M") else ""),
-        '  history: "not given"  # TODO: the relevant history',
+        '  history: "an unstated history"  # TODO: the history ("a woman with ...")',
         "findings: []  # TODO: short factual statements",
     ]
     for s in skipped:
