@@ -620,12 +620,12 @@ def uptake_word(case_over_control: float) -> str:
 
 
 def _span(values: Sequence[float], digits: int = 1) -> str:
-    lo, hi = min(values), max(values)
-    return (
-        f"{lo:.{digits}f}"
-        if f"{lo:.{digits}f}" == f"{hi:.{digits}f}"
-        else (f"{lo:.{digits}f}–{hi:.{digits}f}")
-    )
+    """The range of ``values`` as text: ``1.7–1.8``, or ``-839 to -835`` when a bound is
+    negative (a dash between two minus signs reads as a subtraction)."""
+    lo, hi = (f"{v:.{digits}f}" for v in (min(values), max(values)))
+    if lo == hi:
+        return lo
+    return f"{lo} to {hi}" if lo.startswith("-") or hi.startswith("-") else f"{lo}–{hi}"
 
 
 def discussion_claims(results: Mapping[str, Mapping[str, Any]]) -> str:

@@ -39,6 +39,7 @@ def test_claims_quote_the_numbers_and_pick_words_from_thresholds(results) -> Non
     assert "clearly more tracer" in text and "several times" not in text
     assert "1.7\u20133.2 times" in text and "2.1\u00d7 in A" in text
     assert "within 2 HU" in text
+    assert re.search(r"\(-8\d\d to -8\d\d HU\)", text), text  # not "-839–-835"
     assert "patchy in case B and diffuse" in text and "B 1.78" in text
 
 
