@@ -92,6 +92,7 @@ def _plain_pdf(source: Path, output: Path) -> bytes:
         url_fetcher=weasyprint.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True),
     )
     options: dict[str, Any] = {"pdf_variant": "pdf/ua-1"}
+    export.keep_code_words(html.etree_element)
     doc = place_figures(html, **options)
     stamp = export._source_date()
     doc.metadata.created = stamp
@@ -407,3 +408,45 @@ def test_a_text_fitting_without_its_final_space_is_not_cut_to_one_word() -> None
         f"{_WORDS} casereport software and more words after it.".split()
     )
     assert all(len(line.split()) > 1 for line in lines[:-1]), lines
+
+
+def _command_line_ends(weasyprint: Any, command: str, keep: bool) -> set[str]:
+    """Last words of every line but the last of a paragraph quoting ``command`` in
+    ``<code>``, over a range of widths (px); asserts the words are all there."""
+    ends: set[str] = set()
+    for width in range(150, 420, 7):
+        page = (
+            f"<html><body><p style='{_P}width:{width}px'>To regenerate the simulated "
+            f"studies, run <code>{command}</code> again.</p></body></html>"
+        )
+        html = weasyprint.HTML(string=page)
+        if keep:
+            export.keep_code_words(html.etree_element)
+        lines = [
+            "".join(b.text for b in line.descendants() if type(b).__name__ == "TextBox")
+            for line in html.render().pages[0]._page_box.descendants()
+            if type(line).__name__ == "LineBox"
+        ]
+        lines = [line for line in lines if line.strip()]
+        assert "".join(command.split()) in "".join("".join(lines).split()), (width, lines)
+        ends |= {line.rstrip().split(" ")[-1] for line in lines[:-1]}
+    return ends
+
+
+def test_inline_commands_break_only_at_their_spaces() -> None:
+    """``--force`` is never printed as ``--`` at the end of one line and ``force`` on the
+    next: the PDF's lines break inside inline code at its spaces only, whatever the width;
+    the text is unchanged and code blocks are left as they are."""
+    weasyprint = pdf.import_weasyprint()
+    command = "python -m casereport.synth --out data --force"
+    plain = _command_line_ends(weasyprint, command, keep=False)
+    assert any(end.endswith("-") for end in plain)  # what is corrected
+    ends = _command_line_ends(weasyprint, command, keep=True)
+    assert not any(end.endswith("-") for end in ends), ends
+    assert {"--out", "data"} & ends  # the widths did break inside the command
+    html = weasyprint.HTML(string=f"<p><code>{command}</code></p><pre>{command}</pre>")
+    export.keep_code_words(html.etree_element)
+    code = next(html.etree_element.iter("code"))
+    assert "".join(code.itertext()) == command
+    assert [span.text for span in code] == command.split()
+    assert not list(next(html.etree_element.iter("pre")))  # a code block: untouched

@@ -307,6 +307,37 @@ def _first_block(page_box: Any) -> Any:
     return None
 
 
+def keep_code_words(root: Any) -> None:
+    """Let lines break inside inline code only at its spaces (print layout).
+
+    A command such as ``python -m casereport.synth --out data --force`` may otherwise
+    break after any of its hyphens (Unicode line breaking allows it), which prints
+    ``--`` at the end of one line and ``force`` on the next. Each word of the text of a
+    ``<code>`` outside ``<pre>`` is put in a ``<span>`` that does not wrap; the text and
+    its spaces are unchanged. ``root`` is WeasyPrint's parsed tree, changed in place.
+    """
+    import xml.etree.ElementTree as ET
+
+    in_pre = {el for pre in root.iter("pre") for el in pre.iter()}
+    for code in list(root.iter("code")):
+        text = code.text or ""
+        if code in in_pre or len(code) or not re.search(r"\S\s+\S|-", text):
+            continue
+        code.text = None
+        previous = None
+        for part in re.split(r"(\s+)", text):
+            if not part:
+                continue
+            if part.isspace():
+                if previous is None:
+                    code.text = part
+                else:
+                    previous.tail = part
+                continue
+            previous = ET.SubElement(code, "span", {"style": "white-space: nowrap"})
+            previous.text = part
+
+
 def place_figures(html: Any, **options: Any) -> Any:
     """Lay out ``html`` with each ``<figure class="figure">`` at the top of the page after
     the page that first links to it (``<a href="#id">``), like a journal's top float.
@@ -402,6 +433,7 @@ def html_to_pdf(
         images = ImageCache(ImageStreams(data, image_cache))
         options = {"pdf_variant": "pdf/ua-1", "cache": images}
         html = parse_html(weasyprint, source, data, fetcher)
+        keep_code_words(html.etree_element)
         doc = place_figures(html, **options)
         stamp = _source_date()
         doc.metadata.created = stamp
