@@ -670,3 +670,40 @@ def test_bundle_refuses_a_build_older_than_its_inputs(tmp_path: Path) -> None:
     done = _run("bundle", "-o", str(tmp_path / "c.zip"), cwd=root)
     assert done.returncode == 2 and "no render manifest" in done.stderr
     assert not (tmp_path / "c.zip").exists() and not (tmp_path / "b.zip").exists()
+
+
+def test_provenance_rows_read_as_words() -> None:
+    """The appendix says which frames, slices and windows each panel shows in words a
+    reviewer reads (the committed provenance of Figure 1), and shows a shape it does not
+    know as key-value pairs rather than dropping it."""
+    import re
+
+    from casereport.review.provenance import provenance_rows, selection_text, window_text
+
+    prov = json.loads((Path(__file__).resolve().parents[1] / "figures/provenance.json").read_text())
+    rows = {pid: dict(provenance_rows(e)) for pid, e in prov["panels"].items()}
+    a1, a2, c2 = rows["A1"], rows["A2"], rows["C2"]
+    assert re.fullmatch(
+        r"[\d.]+–[\d.]+th percentile of the counts \([\d.]+–[\d.]+ counts\)", a1["window"]
+    ), a1["window"]
+    assert re.fullmatch(
+        r"views ANT \(frame 0; [\d.]+ × [\d.]+ mm pixels from PixelSpacing; view named by "
+        r"[\w.]+\); crop x [\d.]+–[\d.]+ mm, y [\d.]+–[\d.]+ mm",
+        a1["frames / slices"],
+    ), a1["frames / slices"]
+    assert a2["window"] == "CT lung window, level -600 HU, width 1500 HU"
+    assert re.fullmatch(
+        r"axial plane at z = [\d.]+ mm \(voxel index [\d., ]+\) between data/A/ct/\S+\.dcm "
+        r"and data/A/ct/\S+\.dcm",
+        a2["frames / slices"],
+    ), a2["frames / slices"]
+    assert c2["window"].startswith("CT lung window") and "; SPECT " in c2["window"]
+    assert "; SPECT voxel index " in c2["frames / slices"]
+    assert a1["parameters"] == "data_dir = data"
+    assert window_text({"ct": {"level_hu": 40, "width_hu": 400}}) == (
+        "CT level 40 HU, width 400 HU"
+    )
+    assert window_text({"gamma": 2}) == "gamma 2"  # unknown: kept as key and value
+    assert selection_text({"crop_mm": {"x": [-20, -5]}, "frame": 3}) == (
+        "crop x -20 to -5 mm; frame 3"
+    )

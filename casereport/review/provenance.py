@@ -181,6 +181,101 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _num(value: Any) -> str:
+    """A number as a reader writes it: ``1190``, ``0.5``, ``-600``."""
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def _pair(values: Any, unit: str = "") -> str:
+    """``[lo, hi]`` as ``lo-hi unit`` (``to`` between negative numbers)."""
+    lo, hi = (_num(v) for v in values)
+    sep = " to " if lo.startswith("-") or hi.startswith("-") else "–"
+    return f"{lo}{sep}{hi}{unit}"
+
+
+def _nm_window(w: Mapping[str, Any]) -> str | None:
+    """An NM window: ``0.5–99th percentile of the counts (1–42 counts)``, or None."""
+    if not {"mode", "lo", "hi"} <= set(w):
+        return None
+    shown = ""
+    if "vmin_counts" in w and "vmax_counts" in w:
+        shown = f" ({_pair((w['vmin_counts'], w['vmax_counts']), ' counts')})"
+    if w["mode"] == "percentiles":
+        text = f"{_pair((w['lo'], w['hi']))}th percentile of the counts{shown}"
+    else:
+        text = f"{_pair((w['lo'], w['hi']), ' counts')}"
+    extra = {
+        k: v for k, v in w.items() if k not in {"mode", "lo", "hi", "vmin_counts", "vmax_counts"}
+    }
+    if set(extra) == {"alpha"}:
+        return f"{text}, opacity {_num(extra['alpha'])}"
+    return text if not extra else None
+
+
+def _ct_window(w: Mapping[str, Any]) -> str | None:
+    """A CT window: ``lung window, level -600 HU, width 1500 HU``, or None."""
+    if set(w) - {"name"} != {"level_hu", "width_hu"}:
+        return None
+    name = f"{w['name']} window, " if w.get("name") else ""
+    return f"{name}level {_num(w['level_hu'])} HU, width {_num(w['width_hu'])} HU"
+
+
+def window_text(window: Mapping[str, Any]) -> str:
+    """A panel's window in words (anything of an unknown shape as ``key value`` pairs)."""
+    if set(window) <= {"ct", "spect"} and window:
+        parts = []
+        for key, label in (("ct", "CT"), ("spect", "SPECT")):
+            if key in window:
+                text = (_ct_window if key == "ct" else _nm_window)(window[key])
+                parts.append(f"{label} {text}" if text else f"{label} {_fmt(window[key])}")
+        return "; ".join(parts)
+    return _nm_window(window) or _ct_window(window) or _fmt(window)
+
+
+def _view_text(v: Mapping[str, Any]) -> str:
+    """One planar view: ``ANT (frame 0; 1.8 × 1.8 mm pixels from PixelSpacing; ...)``."""
+    known = {"view", "frame_index", "pixel_spacing_mm", "spacing_source", "view_source"}
+    if not {"view", "frame_index"} <= set(v) or set(v) - known:
+        return _fmt(v)
+    notes = [f"frame {_num(v['frame_index'])}"]
+    if v.get("pixel_spacing_mm"):
+        size = " × ".join(_num(x) for x in v["pixel_spacing_mm"])
+        src = f" from {v['spacing_source']}" if v.get("spacing_source") else ""
+        notes.append(f"{size} mm pixels{src}")
+    if v.get("view_source"):
+        notes.append(f"view named by {v['view_source']}")
+    return f"{v['view']} ({'; '.join(notes)})"
+
+
+def selection_text(selection: Mapping[str, Any]) -> str:
+    """The frames or slices a panel shows, and its crop, in words."""
+    sel = dict(selection)
+    parts = []
+    if "views" in sel and isinstance(sel["views"], list):
+        parts.append("views " + ", ".join(_view_text(v) for v in sel.pop("views")))
+    if {"plane", "position_mm"} <= set(sel):
+        plane, pos = sel.pop("plane"), sel.pop("position_mm")
+        axis = {"axial": "z", "coronal": "y", "sagittal": "x"}.get(str(plane), "position")
+        text = f"{plane} plane at {axis} = {_num(pos)} mm"
+        if "index_ijk" in sel:
+            text += " (voxel index " + ", ".join(_num(x) for x in sel.pop("index_ijk")) + ")"
+        if sel.get("slice_files"):
+            files = list(sel.pop("slice_files"))
+            text += (" from " if len(files) == 1 else " between ") + " and ".join(files)
+        parts.append(text)
+    spect = sel.get("spect")
+    if isinstance(spect, dict) and set(spect) == {"index_ijk"}:
+        sel.pop("spect")
+        parts.append("SPECT voxel index " + ", ".join(_num(x) for x in spect["index_ijk"]))
+    crop = sel.get("crop_mm")
+    if isinstance(crop, dict) and set(crop) <= {"x", "y"} and crop:
+        sel.pop("crop_mm")
+        parts.append("crop " + ", ".join(f"{k} {_pair(crop[k], ' mm')}" for k in sorted(crop)))
+    if sel:
+        parts.append(_fmt(sel))
+    return "; ".join(parts) if parts else "none"
+
+
 def provenance_rows(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, text) pairs describing where one panel comes from, for captions and tables."""
     rows: list[tuple[str, str]] = []
@@ -190,11 +285,17 @@ def provenance_rows(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append((f"{s.get('modality', '')} files", shown))
         rows.append(("SeriesInstanceUID", str(s.get("series_instance_uid", ""))))
         rows.append(("series description", str(s.get("series_description", ""))))
-    rows.append(("frames / slices", _fmt(entry.get("selection", {}))))
-    rows.append(("window", _fmt(entry.get("window", {}))))
+    rows.append(("frames / slices", selection_text(entry.get("selection", {}))))
+    rows.append(("window", window_text(entry.get("window", {}))))
     rows.append(("annotation file", str(entry.get("annotation_file", ""))))
     rows.append(("notebook", str(entry.get("notebook", ""))))
-    rows.append(("parameters", _fmt(entry.get("parameters", {}))))
+    params = entry.get("parameters", {})
+    shown_params = (
+        ", ".join(f"{k} = {_fmt(v)}" for k, v in sorted(params.items()))
+        if isinstance(params, dict) and params
+        else _fmt(params)
+    )
+    rows.append(("parameters", shown_params))
     return rows
 
 
