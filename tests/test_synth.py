@@ -525,6 +525,8 @@ def test_lung_bases_follow_the_diaphragm_domes(key):
 
 
 def test_ct_hounsfield_and_coverage(synth_out):
+    from scipy import ndimage
+
     out, result = synth_out
     for key in SUBJECTS:
         dss = sorted(
@@ -547,7 +549,18 @@ def test_ct_hounsfield_and_coverage(synth_out):
         k = int(np.argmin(abs(z - c[2])))
         i, j = int((c[0] - 0.4 * lungs["R"]["radii"][0] - o[0]) / ps), int((c[1] - o[1]) / ps)
         lung_hu = vol[k, j - 5 : j + 5, i - 5 : i + 5]
-        parenchyma = lung_hu[lung_hu < -500]  # not the vessels crossing the sample
+        # Not the vessels crossing the sample, nor the pixels their partial volume reaches:
+        # those within a pixel of a vessel in either half of the slice's thickness.
+        grid = ct_grid_of(result, key)
+        quarter = grid.spacing_mm[2] / 4.0
+        vessels = np.logical_or.reduce(
+            [
+                structure(chest_body(key), grid_slice(grid, float(z[k]) + d), "pulmonary vessel")[0]
+                for d in (-quarter, quarter)
+            ]
+        )
+        near = ndimage.binary_dilation(vessels, iterations=1)[j - 5 : j + 5, i - 5 : i + 5]
+        parenchyma = lung_hu[(lung_hu < -500) & ~near]
         assert parenchyma.size >= 50, parenchyma.size
         assert -920 < np.median(parenchyma) < -780, np.median(parenchyma)
         assert np.median(vol[k, :10, :10]) < -950  # air
@@ -920,6 +933,81 @@ def test_ct_lungs_fill_the_paravertebral_gutters(key, level):
                 assert yy[lung[:, i], i].max() < yy[muscle[:, i], i].min(), (key, level, i)
         rim = ndimage.binary_dilation(muscle, iterations=int(round(1.5 / px))) & ~muscle
         assert np.mean(lab[rim] != int(Tissue.SOFT)) > 0.6, (key, level, side)
+
+
+@pytest.mark.parametrize("key", list(SUBJECTS))
+def test_ct_lungs_fill_rounded_paravertebral_gutters(key):
+    """At the carina and 40 and 70 mm below it the posterior lung fills a rounded gutter
+    beside the spine as on a supine chest CT, measured per side on the phantom (0.5 mm
+    grid; y from the centre of the nearest thoracic vertebral body):
+
+    - the deepest lung (the mean |x| of the lung within 1 mm of its most posterior point)
+      lies 30-50 mm from the midline, 20-30 mm behind the vertebral body centre: level
+      with or just in front of the transverse process tips (30-35 mm behind). The flat
+      superellipse back this replaces, with a straight border from the rib neck back to
+      the rib angle, put it 58-69 mm from the midline;
+    - the lung reaches at least 20 mm behind the body centre at |x| = 40 mm (beside the
+      rib tubercles);
+    - from the deepest point out to the rib angle the posterior border is convex: nowhere
+      more than one pixel (0.5 mm) in front of its chord, never turning back;
+    - every rib neck (a rib section 20-50 mm from the midline, behind the body centre, on
+      the slice or 1-2 mm above or below it) lies within 6 mm of the lung (pleura and
+      extrapleural fat), the transverse process tips within 12 mm (a rib neck, about 8 mm
+      thick, and the pleura in between);
+    - the erector spinae lie behind every lung pixel of the columns they occupy.
+    """
+    from scipy import ndimage
+
+    from casereport.synth.anatomy import _RIB_WALL_DEG, Tissue, rasterise
+    from casereport.synth.grid import Grid
+
+    body = chest_body(key)
+    bodies = [p.shape for p in body.parts if p.name in {f"T{n}" for n in range(1, 13)}]
+    necks: dict[int, list[float]] = {-1: [], 1: []}
+    for dz in (0.0, -40.0, -70.0):
+        z = body.landmarks["carina"][2] + dz
+        grid = Grid((-120.0, -60.0, z - 2.0), (0.5, 0.5, 1.0), (5, 400, 480))
+        x, y = grid.axis(0), grid.axis(1)
+        lungs = rasterise(body, grid).labels == int(Tissue.LUNG)
+        lung = lungs[2]  # the slice at z
+        vb = min(bodies, key=lambda c: abs(0.5 * (c.z0 + c.z1) - z))  # a slice may cut a disc
+        dists = np.stack([ndimage.distance_transform_edt(~m) * 0.5 for m in lungs])
+        dist = dists[2]
+        ribs = structure(body, grid, "rib ")
+        tps = structure(body, grid, *(f"T{n} transverse" for n in range(1, 13)))[2]
+        for side in (-1, 1):
+            where = (key, dz, side)
+            own = lung & ((side * x > 0) & (np.abs(x) < 100.0))[None, :]
+            jj, ii = np.nonzero(own)
+            deep = y[jj] >= y[jj].max() - 1.0
+            x_deep = float(np.abs(x[ii[deep]]).mean())
+            assert 30.0 <= x_deep <= 50.0, (*where, x_deep)
+            assert 20.0 <= float(y[jj].max()) - vb.cy <= 30.0, (*where, y[jj].max() - vb.cy)
+            at40 = y[np.flatnonzero(lung[:, np.argmin(abs(x - side * 40.0))])].max()
+            assert at40 - vb.cy >= 20.0, (*where, at40 - vb.cy)
+            (x_angle, _, _), _n = body.wall_point(z, _RIB_WALL_DEG, side)
+            xs = np.arange(x_deep, abs(x_angle), 0.5)
+            border = np.array(
+                [y[np.flatnonzero(lung[:, np.argmin(abs(x - side * v))])].max() for v in xs]
+            )
+            chord = border[0] + (border[-1] - border[0]) * (xs - xs[0]) / (xs[-1] - xs[0])
+            assert float((chord - border).max()) <= 0.5, (*where, "concave", chord - border)
+            assert np.all(np.diff(border) <= 0.5), (*where, "turns back", border)
+            for rib, d in zip(ribs, dists, strict=True):
+                parts, n = ndimage.label(rib & (side * x > 0)[None, :])
+                for m in range(1, n + 1):
+                    pj, pi = np.nonzero(parts == m)
+                    if pj.size >= 5 and 20.0 < abs(x[pi].mean()) < 50.0 and y[pj].mean() > vb.cy:
+                        necks[side].append(float(d[pj, pi].min()))
+            tip = tps & (side * x > 25.0)[None, :]
+            if tip.any():
+                assert float(dist[tip].min()) <= 12.0, (*where, float(dist[tip].min()))
+            muscle = structure(body, grid, f"erector spinae {side}")[2]
+            for i in np.flatnonzero(muscle.any(axis=0)):
+                if lung[:, i].any():
+                    assert y[lung[:, i]].max() < y[muscle[:, i]].min(), (*where, x[i])
+    for side, gaps in necks.items():
+        assert gaps and max(gaps) <= 6.0, (key, side, gaps)
 
 
 def lung_fields(sl: np.ndarray) -> np.ndarray:

@@ -77,20 +77,29 @@ VERTEBRAE = {**_CERVICAL, **_THORACIC, **_LUMBAR}
 #: Height (mm) of one thoracic vertebral level in the reference adult.
 _LEVEL_MM = 23.6
 
-#: Rib neck (reference mm from the midline and behind the vertebral body centre), just in
-#: front of the transverse process tip, and the polar angle (degrees) where the rib reaches
-#: the chest wall at its angle. The rib head sits on the posterolateral corner of the body
-#: (:func:`_rib_head`).
-_RIB_NECK = (36.0, 28.0)
+#: Rib neck (reference mm from the midline and behind the vertebral body centre): the
+#: tubercle, just in front of the transverse process tip and on the bottom of the rib
+#: line's lobe (:data:`_GUTTER_X`, :data:`_RIB_ARC_DEPTH`), and the polar angle (degrees)
+#: where the rib reaches the chest wall at its angle. The rib head sits on the
+#: posterolateral corner of the body (:func:`_rib_head`).
+_RIB_NECK = (38.0, 30.0)
 _RIB_WALL_DEG = 24.0
+
+#: The back of the rib cage on either side of the spine (reference mm): the rib line is
+#: deepest ``_GUTTER_X`` from the midline, ``_RIB_ARC_DEPTH`` behind the vertebral body
+#: centre (level with the rib tubercles, in front of the transverse process tips), and
+#: curves forward from there to the side of the chest as a superellipse of exponent
+#: ``_LOBE_POWER``: each lung fills a rounded paravertebral gutter.
+_GUTTER_X = 36.0
+_RIB_ARC_DEPTH = 30.0
+_LOBE_POWER = 2.2
 
 #: Size of the heart (chambers, grooves, pericardium) relative to the reference adult's.
 _HEART_SCALE = 0.95
 
-#: Exponent of the superellipse of the back half of the trunk's cross-sections (skin,
-#: muscle, rib line, rib cage; 2 would be elliptic): a supine chest is full and flat behind,
-#: the ribs curving round from the rib angles, so the posterior lung follows them out to
-#: the side instead of running straight from the spine.
+#: Exponent of the superellipse of the back half of the trunk's cross-sections (skin and
+#: muscle; 2 would be elliptic): a supine chest is full and flat behind. The rib line and
+#: the rib cage are lobed behind instead (:data:`_GUTTER_X`).
 _BACK_POWER = 2.8
 
 #: Gap (reference mm) between a lung and the bone bounding its paravertebral gutter (pleura
@@ -331,7 +340,11 @@ class Body:
         self._shoulder_girdle_and_arms()
         self._pelvis_and_legs()
 
-    def _torso_table(self, shrink: float) -> Profile:
+    def _torso_table(self, shrink: float, inset: float | None = None) -> Profile:
+        """The trunk's outline shrunk by ``shrink`` mm. With ``inset`` its back half is two
+        lobes either side of the spine (:data:`_GUTTER_X`, :data:`_LOBE_POWER`), deepest
+        ``inset`` mm in front of the rib tubercles (:data:`_RIB_ARC_DEPTH`): the back of the
+        rib cage."""
         sh, hp = self.shoulder, self.hips
         rows = [
             (820.0, 12.0, 145.0 * hp, 92.0),
@@ -350,7 +363,16 @@ class Body:
         for z, yc, a, b in rows:
             x0, y0, z0 = self.p(0.0, yc, z)
             table.append((z0, x0, y0, a * self.sxy - shrink, b * self.sxy - shrink))
-        return Profile(tuple(table), _BACK_POWER)
+        if inset is None:
+            return Profile(tuple(table), _BACK_POWER)
+        sb = self.sz * (0.5 + 0.5 * self.girth)
+        t = np.asarray(table)
+        lobes = []
+        for z in np.arange(rows[0][0], rows[-1][0] + 1.0, 10.0):
+            y0 = float(np.interp(z * self.sz, t[:, 0], t[:, 2]))
+            depth = (self.spine_y(float(z)) + _RIB_ARC_DEPTH) * sb - y0 - inset
+            lobes.append((float(z * self.sz), _GUTTER_X * sb, depth))
+        return Profile(tuple(table), _BACK_POWER, tuple(lobes), _LOBE_POWER)
 
     def on_wall(
         self, profile: Profile, z: float, angle_deg: float, side: int, offset: float = 0.0
@@ -367,8 +389,9 @@ class Body:
         self.add("torso", torso, Tissue.FAT)
         self.add("torso muscle", self._torso_table(f), Tissue.SOFT, only=(Tissue.FAT,))
         wall = 10.0 * self.sz
-        self.ribline = self._torso_table(f + wall)
-        self.cage = self._torso_table(f + wall + 6.0 * self.sz)
+        # The rib line carries the ribs' centre lines; the cage, 6 mm inside it, the lungs.
+        self.ribline = self._torso_table(f + wall, 0.0)
+        self.cage = self._torso_table(f + wall + 6.0 * self.sz, 6.0 * self.sz)
         neck = Profile(
             tuple(
                 (self.p(0, 0, z)[2], 0.0, self.p(0, y, 0)[1], a * self.sxy, a * self.sxy)
@@ -901,10 +924,12 @@ class Body:
                 np.array([hx, hy, hz]),
                 np.array([hx - sgn * 4.0 * s, hy - 8.0 * s, hz - 40.0 * s]),
             ]
+            # Roots of 3.7 mm: the trees cover 2-6 % of the lung fields on a 5 mm slice
+            # (about 4 % on average, between the carina and 80 mm below it).
             for root in roots:
                 for d in starts[side]:
                     v = np.array(d) / np.linalg.norm(d)
-                    grow(side, root + v * 6.0 * s, v, 3.9 * s, 26.0 * s)
+                    grow(side, root + v * 6.0 * s, v, 3.7 * s, 26.0 * s)
         for n, cap in enumerate(caps):
             self.add(f"pulmonary vessel {n}", cap, Tissue.BLOOD, only=(Tissue.LUNG,))
 
@@ -1054,12 +1079,15 @@ class Body:
                 FlatSegment(ped1, top, across, across, lam_tall, lam_tall),
                 w_post,
             )
-            tp = self.r(1.4 * rx + 8.0)
+            # Thoracic transverse processes reach back and out to tips about 35-40 mm from
+            # the midline and 30-35 mm behind the body centre, the rib tubercles in front.
+            if name.startswith("T"):
+                tip = (cx + side * (rx + self.r(20.0)), ped1[1] + self.r(14.0), zt)
+            else:
+                tip = (cx + side * self.r(1.4 * rx + 8.0), ped1[1] + self.r(12.0), zt)
             self.bone(
                 f"{name} transverse {side}",
-                Capsule(
-                    ped1, (cx + side * tp, ped1[1] + self.r(12.0), zt), self.r(4.0), self.r(3.5)
-                ),
+                Capsule(ped1, tip, self.r(4.0), self.r(3.5)),
                 w_post,
             )
         top = (cx, back + depth + ped_r, zt - 0.1 * h)
@@ -1658,9 +1686,9 @@ def part_cage_mask(
     paravertebral gutters (lungs).
 
     The lung lies a pleural gap beside the vertebral body; behind, its border runs from the
-    posterolateral corner of the body along the front of the rib heads and necks to the
-    transverse process tips, then along the inner surface of the ribs to the chest wall at
-    the rib angle, so the rib heads and necks stay outside the lung.
+    posterolateral corner of the body along the front of the rib heads and necks to the rib
+    tubercles, where it meets the cage's lobe (:data:`_GUTTER_X`): from there it follows
+    the inner surface of the ribs, curving forward round the side of the chest.
     """
     inside = body.cage.mask(x, y, z)
     sb = body.sz * (0.5 + 0.5 * body.girth)
@@ -1670,20 +1698,14 @@ def part_cage_mask(
     gap = _PLEURA_GAP * sb
     x_side = rx * body.sz + gap
     spine = (np.abs(x) < x_side) & (y > y_spine - 10.0 * sb)
-    cx, cy, a, b = body.cage.at(z)
-    t = np.deg2rad(_RIB_WALL_DEG)
-    q = 2.0 / body.cage.back
+    cx = body.cage.at(z)[0]
     ax = np.abs(x - cx)
-    x_wall = a * np.sin(t) ** q
-    y_wall = cy + b * np.cos(t) ** q
     # Medial tip of the gutter in front of the rib head, then the front of the rib neck.
     y_tip = y_spine + (ry - 2.0) * sb
     x_neck = _RIB_NECK[0] * sb
     y_neck = y_spine + (_RIB_NECK[1] - 4.5) * sb - gap
-    f = np.clip((ax - x_neck) / np.maximum(x_wall - x_neck, 1.0), 0.0, 1.0)
     g = np.clip((ax - x_side) / np.maximum(x_neck - x_side, 1.0), 0.0, 1.0)
-    y_line = np.where(ax < x_neck, y_tip + g * (y_neck - y_tip), y_neck + f * (y_wall - y_neck))
-    gutter = (ax < x_wall) & (y > y_line)
+    gutter = (ax < x_neck) & (y > y_tip + g * (y_neck - y_tip))
     return np.broadcast_to(inside & ~spine & ~gutter & (np.abs(x) > 2.0), shape)
 
 

@@ -242,10 +242,18 @@ class Profile:
     ``table`` rows are (z, x_centre, y_centre, half_width, half_depth) in mm, z increasing.
     The front half (y below the centre) is elliptic; the back half is a superellipse of
     exponent ``back`` (2: elliptic; larger: a fuller, flatter back, as a supine chest).
+
+    ``lobes`` rows (z, x_mm, depth_mm), z increasing, replace the back half by two
+    superellipse lobes of exponent ``lobe_power``, one each side of the midline: the lobe
+    is deepest (``depth_mm`` behind the centre, at most the half depth) ``x_mm`` from the
+    centre and meets the front half at the side, so a rib cage can curve forward on either
+    side of the spine instead of running flat behind it.
     """
 
     table: tuple[tuple[float, float, float, float, float], ...]
     back: float = 2.0
+    lobes: tuple[tuple[float, float, float], ...] = ()
+    lobe_power: float = 2.0
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         t = np.asarray(self.table, float)
@@ -258,16 +266,33 @@ class Profile:
         t = np.asarray(self.table, float)
         return tuple(np.interp(z, t[:, 0], t[:, n]) for n in range(1, 5))
 
+    def lobe_at(
+        self, z: np.ndarray, offset: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Lobes of the outline grown by ``offset`` mm at heights ``z``: distance (mm) of
+        the deepest point from the centre line, half width of a lobe (mm, from there to the
+        side) and its depth (mm behind the centre)."""
+        _cx, _cy, a, b = self.at(z)
+        t = np.asarray(self.lobes, float)
+        xl = np.interp(z, t[:, 0], t[:, 1])
+        depth = np.minimum(np.interp(z, t[:, 0], t[:, 2]), b) + offset
+        return xl, a + offset - xl, depth
+
     def rho2(self, x: np.ndarray, y: np.ndarray, z: np.ndarray, offset: float = 0.0) -> np.ndarray:
         """Squared normalised radius (1 on the outline grown by ``offset`` mm)."""
         cx, cy, a, b = self.at(z)
         u, v = (x - cx) / (a + offset), (y - cy) / (b + offset)
         r2 = u**2 + v**2
-        if self.back == 2.0:
+        if self.lobes:
+            xl, wl, dl = self.lobe_at(z, offset)
+            p = self.lobe_power
+            ul, vl = (np.abs(x - cx) - xl) / wl, (y - cy) / dl
+        elif self.back == 2.0:
             return r2
-        p = self.back
+        else:
+            p, ul, vl = self.back, u, v
         with np.errstate(divide="ignore", invalid="ignore"):
-            rb = (np.abs(u) ** p + np.abs(v) ** p) ** (2.0 / p)
+            rb = (np.abs(ul) ** p + np.abs(vl) ** p) ** (2.0 / p)
         return np.where(v > 0.0, rb, r2)
 
     def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -278,7 +303,8 @@ class Profile:
     ) -> tuple[tuple[float, float], tuple[float, float]]:
         """Point (x, y mm) on the outline grown by ``offset`` mm at height ``z`` and
         parametric polar angle ``angle_deg`` from the posterior midline towards ``side``
-        (-1 or +1), and the outward unit normal there."""
+        (-1 or +1), and the outward unit normal there. With lobes, a point of the back
+        half lies at the same x as without them, on the lobe."""
         cx, cy, a, b = (float(v) for v in self.at(np.asarray(z)))
         t = np.deg2rad(angle_deg)
         st, ct = abs(float(np.sin(t))), float(np.cos(t))
@@ -289,6 +315,15 @@ class Profile:
         y = cy + (b * ct**q if ct > 0.0 else b * ct)
         nx = side * st**e / a
         ny = (ct**e if ct > 0.0 else ct) / b
+        if self.lobes and ct > 0.0:
+            xl, wl, dl = (float(v) for v in self.lobe_at(np.asarray(z), offset))
+            p = self.lobe_power
+            ul = min(abs(st**q * a - xl) / wl, 1.0)
+            vl = (1.0 - ul**p) ** (1.0 / p)
+            y = cy + dl * vl
+            sgn = 1.0 if st**q * a >= xl else -1.0
+            nx = side * sgn * ul ** (p - 1.0) / wl
+            ny = vl ** (p - 1.0) / dl
         n = float(np.hypot(nx, ny))
         return (x, y), (nx / n, ny / n)
 
@@ -379,7 +414,8 @@ class WallPatch:
 
     Points between ``gap_mm`` and ``gap_mm + thickness_mm`` outside the profile's ellipse
     whose polar angle (degrees, 0 = posterior midline, positive towards the side ``side``)
-    lies between the limits that ``table`` rows (z, lo_deg, hi_deg) give at their height.
+    lies between the limits that ``table`` rows (z, lo_deg, hi_deg) give at their height;
+    on a lobed profile, the parametric angle of :meth:`Profile.point` (the same x).
     """
 
     profile: Profile
@@ -398,14 +434,20 @@ class WallPatch:
         )
 
     def mask(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
-        cx, cy, _a, _b = self.profile.at(z)
+        cx, cy, a, _b = self.profile.at(z)
         g0, g1 = self.gap_mm, self.gap_mm + self.thickness_mm
         inner = self.profile.rho2(x, y, z, g0)
         outer = self.profile.rho2(x, y, z, g1)
         t = np.asarray(self.table, float)
         lo = np.interp(z, t[:, 0], t[:, 1])
         hi = np.interp(z, t[:, 0], t[:, 2])
-        ang = np.degrees(np.arctan2(self.side * (x - cx), y - cy))
+        if self.profile.lobes:
+            # The polar angle of :meth:`Profile.point`, read back from x on the back half.
+            ax = np.clip(self.side * (x - cx) / (a + g0), 0.0, 1.0)
+            ang = np.degrees(np.arcsin(ax ** (self.profile.back / 2.0)))
+            ang = np.where(y < cy, 180.0 - ang, ang)
+        else:
+            ang = np.degrees(np.arctan2(self.side * (x - cx), y - cy))
         inz = (z >= t[0, 0]) & (z <= t[-1, 0])
         return (inner > 1.0) & (outer <= 1.0) & (ang >= lo) & (ang <= hi) & inz
 

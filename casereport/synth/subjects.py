@@ -80,7 +80,7 @@ SUBJECTS: dict[str, SubjectSpec] = {
         height_mm=1600.0,
         weight_kg=64.0,
         history="breast carcinoma; hypercalcaemia",
-        lung_uptake=4.2,
+        lung_uptake=4.8,
         stomach_uptake=28.0,
         spot_views=("ANT",),
     ),
