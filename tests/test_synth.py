@@ -232,14 +232,30 @@ def test_io_reads_patient_position_from_the_tag_or_the_nm_codes(synth_out, tmp_p
     ffp.PatientGantryRelationshipCodeSequence = [_code("102541007", "SCT", "feet-first")]
     unknown = copy.deepcopy(sp)
     unknown.PatientGantryRelationshipCodeSequence = []
+    local = copy.deepcopy(sp)  # local codes: read by their meanings
+    local.PatientOrientationCodeSequence[0].PatientOrientationModifierCodeSequence = [
+        _code("L-77", "99LOCAL", "Supine")
+    ]
+    local.PatientGantryRelationshipCodeSequence = [_code("L-12", "99LOCAL", "Head first")]
+    from casereport.io.common import patient_position
+
     for name, ds, want in (
         ("tag", tag_only, "HFS"),
         ("srt", srt, "HFS"),
         ("ffp", ffp, "FFP"),
         ("unknown", unknown, ""),
+        ("local", local, "HFS"),
     ):
         ds.save_as(tmp_path / f"{name}.dcm", enforce_file_format=True)
         assert load(tmp_path / f"{name}.dcm").source.patient_position == want, name
+        # the raw reading of the code sequences and pydicom's agree
+        again = pydicom.dcmread(tmp_path / f"{name}.dcm")
+        raw = patient_position(again)
+        (
+            again.get("PatientOrientationCodeSequence"),
+            again.get("PatientGantryRelationshipCodeSequence"),
+        )
+        assert raw == patient_position(again) == want, name
 
 
 def test_second_reader_simpleitk(synth_out):
