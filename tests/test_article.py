@@ -749,8 +749,11 @@ _LAYOUT_JS = """(() => {
     const r = a.getBoundingClientRect();
     return {href: a.getAttribute('href'), w: r.width, h: r.height};
   });
-  const wraps = Array.from(document.querySelectorAll('.table-wrap')).map(w => ({
-    overflow: getComputedStyle(w).overflowX, scroll: w.scrollWidth, client: w.clientWidth}));
+  const wraps = Array.from(document.querySelectorAll('.table-wrap')).map(w => {
+    const c = w.querySelector('caption');
+    return {overflow: getComputedStyle(w).overflowX, scroll: w.scrollWidth,
+      client: w.clientWidth, caption: c ? c.getBoundingClientRect().right : 0};
+  });
   return {
     page: document.documentElement.scrollWidth, view: window.innerWidth,
     figure: fig ? fig.getBoundingClientRect().width : 0, links: links, wraps: wraps,
@@ -776,6 +779,7 @@ def test_html_at_phone_and_desktop_widths(article: Rendered, tmp_path: Path) -> 
         assert s["page"] <= s["view"], f"{width} px: the page scrolls sideways ({s})"
         for wrap in s["wraps"]:
             assert wrap["overflow"] == "auto"  # a wide table scrolls in its own box
+            assert wrap["caption"] <= s["view"], (width, wrap)  # its title is read whole
     assert state[1920]["figure"] > 1.5 * state[390]["figure"]
     assert state[1920]["figure"] == pytest.approx(180 / 25.4 * 96, abs=2)  # 180 mm at most
     assert state[390]["figure"] <= 390
