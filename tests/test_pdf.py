@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import subprocess
 import sys
@@ -450,3 +451,50 @@ def test_inline_commands_break_only_at_their_spaces() -> None:
     assert "".join(code.itertext()) == command
     assert [span.text for span in code] == command.split()
     assert not list(next(html.etree_element.iter("pre")))  # a code block: untouched
+
+
+def test_figure_places_reused_when_only_image_pixels_change(
+    article: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTML that differs only in the pixels of its PNGs (an arrow moved, a window changed)
+    is laid out once, with the figures where the kept drafts put them: the same PDF bytes
+    as laying it out with drafts. Other text, or an image of another size, is a new layout
+    (drafts run again)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")
+    places = tmp_path / "places"
+    first = html_to_pdf(article, tmp_path / "a.pdf", placement_cache=places).read_bytes()
+    assert first == html_to_pdf(article, tmp_path / "plain.pdf").read_bytes()
+    kept = sorted(places.glob("*.json"))
+    assert len(kept) == 1
+    anchors = json.loads(kept[0].read_text())["anchors"]
+    assert len(anchors) == 4 and anchors[-1] is None  # figure 4 is never mentioned
+
+    text = article.read_text()
+    old = _png("RGBA", (640, 420), 1)
+    assert text.count(old) == 1
+    repainted = tmp_path / "repainted.html"
+    repainted.write_text(text.replace(old, _png("RGBA", (640, 420), 11)))
+    drafts: list[str] = []
+    real = export._draft_anchor
+
+    def counting(html: Any, target: str, options: dict[str, Any]) -> Any:
+        drafts.append(target)
+        return real(html, target, options)
+
+    monkeypatch.setattr(export, "_draft_anchor", counting)
+    again = html_to_pdf(repainted, tmp_path / "b.pdf", placement_cache=places).read_bytes()
+    assert drafts == []  # the kept places
+    assert again != first
+    assert again == html_to_pdf(repainted, tmp_path / "b-plain.pdf").read_bytes()
+    assert len(drafts) == 4  # the plain export drafted each figure
+
+    for name, changed in (
+        ("text", text.replace("Figure 2 is", "Figure 2, shown below, is")),
+        ("size", text.replace(old, _png("RGBA", (640, 900), 1))),
+    ):
+        drafts.clear()
+        path = tmp_path / f"{name}.html"
+        path.write_text(changed)
+        html_to_pdf(path, tmp_path / f"{name}.pdf", placement_cache=places)
+        assert len(drafts) == 4, name  # a new layout: drafted again
+    assert len(list(places.glob("*.json"))) == 3

@@ -338,7 +338,13 @@ def keep_code_words(root: Any) -> None:
             previous.text = part
 
 
-def place_figures(html: Any, **options: Any) -> Any:
+def place_figures(
+    html: Any,
+    *,
+    anchors: list[int | None] | None = None,
+    found: list[int | None] | None = None,
+    **options: Any,
+) -> Any:
     """Lay out ``html`` with each ``<figure class="figure">`` at the top of the page after
     the page that first links to it (``<a href="#id">``), like a journal's top float.
 
@@ -347,6 +353,11 @@ def place_figures(html: Any, **options: Any) -> Any:
     page laid out again (one draft per figure, plus the final layout). A draft stops at
     the page after the figure's first mention (:func:`_draft_anchor`). Figures never
     mentioned stay where they were.
+
+    ``found``, if given, receives each figure's anchor as its position in document order
+    when it was placed (None: left where it was); ``anchors``, such a list from a layout
+    of the same text (:func:`casereport.render.pdf.layout_digest`), places the figures
+    without drafts: the same tree, the same pages.
     """
     root = html.etree_element
     parents = {child: parent for parent in root.iter() for child in parent}
@@ -357,13 +368,22 @@ def place_figures(html: Any, **options: Any) -> Any:
     ]
     if not figures:
         return html.render(**options)
+    if anchors is not None and len(anchors) != len(figures):
+        anchors = None
     moved = []
     for fig in figures:
         parent = parents[fig]
         moved.append((fig, parent, list(parent).index(fig)))
         parent.remove(fig)
-    for fig, parent, index in moved:  # in document order, each after the ones before it
-        anchor = _draft_anchor(html, fig.get("id"), options)
+    for n, (fig, parent, index) in enumerate(moved):  # in order, after the ones before
+        order = list(root.iter())
+        if anchors is not None:
+            at = anchors[n]
+            anchor = order[at] if at is not None and at < len(order) else None
+        else:
+            anchor = _draft_anchor(html, fig.get("id"), options)
+        if found is not None:
+            found.append(order.index(anchor) if anchor is not None and anchor in order else None)
         parents = {child: parent for parent in root.iter() for child in parent}
         if anchor is not None and anchor in parents:
             host = parents[anchor]
@@ -407,6 +427,7 @@ def html_to_pdf(
     *,
     font_cache: Path | None = None,
     image_cache: Path | None = None,
+    placement_cache: Path | None = None,
 ) -> Path:
     """Render ``source`` HTML to a tagged (PDF/UA-1) A4 PDF with WeasyPrint.
 
@@ -416,14 +437,19 @@ def html_to_pdf(
     compressed for the PDF in a worker thread while the pages are laid out; font subsets
     are kept in the folder ``font_cache``, the images' PDF data in ``image_cache`` (each
     if given), and reused by later renders
-    (:mod:`casereport.render.pdf`).
+    (:mod:`casereport.render.pdf`). The figures' places are kept in ``placement_cache``
+    by :func:`~casereport.render.pdf.layout_digest`: HTML that differs only in the pixels
+    of its images (an arrow moved, a window changed) is laid out once, without drafts.
     """
     from casereport.render.pdf import (
         FontSubsets,
         ImageCache,
         ImageStreams,
         import_weasyprint,
+        keep_placement,
+        layout_digest,
         parse_html,
+        read_placement,
     )
 
     weasyprint = import_weasyprint()  # imported late: loading pango costs ~0.3 s
@@ -434,7 +460,12 @@ def html_to_pdf(
         options = {"pdf_variant": "pdf/ua-1", "cache": images}
         html = parse_html(weasyprint, source, data, fetcher)
         keep_code_words(html.etree_element)
-        doc = place_figures(html, **options)
+        digest = layout_digest(data) if placement_cache is not None else ""
+        kept = read_placement(placement_cache, digest) if digest else None
+        found: list[int | None] = []
+        doc = place_figures(html, anchors=kept, found=found, **options)
+        if digest and kept is None:
+            keep_placement(placement_cache, digest, found)
         stamp = _source_date()
         doc.metadata.created = stamp
         doc.metadata.modified = stamp

@@ -417,6 +417,69 @@ def _write_parts(path: Path, parts: dict[tuple[str, tuple[int, int], bytes], byt
     _keep(path, b"".join([json.dumps(index).encode(), b"\n", *parts.values()]), MAX_IMAGE_STREAMS)
 
 
+#: figure placements kept (see :func:`layout_digest`)
+PLACEMENTS_KEPT = 16
+
+
+def _png_size(payload: bytes) -> tuple[int, int] | None:
+    """(width, height) in pixels from the start of a base64 PNG, or None."""
+    head = base64.b64decode(payload[:32] + b"=" * (-len(payload[:32]) % 4))
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def layout_digest(data: bytes) -> str:
+    """SHA-256 of what the page layout of the HTML ``data`` depends on.
+
+    The HTML with the payload of each long ``data:`` URI replaced by what a layout reads
+    of it: a PNG image (``src``) by its size in pixels, a link target (``href``) by nothing
+    when no style reads ``attr(href)``; any other payload stays. Two HTML files with the
+    same digest differ only in the pixels of PNG images of the same size or in the targets
+    of data links, and are laid out alike. The sources of this module and of
+    :mod:`casereport.render.export` and the WeasyPrint version are part of the digest.
+    """
+
+    def token(match: re.Match[bytes]) -> bytes:
+        attr, media, payload = match.groups()
+        if attr.strip().startswith(b"href") and b"attr(href" not in data:
+            return attr + media + b"casereport-link"
+        size = _png_size(payload) if media.startswith(b"data:image/png") else None
+        if size is None:
+            return attr + media + payload
+        return attr + media + f"casereport-png-{size[0]}x{size[1]}".encode()
+
+    h = hashlib.sha256(_LONG_DATA_ATTR.sub(token, data))
+    for module in (Path(__file__), Path(__file__).with_name("export.py")):
+        h.update(hashlib.sha256(module.read_bytes()).digest())
+    h.update(_weasyprint_version().encode())
+    return h.hexdigest()
+
+
+def read_placement(folder: Path | None, digest: str) -> list[int | None] | None:
+    """The figure anchors kept in ``folder`` for the layout ``digest``, or None."""
+    if folder is None:
+        return None
+    path = folder / f"{digest}.json"
+    try:
+        anchors = json.loads(path.read_text())["anchors"]
+        os.utime(path)  # recently used
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(anchors, list) or not all(
+        a is None or (isinstance(a, int) and a >= 0) for a in anchors
+    ):
+        return None
+    return anchors
+
+
+def keep_placement(folder: Path | None, digest: str, anchors: list[int | None]) -> None:
+    """Keep the figure anchors of the layout ``digest`` in ``folder`` (if given)."""
+    if folder is not None:
+        data = json.dumps({"anchors": anchors}).encode()
+        _keep(folder / f"{digest}.json", data, PLACEMENTS_KEPT)
+
+
 def _keep(path: Path, data: bytes, keep: int) -> None:
     """Write ``data`` to ``path`` in a cache folder atomically, then remove the least
     recently used files of the same suffix there beyond ``keep``; a folder that cannot be

@@ -528,6 +528,7 @@ class Steps:
                         self.stage / "article.pdf",
                         font_cache=kept / "fonts" if opts.use_cache else None,
                         image_cache=kept / "pdf-images" if opts.use_cache else None,
+                        placement_cache=kept / "pdf-placement" if opts.use_cache else None,
                     )
                 self.note(StepRecord("pdf", False, time.perf_counter() - t1, key))
                 self.note(StepRecord("jats", False, jats.result(), key))

@@ -67,7 +67,7 @@ PDF_WORK = ".watch-pdf"
 _PDF_CODE = (
     "import sys\nfrom pathlib import Path\nfrom casereport.render.export import html_to_pdf\n"
     "html_to_pdf(Path(sys.argv[1]), Path(sys.argv[2]), font_cache=Path(sys.argv[3]),\n"
-    "            image_cache=Path(sys.argv[4]))\n"
+    "            image_cache=Path(sys.argv[4]), placement_cache=Path(sys.argv[5]))\n"
 )
 _SCRIPT = """<script id="{id}">
 (function () {{
@@ -333,6 +333,7 @@ class PdfJob:
                 str(self.work / "article.pdf"),
                 str(opts.build_dir / "cache" / "fonts"),
                 str(opts.build_dir / "cache" / "pdf-images"),
+                str(opts.build_dir / "cache" / "pdf-placement"),
             ],
             cwd=opts.root,
             stdin=subprocess.DEVNULL,
