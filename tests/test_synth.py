@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -137,10 +138,19 @@ def test_dciodvfy_reports_no_errors(synth_out):
     out, _ = synth_out
     if not DCIODVFY.exists():
         pytest.skip("dciodvfy not installed")
-    problems = []
-    for path in sorted(out.rglob("*.dcm")):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def verify(path: Path) -> tuple[Path, str]:
         res = subprocess.run([str(DCIODVFY), "-new", str(path)], capture_output=True, text=True)
-        for line in (res.stdout + res.stderr).splitlines():
+        return path, res.stdout + res.stderr
+
+    problems = []
+    paths = sorted(out.rglob("*.dcm"))
+    assert len(paths) > 300  # every file of every study, one dciodvfy each, on every core
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        reports = list(pool.map(verify, paths))
+    for path, report in reports:
+        for line in report.splitlines():
             if line.startswith("Error"):
                 problems.append(f"{path.relative_to(out)}: {line}")
             elif line.startswith("Warning") and not any(a in line for a in DCIODVFY_ALLOWED):
