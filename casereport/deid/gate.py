@@ -48,6 +48,8 @@ if TYPE_CHECKING:  # pydicom is imported only when a file is actually read
     from pydicom.dataset import Dataset
     from pydicom.tag import BaseTag
 
+    from casereport.case import CaseIndex
+
 #: Value representations whose values are never inspected (bulk data).
 _BULK_VR = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 _PIXEL_DATA = 0x7FE00010
@@ -373,30 +375,30 @@ def check_file(path: str | Path, *, memo: FindingMemo | None = None) -> list[str
         ) from None
 
 
-def external_studies(data_dir: str | Path) -> list[Path]:
+def external_studies(data_dir: str | Path, *, cases: CaseIndex | None = None) -> list[Path]:
     """Studies the case files under ``data_dir`` name outside it (``external_studies:
-    true``): gated like the data folder itself.
+    true``): gated like the data folder itself. ``cases``: those case files as already
+    read (:func:`casereport.case.index` of ``data_dir``), else they are read here.
 
     Raises:
         CaseFileError: a case file is invalid (e.g. an outside path without the opt-in).
     """
-    from casereport.case import index
-
-    idx = index(data_dir)
+    idx = cases if cases is not None else _index(data_dir)
     return sorted({p for spec in idx.values() for p in spec.external_study_paths(idx.data_dir)})
 
 
-def case_text_findings(data_dir: str | Path) -> dict[Path, list[str]]:
+def case_text_findings(
+    data_dir: str | Path, *, cases: CaseIndex | None = None
+) -> dict[Path, list[str]]:
     """Case files under ``data_dir`` whose text may identify someone: per file, the entries
     and reasons (``panels.A1.caption (ID-like number)``), never the text itself.
+    ``cases`` as for :func:`external_studies`.
 
     Raises:
         CaseFileError: a case file is invalid.
     """
-    from casereport.case import index
-
     out: dict[Path, list[str]] = {}
-    for spec in index(data_dir).values():
+    for spec in (cases if cases is not None else _index(data_dir)).values():
         found = [
             f"{entry} ({', '.join(problems)})"
             for entry, text in spec.texts()
@@ -405,6 +407,13 @@ def case_text_findings(data_dir: str | Path) -> dict[Path, list[str]]:
         if found:
             out[spec.path] = found
     return out
+
+
+def _index(data_dir: str | Path) -> CaseIndex:
+    """:func:`casereport.case.index` (imported when first needed)."""
+    from casereport.case import index
+
+    return index(data_dir)
 
 
 def gated_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -562,23 +571,24 @@ def render_gate(
     """
     import sys
 
-    studies = [*studies, *external_studies(data_dir)]
-    findings = (
+    cases = _index(data_dir)  # read once for both checks of the case files
+    studies = [*studies, *external_studies(data_dir, cases=cases)]
+    dicom = (
         check_tree_cached(data_dir, cache_file, studies=studies)
         if cache_file is not None
         else check_tree(data_dir, studies=studies)
     )
-    texts = case_text_findings(data_dir)
-    if not findings and not texts:
+    texts = case_text_findings(data_dir, cases=cases)
+    findings = {**dicom, **texts}
+    if not findings:
         return ""
     if not allow_phi:
-        print(describe({**findings, **texts}), file=sys.stderr)
-        if findings:
+        print(describe(findings), file=sys.stderr)
+        if dicom:
             print(DEID_HINT, file=sys.stderr)
         if texts:
             print(CASE_TEXT_HINT, file=sys.stderr)
-        raise PhiFindingsError({**findings, **texts})
-    findings = {**findings, **texts}
+        raise PhiFindingsError(findings)
     print(
         "warning: --allow-phi: rendering identifiable data as a local draft; the article "
         "carries a visible warning\n" + describe(findings),

@@ -98,13 +98,19 @@ def unknown_words(text: str) -> list[str]:
     return [w for w in _words(text) if len(w) >= 3 and w.lower() not in VOCABULARY]
 
 
-def text_problems(text: str) -> list[str]:
-    """Why ``text`` may identify someone (empty list: it passes). Never echoes the text."""
+def _date_and_id_problems(text: str) -> list[str]:
+    """``"date"`` and ``"ID-like number"`` when ``text`` holds one (checks of all text)."""
     problems = []
     if any(p.search(text) for p in _DATES):
         problems.append("date")
     if _DIGITS.search(text):
         problems.append("ID-like number")
+    return problems
+
+
+def text_problems(text: str) -> list[str]:
+    """Why ``text`` may identify someone (empty list: it passes). Never echoes the text."""
+    problems = _date_and_id_problems(text)
     if unknown_words(text):
         problems.append("word not in the vocabulary, possibly a name")
     return problems
@@ -117,11 +123,7 @@ _TITLED_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?\s+[A-Z][
 def prose_problems(text: str) -> list[str]:
     """Why a sentence of a case file may identify someone (empty list: it passes): a date,
     an ID-like number or a title followed by a name. Never echoes the text."""
-    problems = []
-    if any(p.search(text) for p in _DATES):
-        problems.append("date")
-    if _DIGITS.search(text):
-        problems.append("ID-like number")
+    problems = _date_and_id_problems(text)
     if _TITLED_NAME.search(text):
         problems.append("title and name")
     return problems
