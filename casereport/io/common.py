@@ -292,10 +292,8 @@ def _first(ds: Dataset | None, keyword: str) -> Dataset | None:
     return seq[0] if seq else None
 
 
-#: (0054,0410) Patient Orientation Code Sequence, its modifier (0054,0412), (0054,0414)
-#: Patient Gantry Relationship Code Sequence; Code Value and Code Meaning of an item
-_ORIENTATION_SEQ, _MODIFIER_SEQ, _GANTRY_SEQ = 0x00540410, 0x00540412, 0x00540414
-_CODE_VALUE, _CODE_MEANING = 0x00080100, 0x00080104
+#: (0054,0412) Patient Orientation Modifier Code Sequence; Code Value and Code Meaning
+_MODIFIER_SEQ, _CODE_VALUE, _CODE_MEANING = 0x00540412, 0x00080100, 0x00080104
 
 
 def _letters(value: str, meaning: str, table: dict[str, str]) -> str:
@@ -304,6 +302,12 @@ def _letters(value: str, meaning: str, table: dict[str, str]) -> str:
         return table[value]
     letters = set(table.values())
     return next((code for word, code in _MEANINGS if word in meaning and code in letters), "")
+
+
+def _position(has_orientation: bool, pose: str, first: str) -> str:
+    """The defined term from the coded orientation: head or feet first, then the pose;
+    ``""`` when either is not known."""
+    return first + pose if has_orientation and pose and first else ""
 
 
 def _raw_position(ds: Dataset) -> str | None:
@@ -334,9 +338,7 @@ def _raw_position(ds: Dataset) -> str | None:
         first = coded(gantry, _GANTRY_RELATIONSHIP)
     except Unsupported:
         return None
-    if orient is None or not pose or not first:
-        return ""
-    return first + pose
+    return _position(orient is not None, pose, first)
 
 
 def patient_position(ds: Dataset) -> str:
@@ -357,9 +359,7 @@ def patient_position(ds: Dataset) -> str:
     orient = _first(ds, "PatientOrientationCodeSequence")
     pose = _coded(_first(orient, "PatientOrientationModifierCodeSequence"), _ORIENTATION_MODIFIER)
     first = _coded(_first(ds, "PatientGantryRelationshipCodeSequence"), _GANTRY_RELATIONSHIP)
-    if orient is None or not pose or not first:
-        return ""
-    return first + pose
+    return _position(orient is not None, pose, first)
 
 
 def source_info(paths: Sequence[Path], ds: Dataset) -> SourceInfo:
