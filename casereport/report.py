@@ -620,12 +620,12 @@ def uptake_word(case_over_control: float) -> str:
 
 
 def _span(values: Sequence[float], digits: int = 1) -> str:
-    """The range of ``values`` as text: ``1.7–1.8``, or ``-839 to -835`` when a bound is
-    negative (a dash between two minus signs reads as a subtraction)."""
+    """The range of ``values`` as text (:func:`casereport.review.provenance.range_text`),
+    or the one value when both ends read the same."""
+    from casereport.review.provenance import range_text
+
     lo, hi = (f"{v:.{digits}f}" for v in (min(values), max(values)))
-    if lo == hi:
-        return lo
-    return f"{lo} to {hi}" if lo.startswith("-") or hi.startswith("-") else f"{lo}–{hi}"
+    return lo if lo == hi else range_text(lo, hi)
 
 
 def discussion_claims(results: Mapping[str, Mapping[str, Any]]) -> str:

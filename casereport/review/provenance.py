@@ -186,11 +186,17 @@ def _num(value: Any) -> str:
     return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
-def _pair(values: Any, unit: str = "") -> str:
-    """``[lo, hi]`` as ``lo-hi unit`` (``to`` between negative numbers)."""
-    lo, hi = (_num(v) for v in values)
-    sep = " to " if lo.startswith("-") or hi.startswith("-") else "–"
+def range_text(lo: str, hi: str, unit: str = "") -> str:
+    """A range of two written numbers: ``1.7–1.8``, or ``-839 to -835`` when a bound is
+    negative (a dash between two minus signs reads as a subtraction)."""
+    sep = " to " if lo.startswith("-") or hi.startswith("-") else "\u2013"
     return f"{lo}{sep}{hi}{unit}"
+
+
+def _pair(values: Any, unit: str = "") -> str:
+    """``[lo, hi]`` as :func:`range_text`."""
+    lo, hi = (_num(v) for v in values)
+    return range_text(lo, hi, unit)
 
 
 def _nm_window(w: Mapping[str, Any]) -> str | None:
