@@ -109,7 +109,7 @@ def build_parser(
 ) -> argparse.ArgumentParser:
     """The argument parser with one subparser per given (default: every) command."""
     commands = _load(list(COMMANDS)) if commands is None else commands
-    parser = argparse.ArgumentParser(prog=prog, description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=summary(__doc__ or ""))
     parser.add_argument(
         "-v",
         "--verbose",
