@@ -323,7 +323,7 @@ def test_image_data_kept_by_png_bytes_gives_the_same_pdf(
     kept = tmp_path / "images"
     assert html_to_pdf(article, tmp_path / "a.pdf", image_cache=kept).read_bytes() == plain
     stored = sorted(kept.glob("*.bin"))
-    assert len(stored) == 4  # one per PNG of the article
+    assert len(stored) == 3  # one per RGBA PNG; the RGB PNG goes in with its own data
 
     encoded: list[Any] = []
     original = RasterImage._get_png_data
@@ -339,6 +339,58 @@ def test_image_data_kept_by_png_bytes_gives_the_same_pdf(
     stored[0].write_bytes(stored[0].read_bytes()[:-10])  # truncated: made again
     assert html_to_pdf(article, tmp_path / "c.pdf", image_cache=kept).read_bytes() == plain
     assert 1 <= len(encoded) <= 2  # that PNG's colour (and alpha) only
+
+
+def test_rgb_png_goes_into_the_pdf_with_its_own_compressed_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An 8-bit RGB PNG compressed at another zlib level than WeasyPrint's (as the
+    figures are) is embedded with its own IDAT data, not decoded and compressed again,
+    and the PDF's image has exactly its pixels; a PNG that is not plain RGB is left to
+    WeasyPrint."""
+    from weasyprint.images import RasterImage
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 255, (31, 41, 3), dtype=np.uint8)
+    pixels = np.repeat(np.repeat(base, 6, axis=0), 6, axis=1)
+    buf = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buf, format="PNG", compress_level=1)
+    png = buf.getvalue()
+    idat = pdf.png_idat(png)
+    assert idat is not None
+    source = tmp_path / "one.html"
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    source.write_text(f'<html lang="en"><title>t</title><body><img alt="noise" src="{uri}">')
+
+    encoded: list[Any] = []
+    original = RasterImage._get_png_data
+    monkeypatch.setattr(
+        RasterImage, "_get_png_data", staticmethod(lambda im: encoded.append(im) or original(im))
+    )
+    out = html_to_pdf(source, tmp_path / "one.pdf")
+    assert encoded == []  # nothing compressed again
+    page = PdfReader(out).pages[0]
+    (xobject,) = [o.get_object() for o in page["/Resources"]["/XObject"].values()]
+    assert xobject["/Filter"] == "/FlateDecode"
+    assert xobject["/DecodeParms"]["/Predictor"] == 15
+    assert xobject._data == idat  # the PNG's own stream
+    (shown,) = page.images
+    assert np.array_equal(np.asarray(shown.image.convert("RGB")), pixels)
+
+    # other kinds of PNG: no IDAT taken (WeasyPrint converts them first)
+    for mode, extra in (("RGBA", {}), ("L", {}), ("RGB", {"transparency": (0, 0, 0)})):
+        other = io.BytesIO()
+        Image.fromarray(pixels if mode != "L" else pixels[..., 0]).convert(mode).save(
+            other, format="PNG", **extra
+        )
+        assert pdf.png_idat(other.getvalue()) is None, mode
+    interlaced = tmp_path / "interlaced.png"
+    Image.fromarray(pixels).save(interlaced, format="PNG")
+    data = bytearray(interlaced.read_bytes())
+    data[28] = 1  # IHDR interlace method (CRC not checked here)
+    assert pdf.png_idat(bytes(data)) is None
+    assert pdf.png_idat(png[:-20]) is None  # cut short: not a whole PNG
 
 
 def test_the_pdf_export_imports_no_notebook_machinery() -> None:

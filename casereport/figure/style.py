@@ -92,20 +92,58 @@ def figure_style() -> Iterator[None]:
 def render(fig: Figure, fmt: str, *, dpi: int = DPI) -> bytes:
     """The figure as ``png``, ``svg``, ``pdf`` or ``tif`` bytes (no timestamps).
 
-    TIFF is the PNG rendering saved by Pillow as RGB with LZW compression and the
-    resolution tag set to ``dpi``.
+    PNG is the Agg rendering at ``dpi`` saved by Pillow (:func:`png_bytes`: RGB when the
+    figure is opaque, as every figure here is); TIFF is the same pixels as RGB with LZW
+    compression and the resolution tag set to ``dpi``.
     """
+    if fmt == "png":
+        return png_bytes(agg_pixels(fig, dpi=dpi), dpi=dpi)
+    if fmt in ("tif", "tiff"):
+        return _tiff(agg_pixels(fig, dpi=dpi).convert("RGB"), dpi=dpi)
     with figure_style():
-        if fmt in ("tif", "tiff"):
-            return png_to_tiff(render(fig, "png", dpi=dpi), dpi=dpi)
         buf = io.BytesIO()
-        kwargs: dict[str, Any] = (
-            {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
-        )
         stored = {"pdf": stored_font_subsets, "svg": stored_svg_images}.get(fmt)
         with stored() if stored is not None else contextlib.nullcontext():
-            fig.savefig(buf, format=fmt, dpi=dpi, metadata=METADATA.get(fmt), **kwargs)
+            fig.savefig(buf, format=fmt, dpi=dpi, metadata=METADATA.get(fmt))
         return buf.getvalue()
+
+
+def agg_pixels(fig: Figure, *, dpi: int = DPI) -> Image.Image:
+    """The figure drawn by Agg at ``dpi`` as it is saved (``savefig``'s face colour and
+    size): RGB when every pixel is opaque, else RGBA."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with figure_style():
+        old = fig.canvas
+        canvas = FigureCanvasAgg(fig)  # the figure's canvas while it is drawn
+        try:
+            fig.savefig(io.BytesIO(), format="raw", dpi=dpi)
+            rgba = canvas.buffer_rgba()
+            size = (int(rgba.shape[1]), int(rgba.shape[0]))
+            image = Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1).copy()
+        finally:
+            fig.set_canvas(old)
+    if image.getchannel("A").getextrema()[0] == 255:
+        return image.convert("RGB")
+    return image
+
+
+def png_bytes(image: Image.Image, *, dpi: int = DPI) -> bytes:
+    """``image`` as PNG bytes: zlib level :data:`PNG_COMPRESS_LEVEL`, resolution ``dpi``
+    and the text chunks of :data:`METADATA` (title, licence, source; no software version).
+
+    An RGB PNG is embedded in the article's PDF with its own compressed data
+    (:func:`casereport.render.pdf.png_idat`), not compressed again.
+    """
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    for key, value in METADATA["png"].items():
+        if value is not None:
+            info.add_text(key, value)
+    buf = io.BytesIO()
+    image.save(buf, format="png", compress_level=PNG_COMPRESS_LEVEL, pnginfo=info, dpi=(dpi, dpi))
+    return buf.getvalue()
 
 
 @dataclass(frozen=True)
@@ -277,21 +315,9 @@ def stored_font_subsets() -> Iterator[None]:
 
 def render_png_tiff(fig: Figure, *, dpi: int = DPI) -> tuple[bytes, bytes]:
     """``render(fig, "png")`` and ``render(fig, "tif")``, the same bytes, from one Agg
-    drawing: the TIFF is encoded from the pixels the PNG was encoded from (the PNG is not
-    decoded again)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    with figure_style():
-        old = fig.canvas
-        canvas = FigureCanvasAgg(fig)  # the figure's canvas until the PNG is written
-        try:
-            png = render(fig, "png", dpi=dpi)
-            rgba = canvas.buffer_rgba()  # what the PNG was encoded from
-            size = (int(rgba.shape[1]), int(rgba.shape[0]))
-            rgb = Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1).convert("RGB")
-        finally:
-            fig.set_canvas(old)
-    return png, _tiff(rgb, dpi=dpi)
+    drawing (:func:`agg_pixels`)."""
+    image = agg_pixels(fig, dpi=dpi)
+    return png_bytes(image, dpi=dpi), _tiff(image.convert("RGB"), dpi=dpi)
 
 
 def render_all(
