@@ -348,6 +348,24 @@ def test_a_named_patient_in_a_case_file_is_refused_by_render_verify_and_bundle(
     assert require_deidentified([data]) == 0  # DICOM only: no file, nothing refused
 
 
+def test_verify_and_bundle_gate_reads_the_case_files_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data-folder gate of verify and bundle (DICOM, outside studies, case-file text)
+    parses the case files once, and still refuses a named patient in them."""
+    import casereport.case
+    from casereport.deid.gate import require_data_deidentified
+
+    calls: list[Path] = []
+    original = casereport.case.index
+    monkeypatch.setattr(casereport.case, "index", lambda d: calls.append(Path(d)) or original(d))
+    assert require_data_deidentified(_case_with(tmp_path / "clean")) == 0
+    assert calls == [tmp_path / "clean" / "data"]
+    with pytest.raises(PhiError, match="patient.history"):
+        require_data_deidentified(_case_with(tmp_path / "named", history="Mr Roe"))
+    assert len(calls) == 2
+
+
 def test_committed_case_files_pass_the_text_check() -> None:
     from casereport.deid.gate import case_text_findings
 

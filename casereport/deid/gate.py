@@ -443,11 +443,14 @@ def check_tree(path: str | Path, *, studies: Iterable[str | Path] = ()) -> dict[
 
 
 def require_deidentified(
-    paths: Iterable[str | Path], *, case_files: str | Path | None = None
+    paths: Iterable[str | Path],
+    *,
+    case_files: str | Path | None = None,
+    cases: CaseIndex | None = None,
 ) -> int:
     """Check every DICOM file under ``paths``, and the text of the case files under the
-    data folder ``case_files`` if given (:func:`case_text_findings`); returns how many
-    DICOM files were checked.
+    data folder ``case_files`` if given (:func:`case_text_findings`; ``cases``: those case
+    files as already read); returns how many DICOM files were checked.
 
     Raises:
         PhiFindingsError: (a :class:`~casereport.errors.PhiError`) listing each offending
@@ -458,10 +461,25 @@ def require_deidentified(
     memo: FindingMemo = {}
     findings = {f: tags for f in files if (tags := check_file(f, memo=memo))}
     if case_files is not None:
-        findings.update(case_text_findings(case_files))
+        findings.update(case_text_findings(case_files, cases=cases))
     if findings:
         raise PhiFindingsError(findings)
     return len(files)
+
+
+def require_data_deidentified(data_dir: str | Path) -> int:
+    """:func:`require_deidentified` of the data folder ``data_dir``, the outside studies
+    its case files name (:func:`external_studies`) and the case files' text, the case
+    files read once; how many DICOM files were checked.
+
+    Raises:
+        PhiFindingsError: as :func:`require_deidentified`.
+        NotDicomError: a binary file that cannot be read or decoded.
+        CaseFileError: a case file is invalid.
+    """
+    cases = _index(data_dir)
+    studies = external_studies(data_dir, cases=cases)
+    return require_deidentified([data_dir, *studies], case_files=data_dir, cases=cases)
 
 
 def describe(findings: dict[Path, list[str]]) -> str:

@@ -450,9 +450,8 @@ def _image_salt() -> bytes:
     import zlib
 
     import PIL
-    import weasyprint
 
-    return f"{PIL.__version__} {zlib.ZLIB_RUNTIME_VERSION} {weasyprint.__version__}".encode()
+    return f"{PIL.__version__} {zlib.ZLIB_RUNTIME_VERSION} {_weasyprint_version()}".encode()
 
 
 def _read_parts(path: Path) -> dict[tuple[str, tuple[int, int], bytes], bytes] | None:

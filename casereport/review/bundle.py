@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
-from casereport.deid.gate import external_studies, require_deidentified
+from casereport.deid.gate import require_data_deidentified
 from casereport.errors import ReviewError
 from casereport.render.jats import JATS_NAME
 
@@ -261,7 +261,7 @@ def _contents(
     """Every entry of the bundle (``extra`` added before the checksums and README)."""
     files = collect(root, build_dir=build, figures_dir=figures, data_dir=data) | extra
     check_fresh(root, build, data)
-    require_deidentified([data, *external_studies(data)], case_files=data)
+    require_data_deidentified(data)
     contents = {name: path.read_bytes() for name, path in files.items()}
     contents["environment/requirements.txt"] = freeze().encode()
     sums = "".join(f"{hashlib.sha256(b).hexdigest()}  {n}\n" for n, b in sorted(contents.items()))

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from casereport.deid.gate import dicom_files, external_studies, require_deidentified
+from casereport.deid.gate import dicom_files, require_data_deidentified
 from casereport.errors import CaseReportError, PhiError, ReviewError
 from casereport.fileio import sha256_file
 
@@ -411,7 +411,7 @@ def verify(
     n_data, data_failures = check_data(data)
     phi = ""
     try:
-        require_deidentified([data, *external_studies(data)], case_files=data)
+        require_data_deidentified(data)
     except PhiError as err:
         phi = str(err)
     report_dir = Path(report_dir) if report_dir else root / "build" / "verify"
