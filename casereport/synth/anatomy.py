@@ -78,7 +78,7 @@ VERTEBRAE = {**_CERVICAL, **_THORACIC, **_LUMBAR}
 _LEVEL_MM = 23.6
 
 #: Rib neck (reference mm from the midline and behind the vertebral body centre): the
-#: tubercle, just in front of the transverse process tip and on the bottom of the rib
+#: tubercle, resting on the front of the transverse process tip, and on the bottom of the rib
 #: line's lobe (:data:`_GUTTER_X`, :data:`_RIB_ARC_DEPTH`), and the polar angle (degrees)
 #: where the rib reaches the chest wall at its angle. The rib head sits on the
 #: posterolateral corner of the body (:func:`_rib_head`).
@@ -120,6 +120,14 @@ def _rib_head(n: int) -> tuple[float, float]:
     on the posterolateral corner of its vertebral body, beside the root of the pedicle."""
     rx, ry = _thoracic_body(VERTEBRAE[f"T{n}"])
     return float(rx) - 2.0, float(ry) + 2.0
+
+
+def _rib_head_z(n: int) -> float:
+    """Height (reference mm) of the centre of rib head ``n``, in the upper part of its own
+    vertebral body T``n`` (real heads of ribs 2-9 lie across the disc above, about 4 mm
+    higher; data/README.md gives the rib counts with them there); the rise of the rib angle
+    and the drop of the anterior end are measured from here."""
+    return VERTEBRAE[f"T{n}"] + 8.0
 
 
 #: Ribs 1-12: polar angle (degrees from the posterior midline) of the anterior end of the
@@ -1079,12 +1087,10 @@ class Body:
                 FlatSegment(ped1, top, across, across, lam_tall, lam_tall),
                 w_post,
             )
-            # Thoracic transverse processes reach back and out to tips about 35-40 mm from
-            # the midline and 30-35 mm behind the body centre, the rib tubercles in front.
             if name.startswith("T"):
-                tip = (cx + side * (rx + self.r(20.0)), ped1[1] + self.r(14.0), zt)
-            else:
-                tip = (cx + side * self.r(1.4 * rx + 8.0), ped1[1] + self.r(12.0), zt)
+                self._thoracic_transverse(name, side, ped1, zt + 0.25 * h, w_post)
+                continue
+            tip = (cx + side * self.r(1.4 * rx + 8.0), ped1[1] + self.r(12.0), zt)
             self.bone(
                 f"{name} transverse {side}",
                 Capsule(ped1, tip, self.r(4.0), self.r(3.5)),
@@ -1099,6 +1105,27 @@ class Body:
         )
         self.landmarks[name] = (cx, cy, cz)
         self.radii[name] = float(max(rx, ry))
+
+    def _thoracic_transverse(
+        self, name: str, side: int, root: tuple[float, float, float], z_root: float, w: float
+    ) -> None:
+        """Transverse process of thoracic vertebra ``name`` on ``side``: a bar reaching back,
+        out and a little up from the junction of pedicle and lamina (``root``, raised to
+        ``z_root``, subject mm) to a clubbed tip about 35-40 mm from the midline and 30-35 mm
+        behind the body centre, level with the tubercle of its rib. The tubercle, on the
+        back of the rib neck, rests on the front of the tip (the costotransverse joint), so
+        the tip lies about one rib-thickness behind the lung."""
+        nx, ny, nz = self.rib_neck(int(name[1:]), side)[1]
+        p0 = (root[0], root[1], z_root)
+        tip = (nx - side * self.r(1.0), ny + self.r(3.5), nz)
+        across = (tip[1] - p0[1], -(tip[0] - p0[0]), 0.0)  # horizontal, across the process
+        root_half = (self.r(4.0), self.r(4.0))
+        tip_half = (self.r(3.5), self.r(5.0))  # thick across, tall
+        self.bone(
+            f"{name} transverse {side}",
+            FlatSegment(p0, tip, across, across, root_half, tip_half),
+            w,
+        )
 
     def _spine(self) -> None:
         for n in range(1, 8):
@@ -1151,6 +1178,32 @@ class Body:
         (x, y), (nx, ny) = self.ribline.point(z, angle_deg, side, offset)
         return (x, y, z), (nx, ny, 0.0)
 
+    def rib_neck(
+        self, n: int, side: int
+    ) -> tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]:
+        """Head and neck (tubercle) of rib ``n`` (1-12) on ``side`` (-1 right, +1 left), subject
+        mm, and the outward normal of the chest wall at the start of the posterior arc.
+
+        Head, neck and the start of the posterior arc (at :data:`_RIB_WALL_DEG`, three
+        quarters of the rib's rise above the head) lie on one straight line, so a slice
+        through the lower edge of the neck cuts one elongated section. The tubercle at the
+        neck's end rests on the tip of the transverse process of vertebra ``n``
+        (:meth:`_thoracic_transverse`), the costotransverse joint.
+        """
+        s = self.sz
+        z_head = _rib_head_z(n)
+        y_sp = self.spine_y(VERTEBRAE[f"T{n}"])
+        hx, hy = _rib_head(n)
+        rise_a0 = 0.75 * _RIBS[n - 1][2]
+        wall, n_back = self.wall_point((z_head + rise_a0) * s, _RIB_WALL_DEG, side)
+        head = self.pb(side * hx, y_sp + hy, z_head)
+        neck_xy = self.pb(side * _RIB_NECK[0], y_sp + _RIB_NECK[1], z_head)
+        d_neck = float(np.hypot(neck_xy[0] - head[0], neck_xy[1] - head[1]))
+        d_wall = float(np.hypot(wall[0] - neck_xy[0], wall[1] - neck_xy[1]))
+        z_neck = z_head + rise_a0 * d_neck / max(d_neck + d_wall, 1e-6)
+        neck = self.pb(side * _RIB_NECK[0], y_sp + _RIB_NECK[1], z_neck)
+        return head, neck, n_back
+
     def _rib_course(
         self, n: int, side: int
     ) -> list[tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float]]]:
@@ -1168,10 +1221,8 @@ class Body:
         """
         s = self.sz
         end_deg, drop_levels, rise, thick, tall, twist0, twist1 = _RIBS[n - 1]
-        z_head = VERTEBRAE[f"T{n}"] + 8.0
-        y_sp = self.spine_y(VERTEBRAE[f"T{n}"])
+        z_head = _rib_head_z(n)
         drop = drop_levels * _LEVEL_MM
-        hx, hy = _rib_head(n)
         a0, a_pk = _RIB_WALL_DEG, _RIB_PEAK_DEG
         # Distance along the wall from the angle to the anterior end, as a fraction.
         dense = np.linspace(a_pk, end_deg, 241)
@@ -1188,15 +1239,7 @@ class Body:
             f = c * (0.5 - 0.5 * np.cos(np.pi * u)) + (1.0 - c) * u
             return rise - (rise + drop) * f
 
-        # Head, neck and the start of the posterior arc climb along one straight line, so a
-        # slice through the lower edge of the neck cuts one elongated section.
-        wall, n_back = self.wall_point((z_head + height(a0)) * s, a0, side)
-        head = self.pb(side * hx, y_sp + hy, z_head)
-        neck_xy = self.pb(side * _RIB_NECK[0], y_sp + _RIB_NECK[1], z_head)
-        d_neck = float(np.hypot(neck_xy[0] - head[0], neck_xy[1] - head[1]))
-        d_wall = float(np.hypot(wall[0] - neck_xy[0], wall[1] - neck_xy[1]))
-        z_neck = z_head + height(a0) * d_neck / max(d_neck + d_wall, 1e-6)
-        neck = self.pb(side * _RIB_NECK[0], y_sp + _RIB_NECK[1], z_neck)
+        head, neck, n_back = self.rib_neck(n, side)
         course = [
             (head, n_back, (self.r(5.0), self.r(4.5))),
             (neck, n_back, (self.r(4.0), self.r(4.5))),
