@@ -393,6 +393,59 @@ def test_rgb_png_goes_into_the_pdf_with_its_own_compressed_data(
     assert pdf.png_idat(png[:-20]) is None  # cut short: not a whole PNG
 
 
+def _heading_near_page_end(tmp_path: Path) -> tuple[Path, int]:
+    """An article whose draft puts a heading last on page 1 or a paragraph under it across
+    the page break, with the figure mentioned on page 1: (HTML file, fillers used)."""
+    import weasyprint
+
+    css = export.CSS_PATH.read_text()
+    figure = _figure("figure-1", _png("RGB", (600, 400), 9), "Figure 1: placed by its mention.")
+    for fillers in range(2, 30):
+        body = [
+            '<h1>Floats</h1><p>Figure 1 is <a href="#figure-1">below</a>.</p>',
+            *(f"<p>{LOREM * 2}</p>" for _ in range(fillers)),
+            "<h3>Later part</h3>",
+            f"<p>{LOREM * 4}</p>",
+            *(f"<p>{LOREM * 3}</p>" for _ in range(6)),
+            figure,
+        ]
+        path = tmp_path / f"floats-{fillers}.html"
+        path.write_text(
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Floats</title>'
+            f"<style>{css}</style></head><body>{''.join(body)}</body></html>",
+            encoding="utf-8",
+        )
+        html = weasyprint.HTML(filename=str(path))
+        root = html.etree_element
+        fig = next(el for el in root.iter("figure"))
+        parents = {c: par for par in root.iter() for c in par}
+        parents[fig].remove(fig)
+        anchor = export._draft_anchor(html, "figure-1", {"pdf_variant": "pdf/ua-1"})
+        siblings = list(parents[anchor]) if anchor in parents else []
+        if anchor is not None and siblings.index(anchor) > 0:
+            if siblings[siblings.index(anchor) - 1].tag == "h3":
+                return path, fillers
+    raise AssertionError("no layout put the heading's text first on page 2")
+
+
+def test_a_figure_goes_above_the_heading_of_the_block_it_precedes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the first block of the page after the mention is a paragraph whose heading
+    ended the page before, the figure goes above that heading: page 2 begins with the
+    figure, then the heading and its text (not the heading, then the figure)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")
+    source, _ = _heading_near_page_end(tmp_path)
+    reader = PdfReader(html_to_pdf(source, tmp_path / "floats.pdf"))
+    texts = [page.extract_text() for page in reader.pages]
+    shown = next(i for i, t in enumerate(texts) if "Figure 1: placed by its mention" in t)
+    assert "Figure 1 is" in texts[shown - 1]  # the page after the mention
+    assert "Later part" in texts[shown]  # the heading moved with its text ...
+    page = texts[shown]
+    assert page.index("Figure 1: placed by its mention") < page.index("Later part")  # below it
+    assert all("Later part" not in t for t in texts[:shown])
+
+
 def test_the_pdf_export_imports_no_notebook_machinery() -> None:
     """``watch``'s PDF child imports ``html_to_pdf`` alone: nbformat and nbconvert (about
     0.4 CPU-s) are left to the HTML export."""

@@ -349,7 +349,8 @@ def place_figures(
     the page that first links to it (``<a href="#id">``), like a journal's top float.
 
     The page is laid out without the figures to find where pages begin; each figure in
-    turn is moved before the first block of the page after its first mention and the
+    turn is moved before the first block of the page after its first mention (before the
+    heading of that block, if one is right above it: :func:`_above_headings`) and the
     page laid out again (one draft per figure, plus the final layout). A draft stops at
     the page after the figure's first mention (:func:`_draft_anchor`). Figures never
     mentioned stay where they were.
@@ -381,7 +382,7 @@ def place_figures(
             at = anchors[n]
             anchor = order[at] if at is not None and at < len(order) else None
         else:
-            anchor = _draft_anchor(html, fig.get("id"), options)
+            anchor = _above_headings(root, _draft_anchor(html, fig.get("id"), options))
         if found is not None:
             found.append(order.index(anchor) if anchor is not None and anchor in order else None)
         parents = {child: parent for parent in root.iter() for child in parent}
@@ -391,6 +392,29 @@ def place_figures(
         else:
             parent.insert(min(index, len(parent)), fig)
     return html.render(**options)
+
+
+#: elements a figure is never placed after when they are right above its anchor
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+def _above_headings(root: Any, anchor: Any) -> Any:
+    """``anchor``, or the first of the headings right before it among its siblings: a
+    figure placed before a block goes before that block's heading too, so a heading is
+    never left between the figure and its text (WeasyPrint keeps a heading with what
+    follows it, so it would move to the top of the page, above the figure)."""
+    if anchor is None:
+        return None
+    parents = {child: parent for parent in root.iter() for child in parent}
+    while anchor in parents:
+        siblings = list(parents[anchor])
+        at = siblings.index(anchor)
+        if at == 0 or not isinstance(siblings[at - 1].tag, str):
+            break
+        if siblings[at - 1].tag.lower() not in _HEADINGS:
+            break
+        anchor = siblings[at - 1]
+    return anchor
 
 
 def _draft_anchor(html: Any, target: str, options: dict[str, Any]) -> Any:
