@@ -51,6 +51,12 @@ for _p in (str(ROOT), str(BENCH)):
 
 os.environ.setdefault("SOURCE_DATE_EPOCH", "1554076800")
 os.environ["PYTHONHASHSEED"] = "0"
+#: whether the environment the bench was started in forbade writing bytecode (recorded)
+BYTECODE_FORBIDDEN = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+# Python's default: the warm-up render writes the project copy's __pycache__, as the first
+# render on an author's machine does, so no measured process compiles the package from
+# source (with PYTHONDONTWRITEBYTECODE set, every kernel would, in every scenario)
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 GROUPS = ("render", "watch", "synth", "ct_load", "wb_load", "sc_load", "ct_folder_load")
 #: groups timed by bench_loads
@@ -606,6 +612,22 @@ def _goal(key: str) -> str:
     return f"≤ {_fmt(limit, unit)}" if unit != "MB" else f"≤ {limit / 1024:.1f} GB"
 
 
+def _bytecode_sentence(doc: dict[str, Any]) -> str:
+    """What RESULTS.md says of Python's bytecode cache in the measured processes."""
+    cache = doc.get("bytecode_cache") or {}
+    if not cache:
+        return ""
+    unset = (
+        " (`PYTHONDONTWRITEBYTECODE` was set where the bench started and is unset for it)"
+        if cache.get("forbidden_by_environment")
+        else ""
+    )
+    return (
+        "Python's bytecode cache is on, as by default: the warm-up render compiles the "
+        f"project copy once{unset}. "
+    )
+
+
 def results_md(doc: dict[str, Any]) -> str:
     """bench/RESULTS.md: headline table with the goals, then the raw medians and the machine."""
     head, ok, m = doc["results"], doc["meets_goal"], doc["machine"]
@@ -617,6 +639,7 @@ def results_md(doc: dict[str, Any]) -> str:
         f"{m['cores_logical']} logical cores, {m['memory_gb']} GB, Python {m['python']}; "
         f"{doc['repeats']} round(s); commit `{m['git_commit'][:12]}`. "
         f"Load average at start/end: {doc['loadavg']['start']} / {doc['loadavg']['end']}. "
+        f"{_bytecode_sentence(doc)}"
         "Ratios are ratios of medians. What each number means: [README.md](README.md); "
         "every raw timing: [results.json](results.json).",
         "",
@@ -814,6 +837,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "repeats": repeats,
         "only": sorted(which),
         "loadavg": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]},
+        "bytecode_cache": {"forbidden_by_environment": BYTECODE_FORBIDDEN, "used": True},
         "total_seconds": round(time.perf_counter() - t_start, 1),
     }
 

@@ -26,6 +26,10 @@ HEADLINE = (
 
 
 def test_quick_wb_load_writes_results_json_and_markdown(tmp_path: Path) -> None:
+    import os
+
+    # started where writing bytecode is forbidden: the bench measures with Python's default
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     res = subprocess.run(
         [
             sys.executable,
@@ -40,6 +44,7 @@ def test_quick_wb_load_writes_results_json_and_markdown(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=300,
+        env=env,
     )
     assert res.returncode == 0, res.stderr[-2000:]
     doc = json.loads((tmp_path / "results.json").read_text())
@@ -59,6 +64,8 @@ def test_quick_wb_load_writes_results_json_and_markdown(tmp_path: Path) -> None:
     md = (tmp_path / "RESULTS.md").read_text()
     assert "| `wb_load_over_pydicom`" in md and "≤ 1.20×" in md
     assert "not run" in md  # the other figures are marked, not invented
+    assert doc["bytecode_cache"] == {"forbidden_by_environment": True, "used": True}
+    assert "bytecode cache is on" in md and "`PYTHONDONTWRITEBYTECODE` was set" in md
     assert json.loads(res.stdout)["results"]["wb_load_over_pydicom"] == doc["wb_load_over_pydicom"]
 
 
