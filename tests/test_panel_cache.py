@@ -15,7 +15,9 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,17 +68,26 @@ def _draw(
     return files, json.loads(res.stdout.splitlines()[-1])
 
 
+def _draw_two(
+    project: Path, first: tuple[Any, ...], second: tuple[Any, ...]
+) -> tuple[tuple[dict[str, bytes], list[str]], tuple[dict[str, bytes], list[str]]]:
+    """:func:`_draw` of two independent drawings at once (separate processes and output
+    folders; at most one of them uses the panel cache)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a, b = pool.submit(_draw, project, *first), pool.submit(_draw, project, *second)
+        return a.result(), b.result()
+
+
 def _redrawn(project: Path) -> list[str]:
     return list(json.loads((project / "cache" / LAST_RUN).read_text())["redrawn"])
 
 
 def test_warm_cache_same_bytes_edits_redraw_only_what_changed(project: Path) -> None:
     assert LAST_RUN == PANEL_CACHE_LAST_RUN  # the render reads what the figure run writes
-    plain, read_plain = _draw(project, "plain")
+    (plain, read_plain), (cold, read_cold) = _draw_two(project, ("plain",), ("cold", "cache"))
     assert {"figure1.png", "figure1.tif", "figure1.svg", "figure1.pdf"} <= set(plain)
     assert any(n.endswith(".dcm") for n in read_plain)
 
-    cold, read_cold = _draw(project, "cold", "cache")
     panels = ["A1", "A2", "B1", "B2", "C1", "C2", "C3"]
     assert _redrawn(project) == [*panels, "figure1", "figureS1"]
     warm, read_warm = _draw(project, "warm", "cache")
@@ -92,9 +103,10 @@ def test_warm_cache_same_bytes_edits_redraw_only_what_changed(project: Path) -> 
     m = re.search(r"\{panel: B1, type: arrow, view: ANT, tip_mm: \[(\d+), ", text)
     assert m is not None
     yaml_b.write_text(text[: m.start(1)] + str(int(m.group(1)) + 1) + text[m.end(1) :])
-    edited, read_edited = _draw(project, "edited", "cache")
+    (edited, read_edited), (fresh, read_fresh) = _draw_two(
+        project, ("edited", "cache"), ("fresh",)
+    )
     assert _redrawn(project) == ["B1", "figure1"]
-    fresh, read_fresh = _draw(project, "fresh")
     assert edited == fresh and read_edited == read_fresh
     changed = sorted(n for n in fresh if fresh[n] != warm[n])
     assert "panels/B1.png" in changed and "figure1.png" in changed
@@ -103,9 +115,10 @@ def test_warm_cache_same_bytes_edits_redraw_only_what_changed(project: Path) -> 
     # a display override of case A's NM window: A1 (its NM panel) and the composite drawn
     # again; Figure S1 (fixed windows, no panels) is reused
     window = {"A": {"nm_window": [2, 97]}}
-    wide, read_wide = _draw(project, "wide", "cache", window)
+    (wide, read_wide), (wide_fresh, read_wide_fresh) = _draw_two(
+        project, ("wide", "cache", window), ("wide-fresh", "", window)
+    )
     assert _redrawn(project) == ["A1", "figure1"]
-    wide_fresh, read_wide_fresh = _draw(project, "wide-fresh", "", window)
     assert wide == wide_fresh and read_wide == read_wide_fresh
     assert sorted(n for n in wide if wide[n] != fresh[n]) == [
         "figure1.pdf", "figure1.png", "figure1.svg", "figure1.tif",
@@ -118,8 +131,8 @@ def test_warm_cache_same_bytes_edits_redraw_only_what_changed(project: Path) -> 
     at = next(i for i, line in enumerate(lines) if line.strip().startswith("alt: >-")) + 1
     lines[at] = lines[at].rstrip("\n") + " Edited.\n"  # first line of A1's folded alt text
     yaml_a.write_text("".join(lines))
-    alt, _ = _draw(project, "alt", "cache")
+    (alt, _), (alt_fresh, _) = _draw_two(project, ("alt", "cache"), ("alt-fresh",))
     assert _redrawn(project) == []
     assert sorted(n for n in alt if alt[n] != fresh[n]) == ["panels/A1.json"]
     assert " Edited. " in json.loads(alt["panels/A1.json"])["alt"]
-    assert alt == _draw(project, "alt-fresh")[0]
+    assert alt == alt_fresh
