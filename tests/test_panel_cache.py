@@ -103,9 +103,7 @@ def test_warm_cache_same_bytes_edits_redraw_only_what_changed(project: Path) -> 
     m = re.search(r"\{panel: B1, type: arrow, view: ANT, tip_mm: \[(\d+), ", text)
     assert m is not None
     yaml_b.write_text(text[: m.start(1)] + str(int(m.group(1)) + 1) + text[m.end(1) :])
-    (edited, read_edited), (fresh, read_fresh) = _draw_two(
-        project, ("edited", "cache"), ("fresh",)
-    )
+    (edited, read_edited), (fresh, read_fresh) = _draw_two(project, ("edited", "cache"), ("fresh",))
     assert _redrawn(project) == ["B1", "figure1"]
     assert edited == fresh and read_edited == read_fresh
     changed = sorted(n for n in fresh if fresh[n] != warm[n])
