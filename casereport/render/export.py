@@ -384,7 +384,8 @@ def place_figures(
         else:
             anchor = _above_headings(root, _draft_anchor(html, fig.get("id"), options))
         if found is not None:
-            found.append(order.index(anchor) if anchor is not None and anchor in order else None)
+            position = {el: i for i, el in enumerate(order)}
+            found.append(position.get(anchor) if anchor is not None else None)
         parents = {child: parent for parent in root.iter() for child in parent}
         if anchor is not None and anchor in parents:
             host = parents[anchor]
