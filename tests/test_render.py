@@ -113,3 +113,36 @@ def test_two_renders_are_byte_identical(project: Path, tmp_path: Path) -> None:
     assert run_render(project, "--build", str(project / "build2")).returncode == 0
     for name, data in first.items():
         assert (project / "build2" / name).read_bytes() == data, name
+
+
+def test_executed_notebook_is_scrubbed_as_it_is_written_once(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill's final write of a run's notebook is the scrubbed one (no timings, kernel
+    version, random parameter-cell id or record-inputs cell), and the file is not read
+    back to be scrubbed: the same bytes as scrubbing the file afterwards."""
+    from casereport.render.execute import RECORD_TAG, NotebookRun, execute, scrub_notebook
+
+    read = nbformat.read
+    reads: list[str] = []
+    monkeypatch.setattr(
+        nbformat, "read", lambda f, *a, **k: reads.append(str(f)) or read(f, *a, **k)
+    )
+    run = NotebookRun(
+        label="T",
+        source=project / "notebooks" / "case.ipynb",
+        output=tmp_path / "case_T.ipynb",
+        parameters={"label": "once", "output_dir": str(tmp_path / "out")},
+        cwd=project,
+    )
+    out = execute(run, record_to=tmp_path / "read.json")
+    assert str(out) not in reads  # never read back
+    nb = read(out, as_version=4)
+    assert all(RECORD_TAG not in c.metadata.get("tags", []) for c in nb.cells)  # appended, left
+    assert "papermill" not in nb.metadata and "version" not in nb.metadata["language_info"]
+    assert all("execution" not in c.metadata and "papermill" not in c.metadata for c in nb.cells)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert [c.id for c in injected] == ["injected-parameters"]
+    written = out.read_bytes()
+    scrub_notebook(out)
+    assert out.read_bytes() == written  # nothing left to scrub, the same bytes

@@ -200,11 +200,9 @@ def _source_cell_number(source: Path, failed_source: str, cell_index: int) -> in
     return cell_index + 1
 
 
-def scrub_notebook(path: Path) -> None:
-    """Remove timings and kernel details so that the same inputs give the same bytes."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
+def scrub(nb: Any) -> None:
+    """Remove timings, kernel details and the record-inputs cell from the notebook ``nb``
+    (in place), so that the same inputs give the same bytes."""
     for key in _VOLATILE_NB_KEYS:
         nb.metadata.pop(key, None)
     lang = nb.metadata.get("language_info")
@@ -216,7 +214,43 @@ def scrub_notebook(path: Path) -> None:
             cell.metadata.pop(key, None)
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.id = "injected-parameters"  # papermill draws a random id
+
+
+def scrub_notebook(path: Path) -> None:
+    """:func:`scrub` of the notebook file ``path``, written back."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    scrub(nb)
     nbformat.write(nb, path)
+
+
+#: output paths whose notebook papermill's final write scrubs first (:func:`scrubbed_writes`)
+_SCRUBBED: set[str] = set()
+
+
+def scrubbed_writes() -> None:
+    """Make papermill's write of an executed notebook :func:`scrub` it first when its path
+    is one :func:`execute` registered (once per process; other writes are left as they
+    are). The executed notebook is then serialised and written once, instead of written,
+    read and written again (about 0.3 s for the article's 3 MB)."""
+    import papermill.execute as pm_execute
+
+    original = pm_execute.write_ipynb
+    if getattr(original, "scrubs", False):
+        return
+
+    def write_ipynb(nb: Any, path: Any) -> Any:
+        if path is None or str(path) not in _SCRUBBED:
+            return original(nb, path)
+        import nbformat
+
+        scrub(nb)
+        nbformat.write(nb, str(path))  # the bytes scrub_notebook writes (a local file)
+        return None
+
+    write_ipynb.scrubs = True  # type: ignore[attr-defined]
+    pm_execute.write_ipynb = write_ipynb
 
 
 def _with_record_cell(source: Path, output: Path, record_to: Path) -> Path:
@@ -269,6 +303,8 @@ def execute(
         # written once at the end (or with the error), not at every cell's start and end:
         # that serialised the growing notebook, images included, about 170 times a render
         shutil.copyfile(run.source, run.output)  # meanwhile, the notebook being executed
+        scrubbed_writes()
+        _SCRUBBED.add(str(run.output))
         papermill.execute_notebook(
             str(source),
             str(run.output),
@@ -294,9 +330,9 @@ def execute(
     except Exception as exc:  # kernel died, notebook unreadable, ...
         raise RenderError(run.source, f"{type(exc).__name__}: {exc}", case=run.label) from None
     finally:
+        _SCRUBBED.discard(str(run.output))
         if kernel is not None:
             kernel.shutdown()
         if source != run.source:
             source.unlink(missing_ok=True)
-    scrub_notebook(run.output)
     return run.output
