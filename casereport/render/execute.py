@@ -216,15 +216,6 @@ def scrub(nb: Any) -> None:
             cell.id = "injected-parameters"  # papermill draws a random id
 
 
-def scrub_notebook(path: Path) -> None:
-    """:func:`scrub` of the notebook file ``path``, written back."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    scrub(nb)
-    nbformat.write(nb, path)
-
-
 #: output paths whose notebook papermill's final write scrubs first (:func:`scrubbed_writes`)
 _SCRUBBED: set[str] = set()
 
@@ -246,7 +237,7 @@ def scrubbed_writes() -> None:
         import nbformat
 
         scrub(nb)
-        nbformat.write(nb, str(path))  # the bytes scrub_notebook writes (a local file)
+        nbformat.write(nb, str(path))  # a local file, with nbformat's final newline
         return None
 
     write_ipynb.scrubs = True  # type: ignore[attr-defined]

@@ -378,15 +378,15 @@ def place_figures(
         parent.remove(fig)
     for n, (fig, parent, index) in enumerate(moved):  # in order, after the ones before
         order = list(root.iter())
+        parents = {child: parent for parent in root.iter() for child in parent}
         if anchors is not None:
             at = anchors[n]
             anchor = order[at] if at is not None and at < len(order) else None
         else:
-            anchor = _above_headings(root, _draft_anchor(html, fig.get("id"), options))
+            anchor = _above_headings(parents, _draft_anchor(html, fig.get("id"), options))
         if found is not None:
             position = {el: i for i, el in enumerate(order)}
             found.append(position.get(anchor) if anchor is not None else None)
-        parents = {child: parent for parent in root.iter() for child in parent}
         if anchor is not None and anchor in parents:
             host = parents[anchor]
             host.insert(list(host).index(anchor), fig)
@@ -399,14 +399,14 @@ def place_figures(
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 
-def _above_headings(root: Any, anchor: Any) -> Any:
-    """``anchor``, or the first of the headings right before it among its siblings: a
-    figure placed before a block goes before that block's heading too, so a heading is
-    never left between the figure and its text (WeasyPrint keeps a heading with what
-    follows it, so it would move to the top of the page, above the figure)."""
+def _above_headings(parents: dict[Any, Any], anchor: Any) -> Any:
+    """``anchor``, or the first of the headings right before it among its siblings
+    (``parents``: each element's parent): a figure placed before a block goes before that
+    block's heading too, so a heading is never left between the figure and its text
+    (WeasyPrint keeps a heading with what follows it, so it would move to the top of the
+    page, above the figure)."""
     if anchor is None:
         return None
-    parents = {child: parent for parent in root.iter() for child in parent}
     while anchor in parents:
         siblings = list(parents[anchor])
         at = siblings.index(anchor)

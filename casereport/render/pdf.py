@@ -364,10 +364,7 @@ class ImageStreams:
             idat = png_idat(data)
             if idat is None:
                 return {}
-            image = Image.open(io.BytesIO(data))
-            if image.mode != "RGB" or "transparency" in image.info:
-                return {}
-            return {_pixels_key(image): idat}
+            return {_pixels_key(Image.open(io.BytesIO(data))): idat}
         except Exception:  # noqa: BLE001 - WeasyPrint reads the image itself
             return {}
 
@@ -487,7 +484,7 @@ PLACEMENTS_KEPT = 16
 def _png_size(payload: bytes) -> tuple[int, int] | None:
     """(width, height) in pixels from the start of a base64 PNG, or None."""
     head = base64.b64decode(payload[:32] + b"=" * (-len(payload[:32]) % 4))
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+    if not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
         return None
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
