@@ -85,7 +85,9 @@ def _article(path: Path) -> Path:
 
 
 def _plain_pdf(source: Path, output: Path) -> bytes:
-    """``html_to_pdf`` without shortcuts: every draft a whole layout, no image cache."""
+    """``html_to_pdf`` without shortcuts (the caller turns off
+    :func:`casereport.render.pdf._layout_context`): every draft a whole layout of the
+    document as it is then, no image cache."""
     import weasyprint
 
     html = weasyprint.HTML(
@@ -129,7 +131,7 @@ def test_fast_pdf_is_byte_identical_to_plain_weasyprint(
     assert fast == again
     assert all(p.stat().st_mtime_ns > t for p, t in stored.items())  # read back, not redone
     assert html_to_pdf(article, tmp_path / "nocache.pdf").read_bytes() == fast
-    monkeypatch.setattr(pdf, "draft_pages", lambda html, options: None)
+    monkeypatch.setattr(pdf, "_layout_context", lambda html, options: None)
     assert _plain_pdf(article, tmp_path / "plain.pdf") == fast
 
     reader = PdfReader(tmp_path / "fast.pdf")
@@ -139,6 +141,66 @@ def test_fast_pdf_is_byte_identical_to_plain_weasyprint(
     shown = next(i for i, t in enumerate(texts) if "Figure 1: an RGBA image" in t)
     assert shown == mention + 1, texts
     assert "Figure 3: mentioned last" in texts[-1]
+
+
+def test_styles_are_computed_once_for_all_drafts(
+    article: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four figures looked for by drafts, and the final layout: one cascade, one box
+    tree."""
+    from weasyprint.document import Document
+
+    real = Document._build_layout_context.__func__  # type: ignore[attr-defined]
+    calls: list[int] = []
+
+    def counting(cls: Any, *args: Any) -> Any:
+        calls.append(1)
+        return real(cls, *args)
+
+    monkeypatch.setattr(Document, "_build_layout_context", classmethod(counting))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")
+    html_to_pdf(article, tmp_path / "once.pdf")
+    assert len(calls) == 1
+    monkeypatch.setattr(pdf, "_layout_context", lambda html, options: None)
+    calls.clear()
+    html_to_pdf(article, tmp_path / "plain.pdf")
+    assert len(calls) == 5  # WeasyPrint's way: a draft per figure and the final layout
+
+
+def test_a_placed_figure_keeps_the_styles_of_where_it_was_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A figure moves like a float: selectors match the document as written, so a rule
+    for figures inside an output block still applies once the figure sits before a
+    paragraph further on, and the paragraph written after the figure keeps its rule."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1554076800")
+    css = (
+        export.CSS_PATH.read_text()
+        + ".out figcaption::before { content: 'Written in the output. ' }"
+        + "figure + p::before { content: 'After the figure as written. ' }"
+    )
+    body = [
+        '<p>Figure 1 is <a href="#figure-1">below</a>.</p>',
+        '<div class="out">'
+        + _figure("figure-1", _png("RGB", (600, 300), 5), "Figure 1: a moved image.")
+        + "</div>",
+        *(f"<p>{LOREM * 6}</p>" for _ in range(12)),
+    ]
+    path = tmp_path / "written.html"
+    path.write_text(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Written</title>'
+        f"<style>{css}</style></head><body>{''.join(body)}</body></html>",
+        encoding="utf-8",
+    )
+    texts = [p.extract_text() for p in PdfReader(html_to_pdf(path, tmp_path / "w.pdf")).pages]
+    shown = next(i for i, t in enumerate(texts) if "Figure 1: a moved image" in t)
+    assert shown == 1  # on the page after its mention, not where it was written
+    assert "Written in the output. Figure 1: a moved image." in " ".join(texts[1].split())
+    assert "After the figure as written" not in "".join(texts)  # a div follows it there
+    monkeypatch.setattr(pdf, "_layout_context", lambda html, options: None)
+    plain = [p.extract_text() for p in PdfReader(html_to_pdf(path, tmp_path / "p.pdf")).pages]
+    assert "Written in the output" not in "".join(plain)  # WeasyPrint on the moved tree
+    assert "After the figure as written" in "".join(plain)
 
 
 def test_drafts_stop_at_the_page_after_the_mention(article: Path) -> None:
@@ -582,9 +644,9 @@ def test_figure_places_reused_when_only_image_pixels_change(
     drafts: list[str] = []
     real = export._draft_anchor
 
-    def counting(html: Any, target: str, options: dict[str, Any]) -> Any:
+    def counting(html: Any, target: str, options: dict[str, Any], layouts: Any = None) -> Any:
         drafts.append(target)
-        return real(html, target, options)
+        return real(html, target, options, layouts)
 
     monkeypatch.setattr(export, "_draft_anchor", counting)
     again = html_to_pdf(repainted, tmp_path / "b.pdf", placement_cache=places).read_bytes()

@@ -371,6 +371,11 @@ def place_figures(
         return html.render(**options)
     if anchors is not None and len(anchors) != len(figures):
         anchors = None
+    from casereport.render.pdf import Layouts
+
+    layouts = Layouts.start(html, options)
+    if layouts is not None and not all(layouts.detach(fig) for fig in figures):
+        layouts = None  # a figure without a box: WeasyPrint's own way
     moved = []
     for fig in figures:
         parent = parents[fig]
@@ -383,16 +388,20 @@ def place_figures(
             at = anchors[n]
             anchor = order[at] if at is not None and at < len(order) else None
         else:
-            anchor = _above_headings(parents, _draft_anchor(html, fig.get("id"), options))
+            anchor = _above_headings(parents, _draft_anchor(html, fig.get("id"), options, layouts))
         if found is not None:
             position = {el: i for i, el in enumerate(order)}
             found.append(position.get(anchor) if anchor is not None else None)
         if anchor is not None and anchor in parents:
             host = parents[anchor]
             host.insert(list(host).index(anchor), fig)
+            if layouts is not None and not layouts.attach(fig, anchor):
+                layouts = None  # the anchor has no box: the tree as it is from here on
         else:
             parent.insert(min(index, len(parent)), fig)
-    return html.render(**options)
+            if layouts is not None:
+                layouts.attach(fig, None)
+    return layouts.document() if layouts is not None else html.render(**options)
 
 
 #: elements a figure is never placed after when they are right above its anchor
@@ -418,9 +427,11 @@ def _above_headings(parents: dict[Any, Any], anchor: Any) -> Any:
     return anchor
 
 
-def _draft_anchor(html: Any, target: str, options: dict[str, Any]) -> Any:
+def _draft_anchor(html: Any, target: str, options: dict[str, Any], layouts: Any = None) -> Any:
     """The first block of the page after the first page linking to ``#target`` in a
-    layout of ``html`` as it is (None: no link, or no page after it).
+    layout of ``html`` as it is, or of ``layouts`` (a
+    :class:`casereport.render.pdf.Layouts` of it) as they are arranged (None: no link,
+    or no page after it).
 
     Pages are laid out one at a time and the layout stops there
     (:func:`casereport.render.pdf.draft_pages`); a document whose pages may depend on
@@ -428,7 +439,7 @@ def _draft_anchor(html: Any, target: str, options: dict[str, Any]) -> Any:
     """
     from casereport.render.pdf import NeedsFullLayout, draft_pages
 
-    pages = draft_pages(html, options)
+    pages = layouts.pages() if layouts is not None else draft_pages(html, options)
     if pages is not None:
         try:
             linked = False
@@ -439,7 +450,7 @@ def _draft_anchor(html: Any, target: str, options: dict[str, Any]) -> Any:
             return None
         except NeedsFullLayout:
             pass
-    draft = html.render(**options)
+    draft = layouts.document() if layouts is not None else html.render(**options)
     page = _first_reference_page(draft, target)
     if page is not None and page + 1 < len(draft.pages):
         return _first_block(draft.pages[page + 1]._page_box)

@@ -214,6 +214,136 @@ def draft_pages(html: Any, options: dict[str, Any]) -> Iterator[Any] | None:
     document has content that needs a second pass (``target-counter()`` and the like,
     running elements): the caller then renders the whole document.
     """
+    built = _layout_context(html, options)
+    if built is None:
+        return None
+    from weasyprint.layout import initialize_page_maker
+
+    context, root_box, _opts = built
+    initialize_page_maker(context, root_box)
+    return _pages(context, root_box, html, context.font_config)
+
+
+def _pages(context: Any, root_box: Any, html: Any, font_config: Any) -> Iterator[Any]:
+    """Pages from WeasyPrint's page maker (``font_config`` kept alive while they are read)."""
+    from weasyprint.layout.page import make_all_pages
+
+    for page in make_all_pages(context, root_box, html, []):
+        if any(boxes for pages in context.running_elements.values() for boxes in pages.values()):
+            raise NeedsFullLayout(font_config)
+        yield page
+
+
+class Layouts:
+    """Layouts of one document whose styles are computed and boxes built once, its
+    figures' boxes moved between layouts (WeasyPrint 70 internals; :meth:`start`).
+
+    WeasyPrint's own render computes the styles of every element and builds the box tree
+    again for each layout, half the time of a draft of the article. Here a figure is
+    moved as a box, the way a float leaves the flow: its styles are those of the place
+    it was written at, as are those of its neighbours (selectors match the document as
+    written). Laying out the same box tree again is what WeasyPrint does itself when it
+    paginates a second time.
+    """
+
+    def __init__(self, html: Any, options: dict[str, Any], context: Any, root_box: Any) -> None:
+        self.html, self.options = html, options
+        self._context, self._root = context, root_box
+        self._homes: dict[Any, tuple[Any, int, Any]] = {}  # element -> (parent, index, box)
+
+    @classmethod
+    def start(cls, html: Any, options: dict[str, Any]) -> Layouts | None:
+        """Styles and boxes of ``html`` as written; None for a WeasyPrint version not in
+        :data:`LAYOUT_INTERNALS` or a document with content that needs a second pass
+        (the caller then renders as WeasyPrint does)."""
+        built = _layout_context(html, options)
+        if built is None:
+            return None
+        context, root_box, opts = built
+        return cls(html, opts, context, root_box)
+
+    def detach(self, element: Any) -> bool:
+        """Take the box of ``element`` out of the flow (False: it has none)."""
+        found = _box_of(self._root, element)
+        if found is None:
+            return False
+        parent, index = found
+        self._homes[element] = (parent, index, parent.children.pop(index))
+        return True
+
+    def attach(self, element: Any, before: Any | None) -> bool:
+        """Put the box of the detached ``element`` right before the box of ``before``, or
+        back where it was (``before`` None); False when ``before`` has no box."""
+        parent, index, box = self._homes[element]
+        if before is None:
+            parent.children.insert(min(index, len(parent.children)), box)
+            return True
+        found = _box_of(self._root, before)
+        if found is None:
+            return False
+        host, at = found
+        host.children.insert(at, box)
+        return True
+
+    def _fresh_context(self) -> Any:
+        from weasyprint.layout import LayoutContext, initialize_page_maker
+
+        c = self._context
+        context = LayoutContext(
+            c.style_for,
+            c.get_image_from_uri.func,
+            c.font_config,
+            c.counter_style,
+            c.target_collector,
+        )
+        initialize_page_maker(context, self._root)
+        return context
+
+    def pages(self) -> Iterator[Any]:
+        """Page boxes of the current arrangement, laid out lazily one at a time, without
+        margin boxes (NeedsFullLayout: pages may depend on later ones)."""
+        context = self._fresh_context()
+        return _pages(context, self._root, self.html, self._context.font_config)
+
+    def document(self) -> Any:
+        """The whole document in the current arrangement, as ``HTML.render`` gives it."""
+        from weasyprint.document import Document, Page
+        from weasyprint.html import get_html_metadata
+        from weasyprint.layout import layout_document
+        from weasyprint.pdf.metadata import DocumentMetadata
+
+        context = self._fresh_context()
+        page_boxes = layout_document(self.html, self._root, context)
+        doc = Document(
+            [Page(page_box) for page_box in page_boxes],
+            DocumentMetadata(**get_html_metadata(self.html)),
+            self.html.url_fetcher,
+            self._context.font_config,
+            {},
+            self.options["output_intent"],
+        )
+        doc._html = self.html
+        return doc
+
+
+def _box_of(root_box: Any, element: Any) -> tuple[Any, int] | None:
+    """(parent box, index) of the outermost box of ``element`` under ``root_box``."""
+    stack = [root_box]
+    while stack:
+        box = stack.pop()
+        children = getattr(box, "children", None)
+        if not isinstance(children, list):
+            continue
+        for index, child in enumerate(children):
+            if getattr(child, "element", None) is element:
+                return box, index
+        stack.extend(reversed(children))
+    return None
+
+
+def _layout_context(html: Any, options: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]] | None:
+    """WeasyPrint's layout context and box tree for ``html`` (its styles computed), and
+    the options as ``Document._render`` completes them; None as :meth:`Layouts.start`."""
     if not _weasyprint_version().startswith(LAYOUT_INTERNALS):
         return None
     try:
@@ -221,8 +351,6 @@ def draft_pages(html: Any, options: dict[str, Any]) -> Iterator[Any] | None:
         from weasyprint.css.counters import CounterStyle
         from weasyprint.document import Document
         from weasyprint.formatting_structure.build import build_formatting_structure
-        from weasyprint.layout import initialize_page_maker
-        from weasyprint.layout.page import make_all_pages  # noqa: F401 - used by _pages
         from weasyprint.pdf import VARIANTS
         from weasyprint.text.fonts import FontConfiguration
     except ImportError:  # pragma: no cover - another WeasyPrint
@@ -247,19 +375,7 @@ def draft_pages(html: Any, options: dict[str, Any]) -> Iterator[Any] | None:
     )
     if context.target_collector.counter_lookup_items:
         return None
-    initialize_page_maker(context, root_box)
-
-    return _pages(context, root_box, html, font_config)
-
-
-def _pages(context: Any, root_box: Any, html: Any, font_config: Any) -> Iterator[Any]:
-    """Pages from WeasyPrint's page maker (``font_config`` kept alive while they are read)."""
-    from weasyprint.layout.page import make_all_pages
-
-    for page in make_all_pages(context, root_box, html, []):
-        if any(boxes for pages in context.running_elements.values() for boxes in pages.values()):
-            raise NeedsFullLayout(font_config)
-        yield page
+    return context, root_box, opts
 
 
 #: names under which WeasyPrint 70 opens HarfBuzz and its subsetting library (the ones
