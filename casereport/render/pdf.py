@@ -18,6 +18,10 @@
   which are set back on their elements after parsing (the same document tree).
 * :func:`draft_pages`: the pages of a document laid out one at a time, so that a draft
   can stop at the page it needs instead of laying out the whole article.
+* :class:`Layouts`: the styles of a document computed and its boxes built once for all
+  the layouts that place its figures, each figure's box moved as a float is (selectors
+  match the document as written; the one place where the bytes may differ from
+  WeasyPrint's render of the moved tree, when a rule depends on where a figure is).
 * :class:`ImageStreams`: the PDF image data (PNG rows, Flate-compressed) of every PNG
   embedded as a ``data:`` URI, compressed in a worker thread while the document is laid
   out (Pillow and zlib release the GIL), and handed to WeasyPrint when it writes the
