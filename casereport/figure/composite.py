@@ -514,79 +514,48 @@ def cached_files(
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, bytes]:
     """The files :func:`write_figure1` writes, each panel, the composite and Figure S1
-    reused from ``cache`` when stored under the same key (checked and drawn otherwise).
-
-    Everything not reused is drawn first (in the order :func:`load_cases` checks the
-    panels: the same first error), then rendered in one :func:`render_all`: the panels'
-    PNGs, Figure S1 and the composite's SVG and PDF in forked processes while this one
-    writes the composite's PNG and TIFF. One arrow moved redraws its panel and the
-    composite, and the panel's PNG is written beside the composite's formats.
-    """
+    reused from ``cache`` when stored under the same key (checked and drawn otherwise)."""
     from casereport.case.checks import check_panel
 
     from .panel_cache import study_paths
 
     specs = load_cases(data_dir, loader=loader, overrides=overrides, check_images=False)
     wanted = set(FIGURE1.panel_ids)
-    keys: dict[str, str] = {}
     entries: dict[str, Entry] = {}
-    missing: list[_Missing] = []
     for spec in specs:  # in the order load_cases checks them: the same first error
         for panel in spec.panels:
-            name = f"{spec.case_id}/{panel.panel_id}"
-            keys[name] = cache.panel_key(spec, panel)
-            entry = cache.lookup("panel", keys[name])
-            if entry is not None:
-                entries[name] = entry
-                continue
-            check_panel(spec, panel, loader)
-            fig, info = None, {}
-            if panel.panel_id in wanted:
-                fig, art = single_panel_figure(spec, panel.panel_id, loader=loader)
-                info = {"sidecar": drawn_sidecar(spec, art, root=cache.root)}
-            missing.append(_Missing(name, panel.panel_id, fig, info, study_paths(panel)))
+            key = cache.panel_key(spec, panel)
+            entry = cache.lookup("panel", key)
+            if entry is None:
+                check_panel(spec, panel, loader)
+                files: dict[str, bytes] = {}
+                info: dict[str, Any] = {}
+                if panel.panel_id in wanted:
+                    fig, art = single_panel_figure(spec, panel.panel_id, loader=loader)
+                    files["panel.png"] = render(fig, "png")
+                    info["sidecar"] = drawn_sidecar(spec, art, root=cache.root)
+                entry = cache.store(
+                    "panel", key, panel.panel_id, files, info, read_below=study_paths(panel)
+                )
+            entries[f"{spec.case_id}/{panel.panel_id}"] = entry
     owners = {pid: _find_panel(specs, pid) for pid in FIGURE1.panel_ids}
-    key = cache.figure1_key({pid: keys[f"{owners[pid].case_id}/{pid}"] for pid in sorted(wanted)})
+    panel_entries = {pid: entries[f"{owners[pid].case_id}/{pid}"] for pid in sorted(wanted)}
+    key = cache.figure1_key({pid: e.key for pid, e in panel_entries.items()})
     composite = cache.lookup("figure1", key)
-    result = figure1(specs, loader=loader) if composite is None else None
-    s1_key = cache.s1_key(specs) if has_figure_s1(specs) else None
-    s1 = cache.lookup("figureS1", s1_key) if s1_key is not None else None
-    s1_fig = figure_s1(specs, loader=loader).fig if s1_key is not None and s1 is None else None
-
-    jobs = [(m.fig, "png", DPI) for m in missing if m.fig is not None]
-    jobs += [(s1_fig, "png", DPI)] if s1_fig is not None else []
-    jobs += [(result.fig, f, VECTOR_IMAGE_DPI) for f in ("svg", "pdf")] if result else []
-    raster: list[tuple[bytes, bytes]] = []
-
-    def composite_raster() -> None:
-        assert result is not None
-        raster.append(render_png_tiff(result.fig, dpi=DPI))
-
-    rendered = iter(render_all(jobs, here=composite_raster if result is not None else None))
-    for m in missing:
-        files = {"panel.png": next(rendered)} if m.fig is not None else {}
-        entry = cache.store("panel", keys[m.name], m.panel_id, files, m.info, m.read)
-        entries[m.name] = entry
-    s1_png = next(rendered) if s1_fig is not None else b""
-    if result is not None:
-        svg, pdf = next(rendered), next(rendered)
-        ((png, tiff),) = raster
+    if composite is None:
+        result = figure1(specs, loader=loader)
+        drawn = composite_files(result)
         composite = cache.store(
             "figure1",
             key,
             "figure1",
-            {"figure1.png": png, "figure1.tif": tiff, "figure1.svg": svg, "figure1.pdf": pdf},
+            drawn,
             {"boxes": figure_boxes(result)},
             read_below=[p for pid in wanted for p in study_paths(owners[pid].panel(pid))],
         )
-    if s1_key is not None and s1 is None:
-        wb = [s.studies.whole_body for s in specs if s.studies.whole_body is not None]
-        s1 = cache.store("figureS1", s1_key, "figureS1", {"figureS1.png": s1_png}, {}, wb)
-    assert composite is not None
     out = {name: composite.read(name) for name in composite.info["files_written"]}
     boxes = composite.info["boxes"]
-    for pid in sorted(wanted):
-        entry = entries[f"{owners[pid].case_id}/{pid}"]
+    for pid, entry in panel_entries.items():
         side = {
             **entry.info["sidecar"],
             "alt": owners[pid].panel(pid).alt,
@@ -596,21 +565,15 @@ def cached_files(
         }
         out[f"panels/{pid}.png"] = entry.read("panel.png")
         out[f"panels/{pid}.json"] = _json_bytes(side)
-    if s1 is not None:
+    if has_figure_s1(specs):
+        key = cache.s1_key(specs)
+        s1 = cache.lookup("figureS1", key)
+        if s1 is None:
+            wb = [s.studies.whole_body for s in specs if s.studies.whole_body is not None]
+            png = render(figure_s1(specs, loader=loader).fig, "png")
+            s1 = cache.store("figureS1", key, "figureS1", {"figureS1.png": png}, {}, wb)
         out["figureS1.png"] = s1.read("figureS1.png")
     return out
-
-
-@dataclass(frozen=True)
-class _Missing:
-    """A panel :func:`cached_files` did not find in the cache: its ``<case>/<panel>`` name,
-    id, drawn figure (None: not on Figure 1), cache info and the study files it read."""
-
-    name: str
-    panel_id: str
-    fig: Figure | None
-    info: dict[str, Any]
-    read: tuple[Path, ...]
 
 
 __all__ = [
