@@ -62,6 +62,32 @@ def test_single_view_sc_wholebody_loads_with_declared_view(tmp_path: Path, synta
         wb.view("POST")
 
 
+def test_third_party_lossy_jpeg2000_whole_body_loads(tmp_path: Path) -> None:
+    """pydicom's own JPEG2000.dcm, a whole-body bone scan (Secondary Capture, Modality NM,
+    1024 x 256, PixelSpacing 2.26 mm) in 250 bytes of lossy JPEG 2000: more than 2000:1,
+    and still loaded (a small image is decoded whatever its ratio), with pydicom's
+    pixels; ``inspect`` and ``view`` describe and draw it."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    path = Path(str(get_testdata_file("JPEG2000.dcm")))
+    ds = pydicom.dcmread(path)
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.91"
+    assert (ds.Rows, ds.Columns) == (1024, 256) and len(ds.PixelData) < 300
+    wb = load(path, options=PlanarOptions(views=("ANT",)))
+    assert isinstance(wb, WholeBody) and wb.anterior is not None
+    np.testing.assert_array_equal(wb.anterior.counts, ds.pixel_array.astype(np.float32))
+    assert wb.anterior.pixel_spacing_mm == (2.26, 2.26)
+    assert wb.anterior.total_counts == float(ds.pixel_array.astype(np.float64).sum())
+    out = tmp_path / "wb.png"
+    for cmd in (["inspect", str(path)], ["view", str(path), "-o", str(out)]):
+        done = subprocess.run(
+            [sys.executable, "-m", "casereport", *cmd], capture_output=True, text=True, cwd=ROOT
+        )
+        assert done.returncode == 0, done.stderr
+    assert Image.open(out).size[1] > Image.open(out).size[0]  # a tall whole-body view
+
+
 def test_single_view_without_declaration_is_refused_with_the_remedy(tmp_path: Path) -> None:
     path, _ = _sc_single_view(tmp_path)
     with pytest.raises(DicomInputError, match=r"unknown \(from none\).*views: \[ANT\]"):

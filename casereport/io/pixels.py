@@ -147,6 +147,10 @@ MAX_PIXEL_BYTES_ENV = "CASEREPORT_MAX_PIXEL_BYTES"
 #: codecs reach a few times, nearly empty NM frames a few hundred; a header that
 #: declares more than this many times the bytes the file holds is not decoded.
 MAX_COMPRESSION_RATIO = 1000
+#: Declared sizes (bytes) up to this are decoded whatever the ratio: they cost little
+#: memory, and a nearly uniform frame (a blank or flood view) compresses beyond any ratio
+#: (pydicom's JPEG2000.dcm, a 1024 x 256 NM view, holds 266 bytes).
+RATIO_CHECKED_ABOVE = 16 << 20
 
 
 def max_pixel_bytes() -> int:
@@ -206,7 +210,8 @@ def check_pixel_budget(
     The declared size Rows x Columns x frames x SamplesPerPixel x BitsAllocated / 8 (plus a
     float32 copy per pixel) must stay under :func:`max_pixel_bytes`, and must not exceed
     the pixel data the file really holds: exactly for uncompressed syntaxes (checked when
-    decoding), at most :data:`MAX_COMPRESSION_RATIO` times for compressed ones.
+    decoding), at most :data:`MAX_COMPRESSION_RATIO` times for compressed ones declaring
+    more than :data:`RATIO_CHECKED_ABOVE` bytes.
 
     Args:
         frames: frames to budget for (default NumberOfFrames).
@@ -231,7 +236,8 @@ def check_pixel_budget(
         return declared
     meta = getattr(ds, "file_meta", None)
     tsuid = text(meta, "TransferSyntaxUID") if meta is not None else ""
-    if tsuid and tsuid not in _NATIVE and (stored := _stored_length(ds, path)) is not None:
+    compressed = tsuid and tsuid not in _NATIVE and declared > RATIO_CHECKED_ABOVE
+    if compressed and (stored := _stored_length(ds, path)) is not None:
         if declared > stored * MAX_COMPRESSION_RATIO:
             raise PixelDataError(
                 path,
