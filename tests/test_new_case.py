@@ -100,6 +100,30 @@ def test_identifiable_exports_are_refused_and_nothing_written(
     assert not (data / "D").exists()
 
 
+def test_exports_of_two_patients_are_refused_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder holding a second patient's CT beside the bone scan (both de-identified,
+    so each patient has a pseudonym of their own) is not drafted into one case; the error
+    names a file of each patient, never their identifiers."""
+    raw = tmp_path / "raw"
+    f.save(f.sc_nm(f.body_counts(64, 16), key="wb"), raw / "wb" / "WB1.dcm")
+    other = f.ct_series(4, key="ct")
+    for ds in other:
+        ds.PatientID, ds.PatientName = "PID-OTHER", "OTHER^PATIENT"
+    f.save_series(other, raw / "ct")
+    clean = tmp_path / "clean"
+    deidentify_tree(raw, clean)
+    ids = {pydicom.dcmread(p).PatientID for p in clean.rglob("*.dcm")}
+    assert len(ids) == 2
+    data = tmp_path / "data"
+    assert main(["new-case", str(clean), "--id", "D", "--data", str(data)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {clean}: the exports hold 2 patients (a file of each: ct/")
+    assert "wb/WB1.dcm" in line and not any(i in line for i in ids)
+    assert not (data / "D").exists()
+
+
 def test_existing_case_folder_is_refused(clean: Path, tmp_path: Path) -> None:
     (tmp_path / "data" / "D").mkdir(parents=True)
     assert main(["new-case", str(clean), "--id", "D", "--data", str(tmp_path / "data")]) == 2

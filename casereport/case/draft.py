@@ -185,12 +185,38 @@ def _check_deidentified(folder: Path, files: list[Path]) -> None:
         )
 
 
+def _check_one_patient(folder: Path, groups: list[list[tuple[Path, Any]]]) -> None:
+    """Refuse exports of more than one patient (by PatientID, else PatientName, as the
+    files carry them after de-identification; series that carry neither are not told
+    apart): a case file's studies are one patient's. The error names a file of each,
+    never the identifiers."""
+    from casereport.io.common import text
+
+    first: dict[str, Path] = {}
+    for items in groups:
+        path, ds = items[0]
+        key = text(ds, "PatientID") or text(ds, "PatientName")
+        if key:
+            first.setdefault(key, path)
+    if len(first) > 1:
+        files = sorted(first.values())
+        named = ", ".join(
+            str(p.relative_to(folder) if p.is_relative_to(folder) else p) for p in files
+        )
+        raise ReviewError(
+            folder,
+            f"the exports hold {len(first)} patients (a file of each: {named}); a case is one "
+            "patient: give new-case a folder of that patient's exports only",
+        )
+
+
 def draft_case(folder: str | Path, case_id: str, data_dir: str | Path = "data") -> Path:
     """Write ``data_dir/case_id/case.yaml`` (and copy the studies beside it) from the
     exports in ``folder``; return the case file path.
 
     Raises:
-        ReviewError: the exports identify a person, or the case folder already exists.
+        ReviewError: the exports identify a person or hold more than one patient, or the
+            case folder already exists.
         DicomInputError: nothing usable in ``folder``.
     """
     src = Path(folder)
@@ -204,6 +230,7 @@ def draft_case(folder: str | Path, case_id: str, data_dir: str | Path = "data") 
     with dicom_warnings():
         groups = _series_of(src)
         _check_deidentified(src, [p for items in groups for p, _ in items])
+        _check_one_patient(src, groups)
         found = [s for s in (_classify(items) for items in groups) if s is not None]
     order = ("wholebody", "planar", "ct", "spect", "skipped")
     studies = sorted(found, key=lambda s: order.index(s.kind))
