@@ -120,8 +120,11 @@ def test_exports_of_two_patients_are_refused_and_nothing_written(
     assert main(["new-case", str(clean), "--id", "D", "--data", str(data)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: {clean}: the exports hold 2 patients (a file of each: ct/")
-    assert "wb/WB1.dcm" in line and not any(i in line for i in ids)
+    assert "wb/WB1.dcm" in line and "--same-patient" in line and not any(i in line for i in ids)
     assert not (data / "D").exists()
+    # one person with IDs from two systems: the author says so
+    assert main(["new-case", str(clean), "--id", "D", "--data", str(data), "--same-patient"]) == 0
+    assert (data / "D" / "case.yaml").is_file()
 
 
 def test_existing_case_folder_is_refused(clean: Path, tmp_path: Path) -> None:

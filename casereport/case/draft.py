@@ -206,13 +206,17 @@ def _check_one_patient(folder: Path, groups: list[list[tuple[Path, Any]]]) -> No
         raise ReviewError(
             folder,
             f"the exports hold {len(first)} patients (a file of each: {named}); a case is one "
-            "patient: give new-case a folder of that patient's exports only",
+            "patient: give new-case a folder of that patient's exports only (or --same-patient "
+            "if they are one person's with IDs from different systems)",
         )
 
 
-def draft_case(folder: str | Path, case_id: str, data_dir: str | Path = "data") -> Path:
+def draft_case(
+    folder: str | Path, case_id: str, data_dir: str | Path = "data", *, same_patient: bool = False
+) -> Path:
     """Write ``data_dir/case_id/case.yaml`` (and copy the studies beside it) from the
-    exports in ``folder``; return the case file path.
+    exports in ``folder``; return the case file path. ``same_patient``: the author
+    vouches that exports carrying several patient IDs are one person's.
 
     Raises:
         ReviewError: the exports identify a person or hold more than one patient, or the
@@ -230,7 +234,8 @@ def draft_case(folder: str | Path, case_id: str, data_dir: str | Path = "data") 
     with dicom_warnings():
         groups = _series_of(src)
         _check_deidentified(src, [p for items in groups for p, _ in items])
-        _check_one_patient(src, groups)
+        if not same_patient:
+            _check_one_patient(src, groups)
         found = [s for s in (_classify(items) for items in groups) if s is not None]
     order = ("wholebody", "planar", "ct", "spect", "skipped")
     studies = sorted(found, key=lambda s: order.index(s.kind))
