@@ -389,7 +389,11 @@ _SEX = {"F": "woman", "M": "man"}
 def case_paragraph(spec: Any, result: Mapping[str, Any]) -> str:
     """One case: patient facts and findings from the case file, then the measured values."""
     p = spec.patient
-    who = f"A {p.age_years}-year-old {_SEX.get(p.sex, 'patient')} with {p.history}."
+    sex = _SEX.get(p.sex, "patient")
+    if p.age_years is None:
+        who = f"A {sex} of unstated age with {p.history}."
+    else:
+        who = f"A {p.age_years}-year-old {sex} with {p.history}."
     findings = " ".join(f.rstrip(".") + "." for f in spec.findings)
     nums = []
     lung = measured(result, "lung / soft tissue")

@@ -127,6 +127,29 @@ def test_exports_of_two_patients_are_refused_and_nothing_written(
     assert (data / "D" / "case.yaml").is_file()
 
 
+def test_age_the_exports_do_not_give_is_left_unstated(tmp_path: Path) -> None:
+    """No PatientAge in the exports (pydicom's JPEG2000.dcm has none): the draft says
+    ``age: null`` with a TODO, validates, and the article reads "of unstated age" rather
+    than inventing an age."""
+    raw = tmp_path / "raw"
+    ds = f.sc_nm(f.body_counts(64, 16), key="wb")
+    if "PatientAge" in ds:
+        del ds.PatientAge
+    f.save(ds, raw / "wb" / "WB1.dcm")
+    clean = tmp_path / "clean"
+    deidentify_tree(raw, clean)
+    data = tmp_path / "data"
+    assert main(["new-case", str(clean), "--id", "D", "--data", str(data)]) == 0
+    text = (data / "D" / "case.yaml").read_text()
+    assert "  age: null  # TODO: age in years (null: not stated)" in text
+    spec = load_case(data / "D" / "case.yaml")
+    assert spec.patient.age_years is None
+    from casereport.report import case_paragraph
+
+    sex = {"F": "woman", "M": "man"}[spec.patient.sex]
+    assert f"<p>A {sex} of unstated age with an unstated history." in case_paragraph(spec, {})
+
+
 def test_existing_case_folder_is_refused(clean: Path, tmp_path: Path) -> None:
     (tmp_path / "data" / "D").mkdir(parents=True)
     assert main(["new-case", str(clean), "--id", "D", "--data", str(tmp_path / "data")]) == 2

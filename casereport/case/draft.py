@@ -272,8 +272,8 @@ def _yaml(
         f"case: {_flow(case_id)}",
         "role: case",
         "patient:",
-        f"  age: {age if age is not None else 0}"
-        + ("  # TODO: age in years" if age is None else ""),
+        f"  age: {age if age is not None else 'null'}"
+        + ("  # TODO: age in years (null: not stated)" if age is None else ""),
         f"  sex: {sex if sex in ('F', 'M') else 'F'}"
         + ("  # TODO: F or M" if sex not in ("F", "M") else ""),
         '  history: "an unstated history"  # TODO: the history ("a woman with ...")',

@@ -93,7 +93,12 @@ TOP: tuple[Key, ...] = (
 )
 
 PATIENT: tuple[Key, ...] = (
-    Key("age", {"type": "integer", "minimum": 0, "maximum": 130}, "age in years", required=True),
+    Key(
+        "age",
+        {"type": ["integer", "null"], "minimum": 0, "maximum": 130},
+        "age in years (null: not stated)",
+        required=True,
+    ),
     Key("sex", {"enum": ["F", "M"]}, "F or M", required=True),
     Key("history", TEXT, "short clinical history", required=True),
 )

@@ -61,9 +61,9 @@ class Box:
 
 @dataclass(frozen=True)
 class Patient:
-    """Patient facts: age in years, sex ``F``/``M``, a short history."""
+    """Patient facts: age in years (None: not stated), sex ``F``/``M``, a short history."""
 
-    age_years: int
+    age_years: int | None
     sex: str
     history: str
 

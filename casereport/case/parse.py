@@ -364,8 +364,12 @@ def parse_case(path: str | Path, data: Any) -> CaseSpec:
     pm = ctx.mapping(top["patient"], "patient")
     ctx.keys(pm, "patient", K.PATIENT)
     age = pm["age"]
-    if isinstance(age, bool) or not isinstance(age, int) or not 0 <= age <= 130:
-        raise ctx.fail("patient.age", f"expected an age in years (0-130), got {age!r}")
+    if age is not None and (
+        isinstance(age, bool) or not isinstance(age, int) or not 0 <= age <= 130
+    ):
+        raise ctx.fail(
+            "patient.age", f"expected an age in years (0-130) or null (not stated), got {age!r}"
+        )
     sex = pm["sex"]
     if sex not in ("F", "M"):
         raise ctx.fail("patient.sex", f"expected F or M, got {sex!r}")
