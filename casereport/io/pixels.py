@@ -236,8 +236,8 @@ def check_pixel_budget(
         return declared
     meta = getattr(ds, "file_meta", None)
     tsuid = text(meta, "TransferSyntaxUID") if meta is not None else ""
-    compressed = tsuid and tsuid not in _NATIVE and declared > RATIO_CHECKED_ABOVE
-    if compressed and (stored := _stored_length(ds, path)) is not None:
+    ratio_checked = tsuid and tsuid not in _NATIVE and declared > RATIO_CHECKED_ABOVE
+    if ratio_checked and (stored := _stored_length(ds, path)) is not None:
         if declared > stored * MAX_COMPRESSION_RATIO:
             raise PixelDataError(
                 path,

@@ -225,16 +225,17 @@ def draft_pages(html: Any, options: dict[str, Any]) -> Iterator[Any] | None:
 
     context, root_box, _opts = built
     initialize_page_maker(context, root_box)
-    return _pages(context, root_box, html, context.font_config)
+    return _pages(context, root_box, html)
 
 
-def _pages(context: Any, root_box: Any, html: Any, font_config: Any) -> Iterator[Any]:
-    """Pages from WeasyPrint's page maker (``font_config`` kept alive while they are read)."""
+def _pages(context: Any, root_box: Any, html: Any) -> Iterator[Any]:
+    """Pages from WeasyPrint's page maker (the context's font configuration kept alive
+    while they are read)."""
     from weasyprint.layout.page import make_all_pages
 
     for page in make_all_pages(context, root_box, html, []):
         if any(boxes for pages in context.running_elements.values() for boxes in pages.values()):
-            raise NeedsFullLayout(font_config)
+            raise NeedsFullLayout(context.font_config)
         yield page
 
 
@@ -306,8 +307,7 @@ class Layouts:
     def pages(self) -> Iterator[Any]:
         """Page boxes of the current arrangement, laid out lazily one at a time, without
         margin boxes (NeedsFullLayout: pages may depend on later ones)."""
-        context = self._fresh_context()
-        return _pages(context, self._root, self.html, self._context.font_config)
+        return _pages(self._fresh_context(), self._root, self.html)
 
     def document(self) -> Any:
         """The whole document in the current arrangement, as ``HTML.render`` gives it."""
