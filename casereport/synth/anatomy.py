@@ -83,7 +83,12 @@ _LEVEL_MM = 23.6
 #: where the rib reaches the chest wall at its angle. The rib head sits on the
 #: posterolateral corner of the body (:func:`_rib_head`).
 _RIB_NECK = (38.0, 30.0)
+#: head, neck (subject mm) and the outward normal of the wall: :meth:`Body.rib_neck`
+_Neck = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 _RIB_WALL_DEG = 24.0
+#: Share of a rib's rise (above its head) reached where the posterior arc meets the wall
+#: (:data:`_RIB_WALL_DEG`); the arc climbs the rest of the way to the rib angle.
+_RIB_WALL_RISE = 0.75
 
 #: The back of the rib cage on either side of the spine (reference mm): the rib line is
 #: deepest ``_GUTTER_X`` from the midline, ``_RIB_ARC_DEPTH`` behind the vertebral body
@@ -265,6 +270,10 @@ class Body:
     parts: list[Part] = field(default_factory=list)
     landmarks: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     radii: dict[str, float] = field(default_factory=dict)
+    #: :meth:`rib_neck` by (rib, side): the rib and its transverse process both use it
+    _necks: dict[tuple[int, int], _Neck] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.sz = self.height_mm / REF_HEIGHT_MM
@@ -1178,9 +1187,7 @@ class Body:
         (x, y), (nx, ny) = self.ribline.point(z, angle_deg, side, offset)
         return (x, y, z), (nx, ny, 0.0)
 
-    def rib_neck(
-        self, n: int, side: int
-    ) -> tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]:
+    def rib_neck(self, n: int, side: int) -> _Neck:
         """Head and neck (tubercle) of rib ``n`` (1-12) on ``side`` (-1 right, +1 left), subject
         mm, and the outward normal of the chest wall at the start of the posterior arc.
 
@@ -1190,11 +1197,17 @@ class Body:
         neck's end rests on the tip of the transverse process of vertebra ``n``
         (:meth:`_thoracic_transverse`), the costotransverse joint.
         """
+        if (n, side) not in self._necks:
+            self._necks[n, side] = self._rib_neck(n, side)
+        return self._necks[n, side]
+
+    def _rib_neck(self, n: int, side: int) -> _Neck:
+        """:meth:`rib_neck`, computed."""
         s = self.sz
         z_head = _rib_head_z(n)
         y_sp = self.spine_y(VERTEBRAE[f"T{n}"])
         hx, hy = _rib_head(n)
-        rise_a0 = 0.75 * _RIBS[n - 1][2]
+        rise_a0 = _RIB_WALL_RISE * _RIBS[n - 1][2]
         wall, n_back = self.wall_point((z_head + rise_a0) * s, _RIB_WALL_DEG, side)
         head = self.pb(side * hx, y_sp + hy, z_head)
         neck_xy = self.pb(side * _RIB_NECK[0], y_sp + _RIB_NECK[1], z_head)
@@ -1234,7 +1247,8 @@ class Body:
         def height(a: float) -> float:
             """Height (reference mm) of the centre line above the head at polar angle ``a``."""
             if a <= a_pk:
-                return rise * (0.75 + 0.25 * np.sin(0.5 * np.pi * (a - a0) / (a_pk - a0)))
+                climb = np.sin(0.5 * np.pi * (a - a0) / (a_pk - a0))
+                return rise * (_RIB_WALL_RISE + (1.0 - _RIB_WALL_RISE) * climb)
             u = float(np.interp(a, dense, along))
             f = c * (0.5 - 0.5 * np.cos(np.pi * u)) + (1.0 - c) * u
             return rise - (rise + drop) * f
